@@ -1,0 +1,57 @@
+import { Hono } from 'hono'
+import { createMiddleware } from 'hono/factory'
+import { DISCOVERY_PATH, JWKS_PATH } from '../shared/constants.ts'
+import { createUser, disableUser } from './admin/users.ts'
+import { listKeys, rotateKeys } from './admin/keys.ts'
+import { login } from './auth/login.ts'
+import { logout } from './auth/logout.ts'
+import { refresh } from './auth/refresh.ts'
+import { CreateUserBody, LoginBody, LogoutBody, RefreshBody, RotateBody } from './auth/schemas.ts'
+import { readConfig } from './config.ts'
+import { requireSecret } from './http/bearer.ts'
+import { errorResponse, handleError } from './http/errors.ts'
+import { jsonBody } from './http/json-body.ts'
+import { requestLog } from './http/log.ts'
+import { discovery } from './keys/discovery.ts'
+import { jwks } from './keys/jwks.ts'
+import { revocationFeed } from './revocations/feed.ts'
+import { pushRevocationsAfter } from './revocations/push.ts'
+import type { AppEnv } from './types.ts'
+
+/** The edge's HTTP API (PROTOCOL §3). */
+export const app = new Hono<AppEnv>()
+
+app.use(requestLog)
+app.use(
+  createMiddleware<AppEnv>(async function context(c, next) {
+    c.set('now', Date.now())
+    c.set('config', readConfig(c.env))
+    await next()
+  }),
+)
+
+app.get('/healthz', (c) => c.json({ ok: true }))
+// Where the demo page (static assets at /) finds the realtime service.
+app.get('/demo/config', (c) => c.json({ realtimeUrl: c.get('config').realtimePublicUrl }))
+app.get(JWKS_PATH, jwks)
+app.get(DISCOVERY_PATH, discovery)
+
+app.post('/auth/login', jsonBody(LoginBody), (c) => login(c, c.get('body')))
+// Routes that can record a revocation event kick the pusher once they have answered.
+const afterReuse = pushRevocationsAfter((status) => status === 401)
+const afterSuccess = pushRevocationsAfter((status) => status < 300)
+
+app.post('/auth/refresh', afterReuse, jsonBody(RefreshBody, { optional: true }), (c) => refresh(c, c.get('body')))
+app.post('/auth/logout', afterSuccess, jsonBody(LogoutBody, { optional: true }), (c) => logout(c, c.get('body')))
+app.get('/auth/revocations', requireSecret('REVOCATION_FEED_TOKEN'), revocationFeed)
+
+app.use('/admin/*', requireSecret('ADMIN_TOKEN'))
+app.get('/admin/keys', listKeys)
+app.post('/admin/keys/rotate', afterSuccess, jsonBody(RotateBody, { optional: true }), (c) =>
+  rotateKeys(c, c.get('body') ?? { emergency: false }),
+)
+app.post('/admin/users', jsonBody(CreateUserBody), (c) => createUser(c, c.get('body')))
+app.post('/admin/users/:username/disable', afterSuccess, disableUser)
+
+app.notFound((c) => errorResponse(c, 'not_found'))
+app.onError(handleError)

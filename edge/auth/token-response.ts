@@ -1,0 +1,40 @@
+import type { Context } from 'hono'
+import type { CookieTokenResponse, TokenResponse } from '../../shared/claims.ts'
+import { getSigningKey, mintAccessToken } from '../keys/signer.ts'
+import type { AppEnv } from '../types.ts'
+import { setRefreshCookie, wantsRefreshCookie } from './refresh-cookie.ts'
+import type { SessionGrant } from './sessions.ts'
+import { roomsOf } from './users.ts'
+
+/**
+ * Mint an access token for a session and answer with the token response of
+ * PROTOCOL §3, marked `no-store` so no cache keeps it. In cookie mode the
+ * refresh token goes only into the HttpOnly cookie, never the body.
+ *
+ * @param c - the request context
+ * @param grant - the session and its new refresh token
+ */
+export async function tokenResponse<E extends AppEnv>(c: Context<E>, grant: SessionGrant) {
+  const config = c.get('config')
+  const now = Math.floor(c.get('now') / 1000)
+  const signer = await getSigningKey(c.env, now)
+  const accessToken = await mintAccessToken(
+    signer,
+    { sub: grant.user.sub, sid: grant.sid, name: grant.user.username, scope: grant.user.scope, rooms: roomsOf(grant.user) },
+    { issuer: config.issuer, audience: config.audience, ttlSeconds: config.accessTokenTtlSeconds, now },
+  )
+  const refreshExpiresIn = Math.max(0, grant.expiresAt - now)
+  const cookie = wantsRefreshCookie(c)
+  if (cookie) setRefreshCookie(c, grant.refreshToken, refreshExpiresIn)
+  const body: TokenResponse | CookieTokenResponse = {
+    access_token: accessToken,
+    token_type: 'Bearer',
+    expires_in: config.accessTokenTtlSeconds,
+    ...(!cookie && { refresh_token: grant.refreshToken }),
+    refresh_expires_in: refreshExpiresIn,
+    scope: grant.user.scope,
+  }
+  c.header('Cache-Control', 'no-store')
+  c.header('Pragma', 'no-cache')
+  return c.json(body, 200)
+}

@@ -1,0 +1,92 @@
+import { AppError } from '../../shared/errors.ts'
+import { hashPassword } from './password.ts'
+import { normalizePassword, usernameKey } from './schemas.ts'
+
+/** A user row. */
+export interface UserRow {
+  sub: string
+  username: string
+  password_hash: string
+  scope: string
+  rooms: string
+  disabled_at: number | null
+}
+
+/**
+ * Find a user by the name they log in with.
+ *
+ * @param db - the D1 binding
+ * @param username - as sent; normalized here
+ */
+export async function findUserByUsername(db: D1Database, username: string): Promise<UserRow | undefined> {
+  const row = await db
+    .prepare('SELECT sub, username, password_hash, scope, rooms, disabled_at FROM users WHERE username_key = ?')
+    .bind(usernameKey(username))
+    .first<UserRow>()
+  return row ?? undefined
+}
+
+/**
+ * Find a user by `sub`.
+ *
+ * @param db - the D1 binding
+ * @param sub - the user id
+ */
+export async function findUserBySub(db: D1Database, sub: string): Promise<UserRow | undefined> {
+  const row = await db
+    .prepare('SELECT sub, username, password_hash, scope, rooms, disabled_at FROM users WHERE sub = ?')
+    .bind(sub)
+    .first<UserRow>()
+  return row ?? undefined
+}
+
+/** Input of {@link createUser}. */
+export interface NewUser {
+  username: string
+  password: string
+  scope: string
+  rooms: string[]
+}
+
+/**
+ * Create a user with a fresh random `sub`.
+ *
+ * @throws AppError `conflict` when the username (after normalization) is taken
+ */
+export async function createUser(db: D1Database, user: NewUser, now: number): Promise<{ sub: string }> {
+  const sub = crypto.randomUUID()
+  const hash = await hashPassword(normalizePassword(user.password))
+  const username = user.username.normalize('NFC')
+  const result = await db
+    .prepare(
+      `INSERT INTO users (sub, username, username_key, password_hash, scope, rooms, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username_key) DO NOTHING`,
+    )
+    .bind(sub, username, usernameKey(username), hash, user.scope, JSON.stringify(user.rooms), now)
+    .run()
+  if (result.meta.changes === 0) throw new AppError('conflict', 'username taken')
+  return { sub }
+}
+
+/**
+ * Replace a user's password hash (the login path's rehash on raised parameters).
+ * Only replaces the hash it verified, so a concurrent password change wins.
+ */
+export async function replacePasswordHash(db: D1Database, sub: string, oldHash: string, newHash: string): Promise<void> {
+  await db
+    .prepare('UPDATE users SET password_hash = ? WHERE sub = ? AND password_hash = ?')
+    .bind(newHash, sub, oldHash)
+    .run()
+}
+
+/**
+ * The rooms claim of a user, parsed defensively: a corrupt row yields no rooms.
+ */
+export function roomsOf(user: UserRow): string[] {
+  try {
+    const rooms: unknown = JSON.parse(user.rooms)
+    return Array.isArray(rooms) ? rooms.filter((r): r is string => typeof r === 'string') : []
+  } catch {
+    return []
+  }
+}

@@ -1,0 +1,122 @@
+import {
+  DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+  DEFAULT_AUDIENCE,
+  DEFAULT_JWKS_MAX_AGE_SECONDS,
+  MAX_ACCESS_TOKEN_TTL_SECONDS,
+  SIGNING_ALGORITHMS,
+  type SigningAlgorithm,
+} from '../shared/constants.ts'
+
+/** The edge's configuration, parsed once per `env` from its bindings. */
+export interface EdgeConfig {
+  /** `iss` of every token; base of the discovery document. */
+  issuer: string
+  /** `aud` of access tokens. */
+  audience: string | string[]
+  /** Access-token lifetime, seconds. */
+  accessTokenTtlSeconds: number
+  /** Absolute session lifetime, seconds. */
+  sessionTtlSeconds: number
+  /** JWKS max-age and key pre-publication period, seconds. */
+  jwksMaxAgeSeconds: number
+  /** Active-key lifetime before scheduled rotation, seconds. */
+  rotationPeriodSeconds: number
+  /** Algorithm of new signing keys. */
+  signingAlg: SigningAlgorithm
+  /** Realtime base URLs revocations are pushed to. */
+  realtimeUrls: string[]
+  /** The realtime URL browsers use (the demo page). */
+  realtimePublicUrl: string
+}
+
+/** A configuration variable with a bad value. The message names it, never a secret's value. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+const parsed = new WeakMap<object, EdgeConfig>()
+
+/**
+ * Parse and validate the edge's variables. The result is cached per `env`
+ * object, so this is free on every request after the first.
+ *
+ * @param env - the worker's bindings
+ * @throws ConfigError naming the first bad variable
+ */
+export function readConfig(env: Env): EdgeConfig {
+  const hit = parsed.get(env)
+  if (hit) return hit
+  const vars = env as unknown as Record<string, string | undefined>
+  const config: EdgeConfig = {
+    issuer: readIssuer(vars.ISSUER),
+    audience: readAudience(vars.AUDIENCE),
+    accessTokenTtlSeconds: readSeconds(vars, 'ACCESS_TOKEN_TTL', DEFAULT_ACCESS_TOKEN_TTL_SECONDS, 10, MAX_ACCESS_TOKEN_TTL_SECONDS),
+    sessionTtlSeconds: readSeconds(vars, 'SESSION_TTL', 30 * 24 * 3600, 300, 400 * 24 * 3600),
+    jwksMaxAgeSeconds: readSeconds(vars, 'JWKS_MAX_AGE', DEFAULT_JWKS_MAX_AGE_SECONDS, 0, 24 * 3600),
+    rotationPeriodSeconds: readSeconds(vars, 'ROTATION_PERIOD', 86400, 60, 365 * 24 * 3600),
+    signingAlg: readAlg(vars.SIGNING_ALG),
+    realtimeUrls: readUrls('REALTIME_URLS', vars.REALTIME_URLS),
+    realtimePublicUrl: readUrls('REALTIME_PUBLIC_URL', vars.REALTIME_PUBLIC_URL ?? 'http://127.0.0.1:3000')[0] ?? '',
+  }
+  parsed.set(env, config)
+  return config
+}
+
+function readIssuer(value: string | undefined): string {
+  if (!value) throw new ConfigError('ISSUER is required: the public URL of the edge')
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError('ISSUER must be an absolute URL')
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('ISSUER must be http(s)')
+  if (url.search || url.hash) throw new ConfigError('ISSUER must not have a query or fragment')
+  return value.replace(/\/+$/, '')
+}
+
+function readAudience(value: string | undefined): string | string[] {
+  const list = (value ?? DEFAULT_AUDIENCE).split(',').map((s) => s.trim()).filter(Boolean)
+  if (list.length === 0) throw new ConfigError('AUDIENCE must name at least one audience')
+  return list.length === 1 ? list[0]! : list
+}
+
+function readUrls(name: string, value: string | undefined): string[] {
+  const list = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  for (const entry of list) {
+    let url: URL
+    try {
+      url = new URL(entry)
+    } catch {
+      throw new ConfigError(`${name} must be a comma-separated list of URLs`)
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} entries must be http(s)`)
+  }
+  return list
+}
+
+function readAlg(value: string | undefined): SigningAlgorithm {
+  const alg = value ?? 'ES256'
+  if (!(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
+    throw new ConfigError(`SIGNING_ALG must be one of ${SIGNING_ALGORITHMS.join(', ')}`)
+  }
+  return alg as SigningAlgorithm
+}
+
+function readSeconds(
+  vars: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = vars[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number of seconds`)
+  const n = Number(raw)
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max} seconds`)
+  return n
+}

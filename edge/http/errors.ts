@@ -1,0 +1,82 @@
+import type { Context } from 'hono'
+import { AppError, isAppError, type EdgeErrorCode, type ErrorCode } from '../../shared/errors.ts'
+import { ConfigError } from '../config.ts'
+import { log } from './log.ts'
+
+/** HTTP status of each edge error code: the one place codes meet statuses. */
+const STATUS: Record<EdgeErrorCode, 400 | 401 | 404 | 409 | 413 | 415 | 429 | 500 | 503> = {
+  invalid_request: 400,
+  invalid_credentials: 401,
+  invalid_grant: 401,
+  unauthorized: 401,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  server_error: 500,
+  unavailable: 503,
+}
+
+/**
+ * The wire text for each code. Internal messages name the failed check for
+ * logs; clients get these, so no response says *which* credential check
+ * failed. `invalid_request` is the exception: its message names the field and
+ * rule (never the value), which a client needs to fix its request.
+ */
+const DESCRIPTION: Record<EdgeErrorCode, string> = {
+  invalid_request: 'the request is malformed',
+  invalid_credentials: 'invalid username or password',
+  invalid_grant: 'the grant is invalid, expired, revoked or already used',
+  unauthorized: 'missing or invalid credentials for this endpoint',
+  not_found: 'not found',
+  conflict: 'the request conflicts with the current state',
+  payload_too_large: 'the request body is too large',
+  unsupported_media_type: 'the request body must be application/json',
+  rate_limited: 'too many attempts; retry later',
+  server_error: 'internal error',
+  unavailable: 'the service is not available',
+}
+
+function isEdgeCode(code: ErrorCode): code is EdgeErrorCode {
+  return code in STATUS
+}
+
+/**
+ * Build the contract's error response `{ error, error_description }`.
+ *
+ * @param c - the request context
+ * @param code - the contract code
+ * @param description - wire text; defaults to the code's generic text
+ */
+export function errorResponse(c: Context, code: EdgeErrorCode, description = DESCRIPTION[code]) {
+  c.header('Cache-Control', 'no-store')
+  if (STATUS[code] === 401 && code !== 'invalid_credentials') {
+    // RFC 6750 §3: a 401 for a bearer-protected resource names the scheme.
+    c.header('WWW-Authenticate', `Bearer error="invalid_token", error_description="${DESCRIPTION[code]}"`)
+  }
+  return c.json({ error: code, error_description: description }, STATUS[code])
+}
+
+/**
+ * `app.onError`: coded errors become contract responses; anything else is a
+ * bug, logged (name and message, never request data) and answered with 500.
+ */
+export function handleError(err: Error, c: Context) {
+  if (isAppError(err) && isEdgeCode(err.code)) {
+    if (err.retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))))
+    log('warn', 'request refused', { code: err.code, reason: err.message })
+    return errorResponse(c, err.code, err.code === 'invalid_request' ? err.message : undefined)
+  }
+  if (err instanceof ConfigError) {
+    log('error', 'configuration invalid', { reason: err.message })
+    return errorResponse(c, 'server_error')
+  }
+  log('error', 'unhandled error', { error: err.name, reason: err.message, stack: err.stack })
+  return errorResponse(c, 'server_error')
+}
+
+/** Throw the contract's `invalid_request` naming the rule that failed. */
+export function invalidRequest(message: string): never {
+  throw new AppError('invalid_request', message)
+}

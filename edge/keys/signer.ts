@@ -1,0 +1,90 @@
+import { SignJWT } from 'jose'
+import { ACCESS_TOKEN_TYP, type SigningAlgorithm } from '../../shared/constants.ts'
+import { AppError } from '../../shared/errors.ts'
+import { importKek, importSigningKey } from './key-material.ts'
+import { keyStore } from './store.ts'
+
+/** A key ready to sign with, as an isolate caches it. */
+export interface SigningKey {
+  kid: string
+  alg: SigningAlgorithm
+  key: CryptoKey
+  /** Unix seconds after which the isolate asks the `KEYS` object again. */
+  cacheUntil: number
+}
+
+let cached: SigningKey | undefined
+let inflight: Promise<SigningKey> | undefined
+
+/**
+ * The active signing key, from this isolate's cache while it is fresh, so
+ * minting makes no Durable Object round trip in the steady state. The cache
+ * lives at most `ACTIVE_KEY_CACHE_SECONDS`: the bound on signing with a key
+ * that has just been retired, which the retirement schedule allows for.
+ * Concurrent cold requests share one fetch.
+ *
+ * @param env - the worker's bindings
+ * @param now - Unix seconds
+ * @throws AppError `unavailable` when the key-encryption key is missing or wrong
+ */
+export async function getSigningKey(env: Env, now: number): Promise<SigningKey> {
+  if (cached && now < cached.cacheUntil) return cached
+  inflight ??= (async () => {
+    try {
+      const active = await keyStore(env).activeKey(now)
+      const kek = await importKek(env.KEY_ENCRYPTION_KEY)
+      const key = await importSigningKey(active, kek)
+      cached = { kid: active.kid, alg: active.alg, key, cacheUntil: active.cacheUntil }
+      return cached
+    } catch (cause) {
+      throw new AppError('unavailable', 'signing key unavailable', { cause })
+    } finally {
+      inflight = undefined
+    }
+  })()
+  return inflight
+}
+
+/** Drop this isolate's cached key (after an admin rotation in this isolate). */
+export function forgetSigningKey(): void {
+  cached = undefined
+}
+
+/** The claims an access token is minted with; registered claims are added by {@link mintAccessToken}. */
+export interface MintClaims {
+  sub: string
+  sid: string
+  name: string
+  scope: string
+  rooms: string[]
+}
+
+/** Options of {@link mintAccessToken}. */
+export interface MintOptions {
+  issuer: string
+  audience: string | string[]
+  ttlSeconds: number
+  /** Unix seconds. */
+  now: number
+}
+
+/**
+ * Sign an access token (PROTOCOL §4): `typ: at+jwt`, `kid`, and `iss`, `aud`,
+ * `sub`, `sid`, `jti`, `iat`, `nbf`, `exp`, `name`, `scope`, `rooms`.
+ *
+ * @param signer - the key to sign with
+ * @param claims - the subject's claims
+ * @param options - issuer, audience, lifetime and clock
+ */
+export function mintAccessToken(signer: SigningKey, claims: MintClaims, options: MintOptions): Promise<string> {
+  return new SignJWT({ name: claims.name, sid: claims.sid, scope: claims.scope, rooms: claims.rooms })
+    .setProtectedHeader({ alg: signer.alg, typ: ACCESS_TOKEN_TYP, kid: signer.kid })
+    .setIssuer(options.issuer)
+    .setAudience(options.audience)
+    .setSubject(claims.sub)
+    .setJti(crypto.randomUUID())
+    .setIssuedAt(options.now)
+    .setNotBefore(options.now)
+    .setExpirationTime(options.now + options.ttlSeconds)
+    .sign(signer.key)
+}

@@ -1,0 +1,172 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
+
+/** Options of {@link startEdge}. */
+export interface EdgeProcessOptions {
+  /** Port on 127.0.0.1; 0 picks a free one. @default 8787 */
+  port?: number
+  /** Local persistence (D1, Durable Objects, the key-encryption key). @default '.state' */
+  stateDir?: string
+  /** Worker variables that override wrangler.toml's `[vars]` (e.g. `ACCESS_TOKEN_TTL`). */
+  vars?: Record<string, string>
+  /** Admin API token. @default 'dev-admin-token' */
+  adminToken?: string
+  /** Revocation feed token. @default 'dev-feed-token' */
+  feedToken?: string
+  /** Where wrangler's output goes. @default 'inherit' */
+  stdio?: 'inherit' | 'ignore'
+}
+
+/** A running local edge. */
+export interface EdgeProcess {
+  url: string
+  port: number
+  stateDir: string
+  adminToken: string
+  feedToken: string
+  /** Run the cron trigger's work now (key rotation, pruning), as production's cron does. */
+  runCron(): Promise<void>
+  /** Stop wrangler and workerd; resolves when they have exited. */
+  stop(): Promise<void>
+}
+
+/**
+ * Start the edge locally under `wrangler dev` with persistence in
+ * `stateDir`: the key-encryption key is created there once (so keys survive a
+ * restart), D1 migrations are applied, and secrets reach the worker through a
+ * mode-600 env file in `stateDir`, never the command line.
+ *
+ * @param options - {@link EdgeProcessOptions}
+ * @example
+ * ```ts
+ * const edge = await startEdge({ port: 0, stateDir: await mkdtemp(join(tmpdir(), 'edge-')) })
+ * await fetch(`${edge.url}/.well-known/jwks.json`)
+ * await edge.stop()
+ * ```
+ */
+export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeProcess> {
+  const port = options.port === 0 ? await freePort() : (options.port ?? 8787)
+  const stateDir = resolve(ROOT, options.stateDir ?? '.state')
+  const adminToken = options.adminToken ?? 'dev-admin-token'
+  const feedToken = options.feedToken ?? 'dev-feed-token'
+  const url = `http://127.0.0.1:${port}`
+  await mkdir(stateDir, { recursive: true, mode: 0o700 })
+
+  const envFile = join(stateDir, 'edge.env')
+  const vars: Record<string, string> = {
+    ISSUER: url,
+    ...options.vars,
+    ADMIN_TOKEN: adminToken,
+    REVOCATION_FEED_TOKEN: feedToken,
+    KEY_ENCRYPTION_KEY: await localKek(stateDir),
+  }
+  await writeFile(envFile, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n', {
+    mode: 0o600,
+  })
+
+  const stdio = options.stdio ?? 'inherit'
+  await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], stdio)
+  const child = wrangler(
+    [
+      'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,
+      '--env-file', envFile, '--test-scheduled', '--show-interactive-dev-session=false',
+      '--inspector-port', String(await freePort()),
+    ],
+    stdio,
+  )
+  const exited = once(child, 'exit')
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    killGroup(child, 'SIGTERM')
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000)
+    await exited
+    clearTimeout(timer)
+  }
+  try {
+    await waitForHealth(url, child)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return {
+    url,
+    port,
+    stateDir,
+    adminToken,
+    feedToken,
+    async runCron() {
+      const res = await fetch(`${url}/__scheduled?cron=${encodeURIComponent('*/5 * * * *')}`)
+      await res.body?.cancel()
+    },
+    stop,
+  }
+}
+
+/** The key-encryption key of this state directory, created on first use. */
+async function localKek(stateDir: string): Promise<string> {
+  const file = join(stateDir, 'kek')
+  try {
+    return (await readFile(file, 'utf8')).trim()
+  } catch {
+    const kek = randomBytes(32).toString('base64url')
+    await writeFile(file, kek + '\n', { mode: 0o600, flag: 'wx' }).catch(() => undefined)
+    return (await readFile(file, 'utf8')).trim()
+  }
+}
+
+function wrangler(args: string[], stdio: 'inherit' | 'ignore'): ChildProcess {
+  return spawn(process.execPath, [WRANGLER, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', stdio, stdio],
+    detached: true,
+    env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+  })
+}
+
+async function run(args: string[], stdio: 'inherit' | 'ignore'): Promise<void> {
+  const child = wrangler(args, stdio)
+  const [code] = (await once(child, 'exit')) as [number | null]
+  if (code !== 0) throw new Error(`wrangler ${args.slice(0, 3).join(' ')} exited with ${code}`)
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal)
+  } catch {
+    // Already gone.
+  }
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 90_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode} before it was ready`)
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
+      if (res.ok) return
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  throw new Error(`edge at ${url} not healthy after 90 s`)
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}

@@ -1,0 +1,103 @@
+/**
+ * `npm start`: the whole system locally (edge, realtime, demo users).
+ * `npm run start:edge` starts the edge alone.
+ *
+ * Environment: EDGE_PORT (8787), REALTIME_PORT (3000), REALTIME_URLS (where the
+ * edge pushes revocations; the local realtime node), STATE_DIR (.state),
+ * ADMIN_TOKEN (dev-admin-token), REVOCATION_FEED_TOKEN (dev-feed-token), any
+ * worker variable (ACCESS_TOKEN_TTL, JWKS_MAX_AGE, ROTATION_PERIOD,
+ * SIGNING_ALG, AUDIENCE, SESSION_TTL) to override wrangler.toml, and any
+ * realtime variable (see README), which the realtime node inherits.
+ */
+import { DEMO_USERS, seedDemoUsers } from './demo-users.ts'
+import { startEdge } from './edge-process.ts'
+import { startRealtime, type RealtimeProcess } from './realtime-process.ts'
+
+const edgeOnly = process.argv.includes('--edge-only')
+const nodesFlag = process.argv.indexOf('--nodes')
+const nodeCount = nodesFlag > 0 ? Number(process.argv[nodesFlag + 1]) : 1
+if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) {
+  console.error('--nodes takes a number from 1 to 16')
+  process.exit(2)
+}
+if (nodeCount > 1 && !process.env.REDIS_URL) process.env.REDIS_URL = 'redis://127.0.0.1:6379'
+
+const WORKER_VARS = ['ACCESS_TOKEN_TTL', 'JWKS_MAX_AGE', 'ROTATION_PERIOD', 'SIGNING_ALG', 'AUDIENCE', 'SESSION_TTL']
+const CRON_INTERVAL_MS = 5 * 60 * 1000
+
+const port = Number(process.env.EDGE_PORT ?? 8787)
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  console.error(`EDGE_PORT must be a port number, got ${JSON.stringify(process.env.EDGE_PORT)}`)
+  process.exit(2)
+}
+const vars = Object.fromEntries(WORKER_VARS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])))
+const firstPort = Number(process.env.REALTIME_PORT ?? 3000)
+const realtimePorts = Array.from({ length: nodeCount }, (_, i) => firstPort + i)
+// Where the edge pushes revocations: the local realtime nodes unless told otherwise.
+vars.REALTIME_URLS = process.env.REALTIME_URLS ?? realtimePorts.map((p) => `http://127.0.0.1:${p}`).join(',')
+
+const edge = await startEdge({
+  port,
+  stateDir: process.env.STATE_DIR ?? '.state',
+  vars,
+  ...(process.env.ADMIN_TOKEN && { adminToken: process.env.ADMIN_TOKEN }),
+  ...(process.env.REVOCATION_FEED_TOKEN && { feedToken: process.env.REVOCATION_FEED_TOKEN }),
+}).catch((err: Error) => {
+  console.error(`edge failed to start: ${err.message}`)
+  process.exit(1)
+})
+await seedDemoUsers(edge.url, edge.adminToken)
+// wrangler dev does not fire cron triggers; do what production's cron does.
+await edge.runCron()
+const cron = setInterval(() => void edge.runCron().catch(() => undefined), CRON_INTERVAL_MS)
+
+const nodes: RealtimeProcess[] = []
+if (!edgeOnly) {
+  try {
+    for (const port of realtimePorts) {
+      nodes.push(
+        await startRealtime({
+          REALTIME_PORT: String(port),
+          EDGE_URL: edge.url,
+          REVOCATION_FEED_TOKEN: edge.feedToken,
+          ALLOWED_ORIGINS: process.env.ALLOWED_ORIGINS ?? edge.url,
+        }),
+      )
+    }
+  } catch (err) {
+    console.error(`realtime failed to start: ${(err as Error).message}`)
+    for (const node of nodes) await node.stop()
+    await edge.stop()
+    process.exit(1)
+  }
+}
+const realtime = nodes[0]
+
+console.log(`
+edgegate is running (state in ${edge.stateDir})
+
+  edge       ${edge.url}
+${nodes.map((n) => `  realtime   ${n.url}   (Socket.IO path /socket.io; /healthz /readyz /metrics)\n`).join('')}${nodes.length > 1 ? `  cluster    ${nodes.length} nodes sharing ${process.env.REDIS_URL}\n` : ''}  JWKS       ${edge.url}/.well-known/jwks.json
+  discovery  ${edge.url}/.well-known/openid-configuration
+
+  demo logins (username / password):
+${DEMO_USERS.map((u) => `    ${u.username.padEnd(6)} ${u.password.padEnd(18)} scope "${u.scope}", rooms ${JSON.stringify(u.rooms)}`).join('\n')}
+
+  try:  curl -s ${edge.url}/auth/login -H 'content-type: application/json' \\
+          -d '{"username":"alice","password":"alice-password-1"}'
+${realtime ? `        npm run demo:chat    (alice and bob chat in lobby from two Node clients)\n` : ''}
+Ctrl-C stops everything.
+`)
+
+let stopping = false
+async function shutdown(signal: string) {
+  if (stopping) return
+  stopping = true
+  clearInterval(cron)
+  console.log(`\n${signal}: stopping…`)
+  await Promise.all(nodes.map((n) => n.stop()))
+  await edge.stop()
+  process.exit(0)
+}
+process.on('SIGINT', () => void shutdown('SIGINT'))
+process.on('SIGTERM', () => void shutdown('SIGTERM'))

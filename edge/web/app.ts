@@ -1,0 +1,245 @@
+/**
+ * The demo page, built on the client SDK only: log in at the edge, connect
+ * to realtime, see the connection and token state, join rooms the token
+ * allows, chat, log out.
+ */
+import type { ChatMessage } from '../../shared/events.ts'
+import { ClientError, EdgeAuth, RealtimeClient, type ConnectionState } from '../../shared/client/index.ts'
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+const config = (await (await fetch('/demo/config')).json()) as { realtimeUrl: string }
+
+const auth = new EdgeAuth({ edgeUrl: location.origin, refreshStorage: 'cookie' })
+const SESSION_HINT = 'edgegate.session'
+let client: RealtimeClient | undefined
+let activeRoom: string | undefined
+const joined = new Set<string>()
+const history = new Map<string, ChatMessage[]>()
+const seen = new Set<string>()
+
+const STATE_TEXT: Record<ConnectionState, string> = {
+  idle: 'not connected',
+  connecting: 'connecting…',
+  connected: 'connected',
+  refreshing: 'refreshing token…',
+  reconnecting: 'reconnecting…',
+  auth_required: 'signed out',
+  failed: 'connection refused',
+  closed: 'disconnected',
+}
+
+function show(el: HTMLElement, text: string | undefined) {
+  el.hidden = !text
+  el.textContent = text ?? ''
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ClientError) {
+    switch (err.code) {
+      case 'invalid_credentials': return 'Wrong username or password.'
+      case 'rate_limited': return `Too many attempts. Try again in ${Math.ceil((err.retryAfterMs ?? 60_000) / 1000)} s.`
+      case 'forbidden': return 'Your token does not allow that.'
+      case 'envelope_invalid': return 'That message is not valid.'
+      case 'network': return 'The server cannot be reached.'
+      case 'timeout': return 'No answer from the server; try again.'
+      default: return `Refused: ${err.code}`
+    }
+  }
+  return 'Something went wrong.'
+}
+
+function setState(state: ConnectionState) {
+  const pill = $('status')
+  pill.dataset.state = state
+  pill.textContent = STATE_TEXT[state]
+  $<HTMLButtonElement>('send').disabled = state !== 'connected' && state !== 'refreshing' && state !== 'reconnecting'
+}
+
+function renderSession() {
+  const session = auth.current()
+  $('whoami').textContent = session ? session.name : ''
+  $('user-name').textContent = session?.name ?? ''
+  $('user-scope').textContent = session?.scope ?? ''
+  $('patterns').textContent = session?.rooms.join(', ') ?? ''
+  $('refreshes').textContent = String(auth.refreshes)
+}
+
+function renderRooms() {
+  const list = $('rooms')
+  list.replaceChildren(
+    ...[...joined].map((room) => {
+      const li = document.createElement('li')
+      li.dataset.room = room
+      li.setAttribute('aria-current', String(room === activeRoom))
+      const name = document.createElement('span')
+      name.textContent = room
+      const leave = document.createElement('button')
+      leave.type = 'button'
+      leave.title = `Leave ${room}`
+      leave.textContent = '×'
+      leave.addEventListener('click', (e) => {
+        e.stopPropagation()
+        void leaveRoom(room)
+      })
+      li.append(name, leave)
+      li.addEventListener('click', () => selectRoom(room))
+      return li
+    }),
+  )
+}
+
+function selectRoom(room: string | undefined) {
+  activeRoom = room
+  $('room-title').textContent = room ?? 'No room'
+  renderRooms()
+  $('messages').replaceChildren(...(room ? (history.get(room) ?? []).map(renderMessage) : []))
+}
+
+function renderMessage(m: ChatMessage) {
+  const li = document.createElement('li')
+  li.dataset.id = m.id
+  const time = document.createElement('span')
+  time.className = 'time'
+  time.textContent = new Date(m.ts).toLocaleTimeString()
+  const from = document.createElement('span')
+  from.className = 'from'
+  from.textContent = m.from.name
+  const text = document.createElement('span')
+  text.className = 'text'
+  text.textContent = m.text
+  li.append(time, from, text)
+  return li
+}
+
+function onMessage(m: ChatMessage) {
+  if (seen.has(m.id)) return
+  seen.add(m.id)
+  const list = history.get(m.room) ?? []
+  list.push(m)
+  history.set(m.room, list)
+  if (m.room === activeRoom) {
+    const ol = $('messages')
+    ol.append(renderMessage(m))
+    ol.scrollTop = ol.scrollHeight
+  }
+}
+
+async function joinRoom(room: string) {
+  show($('room-error'), undefined)
+  try {
+    await client!.join(room)
+    joined.add(room)
+    selectRoom(room)
+  } catch (err) {
+    show($('room-error'), describe(err))
+  }
+}
+
+async function leaveRoom(room: string) {
+  try {
+    await client!.leave(room)
+  } finally {
+    joined.delete(room)
+    selectRoom(activeRoom === room ? [...joined][0] : activeRoom)
+  }
+}
+
+function signedOut(message?: string) {
+  localStorage.removeItem(SESSION_HINT)
+  client?.close()
+  client = undefined
+  joined.clear()
+  history.clear()
+  seen.clear()
+  $('app').hidden = true
+  $('login').hidden = false
+  show($('login-error'), message)
+  setState('auth_required')
+  renderSession()
+}
+
+async function start() {
+  $('login').hidden = true
+  $('app').hidden = false
+  renderSession()
+  client = new RealtimeClient({
+    url: config.realtimeUrl,
+    auth,
+    onStateChange: (state) => {
+      setState(state)
+      renderSession()
+    },
+    onAuthRequired: (code) =>
+      signedOut(code === 'token_revoked' ? 'Your session was ended. Please log in again.' : 'Please log in again.'),
+  })
+  client.on<ChatMessage>('chat:message', onMessage)
+  try {
+    await client.connect()
+  } catch (err) {
+    if (client) show($('send-error'), describe(err))
+    return
+  }
+  const first = auth.current()?.rooms.find((p) => !p.endsWith('*'))
+  if (first) await joinRoom(first)
+}
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault()
+  const button = $<HTMLButtonElement>('login-button')
+  button.disabled = true
+  show($('login-error'), undefined)
+  try {
+    await auth.login($<HTMLInputElement>('username').value, $<HTMLInputElement>('password').value)
+    localStorage.setItem(SESSION_HINT, '1')
+    $<HTMLInputElement>('password').value = ''
+    await start()
+  } catch (err) {
+    show($('login-error'), describe(err))
+  } finally {
+    button.disabled = false
+  }
+})
+
+for (const button of document.querySelectorAll<HTMLButtonElement>('[data-user]')) {
+  button.addEventListener('click', () => {
+    $<HTMLInputElement>('username').value = button.dataset.user!
+    $<HTMLInputElement>('password').value = `${button.dataset.user}-password-1`
+  })
+}
+
+$('join-form').addEventListener('submit', (e) => {
+  e.preventDefault()
+  const input = $<HTMLInputElement>('join-input')
+  void joinRoom(input.value.trim()).then(() => (input.value = ''))
+})
+
+$('send-form').addEventListener('submit', async (e) => {
+  e.preventDefault()
+  const input = $<HTMLInputElement>('message-input')
+  const text = input.value
+  if (!activeRoom || !text) return
+  show($('send-error'), undefined)
+  input.value = ''
+  try {
+    await client!.emit('chat:send', { room: activeRoom, text })
+  } catch (err) {
+    input.value = text
+    show($('send-error'), describe(err))
+  }
+})
+
+$('logout').addEventListener('click', async () => {
+  await auth.logout().catch(() => undefined)
+  signedOut()
+})
+
+setInterval(() => {
+  const exp = auth.current()?.exp
+  $('expires').textContent = exp ? `${Math.max(0, Math.round(exp - Date.now() / 1000))} s` : '–'
+}, 500)
+
+setState('idle')
+// A live session (the HttpOnly cookie) survives a reload. The hint is not a
+// secret; it only saves a refresh request (and its 4xx) when there was never a session.
+if (localStorage.getItem(SESSION_HINT) && (await auth.resume().catch(() => undefined))) await start()
+else localStorage.removeItem(SESSION_HINT)

@@ -1,0 +1,94 @@
+import type { AccessClaims } from '../../shared/claims.ts'
+import { CLOCK_TOLERANCE_SECONDS } from '../../shared/constants.ts'
+import { AppError } from '../../shared/errors.ts'
+import { verifyAccessToken } from '../../shared/verify-access-token.ts'
+import type { RevocationSet, RevocationSubject } from '../revocations/revocation-set.ts'
+import type { KeySet } from '../../shared/jwks/key-set.ts'
+
+/** A token that passed every check. */
+export interface VerifiedToken {
+  claims: AccessClaims
+  kid: string
+  /** The compact JWS itself, so a connection can tell its own token when an envelope repeats it. */
+  token: string
+}
+
+/** Options of {@link TokenVerifier}. */
+export interface TokenVerifierOptions {
+  keySet: KeySet
+  issuer: string
+  audience: string | string[]
+  revocations: RevocationSet
+  /** Seconds of leeway on `exp`/`nbf`. @default 5 */
+  clockToleranceSeconds?: number
+  /** Tokens whose signature check is remembered. @default 5000 */
+  cacheSize?: number
+  /** ms clock. @default Date.now */
+  now?: () => number
+  /** Called with the `kid` of every token that passes (for per-key metrics). */
+  onVerified?: (kid: string) => void
+}
+
+/**
+ * Verifies access tokens for the realtime service: the shared checks of
+ * `verifyAccessToken` against the edge's key set, then revocation. The
+ * signature check of a token already seen is remembered (an LRU keyed by the
+ * exact token string, so a forged token can never hit), but the time and
+ * revocation checks run on every call.
+ */
+export class TokenVerifier {
+  private readonly cache = new Map<string, VerifiedToken>()
+  private readonly options: Required<Omit<TokenVerifierOptions, 'onVerified'>> & Pick<TokenVerifierOptions, 'onVerified'>
+
+  constructor(options: TokenVerifierOptions) {
+    this.options = {
+      clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
+      cacheSize: 5000,
+      now: Date.now,
+      ...options,
+    }
+  }
+
+  /**
+   * Verify `token` completely.
+   *
+   * @throws AppError with a realtime code
+   */
+  async verify(token: string): Promise<VerifiedToken> {
+    const { now, clockToleranceSeconds: tolerance } = this.options
+    const nowMs = now()
+    let verified = this.cache.get(token)
+    if (verified) {
+      // Refresh its LRU position.
+      this.cache.delete(token)
+      this.cache.set(token, verified)
+      const seconds = nowMs / 1000
+      if (verified.claims.exp + tolerance <= seconds) throw new AppError('token_expired', '"exp" claim check failed')
+      if (verified.claims.nbf - tolerance > seconds) throw new AppError('token_invalid', '"nbf" claim check failed')
+    } else {
+      // The allow-list is the contract's asymmetric algorithms (never `none`
+      // or an HMAC); the key set then requires the header's alg to equal the
+      // selected key's. A list taken from the keys held right now would refuse
+      // a new algorithm before the unknown-kid refetch could learn it.
+      verified = { token, ...(await verifyAccessToken(token, this.options.keySet.getKey, {
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        clockToleranceSeconds: tolerance,
+        currentDate: new Date(nowMs),
+      })) }
+      this.cache.set(token, verified)
+      if (this.cache.size > this.options.cacheSize) this.cache.delete(this.cache.keys().next().value!)
+    }
+    this.assertNotRevoked({ ...verified.claims, kid: verified.kid }, nowMs / 1000)
+    this.options.onVerified?.(verified.kid)
+    return verified
+  }
+
+  /**
+   * @throws AppError `token_revoked` when an event in force covers the token
+   */
+  assertNotRevoked(subject: RevocationSubject, nowSeconds: number): void {
+    const kind = this.options.revocations.check(subject, nowSeconds)
+    if (kind) throw new AppError('token_revoked', `${kind} revoked`)
+  }
+}

@@ -1,0 +1,188 @@
+import type { RealtimeServerOptions } from './server.ts'
+import type { LogLevel } from './log.ts'
+
+/** The runnable service's configuration, from environment variables. */
+export interface ServiceConfig {
+  port: number
+  host: string
+  shutdownTimeoutMs: number
+  logLevel: LogLevel
+  server: RealtimeServerOptions
+}
+
+/** Every variable the service reads, with its default, for the README and for `--help`. */
+export const VARIABLES: Record<string, string> = {
+  REALTIME_PORT: '3000',
+  REALTIME_HOST: '127.0.0.1',
+  EDGE_URL: 'http://127.0.0.1:8787',
+  ISSUER: '$EDGE_URL',
+  JWKS_URL: '$ISSUER/.well-known/jwks.json',
+  AUDIENCE: 'realtime',
+  ALLOWED_ORIGINS: '$EDGE_URL',
+  TOKEN_COOKIE: '(off)',
+  ALLOW_QUERY_TOKEN: 'false',
+  REQUIRE_ENVELOPE_TOKEN: 'false',
+  CLOCK_TOLERANCE: '5',
+  CONNECT_TIMEOUT_MS: '5000',
+  CONNECTION_RATE: '10',
+  MAX_CONNECTIONS_PER_ADDRESS: '200',
+  MAX_CONNECTIONS_PER_USER: '20',
+  MESSAGE_RATE: '20',
+  MESSAGE_BURST: '40',
+  CONNECTION_STATE_RECOVERY_MS: '0',
+  TRUST_PROXY: 'false',
+  LOGIN_URL: '(none)',
+  JWKS_COOLDOWN_MS: '30000',
+  JWKS_MAX_STALE_MS: '3600000',
+  SHUTDOWN_TIMEOUT_MS: '10000',
+  LOG_LEVEL: 'info',
+  REVOCATION_FEED_TOKEN: '(pull off)',
+  REVOCATION_POLL_MS: '2000',
+  REDIS_URL: '(single node)',
+  SOCKETIO_JWT_COMPAT_MS: '0',
+}
+
+/** Variables with bad values: one message per variable. */
+export class ConfigErrors extends Error {
+  readonly problems: string[]
+  constructor(problems: string[]) {
+    super(problems.join('\n'))
+    this.name = 'ConfigErrors'
+    this.problems = problems
+  }
+}
+
+/**
+ * Read and validate the service's configuration. Every bad variable is
+ * reported, not just the first.
+ *
+ * @param env - the environment. @default process.env
+ * @throws ConfigErrors listing each bad variable
+ */
+export function readServiceConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
+  const problems: string[] = []
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name]
+    if (raw === undefined || raw === '') return fallback
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`)
+      return fallback
+    }
+    return Number(raw)
+  }
+  const bool = (name: string): boolean => {
+    const raw = env[name]
+    if (raw === undefined || raw === '') return false
+    if (raw === 'true' || raw === '1') return true
+    if (raw === 'false' || raw === '0') return false
+    problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`)
+    return false
+  }
+  const url = (name: string, fallback: string): string => {
+    const raw = env[name] || fallback
+    try {
+      const parsed = new URL(raw)
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error()
+    } catch {
+      // A derived default repeats its source's error; report only what was set.
+      if (env[name]) problems.push(`${name}=${JSON.stringify(raw)}: expected an http(s) URL`)
+    }
+    return raw.replace(/\/+$/, '')
+  }
+
+  const edgeUrl = url('EDGE_URL', 'http://127.0.0.1:8787')
+  const issuer = url('ISSUER', edgeUrl)
+  const jwksUrl = url('JWKS_URL', `${issuer}/.well-known/jwks.json`)
+  const audience = (env.AUDIENCE || 'realtime').split(',').map((s) => s.trim()).filter(Boolean)
+  if (audience.length === 0) problems.push(`AUDIENCE=${JSON.stringify(env.AUDIENCE)}: expected one or more comma-separated audiences`)
+  let allowedOrigins: string[] | '*' = '*'
+  const rawOrigins = env.ALLOWED_ORIGINS ?? safeOrigin(edgeUrl)
+  if (rawOrigins.trim() !== '*') {
+    allowedOrigins = rawOrigins.split(',').map((s) => s.trim()).filter(Boolean)
+    // The default derived from EDGE_URL is checked there; report only what was set.
+    for (const origin of env.ALLOWED_ORIGINS === undefined ? [] : allowedOrigins) {
+      try {
+        if (new URL(origin).origin !== origin.replace(/\/+$/, '')) throw new Error()
+      } catch {
+        problems.push(`ALLOWED_ORIGINS: ${JSON.stringify(origin)} is not an origin (scheme://host[:port])`)
+      }
+    }
+  }
+  const logLevel = (env.LOG_LEVEL || 'info') as LogLevel
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: expected debug, info, warn or error`)
+  const cookie = env.TOKEN_COOKIE
+  if (cookie !== undefined && cookie !== '' && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie)) {
+    problems.push(`TOKEN_COOKIE=${JSON.stringify(cookie)}: not a cookie name`)
+  }
+  const loginUrl = env.LOGIN_URL || undefined
+  if (loginUrl !== undefined && !isHttpUrl(loginUrl)) {
+    // Sent to clients as `redirect`: never a javascript: or data: URL.
+    problems.push(`LOGIN_URL=${JSON.stringify(loginUrl)}: expected an http(s) URL`)
+  }
+  const recoveryMs = int('CONNECTION_STATE_RECOVERY_MS', 0, 0, 24 * 3600 * 1000)
+  const pollMs = int('REVOCATION_POLL_MS', 2000, 100, 60_000)
+  // socketio-jwt's post-connect flow: time a tokenless socket has to authenticate; 0 is off.
+  const compatMs = int('SOCKETIO_JWT_COMPAT_MS', 0, 0, 60_000)
+  const redisUrl = env.REDIS_URL || undefined
+  if (redisUrl !== undefined) {
+    try {
+      if (!['redis:', 'rediss:'].includes(new URL(redisUrl).protocol)) throw new Error()
+    } catch {
+      problems.push('REDIS_URL: expected redis://[user:password@]host[:port][/db] or rediss://…')
+    }
+  }
+
+  const config: ServiceConfig = {
+    port: int('REALTIME_PORT', 3000, 0, 65535),
+    host: env.REALTIME_HOST || '127.0.0.1',
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    logLevel,
+    server: {
+      issuer,
+      jwksUrl,
+      audience: audience.length === 1 ? audience[0]! : audience,
+      allowedOrigins,
+      tokenSource: { allowQueryToken: bool('ALLOW_QUERY_TOKEN'), ...(cookie ? { cookieName: cookie } : {}) },
+      requireEnvelopeToken: bool('REQUIRE_ENVELOPE_TOKEN'),
+      clockToleranceSeconds: int('CLOCK_TOLERANCE', 5, 0, 300),
+      connectTimeoutMs: int('CONNECT_TIMEOUT_MS', 5000, 100, 60_000),
+      limits: {
+        ratePerSecond: int('CONNECTION_RATE', 10, 1, 100_000),
+        perAddress: int('MAX_CONNECTIONS_PER_ADDRESS', 200, 1, 1_000_000),
+        perUser: int('MAX_CONNECTIONS_PER_USER', 20, 1, 100_000),
+      },
+      messageRate: { perSecond: int('MESSAGE_RATE', 20, 1, 100_000), burst: int('MESSAGE_BURST', 40, 1, 100_000) },
+      connectionStateRecovery: recoveryMs > 0 ? { maxDisconnectionDurationMs: recoveryMs } : false,
+      trustProxy: bool('TRUST_PROXY'),
+      ...(loginUrl ? { loginUrl } : {}),
+      jwks: {
+        cooldownMs: int('JWKS_COOLDOWN_MS', 30_000, 0, 3_600_000),
+        maxStaleMs: int('JWKS_MAX_STALE_MS', 3_600_000, 0, 7 * 24 * 3_600_000),
+      },
+      ...(env.REVOCATION_FEED_TOKEN
+        ? { revocationFeed: { edgeUrl, token: env.REVOCATION_FEED_TOKEN, intervalMs: pollMs } }
+        : {}),
+      ...(redisUrl ? { redisUrl } : {}),
+      socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
+    },
+  }
+  if (problems.length > 0) throw new ConfigErrors(problems)
+  return config
+}
+
+function isHttpUrl(raw: string): boolean {
+  try {
+    const { protocol } = new URL(raw)
+    return protocol === 'http:' || protocol === 'https:'
+  } catch {
+    return false
+  }
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return url
+  }
+}

@@ -1,0 +1,93 @@
+import { AppError, isAppError, type RealtimeErrorCode } from '../shared/errors.ts'
+import type { Ack } from '../shared/envelope.ts'
+import type { ConnectErrorData, RealtimeErrorPayload } from '../shared/events.ts'
+
+/** What a client should do about each code, for `connect_error` (PROTOCOL §5 error table). */
+const HINTS: Record<RealtimeErrorCode, { retryable: boolean; refresh: boolean; login: boolean }> = {
+  token_missing: { retryable: false, refresh: false, login: true },
+  token_in_query: { retryable: false, refresh: false, login: false },
+  token_malformed: { retryable: false, refresh: false, login: true },
+  token_invalid: { retryable: false, refresh: false, login: true },
+  token_expired: { retryable: true, refresh: true, login: false },
+  token_revoked: { retryable: false, refresh: false, login: true },
+  token_mismatch: { retryable: false, refresh: false, login: true },
+  origin_forbidden: { retryable: false, refresh: false, login: false },
+  rate_limited: { retryable: true, refresh: false, login: false },
+  forbidden: { retryable: false, refresh: false, login: false },
+  envelope_invalid: { retryable: false, refresh: false, login: false },
+  payload_too_large: { retryable: false, refresh: false, login: false },
+  unknown_event: { retryable: false, refresh: false, login: false },
+  unavailable: { retryable: true, refresh: false, login: false },
+}
+
+/** The wire text of each code. Detailed reasons stay in the server's log. */
+const MESSAGES: Record<RealtimeErrorCode, string> = {
+  token_missing: 'no access token',
+  token_in_query: 'send the token in the handshake auth, not the query string',
+  token_malformed: 'the access token is malformed',
+  token_invalid: 'the access token is invalid',
+  token_expired: 'the access token has expired',
+  token_revoked: 'the session has been revoked',
+  token_mismatch: 'the token belongs to another user or session',
+  origin_forbidden: 'origin not allowed',
+  rate_limited: 'too many requests',
+  forbidden: 'not allowed',
+  envelope_invalid: 'the message does not match the schema',
+  payload_too_large: 'the message is too large',
+  unknown_event: 'unknown event',
+  unavailable: 'temporarily unavailable',
+}
+
+/** A refusal with a realtime code. */
+export type RealtimeError = AppError<RealtimeErrorCode>
+
+/** An error with `retryAfterMs`, for `rate_limited`. */
+export function rateLimited(reason: string, retryAfterMs: number): RealtimeError {
+  return new AppError('rate_limited', reason, { retryAfterSeconds: retryAfterMs / 1000 })
+}
+
+/**
+ * Narrow anything thrown to a realtime-coded error. Unknown errors are bugs
+ * or outages: the caller logs the original, the client sees `unavailable`.
+ */
+export function toRealtimeError(err: unknown): { error: RealtimeError; unexpected: boolean } {
+  if (isAppError(err) && err.code in HINTS) return { error: err as RealtimeError, unexpected: false }
+  return { error: new AppError('unavailable', 'unexpected failure', { cause: err }), unexpected: true }
+}
+
+/** The wire message for a code. */
+export function wireMessage(code: RealtimeErrorCode): string {
+  return MESSAGES[code]
+}
+
+/**
+ * The `connect_error` a refused handshake produces: `message` is the code and
+ * `data` the contract's hints.
+ *
+ * @param error - the refusal
+ * @param options - `loginUrl` becomes `redirect` for codes whose move is "log in"
+ */
+export function connectError(error: RealtimeError, options: { loginUrl?: string } = {}): Error & { data: ConnectErrorData } {
+  const hint = HINTS[error.code]
+  const data: ConnectErrorData = { code: error.code, retryable: hint.retryable, refresh: hint.refresh }
+  if (error.retryAfterSeconds !== undefined) data.retryAfterMs = Math.ceil(error.retryAfterSeconds * 1000)
+  if (hint.login && options.loginUrl) data.redirect = options.loginUrl
+  return Object.assign(new Error(error.code), { data })
+}
+
+/** The ack for a refused envelope. */
+export function ackError(error: RealtimeError): Ack<never> {
+  const reply: Ack<never> & { retryAfterMs?: number } = { ok: false, error: { code: error.code, message: MESSAGES[error.code] } }
+  if (error.retryAfterSeconds !== undefined) {
+    ;(reply.error as { retryAfterMs?: number }).retryAfterMs = Math.ceil(error.retryAfterSeconds * 1000)
+  }
+  return reply
+}
+
+/** The `rt:error` for a refused envelope sent without an ack. */
+export function rtError(error: RealtimeError, id?: string): RealtimeErrorPayload & { retryAfterMs?: number } {
+  const payload: RealtimeErrorPayload & { retryAfterMs?: number } = { code: error.code, message: MESSAGES[error.code] }
+  if (id !== undefined) payload.id = id
+  if (error.retryAfterSeconds !== undefined) payload.retryAfterMs = Math.ceil(error.retryAfterSeconds * 1000)
+  return payload
+}

@@ -1,0 +1,81 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** The realtime service's Prometheus metrics, on a registry of its own (one per server). */
+export interface Metrics {
+  registry: Registry
+  connections: Gauge
+  handshakes: Counter<'outcome'>
+  messages: Counter<'event' | 'outcome'>
+  jwksFetches: Counter<'outcome'>
+  tokensVerified: Counter<'kid'>
+  disconnects: Counter<'code'>
+  socketioJwtCompat: Counter<'outcome'>
+  close(): void
+}
+
+/**
+ * Create the metrics: connections, handshakes by outcome (`ok` or the
+ * refusal code), messages by event and outcome, JWKS fetches by outcome,
+ * tokens verified per `kid` (so an operator sees when an old key is no
+ * longer used), server-side disconnects by code, sockets that went through
+ * the socketio-jwt compat mode by outcome, event-loop lag, and Node's defaults.
+ */
+export function createMetrics(): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'realtime_' })
+  const lag = monitorEventLoopDelay({ resolution: 10 })
+  lag.enable()
+  new Gauge({
+    name: 'realtime_event_loop_lag_p99_seconds',
+    help: 'Event-loop delay, 99th percentile since the last scrape',
+    registers: [registry],
+    collect() {
+      this.set(lag.percentile(99) / 1e9)
+      lag.reset()
+    },
+  })
+  return {
+    registry,
+    connections: new Gauge({ name: 'realtime_connections', help: 'Open authenticated connections', registers: [registry] }),
+    handshakes: new Counter({
+      name: 'realtime_handshakes_total',
+      help: 'Handshakes by outcome: ok or the refusal code',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    messages: new Counter({
+      name: 'realtime_messages_total',
+      help: 'Client messages by event and outcome: ok or the refusal code',
+      labelNames: ['event', 'outcome'],
+      registers: [registry],
+    }),
+    jwksFetches: new Counter({
+      name: 'realtime_jwks_fetches_total',
+      help: 'JWKS fetches by outcome: ok, not_modified, error',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    tokensVerified: new Counter({
+      name: 'realtime_tokens_verified_total',
+      help: 'Tokens that passed verification, by signing key',
+      labelNames: ['kid'],
+      registers: [registry],
+    }),
+    disconnects: new Counter({
+      name: 'realtime_server_disconnects_total',
+      help: 'Connections the server closed, by code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    socketioJwtCompat: new Counter({
+      name: 'realtime_socketio_jwt_compat_total',
+      help: 'Sockets admitted without a token in the socketio-jwt compat mode, by outcome: ok or the refusal code',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    close() {
+      lag.disable()
+    },
+  }
+}

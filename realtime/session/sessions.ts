@@ -1,0 +1,180 @@
+import type { Socket } from 'socket.io'
+import type { RevocationEvent } from '../../shared/claims.ts'
+import { EXPIRING_NOTICE_SECONDS } from '../../shared/constants.ts'
+import { AppError, type RealtimeErrorCode } from '../../shared/errors.ts'
+import { roomAllowed, isServerRoom } from '../../shared/events.ts'
+import type { VerifiedToken } from '../auth/token-verifier.ts'
+import { rtError } from '../errors.ts'
+import { DeadlineWheel } from './deadline-wheel.ts'
+import { socketAuthOf, type SocketData } from './socket-auth.ts'
+
+type AnySocket = Socket<any, any, any, SocketData>
+
+/** Most extra lead an `rt:expiring` notice gets to spread refreshes out, in seconds. */
+const NOTICE_SPREAD_SECONDS = 2
+
+/** Options of {@link Sessions}. */
+export interface SessionsOptions {
+  /** Seconds of leeway after `exp` before the disconnect. */
+  clockToleranceSeconds: number
+  /** ms clock. */
+  now: () => number
+  /** Called when a socket is disconnected by the server, with the code. */
+  onKick?: (code: RealtimeErrorCode) => void
+}
+
+/**
+ * The authenticated connections of this node: their identity, their
+ * server-managed rooms, the expiry notice and disconnect, and the indexes
+ * that let a revocation find its sockets without scanning them all.
+ */
+export class Sessions {
+  private readonly bySid: Index = new Map()
+  private readonly bySub: Index = new Map()
+  private readonly byKid: Index = new Map()
+  /** Each connection's token, kept out of `socket.data` (which recovery may persist to Redis). */
+  private readonly tokens = new WeakMap<AnySocket, string>()
+  private readonly notices: DeadlineWheel<AnySocket>
+  private readonly expiries: DeadlineWheel<AnySocket>
+  private readonly options: SessionsOptions
+
+  constructor(options: SessionsOptions) {
+    this.options = options
+    this.notices = new DeadlineWheel({
+      now: options.now,
+      onDue: (socket) => socket.emit('rt:expiring', { exp: socket.data.auth.exp }),
+    })
+    this.expiries = new DeadlineWheel({
+      now: options.now,
+      onDue: (socket) => this.kick(socket, new AppError('token_expired', 'not refreshed before exp')),
+    })
+  }
+
+  /**
+   * Record a verified connection: `socket.data.auth`, its rooms, its
+   * deadlines. The caller calls {@link Sessions.detach} on disconnect.
+   */
+  attach(socket: AnySocket, token: VerifiedToken): void {
+    socket.data.auth = socketAuthOf(token.claims, token.kid)
+    socket.data.iat = token.claims.iat
+    this.tokens.set(socket, token.token)
+    void socket.join([`user:${token.claims.sub}`, `session:${token.claims.sid}`])
+    add(this.bySid, token.claims.sid, socket)
+    add(this.bySub, token.claims.sub, socket)
+    add(this.byKid, token.kid, socket)
+    this.schedule(socket, token)
+  }
+
+  /** The token the connection holds now (the handshake's or the last in-band one). */
+  currentToken(socket: AnySocket): string | undefined {
+    return this.tokens.get(socket)
+  }
+
+  /**
+   * Make an in-band token the connection's token: new deadlines, and rooms
+   * the new `rooms` claim no longer allows are left.
+   */
+  replaceToken(socket: AnySocket, token: VerifiedToken): void {
+    const previousKid = socket.data.auth.kid
+    socket.data.auth = socketAuthOf(token.claims, token.kid)
+    socket.data.iat = token.claims.iat
+    this.tokens.set(socket, token.token)
+    if (previousKid !== token.kid) {
+      remove(this.byKid, previousKid, socket)
+      add(this.byKid, token.kid, socket)
+    }
+    for (const room of socket.rooms) {
+      if (room !== socket.id && !isServerRoom(room) && !roomAllowed(token.claims.rooms, room)) void socket.leave(room)
+    }
+    this.schedule(socket, token)
+  }
+
+  /**
+   * Disconnect every local socket an event covers, each told why first.
+   *
+   * @returns how many sockets were disconnected
+   */
+  revoke(event: Pick<RevocationEvent, 'kind' | 'id' | 'at'>): number {
+    const index = event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
+    const sockets = members(index, event.id).filter((s) => event.kind !== 'user' || s.data.iat <= event.at)
+    for (const socket of sockets) this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))
+    return sockets.length
+  }
+
+  /** Send `rt:error` with the code, then disconnect (PROTOCOL §5: rt:error precedes every server-side disconnect). */
+  kick(socket: AnySocket, error: AppError<RealtimeErrorCode>, id?: string): void {
+    if (!socket.connected) return
+    socket.emit('rt:error', rtError(error, id))
+    this.options.onKick?.(error.code)
+    socket.disconnect(true)
+  }
+
+  /** Every connected socket (for shutdown). */
+  all(): AnySocket[] {
+    return [...this.bySid.keys()].flatMap((sid) => members(this.bySid, sid))
+  }
+
+  /** Stop the timers. */
+  close(): void {
+    this.notices.close()
+    this.expiries.close()
+  }
+
+  private schedule(socket: AnySocket, token: VerifiedToken): void {
+    const { exp, iat } = token.claims
+    const lead = Math.min(EXPIRING_NOTICE_SECONDS, Math.max(1, (exp - iat) / 10))
+    // Tokens expire on whole seconds, so many sockets share an `exp` and
+    // their refreshes would arrive as one burst. Each notice gets up to
+    // min(lead/2, 2 s) of extra lead, by a hash of the socket id: never less
+    // than the contract's lead, and the same for the same socket.
+    const extra = Math.min(lead / 2, NOTICE_SPREAD_SECONDS) * spread(socket.id)
+    this.notices.schedule(socket, (exp - lead - extra) * 1000)
+    this.expiries.schedule(socket, (exp + this.options.clockToleranceSeconds) * 1000)
+  }
+
+  /** Forget a connection (call on disconnect). */
+  detach(socket: AnySocket): void {
+    this.notices.cancel(socket)
+    this.expiries.cancel(socket)
+    const auth = socket.data.auth
+    if (!auth) return
+    remove(this.bySid, auth.sid, socket)
+    remove(this.bySub, auth.sub, socket)
+    remove(this.byKid, auth.kid, socket)
+  }
+}
+
+/**
+ * An index from an id to its sockets. Nearly every id has one socket, so it
+ * is stored bare; a Set is made only for the second (a Set per socket costs
+ * most of a kilobyte at 50,000 sockets × three indexes).
+ */
+type Index = Map<string, AnySocket | Set<AnySocket>>
+
+function add(index: Index, key: string, socket: AnySocket): void {
+  const entry = index.get(key)
+  if (entry === undefined) index.set(key, socket)
+  else if (entry instanceof Set) entry.add(socket)
+  else if (entry !== socket) index.set(key, new Set([entry, socket]))
+}
+
+function remove(index: Index, key: string, socket: AnySocket): void {
+  const entry = index.get(key)
+  if (entry === socket) index.delete(key)
+  else if (entry instanceof Set) {
+    entry.delete(socket)
+    if (entry.size === 1) index.set(key, entry.values().next().value!)
+  }
+}
+
+function members(index: Index, key: string): AnySocket[] {
+  const entry = index.get(key)
+  return entry === undefined ? [] : entry instanceof Set ? [...entry] : [entry]
+}
+
+/** A stable number in [0, 1) from a socket id (FNV-1a). */
+function spread(id: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193)
+  return (h >>> 0) / 2 ** 32
+}

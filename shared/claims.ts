@@ -1,0 +1,68 @@
+import * as v from 'valibot'
+
+/** A room pattern of the `rooms` claim: an exact name, or a prefix ending in `*`. */
+export const RoomPatternSchema = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxLength(128),
+  v.regex(/^[A-Za-z0-9:_.\-]+\*?$|^\*$/, 'room pattern: [A-Za-z0-9:_.-], optionally ending in *'),
+)
+
+/** A space-separated scope string (RFC 6749 §3.3 scope-token characters). */
+export const ScopeSchema = v.pipe(
+  v.string(),
+  v.maxLength(1024),
+  v.regex(/^(?:[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*)?$/, 'scope: space-separated tokens'),
+)
+
+/**
+ * The claims of an edgegate access token (PROTOCOL §4). Verifiers parse the
+ * verified payload through this schema, so every consumer sees the same types.
+ */
+export const AccessClaimsSchema = v.object({
+  iss: v.string(),
+  aud: v.union([v.string(), v.array(v.string())]),
+  sub: v.pipe(v.string(), v.minLength(1)),
+  sid: v.pipe(v.string(), v.minLength(1)),
+  jti: v.pipe(v.string(), v.minLength(1)),
+  name: v.string(),
+  iat: v.number(),
+  nbf: v.number(),
+  exp: v.number(),
+  scope: ScopeSchema,
+  rooms: v.array(RoomPatternSchema),
+})
+
+/** The claims of an edgegate access token. */
+export type AccessClaims = v.InferOutput<typeof AccessClaimsSchema>
+
+/** A revocation event (PROTOCOL §6). */
+export const RevocationEventSchema = v.object({
+  cursor: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  kind: v.picklist(['session', 'user', 'key']),
+  id: v.pipe(v.string(), v.minLength(1)),
+  at: v.number(),
+  until: v.number(),
+})
+
+/** A revocation event (PROTOCOL §6). */
+export type RevocationEvent = v.InferOutput<typeof RevocationEventSchema>
+
+/** What a revocation event names. */
+export type RevocationKind = RevocationEvent['kind']
+
+/**
+ * The token response of `/auth/login` and `/auth/refresh` (PROTOCOL §3). In
+ * cookie mode (`X-Edgegate-Refresh: cookie`) it is a {@link CookieTokenResponse}.
+ */
+export interface TokenResponse {
+  access_token: string
+  token_type: 'Bearer'
+  expires_in: number
+  refresh_token: string
+  refresh_expires_in: number
+  scope: string
+}
+
+/** The token response in cookie mode: the refresh token travels only in the HttpOnly cookie. */
+export type CookieTokenResponse = Omit<TokenResponse, 'refresh_token'>

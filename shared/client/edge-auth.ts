@@ -1,0 +1,152 @@
+import { decodeJwt } from 'jose'
+import type { CookieTokenResponse, TokenResponse } from '../claims.ts'
+import { ClientError } from './client-error.ts'
+
+/** What the client knows of its session, from the access token's claims. */
+export interface SessionInfo {
+  accessToken: string
+  sub: string
+  sid: string
+  name: string
+  scope: string
+  rooms: string[]
+  /** Unix seconds. */
+  exp: number
+}
+
+/** Options of {@link EdgeAuth}. */
+export interface EdgeAuthOptions {
+  /** The edge's base URL. */
+  edgeUrl: string
+  /**
+   * Where the refresh token lives: `cookie` (an HttpOnly cookie the edge
+   * sets; what browsers should use, so no script can read it) or `memory`
+   * (this object; for Node clients). @default 'cookie' in browsers, else 'memory'
+   */
+  refreshStorage?: 'cookie' | 'memory'
+  fetch?: typeof globalThis.fetch
+}
+
+/**
+ * Login, refresh and logout against the edge. Refreshes are single-flight:
+ * however many callers ask at once, one refresh token is spent (a second
+ * spend would be reuse and revoke the session).
+ */
+export class EdgeAuth {
+  private session: SessionInfo | undefined
+  private refreshToken: string | undefined
+  private inflight: Promise<SessionInfo> | undefined
+  private readonly edgeUrl: string
+  private readonly mode: 'cookie' | 'memory'
+  private readonly fetch: typeof globalThis.fetch
+  /** How many refreshes have succeeded (for display and tests). */
+  refreshes = 0
+
+  constructor(options: EdgeAuthOptions) {
+    this.edgeUrl = options.edgeUrl.replace(/\/+$/, '')
+    this.mode = options.refreshStorage ?? (typeof document === 'undefined' ? 'memory' : 'cookie')
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
+  }
+
+  /** The current session, if logged in. */
+  current(): SessionInfo | undefined {
+    return this.session
+  }
+
+  /** Log in with a username and password. @throws ClientError `invalid_credentials`, `rate_limited`, … */
+  async login(username: string, password: string): Promise<SessionInfo> {
+    return this.accept(await this.post('/auth/login', { username, password }))
+  }
+
+  /** Get a new access token with the refresh token (single-flight). @throws ClientError `invalid_grant` when the session is over */
+  refresh(): Promise<SessionInfo> {
+    this.inflight ??= (async () => {
+      try {
+        const body = this.mode === 'memory' ? { refresh_token: this.requireRefreshToken() } : undefined
+        const session = this.accept(await this.post('/auth/refresh', body))
+        this.refreshes++
+        return session
+      } finally {
+        this.inflight = undefined
+      }
+    })()
+    return this.inflight
+  }
+
+  /**
+   * Resume a session after a page load (cookie mode): the cookie is sent, and
+   * a live session yields a fresh access token.
+   *
+   * @returns the session, or undefined when there is none
+   */
+  async resume(): Promise<SessionInfo | undefined> {
+    if (this.mode !== 'cookie') return this.session
+    try {
+      return await this.refresh()
+    } catch (err) {
+      if (err instanceof ClientError && (err.code === 'invalid_grant' || err.code === 'invalid_request')) return undefined
+      throw err
+    }
+  }
+
+  /** Log out: the edge revokes the session (and every socket of it). */
+  async logout(): Promise<void> {
+    const body = this.mode === 'memory' && this.refreshToken ? { refresh_token: this.refreshToken } : undefined
+    try {
+      if (body || this.mode === 'cookie') await this.post('/auth/logout', body, true)
+    } finally {
+      this.session = undefined
+      this.refreshToken = undefined
+    }
+  }
+
+  private requireRefreshToken(): string {
+    if (!this.refreshToken) throw new ClientError('auth_required', 'not logged in')
+    return this.refreshToken
+  }
+
+  private accept(body: unknown): SessionInfo {
+    const response = body as TokenResponse | CookieTokenResponse
+    if (typeof response?.access_token !== 'string') throw new ClientError('server_error', 'no access token in the response')
+    if ('refresh_token' in response && typeof response.refresh_token === 'string') this.refreshToken = response.refresh_token
+    const claims = decodeJwt(response.access_token)
+    this.session = {
+      accessToken: response.access_token,
+      sub: String(claims.sub),
+      sid: String(claims.sid),
+      name: String(claims.name),
+      scope: String(claims.scope ?? ''),
+      rooms: Array.isArray(claims.rooms) ? claims.rooms.map(String) : [],
+      exp: Number(claims.exp),
+    }
+    return this.session
+  }
+
+  private async post(path: string, body: unknown, allowEmpty = false): Promise<unknown> {
+    let res: Response
+    try {
+      res = await this.fetch(`${this.edgeUrl}${path}`, {
+        method: 'POST',
+        credentials: this.mode === 'cookie' ? 'include' : 'omit',
+        headers: {
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+          ...(this.mode === 'cookie' && { 'x-edgegate-refresh': 'cookie' }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      })
+    } catch (err) {
+      throw new ClientError('network', `edge unreachable: ${(err as Error).message}`)
+    }
+    if (res.status === 204 && allowEmpty) return undefined
+    const payload = (await res.json().catch(() => undefined)) as { error?: string; error_description?: string } | undefined
+    if (!res.ok) {
+      const retry = Number(res.headers.get('retry-after'))
+      throw new ClientError(
+        (payload?.error ?? 'server_error') as never,
+        payload?.error_description ?? `HTTP ${res.status}`,
+        Number.isFinite(retry) && retry > 0 ? retry * 1000 : undefined,
+      )
+    }
+    return payload
+  }
+}

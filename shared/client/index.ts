@@ -1,0 +1,6 @@
+export { EdgeAuth } from './edge-auth.ts'
+export type { EdgeAuthOptions, SessionInfo } from './edge-auth.ts'
+export { RealtimeClient } from './realtime-client.ts'
+export type { ConnectionState, RealtimeClientOptions } from './realtime-client.ts'
+export { ClientError } from './client-error.ts'
+export type { ClientErrorCode } from './client-error.ts'

@@ -1,0 +1,54 @@
+import * as v from 'valibot'
+import { MAX_ENVELOPE_BYTES } from './constants.ts'
+
+/** An envelope id: 1–64 characters of `[A-Za-z0-9_-]` (PROTOCOL §5). */
+export const EnvelopeIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'id: 1-64 of [A-Za-z0-9_-]'))
+
+/**
+ * The envelope every client-to-server event carries as its one argument
+ * (PROTOCOL §5). Strict: unknown top-level keys are refused. `data` is
+ * checked again by the event's own schema.
+ */
+export const EnvelopeSchema = v.strictObject({
+  v: v.literal(1),
+  id: EnvelopeIdSchema,
+  ts: v.pipe(v.number(), v.safeInteger()),
+  data: v.unknown(),
+  token: v.optional(v.string()),
+})
+
+/** An envelope whose `data` is `D`. */
+export type Envelope<D = unknown> = Omit<v.InferOutput<typeof EnvelopeSchema>, 'data'> & { data: D }
+
+/** The reply to an acknowledged envelope (PROTOCOL §5). */
+export type Ack<D = unknown> =
+  | { ok: true; data?: D }
+  | { ok: false; error: { code: string; message: string } }
+
+/**
+ * Parse an envelope. The `data` key must be present (`null` is a value).
+ *
+ * @param input - the event's one argument, as received
+ * @returns the envelope, or undefined when it does not match
+ */
+export function parseEnvelope(input: unknown): Envelope | undefined {
+  if (typeof input !== 'object' || input === null || !('data' in input)) return undefined
+  const result = v.safeParse(EnvelopeSchema, input)
+  return result.success ? (result.output as Envelope) : undefined
+}
+
+/**
+ * Serialized size of an envelope in UTF-8 bytes, or `Infinity` when it
+ * cannot be serialized. Cheap for the small envelopes that are the norm.
+ */
+export function envelopeBytes(input: unknown): number {
+  try {
+    const json = JSON.stringify(input)
+    if (json === undefined) return Infinity
+    // A UTF-16 length under a third of the limit cannot exceed it in UTF-8.
+    if (json.length * 3 <= MAX_ENVELOPE_BYTES) return json.length
+    return new TextEncoder().encode(json).byteLength
+  } catch {
+    return Infinity
+  }
+}

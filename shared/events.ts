@@ -1,0 +1,80 @@
+import * as v from 'valibot'
+import { CHAT_TEXT_MAX_CHARS } from './constants.ts'
+import type { Ack, Envelope } from './envelope.ts'
+import type { RealtimeErrorCode } from './errors.ts'
+
+/** A room name: 1–128 of `[A-Za-z0-9:_.-]`. */
+export const RoomSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9:_.\-]{1,128}$/, 'room: 1-128 of [A-Za-z0-9:_.-]'))
+
+/** Rooms the server manages; no client may join or leave them. */
+export const SERVER_ROOM_PREFIXES = ['user:', 'session:'] as const
+
+/** Whether `room` is a server-managed room (`user:*`, `session:*`). */
+export function isServerRoom(room: string): boolean {
+  return SERVER_ROOM_PREFIXES.some((p) => room.startsWith(p))
+}
+
+/**
+ * Whether a `rooms` claim lets its holder join `room`: an exact name, or a
+ * prefix ending in `*`. Server-managed rooms never match.
+ *
+ * @param patterns - the `rooms` claim
+ * @param room - the room asked for
+ */
+export function roomAllowed(patterns: readonly string[], room: string): boolean {
+  if (isServerRoom(room)) return false
+  return patterns.some((p) => (p.endsWith('*') ? room.startsWith(p.slice(0, -1)) : p === room))
+}
+
+/** `data` of `rt:join` and `rt:leave`. */
+export const RoomRequestSchema = v.strictObject({ room: RoomSchema })
+
+/** `data` of `chat:send`. */
+export const ChatSendSchema = v.strictObject({
+  room: RoomSchema,
+  text: v.pipe(
+    v.string(),
+    v.check((s) => s.isWellFormed(), 'text: well-formed unicode'),
+    v.check((s) => s.length >= 1 && [...s].length <= CHAT_TEXT_MAX_CHARS, `text: 1-${CHAT_TEXT_MAX_CHARS} characters`),
+  ),
+})
+
+/** `chat:message`, broadcast to a room. */
+export interface ChatMessage {
+  id: string
+  room: string
+  from: { sub: string; name: string }
+  text: string
+  ts: number
+}
+
+/** `rt:error`: a refusal; precedes every server-side disconnect. */
+export interface RealtimeErrorPayload {
+  id?: string
+  code: RealtimeErrorCode
+  message: string
+}
+
+/** `connect_error`'s `err.data` (PROTOCOL §5). */
+export interface ConnectErrorData {
+  code: RealtimeErrorCode
+  retryable: boolean
+  refresh: boolean
+  retryAfterMs?: number
+  redirect?: string
+}
+
+/** Events the server sends. */
+export interface ServerToClientEvents {
+  'rt:error': (payload: RealtimeErrorPayload) => void
+  'rt:expiring': (payload: { exp: number }) => void
+  'chat:message': (message: ChatMessage) => void
+}
+
+/** Events a client sends: one envelope and an optional ack. */
+export interface ClientToServerEvents {
+  'rt:auth': (envelope: Envelope<null>, ack?: (reply: Ack<{ exp: number }>) => void) => void
+  'rt:join': (envelope: Envelope<{ room: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
+  'rt:leave': (envelope: Envelope<{ room: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
+  'chat:send': (envelope: Envelope<{ room: string; text: string }>, ack?: (reply: Ack<{ id: string }>) => void) => void
+}

@@ -1,0 +1,177 @@
+/** The issue's targets, as rows of the ratio table: each figure, its peer, the ratio, the target. */
+import type { SectionResult } from './context.ts'
+import { pairedDifference, pairedRatio, type Row } from './stats.ts'
+
+const atLeast = (x: number) => ({ text: `≥ ${x.toFixed(2)}×`, pass: (r: number) => r >= x })
+const ahead = { text: '> 1.00× (ahead)', pass: (r: number) => r > 1 }
+/** The CPU-time form of a throughput target: costing at most 1/x times the peer's server CPU. */
+const cpuAtMost = (x: number) => ({
+  text: `≤ ${(1 / x).toFixed(2)}× (CPU form of ≥ ${x.toFixed(2)}×)`,
+  pass: (r: number) => r <= 1 / x,
+})
+const cpuBelow = { text: '< 1.00× (CPU form of ahead)', pass: (r: number) => r < 1 }
+
+/** Rows for the sections that ran. */
+export function buildRows(results: Record<string, SectionResult | undefined>): Row[] {
+  const rows: Row[] = []
+  const hs = results.handshakes?.figures
+  if (hs) {
+    const vs = (peer: string, target: Row['target']): Row => ({
+      section: '1 handshakes',
+      figure: 'edgegate handshakes/s',
+      value: hs.edgegate,
+      unit: '/s',
+      peer,
+      peerValue: hs[peer],
+      ratio: pairedRatio(hs.edgegate!, hs[peer]!),
+      target,
+    })
+    rows.push(vs('plain', atLeast(0.85)), vs('socketio-jwt', ahead), vs('tutorial', ahead))
+    const cpu = (peer: string, target: Row['target']): Row => ({
+      section: '1 handshakes',
+      figure: 'edgegate server CPU per handshake',
+      value: hs['edgegate cpu'],
+      unit: 'µs',
+      peer,
+      peerValue: hs[`${peer} cpu`],
+      ratio: pairedRatio(hs['edgegate cpu']!, hs[`${peer} cpu`]!),
+      target,
+    })
+    rows.push(
+      cpu('plain', cpuAtMost(0.85)),
+      cpu('socketio-jwt', cpuBelow),
+      cpu('tutorial', cpuBelow),
+    )
+  }
+  const msg = results.messages?.figures
+  if (msg) {
+    for (const clients of [1, 100]) {
+      const get = (variant: string, suffix = '') => msg[`${variant} ×${clients}${suffix}`]!
+      const vs = (variant: string, label: string, peer: string, target: Row['target']): Row => ({
+        section: `2 messages, ${clients} client${clients > 1 ? 's' : ''}`,
+        figure: label,
+        value: get(variant),
+        unit: '/s',
+        peer,
+        peerValue: get(peer),
+        ratio: pairedRatio(get(variant), get(peer)),
+        target,
+      })
+      const cpu = (variant: string, label: string, peer: string, target: Row['target']): Row => ({
+        section: `2 messages, ${clients} client${clients > 1 ? 's' : ''}`,
+        figure: `${label}: server CPU per message`,
+        value: get(variant, ' cpu'),
+        unit: 'µs',
+        peer,
+        peerValue: get(peer, ' cpu'),
+        ratio: pairedRatio(get(variant, ' cpu'), get(peer, ' cpu')),
+        target,
+      })
+      rows.push(
+        vs('edgegate', 'edgegate, token optional', 'plain', atLeast(0.9)),
+        vs('edgegate-required', 'edgegate, token on every envelope', 'plain', atLeast(0.8)),
+        vs('edgegate-required', 'edgegate, token on every envelope', 'naive', atLeast(5)),
+        cpu('edgegate', 'token optional', 'plain', cpuAtMost(0.9)),
+        cpu('edgegate-required', 'token on every envelope', 'plain', cpuAtMost(0.8)),
+        cpu('edgegate-required', 'token on every envelope', 'naive', cpuAtMost(5)),
+      )
+    }
+  }
+  const mem = results.memory?.figures
+  if (mem) {
+    const sockets = results.memory!.config.sockets
+    rows.push(
+      {
+        section: '3 memory',
+        figure: `RSS per socket (${sockets} idle)`,
+        value: mem['edgegate rss'],
+        unit: 'KiB',
+        peer: 'plain',
+        peerValue: mem['plain rss'],
+        ratio: pairedDifference(mem['edgegate rss']!, mem['plain rss']!),
+        difference: true,
+        target: { text: '≤ +2 KiB over plain', pass: (d) => d <= 2 },
+      },
+      {
+        section: '3 memory',
+        figure: `JS heap per socket (${sockets} idle)`,
+        value: mem['edgegate heap'],
+        unit: 'KiB',
+        peer: 'plain',
+        peerValue: mem['plain heap'],
+        ratio: pairedDifference(mem['edgegate heap']!, mem['plain heap']!),
+        difference: true,
+      },
+    )
+  }
+  const exp = results.expiry
+  if (exp) {
+    for (const phase of ['default', 'stress']) {
+      const f = (name: string) => exp.figures[`${phase} ${name}`]
+      if (!f('lag p99')) continue
+      const { label } = exp.config[phase] as { label: string }
+      const section = `4 expiry, ${exp.config.sockets} sockets, ${label}`
+      rows.push(
+        {
+          section,
+          figure: 'event-loop delay p99, refreshing',
+          value: f('lag p99'),
+          unit: 'ms',
+          peer: 'idle process',
+          peerValue: f('idle lag p99'),
+          target: {
+            text: phase === 'stress' ? '≤ 20 ms (stress)' : '≤ 20 ms',
+            pass: (ms) => ms <= 20,
+          },
+        },
+        { section, figure: 'server CPU (% of one core)', value: f('cpu'), unit: '%' },
+        { section, figure: 'in-band refreshes', value: f('refreshes/s'), unit: '/s' },
+      )
+    }
+  }
+  const edge = results.edge?.figures
+  if (edge) {
+    for (const [name, value] of Object.entries(edge)) {
+      const unit = name.includes(' ms') ? 'ms' : '/s'
+      const row: Row = {
+        section: '5 edge (Miniflare)',
+        figure: name.replace(/ ms$/, '').replace(/\/s\b/, ''),
+        value,
+        unit,
+      }
+      const full = edge['JWKS req/s (200)']
+      if (name.includes('If-None-Match') && full)
+        Object.assign(row, { peer: 'JWKS 200', peerValue: full, ratio: pairedRatio(value, full) })
+      rows.push(row)
+    }
+  }
+  const cluster = results.cluster?.figures
+  if (cluster) {
+    const section = `6 cluster, 3 nodes on Redis`
+    const logouts = results.cluster!.config.logouts
+    rows.push(
+      {
+        section,
+        figure: `revocation latency p50 (${logouts} logouts)`,
+        value: cluster['revocation p50'],
+        unit: 'ms',
+      },
+      {
+        section,
+        figure: `revocation latency p99 (${logouts} logouts)`,
+        value: cluster['revocation p99'],
+        unit: 'ms',
+      },
+      {
+        section,
+        figure: 'broadcast, Redis Streams adapter',
+        value: cluster['broadcast streams'],
+        unit: '/s',
+        peer: 'pub/sub adapter',
+        peerValue: cluster['broadcast pubsub'],
+        ratio: pairedRatio(cluster['broadcast streams']!, cluster['broadcast pubsub']!),
+      },
+    )
+  }
+  return rows
+}

@@ -1,0 +1,185 @@
+/**
+ * One server under test, as a child process of the bench:
+ *
+ *   node [--expose-gc] [--cpu-prof] test/bench/server.ts <variant>
+ *
+ * with BENCH_ISSUER, BENCH_JWKS_URL and BENCH_PUBLIC_PEM in the environment.
+ * Every variant serves the same `bench` event (ack `{ ok: true }`) on
+ * 127.0.0.1, port 0, and answers the parent over IPC: `ready` with its port,
+ * then `mem` (RSS after gc), `cpu` (CPU time used, µs), `fds` (descriptors open), `loop-start`/`loop-stop` (event-loop delay and
+ * CPU over a window), `count` (connected sockets) and `shutdown`.
+ */
+import { readdirSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type { AddressInfo } from 'node:net'
+import jwt from 'jsonwebtoken'
+import { authorize } from 'socketio-jwt'
+import { Server, type Socket } from 'socket.io'
+import * as v from 'valibot'
+import { defineEvent } from '../../realtime/messages/registry.ts'
+import { createRealtimeServer } from '../../realtime/server.ts'
+
+/** The server variants the bench compares. */
+export const VARIANTS = [
+  'edgegate',
+  'edgegate-required',
+  'plain',
+  'socketio-jwt',
+  'tutorial',
+  'naive',
+] as const
+export type Variant = (typeof VARIANTS)[number]
+
+/** Event-loop delay sampling period, ms (as the service's own metric). */
+const LOOP_RESOLUTION_MS = 10
+
+/** The bench's registered event: a tiny schema, no scope, a handler that returns nothing. */
+export const benchEvents = {
+  bench: defineEvent({ schema: v.object({ n: v.number() }), handler: () => {} }),
+}
+
+/** Raised limits so that only the work, not admission control, is measured. */
+export const BENCH_LIMITS = { ratePerSecond: 1e6, burst: 1e6, perAddress: 1e6, perUser: 1e6 }
+/** Raised per-socket message rate (the default is 20/s, burst 40). */
+export const BENCH_MESSAGE_RATE = { perSecond: 1e9, burst: 1e9 }
+
+type Ack = (reply: unknown) => void
+
+async function start(
+  variant: Variant,
+): Promise<{ port: number; count: () => number; close: () => Promise<void> }> {
+  const issuer = process.env.BENCH_ISSUER!
+  const publicPem = process.env.BENCH_PUBLIC_PEM!
+  if (variant === 'edgegate' || variant === 'edgegate-required') {
+    const server = createRealtimeServer({
+      issuer,
+      jwksUrl: process.env.BENCH_JWKS_URL!,
+      events: benchEvents,
+      requireEnvelopeToken: variant === 'edgegate-required',
+      messageRate: BENCH_MESSAGE_RATE,
+      limits: BENCH_LIMITS,
+    })
+    const { port } = await server.listen(0, '127.0.0.1')
+    for (let i = 0; i < 500 && server.notReadyReasons().length > 0; i++)
+      await new Promise((r) => setTimeout(r, 20))
+    if (server.notReadyReasons().length > 0)
+      throw new Error(`not ready: ${server.notReadyReasons().join(', ')}`)
+    return {
+      port,
+      count: () => server.io.of('/').sockets.size,
+      close: () => server.close({ timeoutMs: 2000 }),
+    }
+  }
+
+  const httpServer = createServer()
+  const io = new Server(httpServer, {
+    serveClient: false,
+    perMessageDeflate: false,
+    httpCompression: false,
+  })
+  // The tutorial middleware: token from the handshake auth, PEM public key, jsonwebtoken.verify.
+  const tutorial = (socket: Socket, next: (err?: Error) => void) => {
+    try {
+      ;(socket.data as { user?: unknown }).user = jwt.verify(
+        String(socket.handshake.auth.token),
+        publicPem,
+        {
+          algorithms: ['ES256'],
+        },
+      )
+      next()
+    } catch {
+      next(new Error('Authentication error'))
+    }
+  }
+  // socketio-jwt passes its options through to jsonwebtoken.verify; its types omit `algorithms`.
+  const socketioJwtOptions = { secret: publicPem, handshake: true, algorithms: ['ES256'] }
+  if (variant === 'socketio-jwt') io.use(authorize(socketioJwtOptions) as never)
+  if (variant === 'tutorial' || variant === 'naive') io.use(tutorial)
+  io.on('connection', (socket) => {
+    if (variant === 'naive') {
+      // Re-verify the JWT signature on every message.
+      socket.on('bench', (envelope: { token?: unknown }, ack?: Ack) => {
+        try {
+          jwt.verify(String(envelope?.token), publicPem, { algorithms: ['ES256'] })
+          ack?.({ ok: true })
+        } catch {
+          ack?.({ ok: false, error: { code: 'token_invalid' } })
+        }
+      })
+    } else {
+      socket.on('bench', (_envelope: unknown, ack?: Ack) => ack?.({ ok: true }))
+    }
+  })
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (httpServer.address() as AddressInfo).port,
+    count: () => io.of('/').sockets.size,
+    close: () => new Promise<void>((resolve) => io.close(() => resolve())),
+  }
+}
+
+const variant = process.argv[2] as Variant
+if (!VARIANTS.includes(variant))
+  throw new TypeError(`variant must be one of ${VARIANTS.join(', ')}`)
+const server = await start(variant)
+const gc = (globalThis as { gc?: () => void }).gc
+const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
+/** The monotonic clock in µs, as V8 stamps profile samples. */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n)
+let window = { cpu: process.cpuUsage(), at: performance.now(), fromUs: monotonicUs() }
+
+const commands: Record<string, () => Promise<unknown> | unknown> = {
+  async mem() {
+    for (let i = 0; i < 3 && gc; i++) {
+      gc()
+      await new Promise((r) => setImmediate(r))
+    }
+    const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
+    return { rss, heapUsed, external, arrayBuffers, gc: Boolean(gc) }
+  },
+  count: () => server.count(),
+  cpu: () => {
+    const { user, system } = process.cpuUsage()
+    return user + system
+  },
+  fds: () => readdirSync('/proc/self/fd').length,
+  'loop-start'() {
+    loop.reset()
+    loop.enable()
+    window = { cpu: process.cpuUsage(), at: performance.now(), fromUs: monotonicUs() }
+    return true
+  },
+  'loop-stop'() {
+    loop.disable()
+    const cpu = process.cpuUsage(window.cpu)
+    const ms = performance.now() - window.at
+    // The histogram records the interval between samples: subtract the period to get the delay.
+    const lag = (q: number) => Math.max(0, loop.percentile(q) / 1e6 - LOOP_RESOLUTION_MS)
+    return {
+      p50Ms: lag(50),
+      p99Ms: lag(99),
+      maxMs: Math.max(0, loop.max / 1e6 - LOOP_RESOLUTION_MS),
+      cpuPercent: ((cpu.user + cpu.system) / 1000 / ms) * 100,
+      // On the clock of a --cpu-prof profile's timestamps, to summarize just this window.
+      window: { fromUs: window.fromUs, toUs: monotonicUs() },
+    }
+  },
+  async shutdown() {
+    await server.close()
+    setImmediate(() => process.exit(0))
+    return true
+  },
+}
+
+process.on('message', async (message: { id: number; cmd: string }) => {
+  try {
+    const result = await commands[message.cmd]!()
+    process.send!({ id: message.id, result })
+  } catch (err) {
+    process.send!({ id: message.id, error: String(err) })
+  }
+})
+process.on('disconnect', () => process.exit(0))
+process.send!({ id: 0, result: { port: server.port } })

@@ -1,0 +1,168 @@
+/**
+ * The demo page in a real browser (Debian's chromium via playwright-core),
+ * against the real edge (wrangler dev, serving the built page) and a real
+ * realtime node.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { seedDemoUsers } from '../../edge/local/demo-users.ts'
+import { freePort, startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
+import { chatEvents } from '../../realtime/events/chat.ts'
+import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts')
+const TOKEN_TTL_SECONDS = 10
+
+let stateDir: string
+let edge: EdgeProcess
+let realtime: RealtimeServer
+let browser: Browser
+const contexts: BrowserContext[] = []
+const consoleErrors = new Map<Page, string[]>()
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'edgegate-browser-'))
+  const realtimePort = await freePort()
+  const realtimeUrl = `http://127.0.0.1:${realtimePort}`
+  edge = await startEdge({
+    port: 0,
+    stateDir,
+    stdio: 'ignore',
+    vars: { ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS), REALTIME_PUBLIC_URL: realtimeUrl, REALTIME_URLS: realtimeUrl },
+  })
+  await seedDemoUsers(edge.url, edge.adminToken)
+  realtime = createRealtimeServer({
+    issuer: edge.url,
+    allowedOrigins: [edge.url],
+    events: chatEvents,
+    revocationFeed: { edgeUrl: edge.url, token: edge.feedToken, intervalMs: 500 },
+  })
+  await realtime.listen(realtimePort, '127.0.0.1')
+  for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++) await new Promise((r) => setTimeout(r, 100))
+  expect(realtime.notReadyReasons()).toEqual([])
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  await mkdir(ARTIFACTS, { recursive: true })
+}, 120_000)
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => undefined)
+  await browser?.close()
+  await realtime?.close({ timeoutMs: 2000 })
+  await edge?.stop()
+  await rm(stateDir, { recursive: true, force: true })
+})
+
+/** A fresh browser context (its own cookies: its own session) logged in as `username`, in lobby. */
+async function loggedIn(username: string): Promise<Page> {
+  const context = await browser.newContext()
+  contexts.push(context)
+  const page = await context.newPage()
+  const errors: string[] = []
+  consoleErrors.set(page, errors)
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text())
+  })
+  page.on('pageerror', (err) => errors.push(err.message))
+  await page.goto(edge.url)
+  await page.fill('#username', username)
+  await page.fill('#password', `${username}-password-1`)
+  await page.click('#login-button')
+  await page.waitForSelector('#status[data-state="connected"]')
+  await page.waitForSelector('#room-title:text-is("lobby")')
+  return page
+}
+
+async function send(page: Page, text: string) {
+  await page.fill('#message-input', text)
+  await page.click('#send')
+}
+
+/** The texts of the messages the page shows, in order. */
+function messages(page: Page): Promise<string[]> {
+  return page.$$eval('#messages li .text', (els) => els.map((el) => el.textContent ?? ''))
+}
+
+describe('the demo page', () => {
+  it('lets alice and bob chat in lobby from two browser windows', async () => {
+    const alice = await loggedIn('alice')
+    const bob = await loggedIn('bob')
+    await send(alice, 'hello bob, from the browser')
+    await bob.waitForSelector('#messages li:has-text("hello bob, from the browser")')
+    await send(bob, 'hi alice')
+    await alice.waitForSelector('#messages li:has-text("hi alice")')
+    expect(await messages(alice)).toEqual(['hello bob, from the browser', 'hi alice'])
+    expect(await messages(bob)).toEqual(['hello bob, from the browser', 'hi alice'])
+    expect(await alice.$eval('#messages li:last-child .from', (el) => el.textContent)).toBe('bob')
+    expect(await alice.textContent('#whoami')).toBe('alice')
+    await alice.screenshot({ path: join(ARTIFACTS, 'demo-chat.png'), fullPage: true })
+    expect(consoleErrors.get(alice)).toEqual([])
+    expect(consoleErrors.get(bob)).toEqual([])
+  })
+
+  it('refreshes tokens several times with no lost or duplicated messages', async () => {
+    const alice = await loggedIn('alice')
+    const bob = await loggedIn('bob')
+    const sent: string[] = []
+    // Bob talks for three token lifetimes; both pages refresh in-band meanwhile.
+    const until = Date.now() + 3.2 * TOKEN_TTL_SECONDS * 1000
+    for (let i = 1; Date.now() < until; i++) {
+      const text = `tick ${i}`
+      sent.push(text)
+      await send(bob, text)
+      await new Promise((r) => setTimeout(r, 400))
+    }
+    await alice.waitForSelector(`#messages li:has-text("${sent.at(-1)}")`)
+    expect(await messages(alice)).toEqual(sent)
+    expect(Number(await alice.textContent('#refreshes'))).toBeGreaterThanOrEqual(3)
+    expect(Number(await bob.textContent('#refreshes'))).toBeGreaterThanOrEqual(3)
+    expect(await alice.getAttribute('#status', 'data-state')).toBe('connected')
+    expect(consoleErrors.get(alice)).toEqual([])
+  }, 90_000)
+
+  it('logging out in one window ends that session only', async () => {
+    const first = await loggedIn('alice')
+    const second = await loggedIn('alice')
+    const bob = await loggedIn('bob')
+    await first.click('#logout')
+    await first.waitForSelector('#login:not([hidden])')
+    expect(await first.isHidden('#app')).toBe(true)
+    await send(bob, 'still there?')
+    await second.waitForSelector('#messages li:has-text("still there?")')
+    expect(await second.getAttribute('#status', 'data-state')).toBe('connected')
+    // The logged-out window stays logged out after a reload: its cookie is gone.
+    await first.reload()
+    await first.waitForSelector('#login:not([hidden])')
+    expect(await first.isHidden('#app')).toBe(true)
+  })
+
+  it("asks a revoked session's page to log in again", async () => {
+    const carol = await loggedIn('carol')
+    const res = await fetch(`${edge.url}/admin/users/carol/disable`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${edge.adminToken}` },
+    })
+    expect(res.status).toBe(204)
+    await carol.waitForSelector('#login-error:has-text("Your session was ended")')
+    expect(await carol.isVisible('#login')).toBe(true)
+    expect(await carol.getAttribute('#status', 'data-state')).toBe('auth_required')
+  })
+
+  it('shows a readable error for a wrong password, and a read-only user cannot send', async () => {
+    const context = await browser.newContext()
+    contexts.push(context)
+    const page = await context.newPage()
+    await page.goto(edge.url)
+    await page.fill('#username', 'bob')
+    await page.fill('#password', 'not-the-password')
+    await page.click('#login-button')
+    await page.waitForSelector('#login-error:has-text("Wrong username or password.")')
+  })
+})

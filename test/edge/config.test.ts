@@ -1,0 +1,37 @@
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, readConfig } from '../../edge/config.ts'
+
+function withVars(vars: Record<string, string>) {
+  return { ...env, ...vars } as unknown as Env
+}
+
+describe('readConfig', () => {
+  it('reads the defaults of wrangler.toml', () => {
+    expect(readConfig(withVars({}))).toMatchObject({
+      issuer: env.ISSUER,
+      audience: 'realtime',
+      accessTokenTtlSeconds: 300,
+      jwksMaxAgeSeconds: 300,
+      signingAlg: 'ES256',
+    })
+  })
+
+  it('accepts a list of audiences', () => {
+    expect(readConfig(withVars({ AUDIENCE: 'realtime, api' })).audience).toEqual(['realtime', 'api'])
+  })
+
+  it.each([
+    ['ACCESS_TOKEN_TTL', '3601', /ACCESS_TOKEN_TTL must be between/],
+    ['ACCESS_TOKEN_TTL', '5m', /ACCESS_TOKEN_TTL must be a whole number/],
+    ['JWKS_MAX_AGE', '-1', /JWKS_MAX_AGE must be a whole number/],
+    ['SIGNING_ALG', 'HS256', /SIGNING_ALG must be one of ES256, EdDSA, RS256/],
+    ['SIGNING_ALG', 'none', /SIGNING_ALG must be one of/],
+    ['ISSUER', 'not a url', /ISSUER must be an absolute URL/],
+    ['ISSUER', 'ftp://edge', /ISSUER must be http/],
+    ['ISSUER', '', /ISSUER is required/],
+  ])('refuses %s=%j with an error naming the variable', (name, value, message) => {
+    expect(() => readConfig(withVars({ [name]: value }))).toThrow(ConfigError)
+    expect(() => readConfig(withVars({ [name]: value }))).toThrow(message)
+  })
+})

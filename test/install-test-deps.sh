@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# What the test suite needs beyond npm packages: a redis-server binary (the
+# cluster tests start their own) and Debian's chromium (the browser tests
+# drive it through playwright-core, which never downloads a browser).
+# Installs whichever is missing with apt-get; says what to install otherwise.
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
+[ ${#missing[@]} -eq 0 ] && { echo "test dependencies present: redis-server, chromium"; exit 0; }
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "please install: ${missing[*]} (Debian/Ubuntu: sudo apt-get install ${missing[*]})," >&2
+  echo "or set CHROMIUM_PATH to a Chromium binary" >&2
+  exit 1
+fi
+echo "installing ${missing[*]} (Debian)"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigErrors, readServiceConfig, VARIABLES } from '../../realtime/config.ts'
+
+/** The problems `env` is refused with, or [] when it is accepted. */
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    readServiceConfig(env)
+    return []
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigErrors)
+    return (err as ConfigErrors).problems
+  }
+}
+
+describe('readServiceConfig', () => {
+  it('starts from the documented defaults with an empty environment', () => {
+    const config = readServiceConfig({})
+    expect(config).toMatchObject({ port: 3000, host: '127.0.0.1', shutdownTimeoutMs: 10_000, logLevel: 'info' })
+    expect(config.server).toMatchObject({
+      issuer: 'http://127.0.0.1:8787',
+      jwksUrl: 'http://127.0.0.1:8787/.well-known/jwks.json',
+      audience: 'realtime',
+      allowedOrigins: ['http://127.0.0.1:8787'],
+      tokenSource: { allowQueryToken: false },
+      requireEnvelopeToken: false,
+      clockToleranceSeconds: 5,
+      connectTimeoutMs: 5000,
+      limits: { ratePerSecond: 10, perAddress: 200, perUser: 20 },
+      messageRate: { perSecond: 20, burst: 40 },
+      connectionStateRecovery: false,
+      trustProxy: false,
+      jwks: { cooldownMs: 30_000, maxStaleMs: 3_600_000 },
+    })
+    expect(config.server).not.toHaveProperty('loginUrl')
+    expect(config.server).not.toHaveProperty('revocationFeed')
+    expect(config.server).not.toHaveProperty('redisUrl')
+  })
+
+  it('documents every variable it reads', () => {
+    const read = new Set<string>()
+    readServiceConfig(new Proxy({}, { get: (_, key) => (typeof key === 'string' && read.add(key), undefined) }))
+    expect([...read].filter((name) => !(name in VARIABLES))).toEqual([])
+  })
+
+  it('derives the issuer, the JWKS URL and the allowed origin from EDGE_URL', () => {
+    const { server } = readServiceConfig({ EDGE_URL: 'https://edge.example.com/' })
+    expect(server).toMatchObject({
+      issuer: 'https://edge.example.com',
+      jwksUrl: 'https://edge.example.com/.well-known/jwks.json',
+      allowedOrigins: ['https://edge.example.com'],
+    })
+  })
+
+  it('reads lists, switches and numbers', () => {
+    const { server, port } = readServiceConfig({
+      REALTIME_PORT: '0',
+      AUDIENCE: 'realtime, chat',
+      ALLOWED_ORIGINS: 'https://a.example, https://b.example:8443',
+      ALLOW_QUERY_TOKEN: 'true',
+      REQUIRE_ENVELOPE_TOKEN: '1',
+      TRUST_PROXY: '0',
+      TOKEN_COOKIE: '__Host-at',
+      CONNECTION_STATE_RECOVERY_MS: '60000',
+      MESSAGE_RATE: '1',
+      MESSAGE_BURST: '3',
+      LOGIN_URL: 'https://app.example/login',
+    })
+    expect(port).toBe(0)
+    expect(server).toMatchObject({
+      audience: ['realtime', 'chat'],
+      allowedOrigins: ['https://a.example', 'https://b.example:8443'],
+      tokenSource: { allowQueryToken: true, cookieName: '__Host-at' },
+      requireEnvelopeToken: true,
+      trustProxy: false,
+      connectionStateRecovery: { maxDisconnectionDurationMs: 60_000 },
+      messageRate: { perSecond: 1, burst: 3 },
+      loginUrl: 'https://app.example/login',
+    })
+    expect(readServiceConfig({ ALLOWED_ORIGINS: '*' }).server.allowedOrigins).toBe('*')
+  })
+
+  const bad: [string, string][] = [
+    ['REALTIME_PORT', 'abc'],
+    ['REALTIME_PORT', '70000'],
+    ['REALTIME_PORT', '-1'],
+    ['REALTIME_PORT', '80.5'],
+    ['REALTIME_PORT', '0x50'],
+    ['EDGE_URL', 'not a url'],
+    ['EDGE_URL', 'ftp://edge.example.com'],
+    ['ISSUER', 'edge.example.com'],
+    ['JWKS_URL', 'file:///etc/jwks.json'],
+    ['AUDIENCE', ' , '],
+    ['ALLOWED_ORIGINS', 'https://a.example/path'],
+    ['ALLOWED_ORIGINS', 'a.example'],
+    ['TOKEN_COOKIE', 'at token'],
+    ['ALLOW_QUERY_TOKEN', 'yes'],
+    ['REQUIRE_ENVELOPE_TOKEN', 'on'],
+    ['TRUST_PROXY', 'TRUE '],
+    ['CLOCK_TOLERANCE', '301'],
+    ['CONNECT_TIMEOUT_MS', '50'],
+    ['CONNECTION_RATE', '0'],
+    ['MAX_CONNECTIONS_PER_ADDRESS', '0'],
+    ['MAX_CONNECTIONS_PER_USER', '1e3'],
+    ['MESSAGE_RATE', '0'],
+    ['MESSAGE_BURST', ''.padEnd(20, '9')],
+    ['CONNECTION_STATE_RECOVERY_MS', '-5'],
+    ['LOGIN_URL', 'javascript:alert(1)'],
+    ['JWKS_COOLDOWN_MS', 'soon'],
+    ['JWKS_MAX_STALE_MS', '999999999999'],
+    ['SHUTDOWN_TIMEOUT_MS', '600001'],
+    ['LOG_LEVEL', 'verbose'],
+    ['REVOCATION_POLL_MS', '10'],
+    ['REDIS_URL', 'http://cache.example'],
+    ['SOCKETIO_JWT_COMPAT_MS', '-1'],
+    ['SOCKETIO_JWT_COMPAT_MS', '60001'],
+    ['SOCKETIO_JWT_COMPAT_MS', '5s'],
+  ]
+
+  it.each(bad)('reports %s=%j with exactly one message naming the variable', (name, value) => {
+    const problems = problemsOf({ [name]: value })
+    expect(problems).toHaveLength(1)
+    expect(problems[0]!.startsWith(name)).toBe(true)
+  })
+
+  it('reports every bad variable at once, one message each', () => {
+    const env = { REALTIME_PORT: 'abc', CLOCK_TOLERANCE: '301', LOG_LEVEL: 'verbose', ALLOW_QUERY_TOKEN: 'yes', EDGE_URL: 'nope' }
+    const problems = problemsOf(env)
+    expect(problems.map((p) => p.split(/[=:]/)[0]).sort()).toEqual(Object.keys(env).sort())
+    expect(() => readServiceConfig(env)).toThrow(ConfigErrors)
+  })
+
+  it('does not echo a credential from a bad REDIS_URL', () => {
+    const problems = problemsOf({ REDIS_URL: 'http://user:s3cret-pass@cache.example:6379' })
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).not.toContain('s3cret-pass')
+  })
+
+  it('leaves the socketio-jwt compat mode off unless SOCKETIO_JWT_COMPAT_MS is above 0', () => {
+    expect(readServiceConfig({}).server.socketioJwtCompat).toBe(false)
+    expect(readServiceConfig({ SOCKETIO_JWT_COMPAT_MS: '0' }).server.socketioJwtCompat).toBe(false)
+    expect(readServiceConfig({ SOCKETIO_JWT_COMPAT_MS: '5000' }).server.socketioJwtCompat).toEqual({ timeoutMs: 5000 })
+  })
+
+  it('turns on the revocation feed only with a feed token', () => {
+    const { server } = readServiceConfig({ EDGE_URL: 'https://edge.example.com', REVOCATION_FEED_TOKEN: 'feed', REVOCATION_POLL_MS: '500' })
+    expect(server.revocationFeed).toEqual({ edgeUrl: 'https://edge.example.com', token: 'feed', intervalMs: 500 })
+  })
+})

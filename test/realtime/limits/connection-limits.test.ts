@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+import { ConnectionLimits } from '../../../realtime/limits/connection-limits.ts'
+
+describe('ConnectionLimits', () => {
+  it('admits a burst of new connections per address, then says how long to wait', () => {
+    const limits = new ConnectionLimits({ ratePerSecond: 2, burst: 2 })
+    expect([limits.admitAddress('10.0.0.1', 0), limits.admitAddress('10.0.0.1', 0)]).toEqual([0, 0])
+    expect(limits.admitAddress('10.0.0.1', 0)).toBe(500)
+    expect(limits.admitAddress('10.0.0.2', 0)).toBe(0)
+    expect(limits.admitAddress('10.0.0.1', 500)).toBe(0)
+  })
+
+  it('refuses an address at its cap of open connections until one is released', () => {
+    const limits = new ConnectionLimits({ perAddress: 2, ratePerSecond: 1000, burst: 1000 })
+    const first = limits.open('10.0.0.1', 'u-1')
+    limits.open('10.0.0.1', 'u-2')
+    expect(limits.admitAddress('10.0.0.1', 0)).toBeGreaterThan(0)
+    expect(limits.admitAddress('10.0.0.2', 0)).toBe(0)
+    first()
+    expect(limits.admitAddress('10.0.0.1', 0)).toBe(0)
+  })
+
+  it('caps open connections per user across addresses', () => {
+    const limits = new ConnectionLimits({ perUser: 2 })
+    limits.open('10.0.0.1', 'u-1')
+    expect(limits.userHasRoom('u-1')).toBe(true)
+    const second = limits.open('10.0.0.2', 'u-1')
+    expect(limits.userHasRoom('u-1')).toBe(false)
+    expect(limits.userHasRoom('u-2')).toBe(true)
+    second()
+    expect(limits.userHasRoom('u-1')).toBe(true)
+  })
+
+  it('releases a connection once, however often release is called', () => {
+    const limits = new ConnectionLimits({ perUser: 1 })
+    const release = limits.open('10.0.0.1', 'u-1')
+    const other = limits.open('10.0.0.2', 'u-1')
+    release()
+    release()
+    expect(limits.userHasRoom('u-1')).toBe(false)
+    other()
+    expect(limits.userHasRoom('u-1')).toBe(true)
+  })
+})

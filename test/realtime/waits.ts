@@ -1,0 +1,54 @@
+/**
+ * Bounded waits and recorders for realtime tests, on top of `support.ts`:
+ * poll a condition instead of sleeping, capture a disconnect reason, record
+ * every occurrence of an event, and send an envelope expecting its ack.
+ */
+import type { Socket } from 'socket.io-client'
+
+/** Resolve once `condition()` holds; reject after `timeoutMs`. */
+export async function until(condition: () => boolean, { timeoutMs = 5000, what = 'condition' } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** Wait `ms`, for the few assertions that something did NOT happen. */
+export function settle(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+/** Resolve with the reason of the socket's next disconnect (bounded). */
+export function disconnection(socket: Socket, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no disconnect within ${timeoutMs} ms`)), timeoutMs)
+    socket.once('disconnect', (reason) => {
+      clearTimeout(timer)
+      resolve(reason)
+    })
+  })
+}
+
+/** Every occurrence of `event` on `socket`, in arrival order, from now on. */
+export function record<T = any>(socket: Socket, event: string): T[] {
+  const seen: T[] = []
+  socket.on(event, (payload: T) => seen.push(payload))
+  return seen
+}
+
+/**
+ * Every server event and the disconnect, as `[name, payload]` in arrival
+ * order, so a test can assert what came before what.
+ */
+export function timeline(socket: Socket): [string, unknown][] {
+  const seen: [string, unknown][] = []
+  socket.onAny((event: string, payload: unknown) => seen.push([event, payload]))
+  socket.on('disconnect', (reason) => seen.push(['disconnect', reason]))
+  return seen
+}
+
+/** Emit with an ack, rejecting if none arrives within 5 s. */
+export function request<T = any>(socket: Socket, event: string, ...args: unknown[]): Promise<T> {
+  return socket.timeout(5000).emitWithAck(event, ...args) as Promise<T>
+}

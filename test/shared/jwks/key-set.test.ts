@@ -1,0 +1,677 @@
+import { generateKeyPairSync } from 'node:crypto'
+import {
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  type CompactJWSHeaderParameters,
+  type CryptoKey as JoseCryptoKey,
+  type JWK,
+} from 'jose'
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createKeySet, type KeySet, type KeySetOptions } from '../../../shared/jwks/key-set.ts'
+import { verifyAccessToken } from '../../../shared/verify-access-token.ts'
+
+const JWKS_URL = 'https://edge.example/.well-known/jwks.json'
+const ISSUER = 'https://edge.example'
+const T0 = 1_700_000_000_000
+const TOKEN = { payload: '', signature: '' }
+
+interface Signer {
+  kid: string
+  jwk: JWK
+  privateKey: JoseCryptoKey
+}
+
+async function es256(kid: string): Promise<Signer> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true })
+  return {
+    kid,
+    privateKey,
+    jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' },
+  }
+}
+
+function rsaJwk(kid: string, modulusLength: number): JWK {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength })
+  return { ...(publicKey.export({ format: 'jwk' }) as JWK), kid, alg: 'RS256', use: 'sig' }
+}
+
+interface Call {
+  url: string
+  ifNoneMatch: string | null
+  init: RequestInit | undefined
+}
+
+/** The edge's JWKS endpoint, behind an injected fetch that records every call. */
+interface FakeEdge {
+  keys: JWK[]
+  etag: string
+  cacheControl: string | null
+  age: string | undefined
+  /** When set, every response has this status and no body. */
+  status: number | undefined
+  /** One-shot responders, used before the default behaviour. */
+  queue: Array<() => Response | Promise<Response>>
+  /** When set, responses wait for it: a fetch stays in flight until the test opens the gate. */
+  gate: Promise<void> | undefined
+  calls: Call[]
+  fetch: typeof globalThis.fetch
+}
+
+function fakeEdge(keys: JWK[]): FakeEdge {
+  const edge: FakeEdge = {
+    keys,
+    etag: '"v1"',
+    cacheControl: 'public, max-age=300',
+    age: undefined,
+    status: undefined,
+    queue: [],
+    gate: undefined,
+    calls: [],
+    fetch: async (input, init) => {
+      const ifNoneMatch = new Headers(init?.headers).get('if-none-match')
+      edge.calls.push({ url: String(input), ifNoneMatch, init })
+      await edge.gate
+      const next = edge.queue.shift()
+      if (next) return next()
+      if (edge.status !== undefined) return new Response(null, { status: edge.status })
+      const headers = new Headers({ 'content-type': 'application/json', etag: edge.etag })
+      if (edge.cacheControl !== null) headers.set('cache-control', edge.cacheControl)
+      if (edge.age !== undefined) headers.set('age', edge.age)
+      if (ifNoneMatch === edge.etag) return new Response(null, { status: 304, headers })
+      return new Response(JSON.stringify({ keys: edge.keys }), { status: 200, headers })
+    },
+  }
+  return edge
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}
+
+async function keyFor(keySet: KeySet, header: Record<string, unknown>): Promise<unknown> {
+  return keySet.getKey(header as CompactJWSHeaderParameters, TOKEN)
+}
+
+const code = (c: string) => expect.objectContaining({ name: 'AppError', code: c })
+
+let t = T0
+const now = () => t
+let k1: Signer
+let k2: Signer
+let attacker: Signer
+let edge: FakeEdge
+
+function keySetFor(e = edge, options: Partial<KeySetOptions> = {}): KeySet {
+  return createKeySet({ jwksUrl: JWKS_URL, issuer: ISSUER, fetch: e.fetch, now, ...options })
+}
+
+beforeAll(async () => {
+  ;[k1, k2, attacker] = await Promise.all([es256('k1'), es256('k2'), es256('k1')])
+})
+
+beforeEach(() => {
+  t = T0
+  edge = fakeEdge([k1.jwk])
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('createKeySet options', () => {
+  it.each<[string, Partial<KeySetOptions>]>([
+    ['a relative URL', { jwksUrl: '/.well-known/jwks.json' }],
+    ['a non-http URL', { jwksUrl: 'file:///etc/jwks.json' }],
+    ['an empty issuer', { issuer: '' }],
+    ['a negative cooldown', { cooldownMs: -1 }],
+    ['a NaN timeout', { timeoutMs: Number.NaN }],
+    ['min max-age above max max-age', { minMaxAgeMs: 10, maxMaxAgeMs: 5 }],
+  ])('throws TypeError at construction for %s', (_, bad) => {
+    expect(() => keySetFor(edge, bad)).toThrow(TypeError)
+  })
+})
+
+describe('loading', () => {
+  it('load fetches only the configured URL and holds its kids and algorithms', async () => {
+    const keySet = keySetFor()
+    expect(keySet.isReady()).toBe(false)
+    await keySet.load()
+    expect(keySet.isReady()).toBe(true)
+    expect(keySet.kids()).toEqual(['k1'])
+    expect(keySet.algorithms()).toEqual(['ES256'])
+    expect(edge.calls).toHaveLength(1)
+    expect(edge.calls[0]).toMatchObject({ url: JWKS_URL, ifNoneMatch: null })
+    expect(edge.calls[0]?.init?.redirect).toBe('manual')
+  })
+
+  it('load rejects with unavailable when the edge is down, and a later load retries at once', async () => {
+    edge.status = 503
+    const keySet = keySetFor()
+    await expect(keySet.load()).rejects.toEqual(code('unavailable'))
+    expect(keySet.isReady()).toBe(false)
+    edge.status = undefined
+    await keySet.load()
+    expect(keySet.isReady()).toBe(true)
+    expect(edge.calls).toHaveLength(2)
+  })
+
+  it('concurrent getKey calls that need a fetch cause exactly one fetch', async () => {
+    const response = deferred<Response>()
+    edge.queue.push(() => response.promise)
+    const keySet = keySetFor()
+    const pending = [
+      keySet.load(),
+      ...Array.from({ length: 50 }, () => keyFor(keySet, { alg: 'ES256', kid: 'k1' })),
+    ]
+    response.resolve(
+      new Response(JSON.stringify({ keys: [k1.jwk] }), { headers: { etag: '"v1"' } }),
+    )
+    const [, ...keys] = await Promise.all(pending)
+    expect(edge.calls).toHaveLength(1)
+    expect(new Set(keys).size).toBe(1)
+  })
+})
+
+describe('caching and revalidation', () => {
+  it.each<[string, string | null, string | undefined, number]>([
+    ['max-age within bounds', 'public, max-age=120', undefined, 120_000],
+    ['max-age minus Age', 'public, max-age=120', '20', 100_000],
+    ['max-age below the floor', 'max-age=1', undefined, 10_000],
+    ['max-age above the ceiling', 'max-age=999999', undefined, 3_600_000],
+    ['no-store', 'no-store', undefined, 10_000],
+    ['no Cache-Control', null, undefined, 300_000],
+    ['no max-age directive', 'public', undefined, 300_000],
+    ['an unparsable max-age', 'max-age=soon', undefined, 300_000],
+  ])(
+    'honours %s: fresh for the clamped time, then revalidates',
+    async (_, cacheControl, age, freshMs) => {
+      edge.cacheControl = cacheControl
+      edge.age = age
+      const keySet = keySetFor()
+      await keySet.load()
+      t = T0 + freshMs - 1
+      await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+      expect(edge.calls).toHaveLength(1)
+      t = T0 + freshMs
+      await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+      expect(edge.calls).toHaveLength(2)
+    },
+  )
+
+  it('after max-age revalidates with If-None-Match; a 304 keeps the keys and restarts the max-age clock', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    const before = await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    const gate = deferred<void>()
+    edge.gate = gate.promise
+    t = T0 + 300_000
+    expect(await keyFor(keySet, { alg: 'ES256', kid: 'k1' })).toBe(before)
+    const joined = keySet.load() // joins the revalidation in flight
+    gate.resolve()
+    await joined
+    expect(edge.calls).toHaveLength(2)
+    expect(edge.calls[1]?.ifNoneMatch).toBe('"v1"')
+    expect(keySet.kids()).toEqual(['k1'])
+    t = T0 + 600_000 - 1
+    expect(await keyFor(keySet, { alg: 'ES256', kid: 'k1' })).toBe(before)
+    expect(edge.calls).toHaveLength(2)
+    t = T0 + 600_000
+    await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    expect(edge.calls).toHaveLength(3)
+  })
+
+  it('a 200 on revalidation replaces the key set', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    edge.keys = [k2.jwk]
+    edge.etag = '"v2"'
+    const gate = deferred<void>()
+    edge.gate = gate.promise
+    t = T0 + 300_000
+    await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    const joined = keySet.load() // joins the revalidation in flight
+    gate.resolve()
+    await joined
+    expect(edge.calls).toHaveLength(2)
+    expect(keySet.kids()).toEqual(['k2'])
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k1' })).rejects.toEqual(code('token_invalid'))
+  })
+
+  it('while a revalidation is in flight, known keys keep working without waiting for it', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    const before = await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    const response = deferred<Response>()
+    edge.queue.push(() => response.promise)
+    t = T0 + 300_000
+    const keys = await Promise.all(
+      Array.from({ length: 20 }, () => keyFor(keySet, { alg: 'ES256', kid: 'k1' })),
+    )
+    expect(keys.every((k) => k === before)).toBe(true)
+    expect(edge.calls).toHaveLength(2)
+    const joined = keySet.load()
+    response.resolve(
+      new Response(null, { status: 304, headers: { 'cache-control': 'max-age=300' } }),
+    )
+    await joined
+    expect(edge.calls).toHaveLength(2)
+  })
+
+  it('when revalidation fails, known keys keep working until maxStaleMs past expiry, then unavailable', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    edge.status = 503
+    t = T0 + 300_000
+    await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    await expect(keySet.load()).rejects.toEqual(code('unavailable'))
+    t = T0 + 300_000 + 3_600_000 - 1
+    await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    expect(keySet.isReady()).toBe(true)
+    t = T0 + 300_000 + 3_600_000
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k1' })).rejects.toEqual(code('unavailable'))
+    expect(keySet.isReady()).toBe(false)
+    edge.status = undefined
+    t += 30_000
+    await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    expect(keySet.isReady()).toBe(true)
+  })
+
+  it('after a failed fetch, getKey retries only once the cooldown has passed', async () => {
+    edge.status = 503
+    const keySet = keySetFor()
+    for (let i = 0; i < 10; i++) {
+      await expect(keyFor(keySet, { alg: 'ES256', kid: 'k1' })).rejects.toEqual(code('unavailable'))
+    }
+    expect(edge.calls).toHaveLength(1)
+    t = T0 + 29_999
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k1' })).rejects.toEqual(code('unavailable'))
+    expect(edge.calls).toHaveLength(1)
+    edge.status = undefined
+    t = T0 + 30_000
+    await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    expect(edge.calls).toHaveLength(2)
+  })
+
+  it.each<[string, () => Response | Promise<Response>, number | undefined]>([
+    ['HTTP 500', () => new Response('oops', { status: 500 }), 500],
+    ['HTTP 404', () => new Response(null, { status: 404 }), 404],
+    [
+      'a redirect',
+      () => new Response(null, { status: 302, headers: { location: 'https://evil.example/' } }),
+      302,
+    ],
+    ['a body that is not JSON', () => new Response('<html>', { status: 200 }), 200],
+    ['JSON that is not a JWKS', () => Response.json({ keys: 'nope' }), 200],
+    ['a JWKS with no usable key', () => Response.json({ keys: [{ ...k2.jwk, use: 'enc' }] }), 200],
+    ['an oversized body', () => new Response('x'.repeat(300_000), { status: 200 }), 200],
+    ['a network error', () => Promise.reject(new TypeError('fetch failed')), undefined],
+  ])('%s counts as a failed fetch and keeps the last good keys', async (_, respond, status) => {
+    const outcomes: unknown[] = []
+    const keySet = keySetFor(edge, { onFetch: (...args) => outcomes.push(args) })
+    await keySet.load()
+    const before = await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    edge.queue.push(respond)
+    await expect(keySet.load()).rejects.toEqual(code('unavailable'))
+    expect(await keyFor(keySet, { alg: 'ES256', kid: 'k1' })).toBe(before)
+    expect(keySet.kids()).toEqual(['k1'])
+    expect(outcomes.at(-1)).toEqual([
+      'error',
+      { ...(status !== undefined && { status }), error: expect.any(String) },
+    ])
+  })
+
+  it('imported CryptoKeys are cached per kid, also across a 200 that republishes the same key', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    const first = await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    expect(first).toBeInstanceOf(CryptoKey)
+    expect(await keyFor(keySet, { alg: 'ES256', kid: 'k1' })).toBe(first)
+    edge.keys = [k1.jwk, k2.jwk]
+    edge.etag = '"v2"'
+    await keySet.load()
+    expect(await keyFor(keySet, { alg: 'ES256', kid: 'k1' })).toBe(first)
+    edge.keys = [{ ...attacker.jwk, kid: 'k1' }]
+    edge.etag = '"v3"'
+    await keySet.load()
+    expect(await keyFor(keySet, { alg: 'ES256', kid: 'k1' })).not.toBe(first)
+  })
+
+  it('reports every fetch outcome to onFetch, and a throwing onFetch does not break loading', async () => {
+    const outcomes: unknown[] = []
+    const keySet = keySetFor(edge, { onFetch: (...args) => outcomes.push(args) })
+    await keySet.load()
+    await keySet.load()
+    edge.status = 503
+    await keySet.load().catch(() => {})
+    expect(outcomes).toEqual([
+      ['ok', { status: 200 }],
+      ['not_modified', { status: 304 }],
+      ['error', { status: 503, error: 'JWKS answered HTTP 503' }],
+    ])
+    edge.status = undefined
+    const throwing = keySetFor(edge, {
+      onFetch: () => {
+        throw new Error('metrics down')
+      },
+    })
+    await throwing.load()
+    expect(throwing.isReady()).toBe(true)
+  })
+})
+
+describe('unknown kids', () => {
+  it('an unknown kid refetches once and, still unknown, is token_invalid', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    t = T0 + 30_000
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'nope' })).rejects.toEqual(
+      code('token_invalid'),
+    )
+    expect(edge.calls).toHaveLength(2)
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'nope' })).rejects.toEqual(
+      code('token_invalid'),
+    )
+    expect(edge.calls).toHaveLength(2)
+  })
+
+  it('an unknown kid after the cooldown picks up a newly published key', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    edge.keys = [k1.jwk, k2.jwk]
+    edge.etag = '"v2"'
+    t = T0 + 10_000
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).rejects.toEqual(code('token_invalid'))
+    expect(edge.calls).toHaveLength(1)
+    t = T0 + 30_000
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).resolves.toBeInstanceOf(CryptoKey)
+    expect(edge.calls).toHaveLength(2)
+    expect(edge.calls[1]?.ifNoneMatch).toBe('"v1"')
+  })
+
+  it('a flood of 1000 unknown kids inside the cooldown causes at most one fetch', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    t = T0 + 30_000
+    const random = () => ({ alg: 'ES256', kid: crypto.randomUUID() })
+    const concurrent = await Promise.allSettled(
+      Array.from({ length: 1000 }, () => keyFor(keySet, random())),
+    )
+    expect(
+      concurrent.every((r) => r.status === 'rejected' && r.reason.code === 'token_invalid'),
+    ).toBe(true)
+    expect(edge.calls).toHaveLength(2)
+    for (let i = 0; i < 1000; i++) {
+      t += 29
+      await expect(keyFor(keySet, random())).rejects.toEqual(code('token_invalid'))
+    }
+    expect(edge.calls).toHaveLength(2)
+    t += 30_000
+    await expect(keyFor(keySet, random())).rejects.toEqual(code('token_invalid'))
+    expect(edge.calls).toHaveLength(3)
+    expect(edge.calls.every((c) => c.url === JWKS_URL)).toBe(true)
+  })
+
+  it('an unknown kid while the edge is unreachable is unavailable, with or without cached keys', async () => {
+    edge.status = 503
+    const empty = keySetFor()
+    await expect(keyFor(empty, { alg: 'ES256', kid: 'k1' })).rejects.toEqual(code('unavailable'))
+    edge.status = undefined
+    const cached = keySetFor()
+    await cached.load()
+    edge.status = 503
+    t = T0 + 30_000
+    await expect(keyFor(cached, { alg: 'ES256', kid: 'nope' })).rejects.toEqual(code('unavailable'))
+    expect(await keyFor(cached, { alg: 'ES256', kid: 'k1' })).toBeInstanceOf(CryptoKey)
+  })
+})
+
+describe('key selection', () => {
+  it.each<[string, unknown]>([
+    ['a number', 123],
+    ['null', null],
+    ['an object', { toString: 'k1' }],
+    ['an array', ['k1']],
+    ['an empty string', ''],
+    ['absent', undefined],
+  ])('a non-string kid (%s) must not bypass key selection', async (_, kid) => {
+    const keySet = keySetFor()
+    await expect(keyFor(keySet, { alg: 'ES256', kid })).rejects.toEqual(code('token_malformed'))
+    expect(edge.calls).toHaveLength(0)
+  })
+
+  it.each(['ES384', 'RS256', 'EdDSA', 'HS256', 'none'])(
+    'a header alg %s that differs from the key alg is token_invalid',
+    async (alg) => {
+      const keySet = keySetFor()
+      await expect(keyFor(keySet, { alg, kid: 'k1' })).rejects.toEqual(code('token_invalid'))
+    },
+  )
+
+  it('a missing header alg is token_malformed', async () => {
+    await expect(keyFor(keySetFor(), { kid: 'k1' })).rejects.toEqual(code('token_malformed'))
+  })
+
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
+    'a kid named %s is not a key',
+    async (kid) => {
+      const keySet = keySetFor()
+      await keySet.load()
+      await expect(keyFor(keySet, { alg: 'ES256', kid })).rejects.toEqual(code('token_invalid'))
+    },
+  )
+
+  it('jku, x5u, jwk and x5c headers are never fetched nor used', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    const configured = await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    const hostile = {
+      jku: 'https://evil.example/jwks.json',
+      x5u: 'https://evil.example/cert.pem',
+      jwk: { ...attacker.jwk, kid: 'k1' },
+      x5c: ['MIIB'],
+    }
+    expect(await keyFor(keySet, { alg: 'ES256', kid: 'k1', ...hostile })).toBe(configured)
+
+    const claims = {
+      sub: 'u1',
+      sid: 's1',
+      name: 'mallory',
+      scope: 'chat:write',
+      rooms: ['*'],
+      jti: 'j1',
+    }
+    const forged = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1', ...hostile })
+      .setIssuer(ISSUER)
+      .setAudience('realtime')
+      .setIssuedAt()
+      .setNotBefore('0s')
+      .setExpirationTime('5m')
+      .sign(attacker.privateKey)
+    const options = { issuer: ISSUER, audience: 'realtime' }
+    await expect(verifyAccessToken(forged, keySet.getKey, options)).rejects.toEqual(
+      code('token_invalid'),
+    )
+    t = T0 + 30_000
+    const unknownKid = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'evil', ...hostile })
+      .setIssuer(ISSUER)
+      .setAudience('realtime')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(attacker.privateKey)
+    await expect(verifyAccessToken(unknownKid, keySet.getKey, options)).rejects.toEqual(
+      code('token_invalid'),
+    )
+    expect(edge.calls.length).toBeGreaterThan(0)
+    expect(edge.calls.every((c) => c.url === JWKS_URL)).toBe(true)
+  })
+
+  it('two key sets never share keys', async () => {
+    const otherUrl = 'https://other.example/.well-known/jwks.json'
+    const otherEdge = fakeEdge([k2.jwk])
+    const a = keySetFor()
+    const b = createKeySet({
+      jwksUrl: otherUrl,
+      issuer: 'https://other.example',
+      fetch: otherEdge.fetch,
+      now,
+    })
+    await Promise.all([a.load(), b.load()])
+    t = T0 + 30_000
+    await expect(keyFor(b, { alg: 'ES256', kid: 'k1' })).rejects.toEqual(code('token_invalid'))
+    await expect(keyFor(a, { alg: 'ES256', kid: 'k2' })).rejects.toEqual(code('token_invalid'))
+    expect(a.kids()).toEqual(['k1'])
+    expect(b.kids()).toEqual(['k2'])
+    expect(edge.calls.every((c) => c.url === JWKS_URL)).toBe(true)
+    expect(otherEdge.calls.every((c) => c.url === otherUrl)).toBe(true)
+  })
+})
+
+describe('parsing the JWKS', () => {
+  const good = () => k1.jwk
+  const without = (jwk: JWK, member: keyof JWK) =>
+    Object.fromEntries(Object.entries(jwk).filter(([m]) => m !== member))
+  let rsa1024: JWK
+  let rsa2048: JWK
+  let ed25519: JWK
+
+  beforeAll(async () => {
+    rsa1024 = rsaJwk('bad', 1024)
+    rsa2048 = rsaJwk('rsa', 2048)
+    const { publicKey } = await generateKeyPair('Ed25519')
+    ed25519 = { ...(await exportJWK(publicKey)), kid: 'ed', alg: 'EdDSA', use: 'sig' }
+  })
+
+  it.each<[string, () => unknown]>([
+    ['a missing kid', () => without(k2.jwk, 'kid')],
+    ['a missing alg', () => ({ ...without(k2.jwk, 'alg'), kid: 'bad' })],
+    ['use "enc"', () => ({ ...k2.jwk, kid: 'bad', use: 'enc' })],
+    ['key_ops without "verify"', () => ({ ...k2.jwk, kid: 'bad', key_ops: ['encrypt'] })],
+    ['alg ES384 on a P-256 key', () => ({ ...k2.jwk, kid: 'bad', alg: 'ES384' })],
+    ['alg none', () => ({ ...k2.jwk, kid: 'bad', alg: 'none' })],
+    ['an HMAC key', () => ({ kty: 'oct', kid: 'bad', alg: 'HS256', use: 'sig', k: 'c2VjcmV0' })],
+    ['a kty that does not match the alg', () => ({ ...k2.jwk, kid: 'bad', kty: 'RSA' })],
+    ['a point that is not on the curve', () => ({ ...k2.jwk, kid: 'bad', x: k1.jwk.x })],
+    ['an RSA modulus under 2048 bits', () => rsa1024],
+    ...['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].map<[string, () => unknown]>((m) => [
+      `a private member "${m}"`,
+      () => ({ ...k2.jwk, kid: 'bad', [m]: 'AAAA' }),
+    ]),
+    ['a string', () => 'bad'],
+    ['null', () => null],
+  ])('skips a key with %s and keeps the usable ones', async (_, bad) => {
+    edge.keys = [bad() as JWK, good()]
+    const keySet = keySetFor()
+    await keySet.load()
+    expect(keySet.kids()).toEqual(['k1'])
+    expect(keySet.algorithms()).toEqual(['ES256'])
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'bad' })).rejects.toEqual(
+      code('token_invalid'),
+    )
+  })
+
+  it('accepts ES256, EdDSA and 2048-bit RS256 keys, and the allow-list never holds none or HMAC', async () => {
+    edge.keys = [k1.jwk, ed25519, rsa2048, { kty: 'oct', kid: 'h', alg: 'HS256', k: 'c2VjcmV0' }]
+    const keySet = keySetFor()
+    await keySet.load()
+    expect(keySet.kids().sort()).toEqual(['ed', 'k1', 'rsa'])
+    expect(keySet.algorithms().sort()).toEqual(['ES256', 'EdDSA', 'RS256'])
+    expect(await keyFor(keySet, { alg: 'RS256', kid: 'rsa' })).toBeInstanceOf(CryptoKey)
+    expect(await keyFor(keySet, { alg: 'EdDSA', kid: 'ed' })).toBeInstanceOf(CryptoKey)
+  })
+
+  it('drops a kid that appears twice as ambiguous', async () => {
+    edge.keys = [k1.jwk, { ...k2.jwk, kid: 'dup' }, { ...attacker.jwk, kid: 'dup' }]
+    const keySet = keySetFor()
+    await keySet.load()
+    expect(keySet.kids()).toEqual(['k1'])
+  })
+})
+
+describe('timers and close', () => {
+  it('a fetch that hangs is aborted after timeoutMs, leaving no timer behind', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    edge.queue.push(() => new Promise<Response>(() => {}))
+    const keySet = keySetFor(edge, { timeoutMs: 5_000 })
+    const loading = expect(keySet.load()).rejects.toEqual(code('unavailable'))
+    expect(vi.getTimerCount()).toBe(1)
+    await vi.advanceTimersByTimeAsync(5_000)
+    await loading
+    expect(vi.getTimerCount()).toBe(0)
+    expect(edge.calls[0]?.init?.signal?.aborted).toBe(true)
+  })
+
+  it('no timer remains after a successful or a failed fetch', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const keySet = keySetFor()
+    await keySet.load()
+    expect(vi.getTimerCount()).toBe(0)
+    edge.status = 503
+    await keySet.load().catch(() => {})
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('close aborts a fetch in flight, clears its timer, and afterwards nothing is fetched', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const keySet = keySetFor()
+    await keySet.load()
+    edge.queue.push(() => new Promise<Response>(() => {}))
+    const loading = keySet.load()
+    keySet.close()
+    await expect(loading).rejects.toEqual(code('unavailable'))
+    expect(vi.getTimerCount()).toBe(0)
+    expect(keySet.isReady()).toBe(false)
+    expect(keySet.kids()).toEqual([])
+    await expect(keySet.load()).rejects.toEqual(code('unavailable'))
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k1' })).rejects.toEqual(code('unavailable'))
+    t = T0 + 10 * 3_600_000
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'nope' })).rejects.toEqual(code('unavailable'))
+    expect(edge.calls).toHaveLength(2)
+  })
+})
+
+describe('end to end with verifyAccessToken', () => {
+  it('verifies a real ES256 access token through keySet.getKey, and refuses one signed by another key', async () => {
+    edge.keys = [k1.jwk, k2.jwk]
+    const keySet = keySetFor()
+    await keySet.load()
+    const accessToken = (privateKey: JoseCryptoKey) =>
+      new SignJWT({ name: 'alice', sid: 'sess-1', scope: 'chat:write', rooms: ['lobby', 'team:*'] })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k2' })
+        .setIssuer(ISSUER)
+        .setAudience('realtime')
+        .setSubject('user-1')
+        .setJti('jti-1')
+        .setIssuedAt()
+        .setNotBefore('0s')
+        .setExpirationTime('5m')
+        .sign(privateKey)
+    const options = { issuer: ISSUER, audience: 'realtime', algorithms: keySet.algorithms() }
+
+    const { claims, kid } = await verifyAccessToken(
+      await accessToken(k2.privateKey),
+      keySet.getKey,
+      options,
+    )
+    expect(kid).toBe('k2')
+    expect(claims).toMatchObject({
+      iss: ISSUER,
+      sub: 'user-1',
+      sid: 'sess-1',
+      name: 'alice',
+      rooms: ['lobby', 'team:*'],
+    })
+
+    const forged = await accessToken(attacker.privateKey)
+    await expect(verifyAccessToken(forged, keySet.getKey, options)).rejects.toEqual(
+      code('token_invalid'),
+    )
+    expect(edge.calls).toHaveLength(1)
+  })
+})

@@ -1,0 +1,68 @@
+/**
+ * A real edge for Node-side tests: `wrangler dev` on a free port with a
+ * temporary state directory and the demo users seeded.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { seedDemoUsers } from '../../edge/local/demo-users.ts'
+import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
+import type { TokenResponse } from '../../shared/claims.ts'
+
+/** A seeded local edge. */
+export interface SeededEdge {
+  /** The running process (replaced by {@link SeededEdge.restart}). */
+  process: EdgeProcess
+  /** Its base URL (changes on restart: a new free port). */
+  readonly url: string
+  readonly adminToken: string
+  readonly feedToken: string
+  /** Log a user in (password defaults to the demo user's) and return the token response. */
+  login(username: string, password?: string): Promise<TokenResponse>
+  /** Stop the process and start a new one on the same state. */
+  restart(): Promise<void>
+  /** Stop the process and remove its state. */
+  stop(): Promise<void>
+}
+
+/**
+ * Start a seeded edge.
+ *
+ * @param vars - worker variables to override (e.g. `ACCESS_TOKEN_TTL`)
+ */
+export async function startSeededEdge(vars: Record<string, string> = {}): Promise<SeededEdge> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'edgegate-test-edge-'))
+  const start = () => startEdge({ port: 0, stateDir, stdio: 'ignore', vars })
+  const first = await start()
+  await seedDemoUsers(first.url, first.adminToken)
+  const seeded: SeededEdge = {
+    process: first,
+    get url() {
+      return seeded.process.url
+    },
+    get adminToken() {
+      return seeded.process.adminToken
+    },
+    get feedToken() {
+      return seeded.process.feedToken
+    },
+    async login(username, password = `${username}-password-1`) {
+      const res = await fetch(`${seeded.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username, password }),
+      })
+      if (res.status !== 200) throw new Error(`login ${username}: HTTP ${res.status}`)
+      return (await res.json()) as TokenResponse
+    },
+    async restart() {
+      await seeded.process.stop()
+      seeded.process = await start()
+    },
+    async stop() {
+      await seeded.process.stop()
+      await rm(stateDir, { recursive: true, force: true })
+    },
+  }
+  return seeded
+}

@@ -1,0 +1,56 @@
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin'
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+export default defineConfig({
+  test: {
+    root,
+    // Request logs are shown for failing tests only.
+    silent: 'passed-only',
+    reporters: process.env.CI ? ['default', ['json', { outputFile: 'test/.artifacts/vitest.json' }]] : ['default'],
+    projects: [
+      {
+        // Edge tests run inside workerd against real D1 and Durable Objects.
+        plugins: [
+          cloudflareTest(async () => ({
+            wrangler: { configPath: `${root}/wrangler.toml` },
+            miniflare: {
+              bindings: {
+                ADMIN_TOKEN: 'test-admin-token',
+                REVOCATION_FEED_TOKEN: 'test-feed-token',
+                // A short rotation period lets lifecycle tests cross several periods quickly.
+                ROTATION_PERIOD: '3600',
+                // No realtime node in workerd tests; the push test sets its own target.
+                REALTIME_URLS: '',
+                KEY_ENCRYPTION_KEY: 'ZWRnZWdhdGUtdGVzdC1rZWstMzItYnl0ZXMtbG9uZyE',
+                TEST_MIGRATIONS: await readD1Migrations(`${root}/edge/migrations`),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'edge',
+          root,
+          // Login tests run real scrypt hashes; on a loaded 2-core machine a few take seconds.
+          testTimeout: 30_000,
+          include: ['test/edge/**/*.test.ts'],
+          setupFiles: ['test/edge/apply-migrations.ts'],
+        },
+      },
+      {
+        // Node-side tests: stock verifiers, the realtime service, real sockets.
+        test: {
+          name: 'node',
+          root,
+          include: ['test/shared/**/*.test.ts', 'test/interop/**/*.test.ts', 'test/realtime/**/*.test.ts', 'test/browser/**/*.test.ts', 'test/cluster/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+})
