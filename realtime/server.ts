@@ -20,6 +20,7 @@ import { ConnectionLimits, type ConnectionLimitOptions } from './limits/connecti
 import { silentLogger, type Logger } from './log.ts'
 import { builtinEvents } from './messages/builtin-events.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
+import { frameSizeParser } from './messages/frame-size.ts'
 import { RESERVED_EVENTS, type EventDefinition } from './messages/registry.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { RevocationSet } from './revocations/revocation-set.ts'
@@ -214,6 +215,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const io = new Server<any, any, any, SocketData>(httpServer, {
     path: options.path ?? '/socket.io',
     serveClient: false,
+    // The default wire format; it also notes each event's frame size for the envelope size check.
+    parser: frameSizeParser,
     // Engine.IO v3 clients predate the protocol's handshake `auth`; refuse them.
     allowEIO3: false,
     perMessageDeflate: false,
@@ -267,18 +270,10 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     clockToleranceSeconds: tolerance,
     rate: options.messageRate ?? { perSecond: 20, burst: 40 },
     now,
-    onMessage: (event, outcome) => messageCounter(registry.has(event) ? event : 'unregistered', outcome).inc(),
+    onMessage: (event, outcome) => metrics.messages.inc(registry.has(event) ? event : 'unregistered', outcome),
     onUnexpected: (err, event) => logger('error', 'handler failed', { event, error: String(err) }),
   })
   const userMiddleware = new Map<string, SocketMiddleware[]>()
-  // Labelled children are looked up once: label hashing on every message costs more than the count.
-  const messageCounters = new Map<string, ReturnType<typeof metrics.messages.labels>>()
-  const messageCounter = (event: string, outcome: string) => {
-    const key = `${event}\u0000${outcome}`
-    let child = messageCounters.get(key)
-    if (!child) messageCounters.set(key, (child = metrics.messages.labels(event, outcome)))
-    return child
-  }
 
   // A draining node takes no new connections, and until the feed has been read
   // once a handshake could carry a token a missed event covers: both refuse

@@ -3,14 +3,16 @@ import type { Server, Socket } from 'socket.io'
 import { MAX_ENVELOPE_BYTES } from '../../shared/constants.ts'
 import { envelopeBytes, parseEnvelope, type Ack, type Envelope } from '../../shared/envelope.ts'
 import { AppError } from '../../shared/errors.ts'
-import type { TokenVerifier } from '../auth/token-verifier.ts'
+import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.ts'
 import { ackError, rateLimited, rtError, toRealtimeError } from '../errors.ts'
 import { TokenBucket } from '../limits/token-bucket.ts'
 import type { Sessions } from '../session/sessions.ts'
 import { hasScope, type SocketData } from '../session/socket-auth.ts'
+import { needsExactSize } from './frame-size.ts'
 import type { EventRegistry } from './registry.ts'
 
 type AnySocket = Socket<any, any, any, SocketData>
+type AckFn = (reply: Ack) => void
 
 /** Options of {@link createDispatcher}. */
 export interface DispatcherOptions {
@@ -21,13 +23,26 @@ export interface DispatcherOptions {
   /** Refuse envelopes without `token`. @default false */
   requireEnvelopeToken: boolean
   clockToleranceSeconds: number
-  /** Per-socket message rate. */
+  /**
+   * Per-socket message rate. While a message waits (an in-band token being
+   * verified, an async handler), at most `burst` more queue behind it; the
+   * rest are refused with `rate_limited` at once.
+   */
   rate: { perSecond: number; burst: number }
   now: () => number
   /** Called once per message with its event (or `invalid`) and outcome (`ok` or a code). */
   onMessage?: (event: string, outcome: string) => void
   /** Called with unexpected errors (handler bugs, outages). */
   onUnexpected?: (err: unknown, event: string) => void
+}
+
+/** One socket's pipeline state. */
+interface Pipeline {
+  o: DispatcherOptions
+  socket: AnySocket
+  bucket: TokenBucket
+  /** Packets behind one that is still waiting; undefined when none waits. */
+  backlog: unknown[][] | undefined
 }
 
 /**
@@ -37,46 +52,116 @@ export interface DispatcherOptions {
  * client). Packets of one socket are handled in order, so an in-band refresh
  * takes effect before the envelopes behind it.
  *
+ * A message is handled synchronously, as Socket.IO delivers it, unless it
+ * has to wait (an in-band token to verify, a handler returning a promise);
+ * only then do the packets behind it queue. The common message thus costs no
+ * promise and no extra tick.
+ *
  * @returns a function that installs the pipeline on a newly connected socket
  */
 export function createDispatcher(options: DispatcherOptions): (socket: AnySocket) => void {
   return function install(socket) {
-    const bucket = new TokenBucket(options.rate.perSecond, options.rate.burst, options.now())
-    let tail: Promise<void> = Promise.resolve()
+    const pipeline: Pipeline = {
+      o: options,
+      socket,
+      bucket: new TokenBucket(options.rate.perSecond, options.rate.burst, options.now()),
+      backlog: undefined,
+    }
     socket.use((packet) => {
       // Never call next(): the pipeline is the only dispatcher, so no listener
       // can run on an unchecked packet.
-      tail = tail.then(() => handle(options, socket, bucket, packet as unknown[]))
+      accept(pipeline, packet as unknown[])
     })
   }
 }
 
-async function handle(o: DispatcherOptions, socket: AnySocket, bucket: TokenBucket, packet: unknown[]): Promise<void> {
-  const [event, ...args] = packet
-  const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (reply: Ack) => void) : undefined
+function accept(p: Pipeline, packet: unknown[]): void {
+  if (p.backlog) {
+    if (p.backlog.length < p.o.rate.burst) p.backlog.push(packet)
+    else overflow(p, packet)
+    return
+  }
+  const waiting = handle(p, packet)
+  if (waiting) {
+    p.backlog = []
+    void waiting.then(() => drain(p))
+  }
+}
+
+/** Handle queued packets in order, each after the one before it has finished. */
+async function drain(p: Pipeline): Promise<void> {
+  for (let next = p.backlog!.shift(); next; next = p.backlog!.shift()) await handle(p, next)
+  p.backlog = undefined
+}
+
+/** A packet that arrived while the backlog was full: refused, as over the rate. */
+function overflow(p: Pipeline, packet: unknown[]): void {
+  const { event, ack, raw } = incoming(packet)
+  refuse(p, typeof event === 'string' ? event : 'invalid', rateLimited('backlog full', 1000), ack, idOf(raw))
+}
+
+/**
+ * Steps 1–3 of PROTOCOL §5: size, envelope schema, in-band token.
+ *
+ * @returns a promise when the message had to wait, else undefined (done)
+ */
+function handle(p: Pipeline, packet: unknown[]): Promise<void> | undefined {
+  const { o, socket } = p
+  const { event, ack, argc, raw } = incoming(packet)
   const name = typeof event === 'string' ? event : 'invalid'
-  let envelope: Envelope | undefined
+  let id: string | undefined
   try {
-    if (!socket.connected) return
-    // 1. size, 2. envelope schema
-    if (typeof event !== 'string' || args.length !== 1) throw new AppError('envelope_invalid', 'expected one envelope argument')
-    if (envelopeBytes(args[0]) > MAX_ENVELOPE_BYTES) throw new AppError('payload_too_large', 'envelope over the limit')
-    envelope = parseEnvelope(args[0])
+    if (!socket.connected) return undefined
+    if (typeof event !== 'string' || argc !== 1) throw new AppError('envelope_invalid', 'expected one envelope argument')
+    if (needsExactSize(packet) && envelopeBytes(raw) > MAX_ENVELOPE_BYTES) {
+      throw new AppError('payload_too_large', 'envelope over the limit')
+    }
+    const envelope = parseEnvelope(raw)
     if (!envelope) throw new AppError('envelope_invalid', 'envelope schema')
-    // 3. an in-band token becomes the connection's token. The token the
+    id = envelope.id
+    // An in-band token becomes the connection's token. The token the
     // connection already holds needs nothing more: its time and revocation
     // checks follow for every envelope anyway.
     if (envelope.token === undefined) {
       if (o.requireEnvelopeToken) throw new AppError('token_missing', 'envelope token required')
     } else if (envelope.token !== o.sessions.currentToken(socket)) {
-      const token = await o.verifier.verify(envelope.token)
-      const auth = socket.data.auth
-      if (token.claims.sub !== auth.sub || token.claims.sid !== auth.sid) {
-        throw new AppError('token_mismatch', 'in-band token for another sub or sid')
-      }
-      if (!socket.connected) return
-      o.sessions.replaceToken(socket, token)
+      return o.verifier.verify(envelope.token).then(
+        (token) => {
+          if (!socket.connected) return
+          try {
+            adopt(p, token)
+          } catch (err) {
+            return refuse(p, event, err, ack, envelope.id)
+          }
+          return dispatch(p, event, envelope, ack)
+        },
+        (err) => refuse(p, event, err, ack, envelope.id),
+      )
     }
+    return dispatch(p, event, envelope, ack)
+  } catch (err) {
+    refuse(p, name, err, ack, id ?? idOf(raw))
+    return undefined
+  }
+}
+
+/** An in-band token for the connection's own `sub` and `sid` replaces its token. */
+function adopt(p: Pipeline, token: VerifiedToken): void {
+  const auth = p.socket.data.auth
+  if (token.claims.sub !== auth.sub || token.claims.sid !== auth.sid) {
+    throw new AppError('token_mismatch', 'in-band token for another sub or sid')
+  }
+  p.o.sessions.replaceToken(p.socket, token)
+}
+
+/**
+ * Steps 4–10 of PROTOCOL §5, then the handler.
+ *
+ * @returns a promise when the handler returned one, else undefined (done)
+ */
+function dispatch(p: Pipeline, event: string, envelope: Envelope, ack: AckFn | undefined): Promise<void> | undefined {
+  const { o, socket } = p
+  try {
     // 4. the connection's token has not expired, 5. nor been revoked
     const auth = socket.data.auth
     const nowMs = o.now()
@@ -91,7 +176,7 @@ async function handle(o: DispatcherOptions, socket: AnySocket, bucket: TokenBuck
       throw err
     }
     // 6. rate
-    const wait = bucket.take(nowMs)
+    const wait = p.bucket.take(nowMs)
     if (wait > 0) throw rateLimited('message rate', wait)
     // 7. registered, 8. scope, 9. data schema, 10. joined room
     const definition = o.registry.get(event)
@@ -102,22 +187,44 @@ async function handle(o: DispatcherOptions, socket: AnySocket, bucket: TokenBuck
     if (definition.room && !socket.rooms.has(definition.room(parsed.output))) {
       throw new AppError('forbidden', 'room not joined')
     }
-    const result = await definition.handler({
-      data: parsed.output,
-      auth,
-      envelope: envelope as Envelope<never>,
-      socket,
-      io: o.io,
-    })
-    o.onMessage?.(event, 'ok')
-    ack?.(result === undefined ? { ok: true } : { ok: true, data: result })
+    const result = definition.handler({ data: parsed.output, auth, envelope: envelope as Envelope<never>, socket, io: o.io })
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        (value) => done(p, event, ack, value),
+        (err) => refuse(p, event, err, ack, envelope.id),
+      )
+    }
+    done(p, event, ack, result)
   } catch (err) {
-    const { error, unexpected } = toRealtimeError(err)
-    if (unexpected) o.onUnexpected?.(err, name)
-    o.onMessage?.(name, error.code)
-    if (ack) ack(ackError(error))
-    else if (socket.connected) socket.emit('rt:error', rtError(error, envelope?.id ?? idOf(args[0])))
+    refuse(p, event, err, ack, envelope.id)
   }
+  return undefined
+}
+
+function done(p: Pipeline, event: string, ack: AckFn | undefined, result: unknown): void {
+  p.o.onMessage?.(event, 'ok')
+  ack?.(result === undefined ? { ok: true } : { ok: true, data: result })
+}
+
+/** Answer a refusal through the ack, or `rt:error` without one. */
+function refuse(p: Pipeline, event: string, err: unknown, ack: AckFn | undefined, id: string | undefined): void {
+  const { error, unexpected } = toRealtimeError(err)
+  if (unexpected) p.o.onUnexpected?.(err, event)
+  p.o.onMessage?.(event, error.code)
+  if (ack) ack(ackError(error))
+  else if (p.socket.connected) p.socket.emit('rt:error', rtError(error, id))
+}
+
+/** A packet's parts: event name, acknowledgement callback (if the client asked for one), argument count and first argument. */
+function incoming(packet: unknown[]): { event: unknown; ack: AckFn | undefined; argc: number; raw: unknown } {
+  const last = packet[packet.length - 1]
+  const ack = packet.length > 1 && typeof last === 'function' ? (last as AckFn) : undefined
+  const argc = packet.length - (ack ? 2 : 1)
+  return { event: packet[0], ack, argc, raw: argc > 0 ? packet[1] : undefined }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 }
 
 /** The id of an envelope that failed its schema, if it has a usable one, so a refusal can name it. */

@@ -8,7 +8,7 @@ import { createRealtimeServer } from '../../../realtime/server.ts'
 import { AppError } from '../../../shared/errors.ts'
 import { MAX_ENVELOPE_BYTES } from '../../../shared/constants.ts'
 import { cleanup, connect, envelope, next, startIssuer, startServer } from '../support.ts'
-import { disconnection, record, request, until } from '../waits.ts'
+import { disconnection, record, request, settle, until } from '../waits.ts'
 
 afterEach(cleanup)
 
@@ -93,6 +93,17 @@ describe('envelope size', () => {
     expect(JSON.stringify(big).length).toBeGreaterThan(MAX_ENVELOPE_BYTES)
     expect(await request(socket, 'chat:send', big)).toEqual(refused('payload_too_large'))
     expect(socket.connected).toBe(true)
+    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'still here' }))).toMatchObject({ ok: true })
+  })
+
+  it('measures an envelope carrying binary data by its serialized size, not its text frame', async () => {
+    const { socket } = await alice()
+    await request(socket, 'rt:join', envelope({ room: 'lobby' }))
+    // Sent as a small text frame plus a 10,000-byte binary attachment: under
+    // the engine's limit, but serialized (as a Buffer's JSON) over the envelope's.
+    const big = envelope({ room: 'lobby', text: Buffer.alloc(10_000) })
+    expect(JSON.stringify(big).length).toBeGreaterThan(MAX_ENVELOPE_BYTES)
+    expect(await request(socket, 'chat:send', big)).toEqual(refused('payload_too_large'))
     expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'still here' }))).toMatchObject({ ok: true })
   })
 
@@ -275,8 +286,11 @@ describe('in-band tokens', () => {
 })
 
 describe('handlers', () => {
-  async function withEvents() {
+  async function withEvents(options: Parameters<typeof startServer>[1] = {}) {
     const logs: [LogLevel, string, Record<string, unknown> | undefined][] = []
+    // test:slow waits until the test releases it.
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
     const events = {
       ...chatEvents,
       'test:crash': defineEvent({
@@ -293,11 +307,18 @@ describe('handlers', () => {
         },
       }),
       'test:echo': defineEvent({ schema: v.strictObject({ n: v.number() }), handler: ({ data }) => data.n }),
+      'test:slow': defineEvent({
+        schema: v.strictObject({ n: v.number() }),
+        handler: async ({ data }) => {
+          await gate
+          return data.n
+        },
+      }),
     }
     const issuer = await startIssuer()
-    const { url } = await startServer(issuer, { events, logger: (level, msg, fields) => logs.push([level, msg, fields]) })
+    const { url } = await startServer(issuer, { events, logger: (level, msg, fields) => logs.push([level, msg, fields]), ...options })
     const socket = await connect(url, { auth: { token: await issuer.mint() } })
-    return { socket, logs }
+    return { socket, logs, release }
   }
 
   it('answers an unexpected handler failure with a generic unavailable, and logs it', async () => {
@@ -323,6 +344,38 @@ describe('handlers', () => {
     socket.emit('test:crash', envelope(null))
     const replies = await Promise.all([1, 2, 3].map((n) => request(socket, 'test:echo', envelope({ n }))))
     expect(replies).toEqual([1, 2, 3].map((n) => ({ ok: true, data: n })))
+  })
+
+  it('holds the messages behind an async handler until it has finished, then handles them in order', async () => {
+    const { socket, release } = await withEvents()
+    const replies: unknown[] = []
+    const all = [
+      request(socket, 'test:slow', envelope({ n: 0 })).then((r) => replies.push(r)),
+      ...[1, 2, 3].map((n) => request(socket, 'test:echo', envelope({ n })).then((r) => replies.push(r))),
+    ]
+    await settle(200)
+    expect(replies).toEqual([])
+    release()
+    await Promise.all(all)
+    expect(replies).toEqual([0, 1, 2, 3].map((n) => ({ ok: true, data: n })))
+  })
+
+  it('refuses what queues beyond the burst behind a waiting message with rate_limited, and handles the rest', async () => {
+    // A refill this fast leaves the burst as the only bound: the backlog's.
+    const { socket, release } = await withEvents({ messageRate: { perSecond: 1e6, burst: 3 } })
+    const slow = request(socket, 'test:slow', envelope({ n: 0 }))
+    const echoes = [1, 2, 3, 4, 5].map((n) => request(socket, 'test:echo', envelope({ n })))
+    // The two over the backlog are answered while the first still waits.
+    for (const reply of await Promise.all(echoes.slice(3))) {
+      expect(reply).toEqual({ ok: false, error: { code: 'rate_limited', message: expect.any(String), retryAfterMs: expect.any(Number) } })
+    }
+    // A clock tick refills the token the first message took, so the bucket
+    // holds all three queued ones.
+    await settle(5)
+    release()
+    expect(await slow).toEqual({ ok: true, data: 0 })
+    expect(await Promise.all(echoes.slice(0, 3))).toEqual([1, 2, 3].map((n) => ({ ok: true, data: n })))
+    expect(socket.connected).toBe(true)
   })
 
   it('checks registration before scope: an unknown event is unknown_event even without any scope', async () => {

@@ -1,0 +1,63 @@
+import { createRequire } from 'node:module'
+import type * as SocketIoParser from 'socket.io-parser'
+import { MAX_ENVELOPE_BYTES } from '../../shared/constants.ts'
+
+// The CommonJS build, the one Socket.IO itself loads: one copy of the parser
+// (an ESM import on Node resolves to a second copy, its debug build).
+const { Decoder, Encoder, PacketType } = createRequire(import.meta.url)('socket.io-parser') as typeof SocketIoParser
+
+/**
+ * A text frame of at most this many UTF-16 code units holds an envelope whose
+ * serialized form is within the limit: re-serializing grows a JSON text at
+ * most 5.25× (`1e20` becomes 21 digits; every other token keeps or loses
+ * length) and no character takes more than 3 UTF-8 bytes, so `6 × length`
+ * bounds the envelope's bytes.
+ */
+export const SMALL_FRAME_CHARS = Math.floor(MAX_ENVELOPE_BYTES / 6)
+
+/** Argument arrays of event packets whose envelope size must be counted exactly. */
+const unmeasured = new WeakSet<object>()
+
+/**
+ * Socket.IO's own decoder, marking the event packets that may be over the
+ * envelope limit: those from a text frame over {@link SMALL_FRAME_CHARS},
+ * and those with binary attachments. Socket.IO hands a packet's argument
+ * array, unchanged, to `socket.use` a tick later (after the rest of the chunk
+ * has been decoded), so the array is the key that still names its frame
+ * there. The common small packet is not touched.
+ */
+class FrameSizeDecoder extends Decoder {
+  /** Length of the frame being decoded; -1 for a binary one. */
+  private frame = -1
+
+  constructor(...args: ConstructorParameters<typeof Decoder>) {
+    super(...args)
+    // `decoded` is emitted inside add(), after the frame's length was noted.
+    this.on('decoded', (packet) => {
+      if ((this.frame < 0 || this.frame > SMALL_FRAME_CHARS) && packet.type === PacketType.EVENT && Array.isArray(packet.data)) {
+        unmeasured.add(packet.data)
+      }
+    })
+  }
+
+  override add(obj: unknown): void {
+    this.frame = typeof obj === 'string' ? obj.length : -1
+    super.add(obj)
+  }
+}
+
+/**
+ * The `parser` option of the realtime server's Socket.IO: the default wire
+ * format (stock clients need no change), plus the marks read by
+ * {@link needsExactSize}. Every packet reaching `socket.use` came through it.
+ */
+export const frameSizeParser = { Encoder, Decoder: FrameSizeDecoder }
+
+/**
+ * Whether a packet given to `socket.use` may hold an envelope over the limit,
+ * so that its size has to be counted: its frame was large, or it carried
+ * binary attachments.
+ */
+export function needsExactSize(packet: object): boolean {
+  return unmeasured.has(packet)
+}
