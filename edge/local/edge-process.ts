@@ -53,13 +53,17 @@ export interface EdgeProcess {
  * ```
  */
 export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeProcess> {
-  const port = options.port === 0 ? await freePort() : (options.port ?? 8787)
   const stateDir = resolve(ROOT, options.stateDir ?? '.state')
   const adminToken = options.adminToken ?? 'dev-admin-token'
   const feedToken = options.feedToken ?? 'dev-feed-token'
-  const url = `http://127.0.0.1:${port}`
   await mkdir(stateDir, { recursive: true, mode: 0o700 })
+  const stdio = options.stdio ?? 'inherit'
+  await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], stdio)
 
+  // A free port is only free until someone binds it: pick it after the migrations (seconds),
+  // right before wrangler dev binds it, to leave as little time as possible for that.
+  const port = options.port === 0 ? await freePort() : (options.port ?? 8787)
+  const url = `http://127.0.0.1:${port}`
   const envFile = join(stateDir, 'edge.env')
   const vars: Record<string, string> = {
     ISSUER: url,
@@ -72,8 +76,6 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
     mode: 0o600,
   })
 
-  const stdio = options.stdio ?? 'inherit'
-  await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], stdio)
   const child = wrangler(
     [
       'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,

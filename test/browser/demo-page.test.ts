@@ -3,13 +3,15 @@
  * against the real edge (wrangler dev, serving the built page) and a real
  * realtime node.
  */
+import { once } from 'node:events'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seedDemoUsers } from '../../edge/local/demo-users.ts'
-import { freePort, startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
+import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
 
@@ -26,7 +28,12 @@ const consoleErrors = new Map<Page, string[]>()
 
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'edgegate-browser-'))
-  const realtimePort = await freePort()
+  // The edge must know the node's URL before the node can know the edge's, so the node's port is
+  // chosen first and held (listening) until the node takes it: a port merely found free could be
+  // bound by anything else during the seconds the edge takes to start.
+  const placeholder = createServer().listen(0, '127.0.0.1').unref()
+  await once(placeholder, 'listening')
+  const realtimePort = (placeholder.address() as AddressInfo).port
   const realtimeUrl = `http://127.0.0.1:${realtimePort}`
   edge = await startEdge({
     port: 0,
@@ -41,6 +48,7 @@ beforeAll(async () => {
     events: chatEvents,
     revocationFeed: { edgeUrl: edge.url, token: edge.feedToken, intervalMs: 500 },
   })
+  await new Promise<void>((resolve) => placeholder.close(() => resolve()))
   await realtime.listen(realtimePort, '127.0.0.1')
   for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++) await new Promise((r) => setTimeout(r, 100))
   expect(realtime.notReadyReasons()).toEqual([])
