@@ -21,6 +21,7 @@ import { silentLogger, type Logger } from './log.ts'
 import { builtinEvents } from './messages/builtin-events.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
 import { frameSizeParser } from './messages/frame-size.ts'
+import { CoalescingWebSocketServer } from './engine/coalescing-ws.ts'
 import { RESERVED_EVENTS, type EventDefinition } from './messages/registry.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { RevocationSet } from './revocations/revocation-set.ts'
@@ -224,6 +225,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     connectTimeout: options.connectTimeoutMs ?? 5000,
     // A frame over the envelope limit plus packet framing is dropped before it is parsed.
     maxHttpBufferSize: MAX_ENVELOPE_BYTES + 1024,
+    // Replies to a batch of pipelined messages leave in one write.
+    wsEngine: CoalescingWebSocketServer,
     cors: { origin: allowedOrigins === '*' ? true : [...allowedOrigins], credentials: true },
     cleanupEmptyChildNamespaces: true,
     ...(cluster && { adapter: cluster.adapter }),

@@ -195,8 +195,14 @@ describe('refusals without an ack', () => {
 })
 
 describe('message rate', () => {
+  // A frozen server clock: the bucket cannot refill between messages, however slow the machine.
+  const frozen = () => {
+    const t0 = Date.now()
+    return () => t0
+  }
+
   it('refuses messages after the burst with rate_limited and retryAfterMs > 0', async () => {
-    const { socket } = await alice({ messageRate: { perSecond: 1, burst: 3 } })
+    const { socket } = await alice({ messageRate: { perSecond: 1, burst: 3 }, now: frozen() })
     for (let i = 0; i < 3; i++) expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
     const reply = await request(socket, 'rt:join', envelope({ room: 'lobby' }))
     expect(reply).toEqual({ ok: false, error: { code: 'rate_limited', message: expect.any(String), retryAfterMs: expect.any(Number) } })
@@ -206,7 +212,7 @@ describe('message rate', () => {
   })
 
   it('sends retryAfterMs in rt:error when there is no ack, and counts unknown events against the rate', async () => {
-    const { socket } = await alice({ messageRate: { perSecond: 1, burst: 2 } })
+    const { socket } = await alice({ messageRate: { perSecond: 1, burst: 2 }, now: frozen() })
     const errors = record(socket, 'rt:error')
     socket.emit('no:such', envelope({}, { id: 'a' }))
     socket.emit('no:such', envelope({}, { id: 'b' }))
@@ -218,7 +224,7 @@ describe('message rate', () => {
   })
 
   it('gives each socket its own bucket', async () => {
-    const { socket, issuer, url } = await alice({ messageRate: { perSecond: 1, burst: 1 } })
+    const { socket, issuer, url } = await alice({ messageRate: { perSecond: 1, burst: 1 }, now: frozen() })
     const other = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b' }) } })
     expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
     expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ error: { code: 'rate_limited' } })
