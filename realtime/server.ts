@@ -5,7 +5,7 @@ import { Server, type Namespace, type Socket } from 'socket.io'
 import type { RevocationEvent } from '../shared/claims.ts'
 import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH, MAX_ENVELOPE_BYTES } from '../shared/constants.ts'
 import { AppError } from '../shared/errors.ts'
-import { handshakeChain, verifiedTokens, clientAddress, type SocketMiddleware } from './auth/handshake.ts'
+import { handshakeChain, takeVerified, clientAddress, type SocketMiddleware } from './auth/handshake.ts'
 import { createSocketioJwtCompat, type SocketioJwtCompatOptions } from './auth/socketio-jwt-compat.ts'
 import { createKeySet, type KeySet } from '../shared/jwks/key-set.ts'
 import { createRedisCluster, type RedisCluster } from './cluster/redis-cluster.ts'
@@ -301,7 +301,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       if (compat?.isPending(socket) && !draining) {
         return compat.hold(socket, { middleware: runUser, admit: (verified) => admit(socket, verified) })
       }
-      const verified = verifiedTokens.get(socket)
+      const verified = takeVerified(socket)
       if (!verified || draining) {
         socket.disconnect(true)
         return
@@ -309,19 +309,23 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       admit(socket, verified)
     })
     const admit = (socket: Socket<any, any, any, SocketData>, verified: VerifiedToken) => {
-      const release = limits.open(clientAddress(socket, options.trustProxy ?? false), verified.claims.sub)
+      limits.open(clientAddress(socket, options.trustProxy ?? false), verified.claims.sub)
       sessions.attach(socket, verified)
       install(socket)
       metrics.handshakes.inc({ outcome: 'ok' })
       metrics.connections.inc()
-      socket.once('disconnect', () => {
-        sessions.detach(socket)
-        release()
-        metrics.connections.dec()
-      })
+      socket.on('disconnect', onDisconnect)
       const delivered = recovery.complete(socket)
       if (delivered > 0) logger('debug', 'recovered session re-authenticated', { delivered })
     }
+  }
+  // One listener shared by every socket (it is called with the socket as
+  // `this`), rather than a closure each. The user cannot change in-band, so
+  // the connection is released under the same address and user it was counted.
+  function onDisconnect(this: Socket<any, any, any, SocketData>) {
+    sessions.detach(this)
+    limits.close(clientAddress(this, options.trustProxy ?? false), this.data.auth.sub)
+    metrics.connections.dec()
   }
   setUp(io.of('/'))
   io.on('new_namespace', (nsp) => {

@@ -92,6 +92,17 @@ export function acceptVerified(socket: AnySocket, verified: VerifiedToken, limit
 /** The verified token of each socket that passed the chain, for the connection handler. */
 export const verifiedTokens = new WeakMap<AnySocket, VerifiedToken>()
 
+/**
+ * The verified token of a socket that passed the chain, handed over once:
+ * the connection keeps what it needs, so the claims are not held for the
+ * connection's lifetime.
+ */
+export function takeVerified(socket: AnySocket): VerifiedToken | undefined {
+  const verified = verifiedTokens.get(socket)
+  verifiedTokens.delete(socket)
+  return verified
+}
+
 /** The client's address: the socket's peer, or the first `X-Forwarded-For` hop when the proxy is trusted. */
 export function clientAddress(socket: AnySocket, trustProxy: boolean): string {
   if (trustProxy) {

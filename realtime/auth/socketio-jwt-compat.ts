@@ -13,7 +13,7 @@ import { AppError, isAppError, type RealtimeErrorCode } from '../../shared/error
 import { rtError, toRealtimeError, wireMessage } from '../errors.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
 import type { SocketData } from '../session/socket-auth.ts'
-import { acceptVerified, verifiedTokens, type SocketMiddleware } from './handshake.ts'
+import { acceptVerified, takeVerified, verifiedTokens, type SocketMiddleware } from './handshake.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
 
@@ -152,7 +152,7 @@ export function createSocketioJwtCompat(deps: SocketioJwtCompatDeps): SocketioJw
         if (state !== 'verifying' || !socket.connected) return
         state = 'open'
         settle()
-        steps.admit(verified)
+        steps.admit(takeVerified(socket) ?? verified)
         deps.onOutcome?.('ok')
         if (socket.connected) socket.emit('authenticated')
       }

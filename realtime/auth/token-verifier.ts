@@ -21,7 +21,12 @@ export interface TokenVerifierOptions {
   revocations: RevocationSet
   /** Seconds of leeway on `exp`/`nbf`. @default 5 */
   clockToleranceSeconds?: number
-  /** Tokens whose signature check is remembered. @default 5000 */
+  /**
+   * Tokens whose signature check is remembered. The cache is for tokens seen
+   * again soon (a reconnect, a second tab, one in-band token on several
+   * sockets), not one entry per open connection: about 250 bytes each.
+   * @default 1024
+   */
   cacheSize?: number
   /** ms clock. @default Date.now */
   now?: () => number
@@ -43,7 +48,7 @@ export class TokenVerifier {
   constructor(options: TokenVerifierOptions) {
     this.options = {
       clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
-      cacheSize: 5000,
+      cacheSize: 1024,
       now: Date.now,
       ...options,
     }

@@ -50,17 +50,20 @@ export class ConnectionLimits {
     return (this.byUser.get(sub) ?? 0) < this.perUser
   }
 
-  /** Count an accepted connection; returns the function that releases it. */
-  open(address: string, sub: string): () => void {
+  /** Count an accepted connection. Its {@link ConnectionLimits.close} takes the same address and user. */
+  open(address: string, sub: string): void {
     this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + 1)
     this.byUser.set(sub, (this.byUser.get(sub) ?? 0) + 1)
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      decrement(this.byAddress, address)
-      decrement(this.byUser, sub)
-    }
+  }
+
+  /**
+   * Release a connection counted by {@link ConnectionLimits.open}, once per
+   * open. (The caller keeps no closure per connection: at tens of thousands
+   * of sockets each one shows.)
+   */
+  close(address: string, sub: string): void {
+    decrement(this.byAddress, address)
+    decrement(this.byUser, sub)
   }
 
   private sweep(now: number): void {

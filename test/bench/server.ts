@@ -12,6 +12,7 @@
 import { readdirSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { writeHeapSnapshot } from 'node:v8'
 import type { AddressInfo } from 'node:net'
 import jwt from 'jsonwebtoken'
 import { authorize } from 'socketio-jwt'
@@ -140,6 +141,8 @@ const commands: Record<string, () => Promise<unknown> | unknown> = {
     return { rss, heapUsed, external, arrayBuffers, gc: Boolean(gc) }
   },
   count: () => server.count(),
+  /** Write a heap snapshot (to find what a socket costs); returns its path. */
+  snapshot: () => writeHeapSnapshot(),
   cpu: () => {
     const { user, system } = process.cpuUsage()
     return user + system
