@@ -16,16 +16,28 @@ export function log(level: Level, msg: string, fields: Record<string, unknown> =
 }
 
 /**
+ * Routes answered often and uneventfully, whose successful answers are not
+ * logged: every realtime node polls the revocation feed every few seconds,
+ * which would otherwise be most of the log (and of its bill).
+ */
+const QUIET_ROUTES = new Set(['GET /auth/revocations', 'GET /healthz'])
+
+/**
  * One line per request: method, matched route (not the raw path, so ids and
- * query strings never reach the log), status and duration.
+ * query strings never reach the log), status and duration. Successful
+ * answers on {@link QUIET_ROUTES} are left out; their refusals and failures
+ * are not.
  */
 export const requestLog = createMiddleware<AppEnv>(async function requestLog(c, next) {
   const started = performance.now()
   await next()
-  log(c.res.status >= 500 ? 'error' : 'info', 'request', {
+  const route = routePath(c, -1)
+  const status = c.res.status
+  if (status < 400 && QUIET_ROUTES.has(`${c.req.method} ${route}`)) return
+  log(status >= 500 ? 'error' : 'info', 'request', {
     method: c.req.method,
-    route: routePath(c, -1),
-    status: c.res.status,
+    route,
+    status,
     ms: Math.round((performance.now() - started) * 10) / 10,
   })
 })
