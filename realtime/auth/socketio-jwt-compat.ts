@@ -152,7 +152,9 @@ export function createSocketioJwtCompat(deps: SocketioJwtCompatDeps): SocketioJw
         if (state !== 'verifying' || !socket.connected) return
         state = 'open'
         settle()
-        steps.admit(takeVerified(socket) ?? verified)
+        // The connection keeps what it needs from here; the handshake's copy goes.
+        takeVerified(socket)
+        steps.admit(verified)
         deps.onOutcome?.('ok')
         if (socket.connected) socket.emit('authenticated')
       }
