@@ -1,5 +1,11 @@
 import type { RealtimeServerOptions } from './server.ts'
 import type { LogLevel } from './log.ts'
+import {
+  DEFAULT_API_BURST,
+  DEFAULT_API_RATE_PER_SECOND,
+  DEFAULT_USER_STREAM_MAX,
+  DEFAULT_USER_STREAM_TTL_SECONDS,
+} from './api/constants.ts'
 
 /** The runnable service's configuration, from environment variables. */
 export interface ServiceConfig {
@@ -40,6 +46,10 @@ export const VARIABLES: Record<string, string> = {
   REVOCATION_POLL_MS: '2000',
   REDIS_URL: '(single node)',
   SOCKETIO_JWT_COMPAT_MS: '0',
+  API_RATE: String(DEFAULT_API_RATE_PER_SECOND),
+  API_BURST: String(DEFAULT_API_BURST),
+  USER_STREAM_MAX: String(DEFAULT_USER_STREAM_MAX),
+  USER_STREAM_TTL: String(DEFAULT_USER_STREAM_TTL_SECONDS),
 }
 
 /** Variables with bad values: one message per variable. */
@@ -164,6 +174,11 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
         : {}),
       ...(redisUrl ? { redisUrl } : {}),
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
+      // docs/protocol.md §8 (rate per service client) and §9 (user-stream retention).
+      serverApi: {
+        rate: { perSecond: int('API_RATE', DEFAULT_API_RATE_PER_SECOND, 1, 100_000), burst: int('API_BURST', DEFAULT_API_BURST, 1, 100_000) },
+        userStream: { maxEntries: int('USER_STREAM_MAX', DEFAULT_USER_STREAM_MAX, 1, 10_000), ttlSeconds: int('USER_STREAM_TTL', DEFAULT_USER_STREAM_TTL_SECONDS, 1, 30 * 86_400) },
+      },
     },
   }
   if (problems.length > 0) throw new ConfigErrors(problems)

@@ -18,7 +18,9 @@ import { TokenVerifier, type VerifiedToken } from './auth/token-verifier.ts'
 import { createHttpApp } from './http/app.ts'
 import { ConnectionLimits, type ConnectionLimitOptions } from './limits/connection-limits.ts'
 import { silentLogger, type Logger } from './log.ts'
-import { builtinEvents } from './messages/builtin-events.ts'
+import { createBuiltinEvents } from './messages/builtin-events.ts'
+import { SERVER_API_PREFIX } from './api/constants.ts'
+import { createPublishStore, createServerApiRoutes, type ServerApiSettings } from './api/server-api.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
 import { frameSizeParser } from './messages/frame-size.ts'
 import { CoalescingWebSocketServer } from './engine/coalescing-ws.ts'
@@ -85,6 +87,8 @@ export interface RealtimeServerOptions {
    * emit `authenticate` `{ token }`. @default false
    */
   socketioJwtCompat?: false | SocketioJwtCompatOptions
+  /** The server API's rate per client and the user streams' retention (docs/protocol.md §8, §9). */
+  serverApi?: ServerApiSettings
 }
 
 /** A revocation as the server applies it. */
@@ -136,7 +140,13 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const allowedOrigins = normalizeOrigins(options.allowedOrigins ?? [])
   const metrics = createMetrics()
   const revocations = options.revocations ?? new RevocationSet()
-  const registry = new Map<string, EventDefinition<any>>(Object.entries(builtinEvents))
+  const cluster: RedisCluster | undefined = options.redisUrl ? createRedisCluster(options.redisUrl, logger) : undefined
+  const publishStore = createPublishStore({
+    ...(cluster && { redis: { client: cluster.client, isReady: cluster.connected } }),
+    ...(options.serverApi && { settings: options.serverApi }),
+    now,
+  })
+  const registry = new Map<string, EventDefinition<any>>(Object.entries(createBuiltinEvents({ streams: publishStore })))
   for (const [name, definition] of Object.entries(options.events ?? {})) {
     if (RESERVED_EVENTS.has(name) || name.startsWith('rt:')) throw new TypeError(`event name ${name} is reserved`)
     registry.set(name, definition)
@@ -168,7 +178,6 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     onKick: (code) => metrics.disconnects.inc({ code }),
   })
   const recovery = new RecoveryGate()
-  const cluster: RedisCluster | undefined = options.redisUrl ? createRedisCluster(options.redisUrl, logger) : undefined
   let draining = false
   let keysLoaded = false
 
@@ -238,6 +247,25 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       },
     }),
   })
+
+  app.route(
+    SERVER_API_PREFIX,
+    createServerApiRoutes({
+      io,
+      sessions,
+      store: publishStore,
+      getKey: keySet.getKey,
+      keysReady: () => keysLoaded && keySet.isReady(),
+      issuer: options.issuer,
+      revocations,
+      clockToleranceSeconds: tolerance,
+      now,
+      logger,
+      registry: metrics.registry,
+      clustered: cluster !== undefined,
+      ...(options.serverApi && { settings: options.serverApi }),
+    }),
+  )
 
   const onRefused = (code: string, unexpected: unknown) => {
     metrics.handshakes.inc({ outcome: code })

@@ -39,7 +39,7 @@ export type AccessClaims = v.InferOutput<typeof AccessClaimsSchema>
 /** A revocation event (PROTOCOL §6). */
 export const RevocationEventSchema = v.object({
   cursor: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  kind: v.picklist(['session', 'user', 'key']),
+  kind: v.picklist(['session', 'user', 'key', 'client']),
   id: v.pipe(v.string(), v.minLength(1)),
   at: v.number(),
   until: v.number(),

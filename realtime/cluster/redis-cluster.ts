@@ -8,6 +8,8 @@ const REVOKED_PREFIX = 'edgegate:revoked:'
 
 /** A node's link to the cluster through Redis. */
 export interface RedisCluster {
+  /** The node's Redis client, for other shared state (the server API's idempotency keys and user streams). */
+  client: ReturnType<typeof createClient>
   /** The Socket.IO adapter factory (Redis Streams: broadcasts, disconnects, recovery across nodes). */
   adapter: ReturnType<typeof createAdapter>
   /** Whether Redis is connected. */
@@ -63,6 +65,7 @@ export function createRedisCluster(url: string, logger: Logger): RedisCluster {
   }
 
   return {
+    client,
     adapter,
     connected: () => client.isReady,
     async persist(event) {
@@ -79,7 +82,7 @@ export function createRedisCluster(url: string, logger: Logger): RedisCluster {
         keys.forEach((key, i) => {
           const [kind, ...rest] = key.slice(REVOKED_PREFIX.length).split(':')
           const value = values[i]
-          if (!value || (kind !== 'session' && kind !== 'user' && kind !== 'key')) return
+          if (!value || (kind !== 'session' && kind !== 'user' && kind !== 'key' && kind !== 'client')) return
           try {
             const { at, until } = JSON.parse(value) as { at: number; until: number }
             if (typeof at === 'number' && typeof until === 'number') out.push({ kind, id: rest.join(':'), at, until })
