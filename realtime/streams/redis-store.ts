@@ -27,14 +27,25 @@ export interface RedisPublishStoreOptions {
 }
 
 // One script per operation, so a publish's idempotency key and its stream
-// entry are written together or not at all, whichever node runs it.
+// entry are written together or not at all, whichever node runs it. Each
+// entry records the id before it (`p`): trimming does not move Redis's
+// max-deleted-entry-id, so the first kept entry's `p` is how a read knows
+// whether anything after `since` was dropped.
 // KEYS: idempotency key [, stream key]; ARGV: idempotency ttl s, id, entry JSON, maxlen, stream ttl s, minid ms.
 const ACCEPT = `
 local prior = redis.call('GET', KEYS[1])
 if prior then return {0, prior} end
 local answer = '{"id":"' .. ARGV[2] .. '"}'
 if KEYS[2] then
-  local offset = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], '*', 'e', ARGV[3])
+  local prev = ''
+  local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+  if top[1] then
+    prev = top[1][1]
+  elseif redis.call('EXISTS', KEYS[2]) == 1 then
+    local info = redis.call('XINFO', 'STREAM', KEYS[2])
+    for i = 1, #info, 2 do if info[i] == 'last-generated-id' then prev = info[i + 1] end end
+  end
+  local offset = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], '*', 'e', ARGV[3], 'p', prev)
   redis.call('XTRIM', KEYS[2], 'MINID', ARGV[6])
   redis.call('EXPIRE', KEYS[2], ARGV[5])
   answer = '{"id":"' .. ARGV[2] .. '","offset":"' .. offset .. '"}'
@@ -43,19 +54,17 @@ redis.call('SET', KEYS[1], answer, 'EX', ARGV[1])
 return {1, answer}
 `
 // KEYS: stream key; ARGV: minid ms, since ('' for null), count.
-// Redis 7.0's XINFO STREAM has max-deleted-entry-id: whether retention dropped anything after `since`.
+// Returns {} without a stream, else {last id, whether since is held, the first kept entry, entries after since}.
 const READ = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
-local last, dropped
-for i = 1, #info, 2 do
-  if info[i] == 'last-generated-id' then last = info[i + 1] end
-  if info[i] == 'max-deleted-entry-id' then dropped = info[i + 1] end
-end
-if ARGV[2] == '' then return {last, dropped, 0, {}} end
+local last
+for i = 1, #info, 2 do if info[i] == 'last-generated-id' then last = info[i + 1] end end
+if ARGV[2] == '' then return {last, 0, {}, {}} end
 local present = #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
-return {last, dropped, present, redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', ARGV[3])}
+local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+return {last, present, head, redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', ARGV[3])}
 `
 
 const StoredPublication = v.object({
@@ -102,15 +111,16 @@ export function createRedisPublishStore(client: ScriptClient, options: RedisPubl
       const valid = since === null || isStreamId(since)
       const reply = (await run(READ, [streamKey(sub)], [minId(), valid && since !== null ? since : '', String(maxEntries)])) as
         | []
-        | [string, string, number, [string, string[]][]]
+        | [string, number, [string, string[]][], [string, string[]][]]
       if (reply.length === 0) return { entries: [], last: null, gap: since !== null }
-      const [last, dropped, present, raw] = reply
+      const [last, present, head, raw] = reply
       if (since === null) return { entries: [], last, gap: false }
       if (!valid || compareIds(since, last) > 0) return { entries: [], last, gap: true }
       const entries = raw.flatMap(([offset, fields]) => toEntry(offset, fields))
-      // `since` was dropped and nothing after it (it is the newest dropped id), or it is still held.
-      const gap = compareIds(dropped, since) > 0 || (present === 0 && compareIds(since, dropped) !== 0)
-      return { entries, last, gap } satisfies SyncResult
+      // Nothing after `since` is missing when it is the newest id, is still
+      // held, or is the id right before the first entry kept.
+      const held = compareIds(since, last) === 0 || present > 0 || (head[0] !== undefined && field(head[0][1], 'p') === since)
+      return { entries, last, gap: !held } satisfies SyncResult
     },
   }
 }
@@ -119,12 +129,18 @@ function streamKey(sub: string): string {
   return `${API_REDIS_PREFIX}stream:${sub}`
 }
 
+/** A field of a stream entry's flat `[name, value, …]` list. */
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]
+  return undefined
+}
+
 function toEntry(offset: string, fields: string[]): StreamEntry[] {
-  const i = fields.indexOf('e')
-  if (i < 0 || i % 2 !== 0) return []
+  const json = field(fields, 'e')
+  if (json === undefined) return []
   let parsed: unknown
   try {
-    parsed = JSON.parse(fields[i + 1]!)
+    parsed = JSON.parse(json)
   } catch {
     return []
   }
