@@ -76,7 +76,9 @@ export async function verifyServiceToken(
     throw mapJoseError(err)
   }
   const parsed = v.safeParse(ServiceTokenClaimsSchema, payload)
-  if (!parsed.success) throw new AppError('token_invalid', 'claims do not match the service-token schema')
-  if (parsed.output.client_id !== parsed.output.sub) throw new AppError('token_invalid', '"client_id" differs from "sub"')
+  if (!parsed.success)
+    throw new AppError('token_invalid', 'claims do not match the service-token schema')
+  if (parsed.output.client_id !== parsed.output.sub)
+    throw new AppError('token_invalid', '"client_id" differs from "sub"')
   return { claims: parsed.output, kid }
 }

@@ -1,4 +1,8 @@
-import { DEFAULT_API_BURST, DEFAULT_API_RATE_PER_SECOND, MAX_API_RATE_BUCKETS } from './constants.ts'
+import {
+  DEFAULT_API_BURST,
+  DEFAULT_API_RATE_PER_SECOND,
+  MAX_API_RATE_BUCKETS,
+} from './constants.ts'
 import { TokenBucket } from '../limits/token-bucket.ts'
 
 /** Options of {@link ClientRateLimiter}. */
@@ -30,7 +34,8 @@ export class ClientRateLimiter {
       now: Date.now,
       ...options,
     }
-    if (!(this.o.maxClients >= 1)) throw new TypeError('ClientRateLimiter: maxClients >= 1 required')
+    if (!(this.o.maxClients >= 1))
+      throw new TypeError('ClientRateLimiter: maxClients >= 1 required')
   }
 
   /**
@@ -58,6 +63,7 @@ export class ClientRateLimiter {
   private makeRoom(now: number): void {
     if (this.buckets.size < this.o.maxClients) return
     for (const [id, bucket] of this.buckets) if (bucket.full(now)) this.buckets.delete(id)
-    while (this.buckets.size >= this.o.maxClients) this.buckets.delete(this.buckets.keys().next().value!)
+    while (this.buckets.size >= this.o.maxClients)
+      this.buckets.delete(this.buckets.keys().next().value!)
   }
 }

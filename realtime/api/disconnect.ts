@@ -45,12 +45,20 @@ export function createDisconnect(options: DisconnectOptions) {
   }
   return function disconnect(body: unknown): { id: string } {
     const request = parseDisconnect(body)
-    const target = 'user' in request ? { kind: 'user' as const, id: request.user } : { kind: 'session' as const, id: request.session }
+    const target =
+      'user' in request
+        ? { kind: 'user' as const, id: request.user }
+        : { kind: 'session' as const, id: request.session }
     const retryable = request.retryable ?? false
     const closed = sessions.disconnect(target, retryable)
     if (clustered) io.serverSideEmit(CLUSTER_DISCONNECT_EVENT, { ...target, retryable })
     const id = randomUUID()
-    logger('debug', 'server API disconnect', { id, kind: target.kind, closedHere: closed, retryable })
+    logger('debug', 'server API disconnect', {
+      id,
+      kind: target.kind,
+      closedHere: closed,
+      retryable,
+    })
     return { id }
   }
 }

@@ -41,10 +41,16 @@ export interface ApiErrorResponse {
  * @param err - anything thrown while serving the request
  * @param scope - the route's scope, named in a 403's challenge
  */
-export function apiErrorResponse(err: unknown, scope: string): ApiErrorResponse & { unexpected: boolean } {
+export function apiErrorResponse(
+  err: unknown,
+  scope: string,
+): ApiErrorResponse & { unexpected: boolean } {
   const code = isAppError(err) && err.code in STATUS ? (err.code as ApiErrorCode) : 'server_error'
   const headers: Record<string, string> = { 'Cache-Control': 'no-store' }
-  const description = describe(code, code === 'envelope_invalid' ? (err as Error).message : undefined)
+  const description = describe(
+    code,
+    code === 'envelope_invalid' ? (err as Error).message : undefined,
+  )
   const status = STATUS[code]
   if (status === 401) {
     headers['WWW-Authenticate'] =
@@ -52,11 +58,17 @@ export function apiErrorResponse(err: unknown, scope: string): ApiErrorResponse 
         ? 'Bearer realm="realtime-api"'
         : `Bearer realm="realtime-api", error="invalid_token", error_description="${description}"`
   } else if (code === 'forbidden') {
-    headers['WWW-Authenticate'] = `Bearer realm="realtime-api", error="insufficient_scope", scope="${scope}"`
+    headers['WWW-Authenticate'] =
+      `Bearer realm="realtime-api", error="insufficient_scope", scope="${scope}"`
   }
   const retryAfter = isAppError(err) ? err.retryAfterSeconds : undefined
   if (retryAfter !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfter)))
-  return { status, headers, body: { error: code, error_description: description }, unexpected: code === 'server_error' }
+  return {
+    status,
+    headers,
+    body: { error: code, error_description: description },
+    unexpected: code === 'server_error',
+  }
 }
 
 function describe(code: ApiErrorCode, detail: string | undefined): string {

@@ -33,7 +33,12 @@ export function roomOf(to: PublishTarget): string {
 export function createPublish(options: PublishOptions) {
   return async function publish(caller: ServiceIdentity, body: unknown): Promise<PublishAnswer> {
     const { request } = parsePublish(body)
-    const publication = { id: request.id ?? randomUUID(), ts: options.now(), event: request.event, data: request.data }
+    const publication = {
+      id: request.id ?? randomUUID(),
+      ts: options.now(),
+      event: request.event,
+      data: request.data,
+    }
     let accepted: Awaited<ReturnType<PublishStore['accept']>>
     try {
       accepted = await options.store.accept(caller.clientId, request.to, publication)
@@ -46,7 +51,12 @@ export function createPublish(options: PublishOptions) {
       return accepted.answer
     }
     const { offset } = accepted.answer
-    const delivery = { id: publication.id, ts: publication.ts, data: publication.data, ...(offset !== undefined && { offset }) }
+    const delivery = {
+      id: publication.id,
+      ts: publication.ts,
+      data: publication.data,
+      ...(offset !== undefined && { offset }),
+    }
     options.io.to(roomOf(request.to)).emit(publication.event, delivery)
     return accepted.answer
   }

@@ -37,7 +37,11 @@ export interface ServerApiOptions {
 export function createServerApi(options: ServerApiOptions): Hono {
   const { metrics, logger } = options
   const app = new Hono()
-  const endpoint = (scope: string, counter: ApiMetrics['publishes'], run: (caller: ServiceIdentity, body: unknown) => Promise<object> | object) =>
+  const endpoint = (
+    scope: string,
+    counter: ApiMetrics['publishes'],
+    run: (caller: ServiceIdentity, body: unknown) => Promise<object> | object,
+  ) =>
     async function serve(c: Context) {
       let clientId: string | undefined
       try {
@@ -56,14 +60,24 @@ export function createServerApi(options: ServerApiOptions): Hono {
       } catch (err) {
         const { status, headers, body, unexpected } = apiErrorResponse(err, scope)
         counter.inc({ outcome: body.error })
-        if (unexpected) logger('error', 'server API failed', { scope, clientId, error: String(err) })
-        else logger('debug', 'server API refused', { scope, clientId, code: body.error, reason: (err as Error).message })
+        if (unexpected)
+          logger('error', 'server API failed', { scope, clientId, error: String(err) })
+        else
+          logger('debug', 'server API refused', {
+            scope,
+            clientId,
+            code: body.error,
+            reason: (err as Error).message,
+          })
         return c.json(body, status, headers)
       }
     }
 
   app.post('/publish', endpoint('publish', metrics.publishes, options.publish))
-  app.post('/disconnect', endpoint('disconnect', metrics.disconnects, (_caller, body) => options.disconnect(body)))
+  app.post(
+    '/disconnect',
+    endpoint('disconnect', metrics.disconnects, (_caller, body) => options.disconnect(body)),
+  )
   return app
 }
 
@@ -73,9 +87,11 @@ export function createServerApi(options: ServerApiOptions): Hono {
  */
 async function readJson(request: Request): Promise<unknown> {
   const type = request.headers.get('content-type') ?? ''
-  if (!/^application\/json\s*(;|$)/i.test(type)) throw new AppError('unsupported_media_type', 'content-type is not application/json')
+  if (!/^application\/json\s*(;|$)/i.test(type))
+    throw new AppError('unsupported_media_type', 'content-type is not application/json')
   const declared = Number(request.headers.get('content-length') ?? 0)
-  if (declared > MAX_API_BODY_BYTES) throw new AppError('payload_too_large', 'content-length over the limit')
+  if (declared > MAX_API_BODY_BYTES)
+    throw new AppError('payload_too_large', 'content-length over the limit')
   const chunks: Uint8Array[] = []
   let size = 0
   if (request.body) {

@@ -17,12 +17,18 @@ export const PublishEventSchema = v.pipe(
 )
 
 /** A user id (`sub`) or session id (`sid`) as a target: 1–256 visible ASCII characters. */
-const SubjectSchema = v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,256}$/, 'target: 1-256 visible ASCII characters'))
+const SubjectSchema = v.pipe(
+  v.string(),
+  v.regex(/^[\x21-\x7e]{1,256}$/, 'target: 1-256 visible ASCII characters'),
+)
 
 /** A room target: a room name, never a server-managed `user:*` / `session:*` room (publish to the user or session instead). */
 const RoomTargetSchema = v.pipe(
   RoomSchema,
-  v.check((room) => !isServerRoom(room), 'room: use { user } or { session } for server-managed rooms'),
+  v.check(
+    (room) => !isServerRoom(room),
+    'room: use { user } or { session } for server-managed rooms',
+  ),
 )
 
 /** `to` of a publish: exactly one of `user`, `session`, `room`. */
@@ -60,7 +66,8 @@ export function parsePublish(body: unknown): { request: PublishRequest; dataByte
   const request = parse(PublishBodySchema, body)
   if (!('data' in request)) throw new AppError('envelope_invalid', 'data: required')
   const dataBytes = Buffer.byteLength(JSON.stringify(request.data))
-  if (dataBytes > MAX_PUBLISH_DATA_BYTES) throw new AppError('payload_too_large', `data over ${MAX_PUBLISH_DATA_BYTES} bytes`)
+  if (dataBytes > MAX_PUBLISH_DATA_BYTES)
+    throw new AppError('payload_too_large', `data over ${MAX_PUBLISH_DATA_BYTES} bytes`)
   return { request, dataBytes }
 }
 

@@ -40,10 +40,12 @@ export function createPublishStore(options: {
   const { client, isReady } = options.redis
   const store = createRedisPublishStore(client, stream)
   // node-redis queues commands while disconnected; answer 503 at once instead of hanging.
-  const guard = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A) => {
-    if (!isReady()) return Promise.reject(new AppError('unavailable', 'redis disconnected'))
-    return fn(...args)
-  }
+  const guard =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    (...args: A) => {
+      if (!isReady()) return Promise.reject(new AppError('unavailable', 'redis disconnected'))
+      return fn(...args)
+    }
   return { accept: guard(store.accept), read: guard(store.read) }
 }
 
@@ -99,7 +101,12 @@ export function createServerApiRoutes(deps: ServerApiDeps): Hono {
       now: deps.now,
       onRepeat: () => metrics.repeats.inc(),
     }),
-    disconnect: createDisconnect({ io: deps.io, sessions: deps.sessions, clustered: deps.clustered, logger: deps.logger }),
+    disconnect: createDisconnect({
+      io: deps.io,
+      sessions: deps.sessions,
+      clustered: deps.clustered,
+      logger: deps.logger,
+    }),
     metrics,
     logger: deps.logger,
   })

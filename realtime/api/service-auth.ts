@@ -36,7 +36,10 @@ export interface ServiceAuthOptions {
  * @throws AppError with a token code (401), `forbidden` (403) or `unavailable` (503)
  */
 export function createServiceAuth(options: ServiceAuthOptions) {
-  return async function authenticate(header: string | undefined, scope: string): Promise<ServiceIdentity> {
+  return async function authenticate(
+    header: string | undefined,
+    scope: string,
+  ): Promise<ServiceIdentity> {
     // The handshake's reader of `Authorization: Bearer`: missing → token_missing, another scheme → token_malformed.
     const token = extractToken({ auth: undefined, headers: { authorization: header }, query: {} })
     if (!options.keysReady()) throw new AppError('unavailable', 'signing keys not loaded')
@@ -46,7 +49,10 @@ export function createServiceAuth(options: ServiceAuthOptions) {
       clockToleranceSeconds: options.clockToleranceSeconds,
       currentDate: new Date(nowMs),
     })
-    const revoked = options.revocations.checkClient({ clientId: claims.client_id, kid }, nowMs / 1000)
+    const revoked = options.revocations.checkClient(
+      { clientId: claims.client_id, kid },
+      nowMs / 1000,
+    )
     if (revoked) throw new AppError('token_revoked', `${revoked} revoked`)
     if (!hasScope(claims.scope, scope)) throw new AppError('forbidden', `scope ${scope} missing`)
     return { clientId: claims.client_id, scope: claims.scope, kid }

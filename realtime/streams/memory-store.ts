@@ -38,7 +38,8 @@ export class MemoryPublishStore implements PublishStore {
     const prior = this.answers.get(key)
     if (prior) return { first: false, answer: prior.answer }
     const answer: PublishAnswer = { id: publication.id }
-    if ('user' in to) answer.offset = this.streams.append(to.user, publication, dataBytes(publication.data))
+    if ('user' in to)
+      answer.offset = this.streams.append(to.user, publication, dataBytes(publication.data))
     this.answers.set(key, { answer, expires: now + this.ttlMs })
     while (this.answers.size > this.maxKeys) this.answers.delete(this.answers.keys().next().value!)
     return { first: true, answer }

@@ -58,7 +58,9 @@ export class MemoryUserStreams {
       ...options,
     }
     if (!(this.o.maxEntries >= 1) || !(this.o.maxStreams >= 1) || !(this.o.ttlSeconds > 0)) {
-      throw new TypeError('MemoryUserStreams: maxEntries, maxStreams >= 1 and ttlSeconds > 0 required')
+      throw new TypeError(
+        'MemoryUserStreams: maxEntries, maxStreams >= 1 and ttlSeconds > 0 required',
+      )
     }
   }
 
@@ -96,7 +98,9 @@ export class MemoryUserStreams {
     if (since === null) return { entries: [], last, gap: false }
     const seq = stream ? seqOf(stream, since) : undefined
     if (!stream || seq === undefined) return { entries: [], last, gap: true }
-    const entries = stream.entries.filter((e) => e.seq > seq).map(({ seq: _s, bytes: _b, ...entry }) => entry)
+    const entries = stream.entries
+      .filter((e) => e.seq > seq)
+      .map(({ seq: _s, bytes: _b, ...entry }) => entry)
     return { entries, last, gap: stream.dropped > seq }
   }
 
@@ -114,7 +118,11 @@ export class MemoryUserStreams {
   private trim(stream: Stream): void {
     const oldest = this.o.now() - this.o.ttlSeconds * 1000
     let n = 0
-    while (n < stream.entries.length && (stream.entries.length - n > this.o.maxEntries || stream.entries[n]!.ts <= oldest)) n++
+    while (
+      n < stream.entries.length &&
+      (stream.entries.length - n > this.o.maxEntries || stream.entries[n]!.ts <= oldest)
+    )
+      n++
     if (n === 0) return
     for (const dropped of stream.entries.splice(0, n)) {
       this.held--

@@ -83,7 +83,10 @@ const Answer = v.object({ id: v.string(), offset: v.optional(v.string()) })
  * @param client - a connected node-redis client
  * @param options - {@link RedisPublishStoreOptions}
  */
-export function createRedisPublishStore(client: ScriptClient, options: RedisPublishStoreOptions = {}): PublishStore {
+export function createRedisPublishStore(
+  client: ScriptClient,
+  options: RedisPublishStoreOptions = {},
+): PublishStore {
   const maxEntries = options.maxEntries ?? DEFAULT_USER_STREAM_MAX
   const ttlSeconds = options.ttlSeconds ?? DEFAULT_USER_STREAM_TTL_SECONDS
   const idemTtl = options.idempotencyTtlSeconds ?? PUBLISH_IDEMPOTENCY_TTL_SECONDS
@@ -109,9 +112,11 @@ export function createRedisPublishStore(client: ScriptClient, options: RedisPubl
     },
     async read(sub, since) {
       const valid = since === null || isStreamId(since)
-      const reply = (await run(READ, [streamKey(sub)], [minId(), valid && since !== null ? since : '', String(maxEntries)])) as
-        | []
-        | [string, number, [string, string[]][], [string, string[]][]]
+      const reply = (await run(
+        READ,
+        [streamKey(sub)],
+        [minId(), valid && since !== null ? since : '', String(maxEntries)],
+      )) as [] | [string, number, [string, string[]][], [string, string[]][]]
       if (reply.length === 0) return { entries: [], last: null, gap: since !== null }
       const [last, present, head, raw] = reply
       if (since === null) return { entries: [], last, gap: false }
@@ -119,7 +124,10 @@ export function createRedisPublishStore(client: ScriptClient, options: RedisPubl
       const entries = raw.flatMap(([offset, fields]) => toEntry(offset, fields))
       // Nothing after `since` is missing when it is the newest id, is still
       // held, or is the id right before the first entry kept.
-      const held = compareIds(since, last) === 0 || present > 0 || (head[0] !== undefined && field(head[0][1], 'p') === since)
+      const held =
+        compareIds(since, last) === 0 ||
+        present > 0 ||
+        (head[0] !== undefined && field(head[0][1], 'p') === since)
       return { entries, last, gap: !held } satisfies SyncResult
     },
   }

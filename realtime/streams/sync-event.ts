@@ -6,7 +6,10 @@ import type { PublishStore } from './types.ts'
  * An offset as a client sends it back: opaque, but the shape both stores
  * produce (`<tag>-<seq>` in memory, `<ms>-<seq>` in Redis), bounded.
  */
-const OffsetSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'since: an offset or null'))
+const OffsetSchema = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'since: an offset or null'),
+)
 
 /** `data` of `rt:sync` (docs/protocol.md §9). */
 export const SyncRequestSchema = v.strictObject({ since: v.nullable(OffsetSchema) })
@@ -25,7 +28,8 @@ export function createSyncEvent(store: Pick<PublishStore, 'read'>) {
     handler: async ({ data, auth, socket }) => {
       const { entries, last, gap } = await store.read(auth.sub, data.since)
       // Socket.IO writes a socket's packets in order: these reach the client before the ack.
-      for (const { event, id, ts, data: payload, offset } of entries) socket.emit(event, { id, ts, data: payload, offset })
+      for (const { event, id, ts, data: payload, offset } of entries)
+        socket.emit(event, { id, ts, data: payload, offset })
       return { delivered: entries.length, last, gap }
     },
   })

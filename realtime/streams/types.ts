@@ -45,7 +45,11 @@ export interface PublishStore {
    * the first call appends a user target's publication to that user's
    * stream; a repeat changes nothing and gets the first call's answer.
    */
-  accept(clientId: string, to: PublishTarget, publication: Publication): Promise<{ first: boolean; answer: PublishAnswer }>
+  accept(
+    clientId: string,
+    to: PublishTarget,
+    publication: Publication,
+  ): Promise<{ first: boolean; answer: PublishAnswer }>
   /** The entries of `sub`'s stream after `since` (null: none, just `last`). */
   read(sub: string, since: string | null): Promise<SyncResult>
 }

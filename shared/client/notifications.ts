@@ -65,7 +65,11 @@ export class NotificationTracker {
 export function isNotification(value: unknown): value is Notification {
   if (typeof value !== 'object' || value === null || !('data' in value)) return false
   const { id, ts, offset } = value as Record<string, unknown>
-  return typeof id === 'string' && typeof ts === 'number' && (offset === undefined || typeof offset === 'string')
+  return (
+    typeof id === 'string' &&
+    typeof ts === 'number' &&
+    (offset === undefined || typeof offset === 'string')
+  )
 }
 
 /**
@@ -85,7 +89,10 @@ export function sendSync(
   onOutcome?: (outcome: SyncOutcome) => void,
 ): void {
   emit('rt:sync', { v: 1, id, ts: Date.now(), data: { since: tracker.since } }, (reply) => {
-    const data = (reply as { ok?: unknown; data?: unknown } | null)?.ok === true ? (reply as { data: unknown }).data : undefined
+    const data =
+      (reply as { ok?: unknown; data?: unknown } | null)?.ok === true
+        ? (reply as { data: unknown }).data
+        : undefined
     if (!isSyncOutcome(data)) return
     tracker.synced(data)
     onOutcome?.(data)
@@ -95,5 +102,9 @@ export function sendSync(
 function isSyncOutcome(value: unknown): value is SyncOutcome {
   if (typeof value !== 'object' || value === null) return false
   const { delivered, last, gap } = value as Record<string, unknown>
-  return typeof delivered === 'number' && typeof gap === 'boolean' && (last === null || typeof last === 'string')
+  return (
+    typeof delivered === 'number' &&
+    typeof gap === 'boolean' &&
+    (last === null || typeof last === 'string')
+  )
 }

@@ -39,9 +39,17 @@ export interface Publisher {
    *
    * @returns the 202 answer: `id`, and `offset` for a user target
    */
-  publish(input: { to: PublishTo; event: string; data: unknown; id?: string }): Promise<{ id: string; offset?: string }>
+  publish(input: {
+    to: PublishTo
+    event: string
+    data: unknown
+    id?: string
+  }): Promise<{ id: string; offset?: string }>
   /** Close every connection of a user or session on every node; `retryable` (default false) tells clients they may reconnect. */
-  disconnect(target: { user: string } | { session: string }, options?: { retryable?: boolean }): Promise<{ id: string }>
+  disconnect(
+    target: { user: string } | { session: string },
+    options?: { retryable?: boolean },
+  ): Promise<{ id: string }>
 }
 
 /** Most a retry waits for a `Retry-After`, ms. */
@@ -76,7 +84,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const maxAttempts = options.maxAttempts ?? 5
   const backoffMs = options.backoffMs ?? 200
   const random = options.random ?? Math.random
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+  const sleep =
+    options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
   const tokens = new ServiceTokenSource({
     edgeUrl: options.edgeUrl,
     clientId: options.clientId,
@@ -105,7 +114,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
         if (res.ok) {
           const answer: unknown = await res.json().catch(() => undefined)
           if (typeof (answer as { id?: unknown } | undefined)?.id !== 'string') {
-            throw new PublisherError('server_error', `POST ${path}: not a server-API answer`, { status: res.status })
+            throw new PublisherError('server_error', `POST ${path}: not a server-API answer`, {
+              status: res.status,
+            })
           }
           return answer as T
         }
@@ -138,12 +149,22 @@ export function createPublisher(options: PublisherOptions): Publisher {
 
 /** Transient: the network, a timeout, a 5xx, a 429. */
 function retryable(error: PublisherError): boolean {
-  return error.code === 'network' || error.code === 'timeout' || error.code === 'rate_limited' || (error.status ?? 0) >= 500
+  return (
+    error.code === 'network' ||
+    error.code === 'timeout' ||
+    error.code === 'rate_limited' ||
+    (error.status ?? 0) >= 500
+  )
 }
 
 function asPublisherError(err: unknown, path: string): PublisherError {
   if (err instanceof PublisherError) return err
   const name = (err as { name?: unknown } | null)?.name
-  if (name === 'TimeoutError' || name === 'AbortError') return new PublisherError('timeout', `POST ${path}: timed out`, { cause: err })
-  return new PublisherError('network', `POST ${path}: ${(err as Error)?.message ?? 'network error'}`, { cause: err })
+  if (name === 'TimeoutError' || name === 'AbortError')
+    return new PublisherError('timeout', `POST ${path}: timed out`, { cause: err })
+  return new PublisherError(
+    'network',
+    `POST ${path}: ${(err as Error)?.message ?? 'network error'}`,
+    { cause: err },
+  )
 }

@@ -52,17 +52,29 @@ export class ServiceTokenSource {
     const basic = btoa(`${formEncode(this.o.clientId)}:${formEncode(this.o.clientSecret)}`)
     const res = await this.o.fetch(`${this.o.edgeUrl.replace(/\/+$/, '')}/auth/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${basic}`,
+      },
       body: form.toString(),
       signal: AbortSignal.timeout(this.o.timeoutMs),
     })
     if (!res.ok) throw await errorFromResponse(res, 'POST /auth/token')
     const body = (await res.json()) as { access_token?: unknown; expires_in?: unknown }
-    if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number' || !(body.expires_in > 0)) {
-      throw new PublisherError('server_error', 'POST /auth/token: not a token response', { status: res.status })
+    if (
+      typeof body.access_token !== 'string' ||
+      typeof body.expires_in !== 'number' ||
+      !(body.expires_in > 0)
+    ) {
+      throw new PublisherError('server_error', 'POST /auth/token: not a token response', {
+        status: res.status,
+      })
     }
     const lead = Math.min(60, body.expires_in / 5)
-    this.token = { value: body.access_token, renewAt: this.o.now() + (body.expires_in - lead) * 1000 }
+    this.token = {
+      value: body.access_token,
+      renewAt: this.o.now() + (body.expires_in - lead) * 1000,
+    }
     return body.access_token
   }
 }

@@ -30,7 +30,17 @@ async function aliceSub(): Promise<string> {
   return String(decodeJwt(access_token).sub)
 }
 
-const publisher = createPublisher({ edgeUrl: EDGE, realtimeUrl: REALTIME, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET })
-const text = process.argv.slice(2).join(' ') || `Your report is ready (${new Date().toLocaleTimeString()})`
-const answer = await publisher.publish({ to: { user: await aliceSub() }, event: 'notification', data: { text } })
+const publisher = createPublisher({
+  edgeUrl: EDGE,
+  realtimeUrl: REALTIME,
+  clientId: CLIENT_ID,
+  clientSecret: CLIENT_SECRET,
+})
+const text =
+  process.argv.slice(2).join(' ') || `Your report is ready (${new Date().toLocaleTimeString()})`
+const answer = await publisher.publish({
+  to: { user: await aliceSub() },
+  event: 'notification',
+  data: { text },
+})
 console.log(`published to alice as ${CLIENT_ID}: ${JSON.stringify(answer)}`)

@@ -40,7 +40,9 @@ describe('POST /api/v1/disconnect', () => {
     // Not a revocation: the same token connects again.
     const back = await connect(url, { auth: { token: aliceToken } })
     expect(await request(back, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
-    expect(await server.metrics.registry.getSingleMetricAsString('realtime_api_disconnects_total')).toMatch(/outcome="ok"} 1$/m)
+    expect(
+      await server.metrics.registry.getSingleMetricAsString('realtime_api_disconnects_total'),
+    ).toMatch(/outcome="ok"} 1$/m)
   })
 
   it('closes only the named session, with retryable false by default', async () => {
@@ -65,7 +67,12 @@ describe('POST /api/v1/disconnect', () => {
   ])('answers %s with 400 envelope_invalid and closes nothing', async (_what, body) => {
     const { url, tokenFor, token } = await setUp()
     const socket = await connect(url, { auth: { token: await tokenFor('alice', 's-a1') } })
-    expect(await post(url, '/api/v1/disconnect', body, token)).toMatchObject({ status: 400, body: { error: 'envelope_invalid' } })
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    expect(await post(url, '/api/v1/disconnect', body, token)).toMatchObject({
+      status: 400,
+      body: { error: 'envelope_invalid' },
+    })
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
   })
 })

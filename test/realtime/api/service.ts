@@ -5,7 +5,11 @@
 import type { TestIssuer } from '../support.ts'
 
 /** Mint a service token (docs/protocol.md §8): aud realtime-api, sub = client_id, no sid/name/rooms. */
-export function serviceToken(issuer: TestIssuer, claims: Record<string, unknown> = {}, options: Parameters<TestIssuer['mint']>[1] = {}): Promise<string> {
+export function serviceToken(
+  issuer: TestIssuer,
+  claims: Record<string, unknown> = {},
+  options: Parameters<TestIssuer['mint']>[1] = {},
+): Promise<string> {
   const clientId = (claims.client_id as string | undefined) ?? 'svc-test'
   return issuer.mint(
     {
@@ -30,7 +34,13 @@ export interface ApiReply {
 }
 
 /** POST `body` (JSON unless a string) to the realtime port's `path` with a bearer token. */
-export async function post(url: string, path: string, body: unknown, token: string | undefined, headers: Record<string, string> = {}): Promise<ApiReply> {
+export async function post(
+  url: string,
+  path: string,
+  body: unknown,
+  token: string | undefined,
+  headers: Record<string, string> = {},
+): Promise<ApiReply> {
   const res = await fetch(`${url}${path}`, {
     method: 'POST',
     headers: {

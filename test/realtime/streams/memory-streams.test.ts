@@ -9,10 +9,21 @@ describe('MemoryUserStreams', () => {
     const streams = new MemoryUserStreams({ maxEntries: 3, now: () => 0 })
     const offsets = [1, 2, 3, 4, 5].map((n) => streams.append('alice', pub(n, 0), 10))
     expect(streams.read('alice', offsets[0]!)).toMatchObject({ gap: true, last: offsets[4] })
-    expect(streams.read('alice', offsets[0]!).entries.map((e) => e.id)).toEqual(['m-3', 'm-4', 'm-5'])
+    expect(streams.read('alice', offsets[0]!).entries.map((e) => e.id)).toEqual([
+      'm-3',
+      'm-4',
+      'm-5',
+    ])
     // offsets[1] was the newest dropped: nothing after it is missing.
-    expect(streams.read('alice', offsets[1]!)).toMatchObject({ gap: false, entries: [{ id: 'm-3' }, { id: 'm-4' }, { id: 'm-5' }] })
-    expect(streams.read('alice', offsets[3]!)).toEqual({ gap: false, last: offsets[4], entries: [{ ...pub(5, 0), offset: offsets[4] }] })
+    expect(streams.read('alice', offsets[1]!)).toMatchObject({
+      gap: false,
+      entries: [{ id: 'm-3' }, { id: 'm-4' }, { id: 'm-5' }],
+    })
+    expect(streams.read('alice', offsets[3]!)).toEqual({
+      gap: false,
+      last: offsets[4],
+      entries: [{ ...pub(5, 0), offset: offsets[4] }],
+    })
     expect(streams.entriesHeld).toBe(3)
   })
 
@@ -61,11 +72,20 @@ describe('MemoryUserStreams', () => {
 describe('MemoryPublishStore', () => {
   it('answers a repeated (client, id) as the first call did until the window closes, and bounds the ids it holds', async () => {
     let now = 0
-    const store = new MemoryPublishStore({ idempotencyTtlSeconds: 600, maxIdempotencyKeys: 2, now: () => now })
+    const store = new MemoryPublishStore({
+      idempotencyTtlSeconds: 600,
+      maxIdempotencyKeys: 2,
+      now: () => now,
+    })
     const first = await store.accept('svc', { user: 'alice' }, pub(1, now))
     expect(first).toEqual({ first: true, answer: { id: 'm-1', offset: expect.any(String) } })
-    expect(await store.accept('svc', { user: 'bob' }, pub(1, now))).toEqual({ first: false, answer: first.answer })
-    expect((await store.accept('other', { room: 'lobby' }, pub(1, now))).answer).toEqual({ id: 'm-1' })
+    expect(await store.accept('svc', { user: 'bob' }, pub(1, now))).toEqual({
+      first: false,
+      answer: first.answer,
+    })
+    expect((await store.accept('other', { room: 'lobby' }, pub(1, now))).answer).toEqual({
+      id: 'm-1',
+    })
     now += 600_000
     expect((await store.accept('svc', { user: 'alice' }, pub(1, now))).first).toBe(true)
     await store.accept('svc', { user: 'alice' }, pub(2, now))

@@ -9,9 +9,15 @@ async function setUp(options: Parameters<typeof startServer>[1] = {}) {
   const issuer = await startIssuer()
   const { url } = await startServer(issuer, options)
   const token = await serviceToken(issuer)
-  const alice = async () => connect(url, { auth: { token: await issuer.mint({ sub: 'alice', sid: 's-a' }) } })
+  const alice = async () =>
+    connect(url, { auth: { token: await issuer.mint({ sub: 'alice', sid: 's-a' }) } })
   const publish = async (n: number) => {
-    const reply = await post(url, '/api/v1/publish', { to: { user: 'alice' }, event: 'inbox.new', data: { n }, id: `m-${n}` }, token)
+    const reply = await post(
+      url,
+      '/api/v1/publish',
+      { to: { user: 'alice' }, event: 'inbox.new', data: { n }, id: `m-${n}` },
+      token,
+    )
     expect(reply.status).toBe(202)
     return reply.body as { id: string; offset: string }
   }
@@ -35,7 +41,12 @@ describe('rt:sync (docs/protocol.md §9)', () => {
     const live = next(first, 'inbox.new')
     const one = await publish(1)
     const delivered = await live
-    expect(delivered).toEqual({ id: 'm-1', ts: expect.any(Number), data: { n: 1 }, offset: one.offset })
+    expect(delivered).toEqual({
+      id: 'm-1',
+      ts: expect.any(Number),
+      data: { n: 1 },
+      offset: one.offset,
+    })
     const gone = disconnection(first)
     first.disconnect()
     await gone
@@ -44,21 +55,33 @@ describe('rt:sync (docs/protocol.md §9)', () => {
     const again = await alice()
     const { ack, before } = await sync(again, delivered.offset)
     expect(before).toEqual(
-      missed.map((m, i) => ['inbox.new', { id: m.id, ts: expect.any(Number), data: { n: i + 2 }, offset: m.offset }]),
+      missed.map((m, i) => [
+        'inbox.new',
+        { id: m.id, ts: expect.any(Number), data: { n: i + 2 }, offset: m.offset },
+      ]),
     )
     expect(ack).toEqual({ ok: true, data: { delivered: 3, last: missed[2]!.offset, gap: false } })
     // Caught up: nothing more, same last.
-    expect(await sync(again, missed[2]!.offset)).toEqual({ ack: { ok: true, data: { delivered: 0, last: missed[2]!.offset, gap: false } }, before: [] })
+    expect(await sync(again, missed[2]!.offset)).toEqual({
+      ack: { ok: true, data: { delivered: 0, last: missed[2]!.offset, gap: false } },
+      before: [],
+    })
   })
 
   it('with since null delivers nothing and returns the current last; a user without a stream has last null', async () => {
     const { alice, publish } = await setUp()
     const socket = await alice()
-    expect(await sync(socket, null)).toEqual({ ack: { ok: true, data: { delivered: 0, last: null, gap: false } }, before: [] })
+    expect(await sync(socket, null)).toEqual({
+      ack: { ok: true, data: { delivered: 0, last: null, gap: false } },
+      before: [],
+    })
     const live = next(socket, 'inbox.new')
     const { offset } = await publish(1)
     await live
-    expect(await sync(socket, null)).toEqual({ ack: { ok: true, data: { delivered: 0, last: offset, gap: false } }, before: [] })
+    expect(await sync(socket, null)).toEqual({
+      ack: { ok: true, data: { delivered: 0, last: offset, gap: false } },
+      before: [],
+    })
   })
 
   it('reports a gap when retention dropped entries after since, still replaying what is kept', async () => {
@@ -83,7 +106,10 @@ describe('rt:sync (docs/protocol.md §9)', () => {
     const { offset } = await publish(1)
     await live
     for (const since of ['zzzz-1', `${offset.slice(0, -1)}9`, '1700000000000-0']) {
-      expect(await sync(socket, since)).toEqual({ ack: { ok: true, data: { delivered: 0, last: offset, gap: true } }, before: [] })
+      expect(await sync(socket, since)).toEqual({
+        ack: { ok: true, data: { delivered: 0, last: offset, gap: true } },
+        before: [],
+      })
     }
     for (const since of [5, 'a b', 'x'.repeat(65), undefined]) {
       const ack = await request(socket, 'rt:sync', envelope(since === undefined ? {} : { since }))

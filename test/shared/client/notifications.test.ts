@@ -4,7 +4,13 @@
  * a RealtimeClient whose session holds a token minted by that issuer.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { RealtimeClient, type ConnectionState, type EdgeAuth, type Notification, type SyncOutcome } from '../../../shared/client/index.ts'
+import {
+  RealtimeClient,
+  type ConnectionState,
+  type EdgeAuth,
+  type Notification,
+  type SyncOutcome,
+} from '../../../shared/client/index.ts'
 import { NotificationTracker } from '../../../shared/client/notifications.ts'
 import { post, serviceToken } from '../../realtime/api/service.ts'
 import { cleanup, startIssuer, startServer } from '../../realtime/support.ts'
@@ -19,7 +25,10 @@ afterEach(async () => {
 /** A session holding one token: the part of EdgeAuth the client reads. */
 function session(accessToken: string): EdgeAuth {
   const exp = Math.floor(Date.now() / 1000) + 300
-  return { current: () => ({ accessToken, exp, scope: '', sub: 'alice' }), refresh: async () => ({ accessToken, exp }) } as unknown as EdgeAuth
+  return {
+    current: () => ({ accessToken, exp, scope: '', sub: 'alice' }),
+    refresh: async () => ({ accessToken, exp }),
+  } as unknown as EdgeAuth
 }
 
 async function setUp() {
@@ -27,16 +36,27 @@ async function setUp() {
   const { url } = await startServer(issuer)
   const token = await serviceToken(issuer)
   const publish = async (n: number, id = `m-${n}`) => {
-    const reply = await post(url, '/api/v1/publish', { to: { user: 'alice' }, event: 'inbox.new', data: { n }, id }, token)
+    const reply = await post(
+      url,
+      '/api/v1/publish',
+      { to: { user: 'alice' }, event: 'inbox.new', data: { n }, id },
+      token,
+    )
     expect(reply.status).toBe(202)
     return reply.body as { id: string; offset: string }
   }
-  const newClient = async (notifications: ConstructorParameters<typeof RealtimeClient>[0]['notifications'] = {}) => {
+  const newClient = async (
+    notifications: ConstructorParameters<typeof RealtimeClient>[0]['notifications'] = {},
+  ) => {
     const states: ConnectionState[] = []
     const client = new RealtimeClient({
       url,
       auth: session(await issuer.mint({ sub: 'alice', sid: 's-a' })),
-      socketOptions: { transports: ['websocket'], reconnectionDelay: 50, reconnectionDelayMax: 200 },
+      socketOptions: {
+        transports: ['websocket'],
+        reconnectionDelay: 50,
+        reconnectionDelayMax: 200,
+      },
       // Backoff near its 500 ms ceiling: the publishes below usually land while it is away.
       random: () => 0.99,
       onStateChange: (state) => states.push(state),
@@ -63,7 +83,9 @@ describe('RealtimeClient.onNotification', () => {
     expect(client.notificationOffset).toBe(one.offset)
 
     // Closed by a service, retryable: the client comes back by itself and syncs.
-    expect((await post(url, '/api/v1/disconnect', { user: 'alice', retryable: true }, token)).status).toBe(202)
+    expect(
+      (await post(url, '/api/v1/disconnect', { user: 'alice', retryable: true }, token)).status,
+    ).toBe(202)
     await until(() => states.includes('reconnecting'), { what: 'disconnect' })
     const missed = [await publish(2), await publish(3), await publish(4)]
     await until(() => syncs.length === 2, { what: 'sync after reconnect', timeoutMs: 10_000 })
@@ -75,7 +97,16 @@ describe('RealtimeClient.onNotification', () => {
     expect(client.notificationOffset).toBe(missed[2]!.offset)
     // An id already seen, delivered again (another service client's publish is its own on the server): dropped.
     const other = await serviceToken(issuer, { client_id: 'svc-other' })
-    expect((await post(url, '/api/v1/publish', { to: { user: 'alice' }, event: 'inbox.new', data: { n: 4 }, id: 'm-4' }, other)).status).toBe(202)
+    expect(
+      (
+        await post(
+          url,
+          '/api/v1/publish',
+          { to: { user: 'alice' }, event: 'inbox.new', data: { n: 4 }, id: 'm-4' },
+          other,
+        )
+      ).status,
+    ).toBe(202)
     await publish(5)
     await until(() => seen.length >= 5, { what: 'fifth' })
     expect(seen.map((n) => n.data.n)).toEqual([1, 2, 3, 4, 5])
@@ -86,7 +117,10 @@ describe('RealtimeClient.onNotification', () => {
     const stored = await publish(1)
     await publish(2)
     const syncs: SyncOutcome[] = []
-    const { client, states } = await newClient({ since: stored.offset, onSync: (o) => syncs.push(o) })
+    const { client, states } = await newClient({
+      since: stored.offset,
+      onSync: (o) => syncs.push(o),
+    })
     const seen: number[] = []
     client.onNotification<{ n: number }>('inbox.new', (n) => seen.push(n.data.n))
     await client.connect()
@@ -101,7 +135,12 @@ describe('RealtimeClient.onNotification', () => {
 describe('NotificationTracker', () => {
   it('drops repeats by id, remembers the newest offset, and forgets the oldest ids past its bound', () => {
     const tracker = new NotificationTracker({ maxSeen: 2 })
-    const n = (id: string, offset?: string) => ({ id, ts: 1, data: null, ...(offset && { offset }) })
+    const n = (id: string, offset?: string) => ({
+      id,
+      ts: 1,
+      data: null,
+      ...(offset && { offset }),
+    })
     expect(tracker.accept(n('a', 'o-1'))).toEqual(n('a', 'o-1'))
     expect(tracker.accept(n('a', 'o-1'))).toBeUndefined()
     expect(tracker.accept(n('b'))).toEqual(n('b'))

@@ -6,9 +6,20 @@
 import { createServer } from 'node:http'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createPublisher, PublisherError, type PublisherOptions } from '../../../shared/publisher/index.ts'
+import {
+  createPublisher,
+  PublisherError,
+  type PublisherOptions,
+} from '../../../shared/publisher/index.ts'
 import { serviceToken } from '../../realtime/api/service.ts'
-import { cleanup, connect, next, startIssuer, startServer, type TestIssuer } from '../../realtime/support.ts'
+import {
+  cleanup,
+  connect,
+  next,
+  startIssuer,
+  startServer,
+  type TestIssuer,
+} from '../../realtime/support.ts'
 import { record } from '../../realtime/waits.ts'
 
 afterEach(cleanup)
@@ -26,14 +37,31 @@ async function tokenEndpoint(issuer: TestIssuer, options: { scope?: string; ttl?
       const expected = `Basic ${Buffer.from(`${encodeURIComponent(CLIENT.clientId).replace(/%20/g, '+')}:${new URLSearchParams({ v: CLIENT.clientSecret }).toString().slice(2)}`).toString('base64')}`
       if (req.url !== '/auth/token' || req.headers.authorization !== expected) {
         res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic' })
-        res.end(JSON.stringify({ error: 'invalid_client', error_description: 'client authentication failed' }))
+        res.end(
+          JSON.stringify({
+            error: 'invalid_client',
+            error_description: 'client authentication failed',
+          }),
+        )
         return
       }
       const ttl = options.ttl ?? 300
       const now = Math.floor(Date.now() / 1000)
-      const token = await serviceToken(issuer, { client_id: CLIENT.clientId, scope: options.scope ?? 'publish disconnect', exp: now + ttl, jti: `j-${seen.length}` })
+      const token = await serviceToken(issuer, {
+        client_id: CLIENT.clientId,
+        scope: options.scope ?? 'publish disconnect',
+        exp: now + ttl,
+        jti: `j-${seen.length}`,
+      })
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-      res.end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: ttl, scope: 'publish disconnect' }))
+      res.end(
+        JSON.stringify({
+          access_token: token,
+          token_type: 'Bearer',
+          expires_in: ttl,
+          scope: 'publish disconnect',
+        }),
+      )
     })
   })
   server.listen(0, '127.0.0.1')
@@ -42,12 +70,17 @@ async function tokenEndpoint(issuer: TestIssuer, options: { scope?: string; ttl?
   return { url, seen, close: () => new Promise<void>((r) => server.close(() => r())) }
 }
 
-async function setUp(options: { scope?: string; ttl?: number; server?: Parameters<typeof startServer>[1] } = {}) {
+async function setUp(
+  options: { scope?: string; ttl?: number; server?: Parameters<typeof startServer>[1] } = {},
+) {
   const issuer = await startIssuer()
   const { url } = await startServer(issuer, options.server)
   const edge = await tokenEndpoint(issuer, options)
-  const alice = await connect(url, { auth: { token: await issuer.mint({ sub: 'alice', sid: 's-a' }) } })
-  const make = (extra: Partial<PublisherOptions> = {}) => createPublisher({ edgeUrl: edge.url, realtimeUrl: url, ...CLIENT, ...extra })
+  const alice = await connect(url, {
+    auth: { token: await issuer.mint({ sub: 'alice', sid: 's-a' }) },
+  })
+  const make = (extra: Partial<PublisherOptions> = {}) =>
+    createPublisher({ edgeUrl: edge.url, realtimeUrl: url, ...CLIENT, ...extra })
   return { issuer, url, edge, alice, make }
 }
 
@@ -56,8 +89,14 @@ describe('createPublisher', () => {
     const { edge, alice, make } = await setUp()
     const publisher = make()
     const seen = record(alice, 'note')
-    const answers = await Promise.all([1, 2, 3].map((n) => publisher.publish({ to: { user: 'alice' }, event: 'note', data: { n } })))
-    expect(answers).toEqual([1, 2, 3].map(() => ({ id: expect.any(String), offset: expect.any(String) })))
+    const answers = await Promise.all(
+      [1, 2, 3].map((n) =>
+        publisher.publish({ to: { user: 'alice' }, event: 'note', data: { n } }),
+      ),
+    )
+    expect(answers).toEqual(
+      [1, 2, 3].map(() => ({ id: expect.any(String), offset: expect.any(String) })),
+    )
     expect(edge.seen).toHaveLength(1)
     expect(edge.seen[0]!.body).toBe('grant_type=client_credentials')
     const last = next(alice, 'marker')
@@ -77,7 +116,11 @@ describe('createPublisher', () => {
     expect(edge.seen).toHaveLength(1)
     // Within the last fifth of its life: renewed, once for five callers.
     now += 11_000
-    await Promise.all([1, 2, 3, 4, 5].map((n) => publisher.publish({ to: { room: 'lobby' }, event: 'note', data: n })))
+    await Promise.all(
+      [1, 2, 3, 4, 5].map((n) =>
+        publisher.publish({ to: { room: 'lobby' }, event: 'note', data: n }),
+      ),
+    )
     expect(edge.seen).toHaveLength(2)
   })
 
@@ -104,13 +147,17 @@ describe('createPublisher', () => {
     const marker = next(alice, 'marker')
     await publisher.publish({ to: { user: 'alice' }, event: 'marker', data: null })
     await marker
-    expect(seen).toEqual([{ id: answer.id, ts: expect.any(Number), data: 'once', offset: answer.offset }])
+    expect(seen).toEqual([
+      { id: answer.id, ts: expect.any(Number), data: 'once', offset: answer.offset },
+    ])
   })
 
   it('waits out a 429 for its Retry-After, then succeeds', async () => {
     const { make } = await setUp({ server: { serverApi: { rate: { perSecond: 1, burst: 1 } } } })
     const waits: number[] = []
-    const publisher = make({ sleep: (ms) => (waits.push(ms), new Promise((r) => setTimeout(r, ms))) })
+    const publisher = make({
+      sleep: (ms) => (waits.push(ms), new Promise((r) => setTimeout(r, ms))),
+    })
     await publisher.publish({ to: { room: 'lobby' }, event: 'note', data: 1 })
     await publisher.publish({ to: { room: 'lobby' }, event: 'note', data: 2 })
     expect(waits[0]).toBeGreaterThanOrEqual(1000)
@@ -119,17 +166,29 @@ describe('createPublisher', () => {
   it('throws typed errors with the contract codes and does not retry what cannot succeed', async () => {
     const { edge, make } = await setUp({ scope: 'disconnect' })
     const attempts = () => edge.seen.length
-    const fail = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err)
+    const fail = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (err: unknown) => err,
+      )
     const forbidden = await fail(make().publish({ to: { user: 'alice' }, event: 'note', data: 1 }))
     expect(forbidden).toBeInstanceOf(PublisherError)
     expect(forbidden).toMatchObject({ code: 'forbidden', status: 403 })
     const invalid = await fail(make().disconnect({ user: '' }))
     expect(invalid).toMatchObject({ code: 'envelope_invalid', status: 400 })
     const before = attempts()
-    const badClient = await fail(make({ clientSecret: 'wrong' }).publish({ to: { user: 'alice' }, event: 'note', data: 1 }))
+    const badClient = await fail(
+      make({ clientSecret: 'wrong' }).publish({ to: { user: 'alice' }, event: 'note', data: 1 }),
+    )
     expect(badClient).toMatchObject({ code: 'invalid_client', status: 401 })
     expect(attempts()).toBe(before + 1)
-    const down = await fail(make({ realtimeUrl: 'http://127.0.0.1:9', maxAttempts: 2, sleep: async () => {} }).publish({ to: { user: 'a' }, event: 'note', data: 1 }))
+    const down = await fail(
+      make({ realtimeUrl: 'http://127.0.0.1:9', maxAttempts: 2, sleep: async () => {} }).publish({
+        to: { user: 'a' },
+        event: 'note',
+        data: 1,
+      }),
+    )
     expect(down).toMatchObject({ code: 'network' })
   })
 })
