@@ -42,3 +42,6 @@ export const API_REDIS_PREFIX = 'edgegate:api:'
 
 /** Serialized `data` bytes one node holds in its memory streams (single node only); the oldest streams go first. */
 export const MAX_MEMORY_STREAM_BYTES = 64 * 1024 * 1024
+
+/** Service tokens whose signature check a node remembers (a service reuses one token for minutes). */
+export const SERVICE_TOKEN_CACHE_SIZE = 256

@@ -1,7 +1,8 @@
 import type { JWTVerifyGetKey } from 'jose'
 import { AppError } from '../../shared/errors.ts'
 import { extractToken } from '../auth/token-source.ts'
-import { verifyServiceToken } from '../../shared/verify-service-token.ts'
+import { verifyServiceToken, type ServiceTokenClaims } from '../../shared/verify-service-token.ts'
+import { SERVICE_TOKEN_CACHE_SIZE } from './constants.ts'
 import type { RevocationSet } from '../revocations/revocation-set.ts'
 import { hasScope } from '../session/socket-auth.ts'
 
@@ -36,6 +37,10 @@ export interface ServiceAuthOptions {
  * @throws AppError with a token code (401), `forbidden` (403) or `unavailable` (503)
  */
 export function createServiceAuth(options: ServiceAuthOptions) {
+  // A service reuses one token for minutes: its signature check is
+  // remembered, keyed by the exact token string (a forged token never hits);
+  // the time and revocation checks run every time.
+  const verified = new Map<string, { claims: ServiceTokenClaims; kid: string }>()
   return async function authenticate(
     header: string | undefined,
     scope: string,
@@ -44,11 +49,22 @@ export function createServiceAuth(options: ServiceAuthOptions) {
     const token = extractToken({ auth: undefined, headers: { authorization: header }, query: {} })
     if (!options.keysReady()) throw new AppError('unavailable', 'signing keys not loaded')
     const nowMs = options.now()
-    const { claims, kid } = await verifyServiceToken(token, options.getKey, {
-      issuer: options.issuer,
-      clockToleranceSeconds: options.clockToleranceSeconds,
-      currentDate: new Date(nowMs),
-    })
+    let hit = verified.get(token)
+    if (hit) {
+      if (hit.claims.exp + options.clockToleranceSeconds <= nowMs / 1000) {
+        verified.delete(token)
+        throw new AppError('token_expired', '"exp" claim check failed')
+      }
+    } else {
+      hit = await verifyServiceToken(token, options.getKey, {
+        issuer: options.issuer,
+        clockToleranceSeconds: options.clockToleranceSeconds,
+        currentDate: new Date(nowMs),
+      })
+      verified.set(token, hit)
+      if (verified.size > SERVICE_TOKEN_CACHE_SIZE) verified.delete(verified.keys().next().value!)
+    }
+    const { claims, kid } = hit
     const revoked = options.revocations.checkClient(
       { clientId: claims.client_id, kid },
       nowMs / 1000,

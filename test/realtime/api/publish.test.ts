@@ -222,6 +222,16 @@ describe('server API refusals (docs/protocol.md §8)', () => {
     )
   })
 
+  it('refuses a token that passed once when it has since expired (the signature check is remembered, the time check is not)', async () => {
+    let skewMs = 0
+    const { issuer, url } = await setUp({ now: () => Date.now() + skewMs })
+    const now = Math.floor(Date.now() / 1000)
+    const token = await serviceToken(issuer, { exp: now + 60 })
+    expect((await post(url, '/api/v1/publish', publish, token)).status).toBe(202)
+    skewMs = 120_000
+    expect(await post(url, '/api/v1/publish', publish, token)).toMatchObject({ status: 401, body: { error: 'token_expired' } })
+  })
+
   it('answers 403 forbidden for a token without the scope, naming the scope in the challenge', async () => {
     const { issuer, url } = await setUp()
     const token = await serviceToken(issuer, { scope: 'disconnect presence:read' })
