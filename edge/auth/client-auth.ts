@@ -50,11 +50,9 @@ export function readClientCredentials(
 
 /** `Basic base64(urlencode(id) ":" urlencode(secret))`, strictly. */
 function readBasic(header: string): ClientCredentials {
-  const match = /^([A-Za-z]+) +(\S*) *$/.exec(header)
-  if (!match || match[1]!.toLowerCase() !== 'basic') {
-    throw new AppError('invalid_client', 'authorization scheme is not Basic')
-  }
-  const encoded = match[2]!
+  const [scheme = '', ...rest] = header.trim().split(' ')
+  if (scheme.toLowerCase() !== 'basic') throw new AppError('invalid_client', 'authorization scheme is not Basic')
+  const encoded = rest.join(' ').trim()
   let decoded: string
   try {
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0)
