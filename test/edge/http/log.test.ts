@@ -1,15 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import {
-  ADMIN_TOKEN,
-  FEED_TOKEN,
-  call,
-  createUser,
-  feed,
-  login,
-  loginOk,
-  postJson,
-  refresh,
-} from '../support.ts'
+import { ADMIN_TOKEN, FEED_TOKEN, call, createUser, feed, login, loginOk, postJson, refresh } from '../support.ts'
 import { basic, createClient, serviceToken, tokenRequest } from '../service-support.ts'
 
 let lines: string[]
@@ -31,13 +21,7 @@ function requests(): string[] {
   return lines
     .map((line) => {
       try {
-        return JSON.parse(line) as {
-          msg?: string
-          method: string
-          route: string
-          status: number
-          ms: unknown
-        }
+        return JSON.parse(line) as { msg?: string; method: string; route: string; status: number; ms: unknown }
       } catch {
         return undefined
       }
