@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { createLocalJWKSet, jwtVerify, SignJWT, generateKeyPair } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { getSigningKey } from '../../../edge/keys/signer.ts'
 import {
   call,
   createUser,
@@ -145,6 +146,33 @@ describe('POST /auth/room-grants', () => {
     const missing = await postJson('/auth/room-grants', { sub: 'u', rooms: ['a'] })
     expectBearerChallenge(missing)
     await expectError(missing, 401, 'unauthorized')
+  })
+
+  it('answers 401 to tokens signed by the edge key with every service claim but the wrong aud, typ or iss', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const signer = await getSigningKey(env, now)
+    const sign = (header: { typ: string }, aud: string, iss = env.ISSUER) =>
+      new SignJWT({ client_id: granter.client_id, scope: 'grants' })
+        .setProtectedHeader({ alg: signer.alg, kid: signer.kid, ...header })
+        .setIssuer(iss)
+        .setAudience(aud)
+        .setSubject(granter.client_id)
+        .setJti(crypto.randomUUID())
+        .setIssuedAt(now)
+        .setNotBefore(now)
+        .setExpirationTime(now + 60)
+        .sign(signer.key)
+    // The control: the same construction with the right values is accepted.
+    const good = await sign({ typ: 'at+jwt' }, 'realtime-api')
+    expect((await grantRequest(good, { sub: 'u', rooms: ['a'] })).status).toBe(200)
+    for (const bad of [
+      await sign({ typ: 'at+jwt' }, 'realtime'),
+      await sign({ typ: 'room+jwt' }, 'realtime-api'),
+      await sign({ typ: 'revocation+jwt' }, 'realtime-api'),
+      await sign({ typ: 'at+jwt' }, 'realtime-api', 'https://evil.example'),
+    ]) {
+      await expectError(await grantRequest(bad, { sub: 'u', rooms: ['a'] }), 401, 'unauthorized')
+    }
   })
 
   it('checks the token before it reads the body', async () => {
