@@ -2,7 +2,7 @@ import { createMiddleware } from 'hono/factory'
 import { MAX_BODY_BYTES } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { AppEnv } from '../types.ts'
-import { isMediaType, readLimited } from './json-body.ts'
+import { isMediaType, readText } from './json-body.ts'
 
 /** A parsed form: each parameter once, empty values left out (RFC 6749 §3.1). */
 export type FormParams = ReadonlyMap<string, string>
@@ -26,13 +26,7 @@ export const formBody = createMiddleware<AppEnv & { Variables: { form: FormParam
         'content-type is not application/x-www-form-urlencoded',
       )
     }
-    const bytes = await readLimited(c.req.raw, MAX_BODY_BYTES)
-    let text: string
-    try {
-      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes)
-    } catch {
-      throw new AppError('invalid_request', 'body is not valid UTF-8')
-    }
+    const text = await readText(c.req.raw, MAX_BODY_BYTES)
     const form = new Map<string, string>()
     const seen = new Set<string>()
     for (const [key, value] of new URLSearchParams(text)) {

@@ -41,13 +41,7 @@ export function jsonBody<S extends v.GenericSchema, O extends boolean = false>(
     if (!isMediaType(c.req.header('content-type'), 'application/json')) {
       throw new AppError('unsupported_media_type', 'content-type is not application/json')
     }
-    const bytes = await readLimited(c.req.raw, maxBytes)
-    let text: string
-    try {
-      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes)
-    } catch {
-      throw new AppError('invalid_request', 'body is not valid UTF-8')
-    }
+    const text = await readText(c.req.raw, maxBytes)
     let value: unknown
     try {
       value = JSON.parse(text)
@@ -80,13 +74,23 @@ export function isMediaType(header: string | undefined, mediaType: string): bool
 }
 
 /**
- * Read the body, refusing as soon as it passes `maxBytes` (a declared length is checked first).
+ * Read the body as UTF-8 text within `maxBytes`.
  *
  * @param req - the request
  * @param maxBytes - the limit
- * @throws AppError `payload_too_large`
+ * @throws AppError `payload_too_large`, or `invalid_request` when it is not UTF-8
  */
-export async function readLimited(req: Request, maxBytes: number): Promise<Uint8Array> {
+export async function readText(req: Request, maxBytes: number): Promise<string> {
+  const bytes = await readLimited(req, maxBytes)
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes)
+  } catch {
+    throw new AppError('invalid_request', 'body is not valid UTF-8')
+  }
+}
+
+/** Read the body, refusing as soon as it passes `maxBytes` (a declared length is checked first). */
+async function readLimited(req: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = req.headers.get('content-length')
   if (declared !== null && Number(declared) > maxBytes) {
     throw new AppError('payload_too_large', `body over ${maxBytes} bytes`)
