@@ -2,6 +2,11 @@ import { Hono } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { DISCOVERY_PATH, JWKS_PATH } from '../shared/constants.ts'
 import { createUser, disableUser } from './admin/users.ts'
+import { CreateClientBody, createClient, disableClient, listClients } from './admin/clients.ts'
+import { clientCredentialsToken } from './auth/client-credentials.ts'
+import { requireServiceToken } from './auth/service-bearer.ts'
+import { RoomGrantBody, roomGrant } from './grants/room-grants.ts'
+import { formBody } from './http/form-body.ts'
 import { listKeys, rotateKeys } from './admin/keys.ts'
 import { login } from './auth/login.ts'
 import { logout } from './auth/logout.ts'
@@ -44,6 +49,11 @@ const afterSuccess = pushRevocationsAfter((status) => status < 300)
 app.post('/auth/refresh', afterReuse, jsonBody(RefreshBody, { optional: true }), (c) => refresh(c, c.get('body')))
 app.post('/auth/logout', afterSuccess, jsonBody(LogoutBody, { optional: true }), (c) => logout(c, c.get('body')))
 app.get('/auth/revocations', requireSecret('REVOCATION_FEED_TOKEN'), revocationFeed)
+// Service clients (docs/protocol.md §8, §11).
+app.post('/auth/token', formBody, (c) => clientCredentialsToken(c, c.get('form')))
+app.post('/auth/room-grants', requireServiceToken('grants'), jsonBody(RoomGrantBody), (c) =>
+  roomGrant(c, c.get('body')),
+)
 
 app.use('/admin/*', requireSecret('ADMIN_TOKEN'))
 app.get('/admin/keys', listKeys)
@@ -52,6 +62,9 @@ app.post('/admin/keys/rotate', afterSuccess, jsonBody(RotateBody, { optional: tr
 )
 app.post('/admin/users', jsonBody(CreateUserBody), (c) => createUser(c, c.get('body')))
 app.post('/admin/users/:username/disable', afterSuccess, disableUser)
+app.post('/admin/clients', jsonBody(CreateClientBody), (c) => createClient(c, c.get('body')))
+app.get('/admin/clients', listClients)
+app.post('/admin/clients/:client_id/disable', afterSuccess, disableClient)
 
 app.notFound((c) => errorResponse(c, 'not_found'))
 app.onError(handleError)

@@ -2,7 +2,10 @@ import {
   DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
   DEFAULT_AUDIENCE,
   DEFAULT_JWKS_MAX_AGE_SECONDS,
+  DEFAULT_SERVICE_TOKEN_TTL_SECONDS,
   MAX_ACCESS_TOKEN_TTL_SECONDS,
+  MAX_SERVICE_TOKEN_TTL_SECONDS,
+  SERVICE_AUDIENCE,
   SIGNING_ALGORITHMS,
   type SigningAlgorithm,
 } from '../shared/constants.ts'
@@ -15,6 +18,8 @@ export interface EdgeConfig {
   audience: string | string[]
   /** Access-token lifetime, seconds. */
   accessTokenTtlSeconds: number
+  /** Service-token lifetime (`SERVICE_TOKEN_TTL`), seconds (docs/protocol.md §8: at most 900). */
+  serviceTokenTtlSeconds: number
   /** Absolute session lifetime, seconds. */
   sessionTtlSeconds: number
   /** JWKS max-age and key pre-publication period, seconds. */
@@ -54,6 +59,7 @@ export function readConfig(env: Env): EdgeConfig {
     issuer: readIssuer(vars.ISSUER),
     audience: readAudience(vars.AUDIENCE),
     accessTokenTtlSeconds: readSeconds(vars, 'ACCESS_TOKEN_TTL', DEFAULT_ACCESS_TOKEN_TTL_SECONDS, 10, MAX_ACCESS_TOKEN_TTL_SECONDS),
+    serviceTokenTtlSeconds: readSeconds(vars, 'SERVICE_TOKEN_TTL', DEFAULT_SERVICE_TOKEN_TTL_SECONDS, 10, MAX_SERVICE_TOKEN_TTL_SECONDS),
     sessionTtlSeconds: readSeconds(vars, 'SESSION_TTL', 30 * 24 * 3600, 300, 400 * 24 * 3600),
     jwksMaxAgeSeconds: readSeconds(vars, 'JWKS_MAX_AGE', DEFAULT_JWKS_MAX_AGE_SECONDS, 0, 24 * 3600),
     rotationPeriodSeconds: readSeconds(vars, 'ROTATION_PERIOD', 86400, 60, 365 * 24 * 3600),
@@ -81,6 +87,8 @@ function readIssuer(value: string | undefined): string {
 function readAudience(value: string | undefined): string | string[] {
   const list = (value ?? DEFAULT_AUDIENCE).split(',').map((s) => s.trim()).filter(Boolean)
   if (list.length === 0) throw new ConfigError('AUDIENCE must name at least one audience')
+  // User tokens must never pass where service tokens are expected (docs/protocol.md §8).
+  if (list.includes(SERVICE_AUDIENCE)) throw new ConfigError(`AUDIENCE must not include ${SERVICE_AUDIENCE}`)
   return list.length === 1 ? list[0]! : list
 }
 

@@ -3,6 +3,8 @@
  * are in `config.ts`; these are the ones that are not.
  */
 
+import { MAX_ROOM_GRANT_TTL_SECONDS, MAX_SERVICE_TOKEN_TTL_SECONDS } from '../shared/constants.ts'
+
 /** Bytes of randomness in a refresh token (256 bits, PROTOCOL §3). */
 export const REFRESH_TOKEN_BYTES = 32
 
@@ -49,3 +51,23 @@ export const REVOCATION_PUSH_TIMEOUT_MS = 5000
 
 /** Longest wait between push retries to one target, in seconds (backoff doubles from 1 s). */
 export const REVOCATION_PUSH_BACKOFF_MAX_SECONDS = 60
+
+/** Bytes of randomness in a service client's secret (256 bits, docs/protocol.md §8). */
+export const CLIENT_SECRET_BYTES = 32
+
+/** Longest client_id the token endpoint looks up, in characters (ours are 36). */
+export const CLIENT_ID_MAX_CHARS = 128
+
+/** Most clients one `GET /admin/clients` lists (oldest first). */
+export const CLIENTS_LIST_MAX = 1000
+
+/** Longest `sub` or `sid` a room grant may be issued for, in characters. */
+export const GRANT_SUBJECT_MAX_CHARS = 256
+
+/**
+ * How long a `client` revocation event stays in force, in seconds, before the
+ * margin `revocationUntil` adds: the longest a service token or a room grant
+ * of that client can live, since both stop at the event (docs/protocol.md §8,
+ * §11). Grants live longest (up to an hour).
+ */
+export const CLIENT_REVOCATION_TTL_SECONDS = Math.max(MAX_SERVICE_TOKEN_TTL_SECONDS, MAX_ROOM_GRANT_TTL_SECONDS)

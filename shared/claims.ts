@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { ROOM_GRANT_MAX_ROOMS } from './constants.ts'
 
 /** A room pattern of the `rooms` claim: an exact name, or a prefix ending in `*`. */
 export const RoomPatternSchema = v.pipe(
@@ -36,6 +37,37 @@ export const AccessClaimsSchema = v.object({
 /** The claims of an edgegate access token. */
 export type AccessClaims = v.InferOutput<typeof AccessClaimsSchema>
 
+/** An exact room name (docs/protocol.md §11): a room pattern without `*`. */
+export const RoomNameSchema = v.pipe(RoomPatternSchema, v.regex(/^[^*]+$/, 'room name: no *'))
+
+/**
+ * The claims of a service token (docs/protocol.md §8): a client-credentials
+ * token for the realtime server API. It names a client, never a user session,
+ * so it has no `sid`, `name` or `rooms`.
+ */
+export const ServiceClaimsSchema = v.object({
+  ...v.pick(AccessClaimsSchema, ['iss', 'aud', 'sub', 'jti', 'iat', 'nbf', 'exp', 'scope']).entries,
+  client_id: v.pipe(v.string(), v.minLength(1)),
+})
+
+/** The claims of a service token. */
+export type ServiceClaims = v.InferOutput<typeof ServiceClaimsSchema>
+
+/**
+ * The claims of a room grant (docs/protocol.md §11, `typ: room+jwt`): exact
+ * rooms one user (and, with `sid`, one session) may join, issued for the
+ * service client `client_id`.
+ */
+export const RoomGrantClaimsSchema = v.object({
+  ...v.pick(AccessClaimsSchema, ['iss', 'aud', 'sub', 'jti', 'iat', 'exp']).entries,
+  sid: v.optional(v.pipe(v.string(), v.minLength(1))),
+  rooms: v.pipe(v.array(RoomNameSchema), v.minLength(1), v.maxLength(ROOM_GRANT_MAX_ROOMS)),
+  client_id: v.pipe(v.string(), v.minLength(1)),
+})
+
+/** The claims of a room grant. */
+export type RoomGrantClaims = v.InferOutput<typeof RoomGrantClaimsSchema>
+
 /** A revocation event (PROTOCOL §6). */
 export const RevocationEventSchema = v.object({
   cursor: v.pipe(v.number(), v.integer(), v.minValue(1)),
@@ -66,3 +98,11 @@ export interface TokenResponse {
 
 /** The token response in cookie mode: the refresh token travels only in the HttpOnly cookie. */
 export type CookieTokenResponse = Omit<TokenResponse, 'refresh_token'>
+
+/** The token response of `POST /auth/token` (docs/protocol.md §8): no refresh token (RFC 6749 §4.4.3). */
+export interface ServiceTokenResponse {
+  access_token: string
+  token_type: 'Bearer'
+  expires_in: number
+  scope: string
+}

@@ -57,3 +57,30 @@ export const EXPIRING_NOTICE_SECONDS = 30
 
 /** Time a tokenless socket has to emit `authenticate` in the socketio-jwt compat mode, by default. */
 export const SOCKETIO_JWT_COMPAT_TIMEOUT_MS = 5000
+
+/** Audience of service tokens, the realtime server API's (docs/protocol.md §8). */
+export const SERVICE_AUDIENCE = 'realtime-api'
+
+/** Scopes a service client may hold (docs/protocol.md §8). */
+export const SERVICE_SCOPES = ['publish', 'disconnect', 'presence:read', 'grants'] as const
+
+/** A scope a service client may hold. */
+export type ServiceScope = (typeof SERVICE_SCOPES)[number]
+
+/** Default service-token lifetime, in seconds (docs/protocol.md §8). */
+export const DEFAULT_SERVICE_TOKEN_TTL_SECONDS = 300
+
+/** Upper bound on the service-token lifetime, in seconds (docs/protocol.md §8). */
+export const MAX_SERVICE_TOKEN_TTL_SECONDS = 900
+
+/** JOSE `typ` of room grants (docs/protocol.md §11). */
+export const ROOM_GRANT_TYP = 'room+jwt'
+
+/** Default room-grant lifetime, in seconds (docs/protocol.md §11). */
+export const DEFAULT_ROOM_GRANT_TTL_SECONDS = 300
+
+/** Upper bound on the room-grant lifetime, in seconds (docs/protocol.md §11). */
+export const MAX_ROOM_GRANT_TTL_SECONDS = 3600
+
+/** Most rooms one grant may name (docs/protocol.md §11). */
+export const ROOM_GRANT_MAX_ROOMS = 20

@@ -19,6 +19,11 @@ export const EDGE_ERROR_CODES = [
   'payload_too_large',
   'unavailable',
   'server_error',
+  // v1.1: the client-credentials token endpoint (RFC 6749 §5.2) and room grants (docs/protocol.md §8, §11).
+  'invalid_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'forbidden',
 ] as const
 
 /** A code the edge's HTTP API answers with. */

@@ -4,8 +4,12 @@ import { ConfigError } from '../config.ts'
 import { log } from './log.ts'
 
 /** HTTP status of each edge error code: the one place codes meet statuses. */
-const STATUS: Record<EdgeErrorCode, 400 | 401 | 404 | 409 | 413 | 415 | 429 | 500 | 503> = {
+const STATUS: Record<EdgeErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503> = {
   invalid_request: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  invalid_client: 401,
+  forbidden: 403,
   invalid_credentials: 401,
   invalid_grant: 401,
   unauthorized: 401,
@@ -26,17 +30,24 @@ const STATUS: Record<EdgeErrorCode, 400 | 401 | 404 | 409 | 413 | 415 | 429 | 50
  */
 const DESCRIPTION: Record<EdgeErrorCode, string> = {
   invalid_request: 'the request is malformed',
+  unsupported_grant_type: 'the grant type is not supported',
+  invalid_scope: 'the requested scope is invalid or exceeds the scope granted to the client',
+  invalid_client: 'client authentication failed',
+  forbidden: 'the token does not grant this operation',
   invalid_credentials: 'invalid username or password',
   invalid_grant: 'the grant is invalid, expired, revoked or already used',
   unauthorized: 'missing or invalid credentials for this endpoint',
   not_found: 'not found',
   conflict: 'the request conflicts with the current state',
   payload_too_large: 'the request body is too large',
-  unsupported_media_type: 'the request body must be application/json',
+  unsupported_media_type: 'the request body has a media type this endpoint does not accept',
   rate_limited: 'too many attempts; retry later',
   server_error: 'internal error',
   unavailable: 'the service is not available',
 }
+
+/** The realm of the token endpoint's Basic challenge (RFC 7617). */
+const BASIC_REALM = 'edgegate'
 
 function isEdgeCode(code: ErrorCode): code is EdgeErrorCode {
   return code in STATUS
@@ -51,7 +62,13 @@ function isEdgeCode(code: ErrorCode): code is EdgeErrorCode {
  */
 export function errorResponse(c: Context, code: EdgeErrorCode, description = DESCRIPTION[code]) {
   c.header('Cache-Control', 'no-store')
-  if (STATUS[code] === 401 && code !== 'invalid_credentials') {
+  if (code === 'invalid_client') {
+    // RFC 6749 §5.2: the token endpoint challenges with the client's auth scheme, whatever failed.
+    c.header('WWW-Authenticate', `Basic realm="${BASIC_REALM}", charset="UTF-8"`)
+  } else if (code === 'forbidden') {
+    // RFC 6750 §3.1: a valid bearer token without the scope this needs.
+    c.header('WWW-Authenticate', 'Bearer error="insufficient_scope"')
+  } else if (STATUS[code] === 401 && code !== 'invalid_credentials') {
     // RFC 6750 §3: a 401 for a bearer-protected resource names the scheme.
     c.header('WWW-Authenticate', `Bearer error="invalid_token", error_description="${DESCRIPTION[code]}"`)
   }

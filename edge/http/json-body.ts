@@ -38,16 +38,10 @@ export function jsonBody<S extends v.GenericSchema, O extends boolean = false>(
       c.set('body', undefined as Body)
       return next()
     }
-    if (!isJsonMediaType(c.req.header('content-type'))) {
+    if (!isMediaType(c.req.header('content-type'), 'application/json')) {
       throw new AppError('unsupported_media_type', 'content-type is not application/json')
     }
-    const bytes = await readLimited(c.req.raw, maxBytes)
-    let text: string
-    try {
-      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes)
-    } catch {
-      throw new AppError('invalid_request', 'body is not valid UTF-8')
-    }
+    const text = await readText(c.req.raw, maxBytes)
     let value: unknown
     try {
       value = JSON.parse(text)
@@ -66,12 +60,33 @@ function isEmpty(req: Request): boolean {
   return req.body === null || length === '0'
 }
 
-/** `application/json`, optionally with a UTF-8 charset parameter. */
-function isJsonMediaType(header: string | undefined): boolean {
+/**
+ * Whether a Content-Type is `mediaType`, optionally with a UTF-8 charset parameter.
+ *
+ * @param header - the Content-Type header
+ * @param mediaType - the expected type, lower case
+ */
+export function isMediaType(header: string | undefined, mediaType: string): boolean {
   if (!header) return false
   const [type, ...params] = header.split(';').map((s) => s.trim().toLowerCase())
-  if (type !== 'application/json') return false
+  if (type !== mediaType) return false
   return params.every((p) => p === '' || p === 'charset=utf-8' || p === 'charset="utf-8"')
+}
+
+/**
+ * Read the body as UTF-8 text within `maxBytes`.
+ *
+ * @param req - the request
+ * @param maxBytes - the limit
+ * @throws AppError `payload_too_large`, or `invalid_request` when it is not UTF-8
+ */
+export async function readText(req: Request, maxBytes: number): Promise<string> {
+  const bytes = await readLimited(req, maxBytes)
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes)
+  } catch {
+    throw new AppError('invalid_request', 'body is not valid UTF-8')
+  }
 }
 
 /** Read the body, refusing as soon as it passes `maxBytes` (a declared length is checked first). */

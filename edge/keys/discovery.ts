@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { JWKS_PATH, SIGNING_ALGORITHMS } from '../../shared/constants.ts'
+import { JWKS_PATH, SERVICE_SCOPES, SIGNING_ALGORITHMS } from '../../shared/constants.ts'
 import type { AppEnv } from '../types.ts'
 
 /**
@@ -13,16 +13,18 @@ export function discovery(c: Context<AppEnv>) {
   return c.json({
     issuer,
     jwks_uri: `${issuer}${JWKS_PATH}`,
-    token_endpoint: `${issuer}/auth/login`,
+    // The OAuth 2.0 token endpoint: client credentials for services (docs/protocol.md §8).
+    // Users log in at /auth/login, which speaks JSON, not RFC 6749.
+    token_endpoint: `${issuer}/auth/token`,
     revocation_endpoint: `${issuer}/auth/logout`,
     // Every algorithm a key in the JWKS may use: during a change of
     // SIGNING_ALG, retired keys of the old algorithm are still published.
     id_token_signing_alg_values_supported: [signingAlg, ...SIGNING_ALGORITHMS.filter((a) => a !== signingAlg)],
-    token_endpoint_auth_methods_supported: ['none'],
-    grant_types_supported: ['password', 'refresh_token'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    grant_types_supported: ['client_credentials'],
     response_types_supported: ['token'],
     subject_types_supported: ['public'],
-    scopes_supported: ['chat:read', 'chat:write'],
-    claims_supported: ['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'nbf', 'exp', 'name', 'scope', 'rooms'],
+    scopes_supported: ['chat:read', 'chat:write', ...SERVICE_SCOPES],
+    claims_supported: ['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'nbf', 'exp', 'name', 'scope', 'rooms', 'client_id'],
   })
 }

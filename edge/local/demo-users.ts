@@ -1,3 +1,5 @@
+import { hashClientSecret } from '../clients/secret.ts'
+
 /** The demo users of PROTOCOL §2, seeded by `npm start` only, never by production config. */
 export const DEMO_USERS = [
   { username: 'alice', password: 'alice-password-1', scope: 'chat:read chat:write', rooms: ['lobby', 'team:a:*'] },
@@ -24,4 +26,36 @@ export async function seedDemoUsers(edgeUrl: string, adminToken: string): Promis
     }
     await res.body?.cancel()
   }
+}
+
+/** The demo service client, created by `npm start` only (docs/protocol.md §8). */
+export const DEMO_SERVICE_CLIENT = {
+  clientId: 'demo-service',
+  name: 'demo-service',
+  scope: 'publish disconnect presence:read grants',
+  /**
+   * A fixed local demo secret, so the docs can show it (override with
+   * DEMO_SERVICE_SECRET). Real clients get 256 random bits from the admin API.
+   */
+  defaultSecret: 'demo-service-secret-local-only',
+} as const
+
+/**
+ * SQL that creates the demo service client, or gives it the current secret
+ * and scope if it exists: the admin API always chooses id and secret itself,
+ * so the stable local demo values go straight into the local D1 (through
+ * `startEdge({ seedSql })`), and only as a hash.
+ *
+ * @param secret - the demo secret
+ * @example
+ * ```ts
+ * const edge = await startEdge({ seedSql: await demoServiceClientSql(DEMO_SERVICE_CLIENT.defaultSecret) })
+ * ```
+ */
+export async function demoServiceClientSql(secret: string): Promise<string> {
+  const { clientId, name, scope } = DEMO_SERVICE_CLIENT
+  // Every value is a constant of this file or base64url, so nothing here needs quoting.
+  return `INSERT INTO clients (client_id, name, scope, secret_hash, created_at)
+    VALUES ('${clientId}', '${name}', '${scope}', '${await hashClientSecret(secret)}', unixepoch())
+    ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, scope = excluded.scope`
 }

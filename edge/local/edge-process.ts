@@ -21,6 +21,11 @@ export interface EdgeProcessOptions {
   adminToken?: string
   /** Revocation feed token. @default 'dev-feed-token' */
   feedToken?: string
+  /**
+   * SQL run against the local D1 after the migrations and before the worker
+   * starts (local seeding, e.g. the demo service client). @default none
+   */
+  seedSql?: string
   /** Where wrangler's output goes. @default 'inherit' */
   stdio?: 'inherit' | 'ignore'
 }
@@ -59,6 +64,9 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
   await mkdir(stateDir, { recursive: true, mode: 0o700 })
   const stdio = options.stdio ?? 'inherit'
   await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], stdio)
+  if (options.seedSql) {
+    await run(['d1', 'execute', 'DB', '--local', '--persist-to', stateDir, '--command', options.seedSql], 'ignore')
+  }
 
   // A free port is only free until someone binds it: pick it after the migrations (seconds),
   // right before wrangler dev binds it, to leave as little time as possible for that.

@@ -4,12 +4,13 @@
  *
  * Environment: EDGE_PORT (8787), REALTIME_PORT (3000), REALTIME_URLS (where the
  * edge pushes revocations; the local realtime node), STATE_DIR (.state),
- * ADMIN_TOKEN (dev-admin-token), REVOCATION_FEED_TOKEN (dev-feed-token), any
+ * ADMIN_TOKEN (dev-admin-token), REVOCATION_FEED_TOKEN (dev-feed-token),
+ * DEMO_SERVICE_SECRET (the demo service client's secret), any
  * worker variable (ACCESS_TOKEN_TTL, JWKS_MAX_AGE, ROTATION_PERIOD,
- * SIGNING_ALG, AUDIENCE, SESSION_TTL) to override wrangler.toml, and any
+ * SIGNING_ALG, AUDIENCE, SESSION_TTL, SERVICE_TOKEN_TTL) to override wrangler.toml, and any
  * realtime variable (see README), which the realtime node inherits.
  */
-import { DEMO_USERS, seedDemoUsers } from './demo-users.ts'
+import { DEMO_SERVICE_CLIENT, DEMO_USERS, demoServiceClientSql, seedDemoUsers } from './demo-users.ts'
 import { startEdge } from './edge-process.ts'
 import { startRealtime, type RealtimeProcess } from './realtime-process.ts'
 
@@ -22,7 +23,7 @@ if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) {
 }
 if (nodeCount > 1 && !process.env.REDIS_URL) process.env.REDIS_URL = 'redis://127.0.0.1:6379'
 
-const WORKER_VARS = ['ACCESS_TOKEN_TTL', 'JWKS_MAX_AGE', 'ROTATION_PERIOD', 'SIGNING_ALG', 'AUDIENCE', 'SESSION_TTL']
+const WORKER_VARS = ['ACCESS_TOKEN_TTL', 'SERVICE_TOKEN_TTL', 'JWKS_MAX_AGE', 'ROTATION_PERIOD', 'SIGNING_ALG', 'AUDIENCE', 'SESSION_TTL']
 const CRON_INTERVAL_MS = 5 * 60 * 1000
 
 const port = Number(process.env.EDGE_PORT ?? 8787)
@@ -36,8 +37,11 @@ const realtimePorts = Array.from({ length: nodeCount }, (_, i) => firstPort + i)
 // Where the edge pushes revocations: the local realtime nodes unless told otherwise.
 vars.REALTIME_URLS = process.env.REALTIME_URLS ?? realtimePorts.map((p) => `http://127.0.0.1:${p}`).join(',')
 
+// Local only: a demo service client with a stable, documented secret.
+const demoServiceSecret = process.env.DEMO_SERVICE_SECRET || DEMO_SERVICE_CLIENT.defaultSecret
 const edge = await startEdge({
   port,
+  seedSql: await demoServiceClientSql(demoServiceSecret),
   stateDir: process.env.STATE_DIR ?? '.state',
   vars,
   ...(process.env.ADMIN_TOKEN && { adminToken: process.env.ADMIN_TOKEN }),
@@ -82,6 +86,9 @@ ${nodes.map((n) => `  realtime   ${n.url}   (Socket.IO path /socket.io; /healthz
 
   demo logins (username / password):
 ${DEMO_USERS.map((u) => `    ${u.username.padEnd(6)} ${u.password.padEnd(18)} scope "${u.scope}", rooms ${JSON.stringify(u.rooms)}`).join('\n')}
+
+  demo service client (client credentials, docs/server-api.md):
+    client_id ${DEMO_SERVICE_CLIENT.clientId}   client_secret ${demoServiceSecret}   scope "${DEMO_SERVICE_CLIENT.scope}"
 
   try:  curl -s ${edge.url}/auth/login -H 'content-type: application/json' \\
           -d '{"username":"alice","password":"alice-password-1"}'

@@ -17,6 +17,11 @@ describe('readConfig', () => {
     })
   })
 
+  it('reads SERVICE_TOKEN_TTL: 300 s in wrangler.toml, up to 900', () => {
+    expect(readConfig(withVars({})).serviceTokenTtlSeconds).toBe(300)
+    expect(readConfig(withVars({ SERVICE_TOKEN_TTL: '900' })).serviceTokenTtlSeconds).toBe(900)
+  })
+
   it('accepts a list of audiences', () => {
     expect(readConfig(withVars({ AUDIENCE: 'realtime, api' })).audience).toEqual(['realtime', 'api'])
   })
@@ -30,6 +35,9 @@ describe('readConfig', () => {
     ['ISSUER', 'not a url', /ISSUER must be an absolute URL/],
     ['ISSUER', 'ftp://edge', /ISSUER must be http/],
     ['ISSUER', '', /ISSUER is required/],
+    ['SERVICE_TOKEN_TTL', '901', /SERVICE_TOKEN_TTL must be between/],
+    ['SERVICE_TOKEN_TTL', '9', /SERVICE_TOKEN_TTL must be between/],
+    ['AUDIENCE', 'realtime,realtime-api', /AUDIENCE must not include realtime-api/],
   ])('refuses %s=%j with an error naming the variable', (name, value, message) => {
     expect(() => readConfig(withVars({ [name]: value }))).toThrow(ConfigError)
     expect(() => readConfig(withVars({ [name]: value }))).toThrow(message)

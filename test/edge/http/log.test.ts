@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { ADMIN_TOKEN, FEED_TOKEN, call, createUser, feed, login, loginOk, refresh } from '../support.ts'
+import { ADMIN_TOKEN, FEED_TOKEN, call, createUser, feed, login, loginOk, postJson, refresh } from '../support.ts'
+import { basic, createClient, serviceToken, tokenRequest } from '../service-support.ts'
 
 let lines: string[]
 
@@ -67,5 +68,37 @@ describe('the request log', () => {
     expect(refused.status).toBe(401)
     expect(requests()).toEqual(['GET /auth/revocations 401'])
     expect(lines.join('\n')).not.toContain(FEED_TOKEN)
+  })
+
+  it('logs service-client routes by route, never a client secret, service token or grant', async () => {
+    const client = await createClient('grants')
+    const wrong = await tokenRequest(
+      { grant_type: 'client_credentials' },
+      { authorization: basic(client.client_id, 'wrong-secret-1') },
+    )
+    expect(wrong.status).toBe(401)
+    const { access_token } = await serviceToken(client)
+    const res = await postJson(
+      '/auth/room-grants',
+      { sub: 'u', rooms: ['doc:1'] },
+      { authorization: `Bearer ${access_token}` },
+    )
+    const { grant } = (await res.json()) as { grant: string }
+    expect(requests()).toEqual([
+      'POST /admin/clients 201',
+      'POST /auth/token 401',
+      'POST /auth/token 200',
+      'POST /auth/room-grants 200',
+    ])
+    const all = lines.join('\n')
+    for (const secret of [
+      client.client_secret,
+      'wrong-secret-1',
+      access_token,
+      grant,
+      ADMIN_TOKEN,
+    ]) {
+      expect(all).not.toContain(secret)
+    }
   })
 })

@@ -95,7 +95,9 @@ describe('GET /.well-known/openid-configuration', () => {
     expect(doc).toMatchObject({
       issuer: env.ISSUER,
       jwks_uri: `${env.ISSUER}/.well-known/jwks.json`,
-      token_endpoint: `${env.ISSUER}/auth/login`,
+      token_endpoint: `${env.ISSUER}/auth/token`,
+      grant_types_supported: ['client_credentials'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     })
     expect(doc.id_token_signing_alg_values_supported).toContain('ES256')
     expect(doc.id_token_signing_alg_values_supported).not.toContain('none')
