@@ -1,30 +1,27 @@
 import { jwtVerify, type JWTVerifyGetKey } from 'jose'
 import * as v from 'valibot'
-import { ScopeSchema } from './claims.ts'
-import { ACCESS_TOKEN_TYP, CLOCK_TOLERANCE_SECONDS, SIGNING_ALGORITHMS } from './constants.ts'
+import { ServiceClaimsSchema } from './claims.ts'
+import {
+  ACCESS_TOKEN_TYP,
+  CLOCK_TOLERANCE_SECONDS,
+  SERVICE_AUDIENCE,
+  SIGNING_ALGORITHMS,
+} from './constants.ts'
 import { AppError } from './errors.ts'
 import { mapJoseError, readKid } from './verify-access-token.ts'
 
-/** Audience of service tokens: the realtime server API's (docs/protocol.md §8). */
-export const SERVICE_TOKEN_AUDIENCE = 'realtime-api'
-
 /**
- * The claims of a service token (docs/protocol.md §8) the server API relies
- * on. It names a service client, never a user session: no `sid`.
+ * The service-token claims the server API relies on (docs/protocol.md §8):
+ * the edge's schema, except that `nbf`, which the contract does not list
+ * for service tokens, is checked only when present.
  */
-export const ServiceTokenClaimsSchema = v.object({
-  iss: v.string(),
-  aud: v.union([v.string(), v.array(v.string())]),
-  sub: v.pipe(v.string(), v.minLength(1)),
-  client_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
-  jti: v.pipe(v.string(), v.minLength(1)),
-  iat: v.number(),
-  exp: v.number(),
-  scope: ScopeSchema,
+const ServerApiClaimsSchema = v.object({
+  ...ServiceClaimsSchema.entries,
+  nbf: v.optional(v.number()),
 })
 
-/** The claims of a service token. */
-export type ServiceTokenClaims = v.InferOutput<typeof ServiceTokenClaimsSchema>
+/** The claims of a verified service token. */
+export type ServiceTokenClaims = v.InferOutput<typeof ServerApiClaimsSchema>
 
 /** Options of {@link verifyServiceToken}. */
 export interface VerifyServiceTokenOptions {
@@ -67,7 +64,7 @@ export async function verifyServiceToken(
       algorithms: [...SIGNING_ALGORITHMS],
       typ: ACCESS_TOKEN_TYP,
       issuer: options.issuer,
-      audience: options.audience ?? SERVICE_TOKEN_AUDIENCE,
+      audience: options.audience ?? SERVICE_AUDIENCE,
       requiredClaims: ['sub', 'client_id', 'jti', 'iat', 'exp'],
       clockTolerance: options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS,
       ...(options.currentDate && { currentDate: options.currentDate }),
@@ -75,7 +72,7 @@ export async function verifyServiceToken(
   } catch (err) {
     throw mapJoseError(err)
   }
-  const parsed = v.safeParse(ServiceTokenClaimsSchema, payload)
+  const parsed = v.safeParse(ServerApiClaimsSchema, payload)
   if (!parsed.success)
     throw new AppError('token_invalid', 'claims do not match the service-token schema')
   if (parsed.output.client_id !== parsed.output.sub)

@@ -6,17 +6,22 @@
  *
  *   npm run demo:notify [text]
  *
- * EDGE_URL, REALTIME_URL, DEMO_CLIENT_ID and DEMO_CLIENT_SECRET override the
- * local defaults. Publishing needs alice's user id (`sub`), not her name:
+ * EDGE_URL, REALTIME_URL, DEMO_CLIENT_ID and DEMO_CLIENT_SECRET (or
+ * DEMO_SERVICE_SECRET, as given to `npm start`) override the local defaults. Publishing needs alice's user id (`sub`), not her name:
  * ALICE_SUB, or learned here by logging in as the demo user alice.
  */
 import { decodeJwt } from 'jose'
+import { DEMO_SERVICE_CLIENT } from '../../edge/local/demo-users.ts'
 import { createPublisher } from '../../shared/publisher/index.ts'
 
 const EDGE = process.env.EDGE_URL ?? 'http://127.0.0.1:8787'
 const REALTIME = process.env.REALTIME_URL ?? 'http://127.0.0.1:3000'
-const CLIENT_ID = process.env.DEMO_CLIENT_ID ?? 'demo-service'
-const CLIENT_SECRET = process.env.DEMO_CLIENT_SECRET ?? 'demo-service-secret'
+const CLIENT_ID = process.env.DEMO_CLIENT_ID ?? DEMO_SERVICE_CLIENT.clientId
+// DEMO_SERVICE_SECRET is what `npm start` seeds the demo client with.
+const CLIENT_SECRET =
+  process.env.DEMO_CLIENT_SECRET ??
+  process.env.DEMO_SERVICE_SECRET ??
+  DEMO_SERVICE_CLIENT.defaultSecret
 
 async function aliceSub(): Promise<string> {
   if (process.env.ALICE_SUB) return process.env.ALICE_SUB

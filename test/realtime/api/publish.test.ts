@@ -155,6 +155,17 @@ describe('POST /api/v1/publish', () => {
     ).toMatch(/ 1$/m)
   })
 
+  it('accepts a service token without nbf (docs/protocol.md §8 does not list it) and one with two audiences', async () => {
+    const { issuer, url } = await setUp()
+    const body = { to: { room: 'lobby' }, event: 'note', data: null }
+    expect(
+      (await post(url, '/api/v1/publish', body, await serviceToken(issuer, { nbf: undefined })))
+        .status,
+    ).toBe(202)
+    const both = await serviceToken(issuer, { aud: ['realtime-api', 'billing'] })
+    expect((await post(url, '/api/v1/publish', body, both)).status).toBe(202)
+  })
+
   it('refuses a service token as a handshake token: the audiences differ', async () => {
     const { issuer, url } = await setUp()
     expect(
@@ -229,7 +240,10 @@ describe('server API refusals (docs/protocol.md §8)', () => {
     const token = await serviceToken(issuer, { exp: now + 60 })
     expect((await post(url, '/api/v1/publish', publish, token)).status).toBe(202)
     skewMs = 120_000
-    expect(await post(url, '/api/v1/publish', publish, token)).toMatchObject({ status: 401, body: { error: 'token_expired' } })
+    expect(await post(url, '/api/v1/publish', publish, token)).toMatchObject({
+      status: 401,
+      body: { error: 'token_expired' },
+    })
   })
 
   it('answers 403 forbidden for a token without the scope, naming the scope in the challenge', async () => {
