@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono'
-import { AppError } from '../../shared/errors.ts'
+import { AppError, isAppError } from '../../shared/errors.ts'
+import { isMediaType, readText } from '../../shared/read-body.ts'
 import { rateLimited } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { ClientRateLimiter } from './client-rate.ts'
@@ -83,32 +84,22 @@ export function createServerApi(options: ServerApiOptions): Hono {
 
 /**
  * The request's JSON body: `application/json` only (415), at most
- * {@link MAX_API_BODY_BYTES} read before parsing (413), valid JSON (400).
+ * {@link MAX_API_BODY_BYTES} read before parsing (413), UTF-8 JSON (400).
  */
 async function readJson(request: Request): Promise<unknown> {
-  const type = request.headers.get('content-type') ?? ''
-  if (!/^application\/json\s*(;|$)/i.test(type))
+  if (!isMediaType(request.headers.get('content-type') ?? undefined, 'application/json')) {
     throw new AppError('unsupported_media_type', 'content-type is not application/json')
-  const declared = Number(request.headers.get('content-length') ?? 0)
-  if (declared > MAX_API_BODY_BYTES)
-    throw new AppError('payload_too_large', 'content-length over the limit')
-  const chunks: Uint8Array[] = []
-  let size = 0
-  if (request.body) {
-    const reader = request.body.getReader()
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      size += value.byteLength
-      if (size > MAX_API_BODY_BYTES) {
-        await reader.cancel()
-        throw new AppError('payload_too_large', 'body over the limit')
-      }
-      chunks.push(value)
-    }
+  }
+  let text: string
+  try {
+    text = await readText(request, MAX_API_BODY_BYTES)
+  } catch (err) {
+    if (isAppError(err) && err.code === 'invalid_request')
+      throw new AppError('envelope_invalid', 'body: not UTF-8')
+    throw err
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    return JSON.parse(text)
   } catch {
     throw new AppError('envelope_invalid', 'body: not JSON')
   }

@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { EnvelopeIdSchema } from '../../shared/envelope.ts'
 import { AppError } from '../../shared/errors.ts'
+import { describeIssues } from '../../shared/issues.ts'
 import { isServerRoom, RoomSchema } from '../../shared/events.ts'
 import { RESERVED_EVENTS } from '../messages/registry.ts'
 import { MAX_PUBLISH_DATA_BYTES } from './constants.ts'
@@ -80,13 +81,9 @@ export function parseDisconnect(body: unknown): DisconnectRequest {
   return parse(DisconnectBodySchema, body)
 }
 
-/** Parse, or throw `envelope_invalid` with the first failed rule (never the input). */
+/** Parse, or throw `envelope_invalid` naming the first failed rule (never the input). */
 function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
   const result = v.safeParse(schema, body)
-  if (result.success) return result.output
-  const issue = result.issues[0]
-  const path = issue.path?.map((item) => String(item.key)).join('.') || 'body'
-  // Our own messages name the rule; valibot's defaults quote the input, so only the path is given then.
-  const own = issue.type === 'regex' || issue.type === 'check'
-  throw new AppError('envelope_invalid', own ? issue.message : `${path}: does not match the schema`)
+  if (!result.success) throw new AppError('envelope_invalid', describeIssues(result.issues))
+  return result.output
 }

@@ -294,7 +294,7 @@ describe('server API refusals (docs/protocol.md §8)', () => {
     expect(seen).toEqual([])
   })
 
-  it('answers 413 for data over 16 KiB and for a body over the raw limit, 415 for another content type', async () => {
+  it('answers 413 for data over 16 KiB and for a body over the raw limit, 400 for a body that is not UTF-8, 415 for another content type', async () => {
     const { url, token } = await setUp()
     const big = await post(
       url,
@@ -317,6 +317,17 @@ describe('server API refusals (docs/protocol.md §8)', () => {
       token,
     )
     expect(huge).toMatchObject({ status: 413, body: { error: 'payload_too_large' } })
+    const latin1 = await fetch(`${url}/api/v1/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: new Uint8Array([0x7b, 0xff, 0x7d]),
+    })
+    expect(latin1.status).toBe(400)
+    expect(await latin1.json()).toMatchObject({ error: 'envelope_invalid' })
+    const charset = await post(url, '/api/v1/publish', publish, token, {
+      'content-type': 'application/json; charset=utf-8',
+    })
+    expect(charset.status).toBe(202)
     const form = await post(url, '/api/v1/publish', 'to=alice', token, {
       'content-type': 'application/x-www-form-urlencoded',
     })
