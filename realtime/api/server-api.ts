@@ -1,10 +1,8 @@
 import type { Hono } from 'hono'
-import type { JWTVerifyGetKey } from 'jose'
 import type { Registry } from 'prom-client'
 import type { Server } from 'socket.io'
 import { AppError } from '../../shared/errors.ts'
 import type { Logger } from '../log.ts'
-import type { RevocationSet } from '../revocations/revocation-set.ts'
 import type { Sessions } from '../session/sessions.ts'
 import { MemoryPublishStore } from '../streams/memory-store.ts'
 import { createRedisPublishStore, type ScriptClient } from '../streams/redis-store.ts'
@@ -14,7 +12,7 @@ import { createDisconnect } from './disconnect.ts'
 import { createApiMetrics } from './metrics.ts'
 import { createPublish } from './publish.ts'
 import { createServerApi } from './routes.ts'
-import { createServiceAuth } from './service-auth.ts'
+import { createServiceAuth, type ServiceAuthOptions } from './service-auth.ts'
 
 /** The server API's and the user streams' settings (docs/protocol.md §8, §9). */
 export interface ServerApiSettings {
@@ -50,16 +48,10 @@ export function createPublishStore(options: {
 }
 
 /** What {@link createServerApiRoutes} wires together. */
-export interface ServerApiDeps {
+export interface ServerApiDeps extends ServiceAuthOptions {
   io: Server<any, any, any, any>
   sessions: Sessions
   store: PublishStore
-  getKey: JWTVerifyGetKey
-  keysReady: () => boolean
-  issuer: string
-  revocations: RevocationSet
-  clockToleranceSeconds: number
-  now: () => number
   logger: Logger
   registry: Registry
   clustered: boolean
@@ -86,14 +78,7 @@ export function createServerApiRoutes(deps: ServerApiDeps): Hono {
     }),
   })
   return createServerApi({
-    authenticate: createServiceAuth({
-      getKey: deps.getKey,
-      keysReady: deps.keysReady,
-      issuer: deps.issuer,
-      revocations: deps.revocations,
-      clockToleranceSeconds: deps.clockToleranceSeconds,
-      now: deps.now,
-    }),
+    authenticate: createServiceAuth(deps),
     rate,
     publish: createPublish({
       io: deps.io,
