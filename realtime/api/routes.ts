@@ -61,15 +61,19 @@ export function createServerApi(options: ServerApiOptions): Hono {
       } catch (err) {
         const { status, headers, body, unexpected } = apiErrorResponse(err, scope)
         counter.inc({ outcome: body.error })
-        if (unexpected)
+        if (unexpected) {
           logger('error', 'server API failed', { scope, clientId, error: String(err) })
-        else
-          logger('debug', 'server API refused', {
+        } else {
+          // An outage (Redis, keys) is worth a warning; a refused request is the caller's.
+          const cause = (err as Error).cause
+          logger(body.error === 'unavailable' ? 'warn' : 'debug', 'server API refused', {
             scope,
             clientId,
             code: body.error,
             reason: (err as Error).message,
+            ...(cause instanceof Error && { cause: cause.message }),
           })
+        }
         return c.json(body, status, headers)
       }
     }
