@@ -1,0 +1,97 @@
+import { MAX_TOKEN_BYTES } from '../../shared/constants.ts'
+import { AppError } from '../../shared/errors.ts'
+
+/** A compact JWS taken apart, before any signature work. */
+export interface CompactJws {
+  header: Record<string, unknown>
+  kid: string
+  alg: string
+  /** The ASCII `header.payload` the signature covers. */
+  signingInput: Buffer
+  /** The payload segment, still encoded: decoded only once the signature holds. */
+  payloadSegment: string
+  signature: Buffer
+}
+
+const SEGMENT = /^[A-Za-z0-9_-]*$/
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Take a compact JWS apart with the strict checks that run before any
+ * signature work (docs/protocol.md §5): at most 4 KiB, exactly three
+ * segments, each canonical base64url (no padding, whitespace, standard
+ * alphabet or stray trailing bits: decoding then encoding gives it back), a
+ * header that is a JSON object with a string `kid` and `alg`, and neither
+ * `crit` nor `b64` (no extension is understood, so none may be relied on).
+ *
+ * @param token - the compact JWS
+ * @throws AppError `token_malformed`
+ * @example
+ * ```ts
+ * const { kid, alg } = parseCompactJws(token)
+ * ```
+ */
+export function parseCompactJws(token: string): CompactJws {
+  if (token.length > MAX_TOKEN_BYTES) {
+    throw new AppError('token_malformed', `token over ${MAX_TOKEN_BYTES} bytes`)
+  }
+  const first = token.indexOf('.')
+  const second = token.indexOf('.', first + 1)
+  if (first <= 0 || second <= first + 1 || token.indexOf('.', second + 1) !== -1) {
+    throw new AppError('token_malformed', 'not a compact JWS')
+  }
+  const headerSegment = token.slice(0, first)
+  const payloadSegment = token.slice(first + 1, second)
+  const signature = decodeSegment(token.slice(second + 1))
+  decodeSegment(payloadSegment)
+  const header = parseJsonObject(decodeSegment(headerSegment))
+  if (!header) throw new AppError('token_malformed', 'header is not base64url JSON')
+  const { kid, alg } = header
+  if (typeof kid !== 'string' || kid.length === 0 || kid.length > 256) {
+    throw new AppError('token_malformed', 'header kid missing or not a string')
+  }
+  if (typeof alg !== 'string') throw new AppError('token_malformed', 'header alg missing')
+  if (Object.hasOwn(header, 'crit')) throw new AppError('token_malformed', 'header crit refused')
+  if (Object.hasOwn(header, 'b64')) throw new AppError('token_malformed', 'header b64 refused')
+  return {
+    header,
+    kid,
+    alg,
+    signingInput: Buffer.from(token.slice(0, second), 'ascii'),
+    payloadSegment,
+    signature,
+  }
+}
+
+/**
+ * Decode one canonical base64url segment.
+ *
+ * @throws AppError `token_malformed` for anything `Buffer` would have to forgive
+ */
+export function decodeSegment(segment: string): Buffer {
+  // Buffer's decoder skips characters it does not know; the re-encoding check refuses them, and padding, and stray bits.
+  if (!SEGMENT.test(segment) || segment.length % 4 === 1) {
+    throw new AppError('token_malformed', 'not a compact JWS')
+  }
+  const bytes = Buffer.from(segment, 'base64url')
+  if (bytes.toString('base64url') !== segment) {
+    throw new AppError('token_malformed', 'not canonical base64url')
+  }
+  return bytes
+}
+
+/**
+ * Parse strict UTF-8 JSON that must be a plain object (as jose requires of
+ * a JOSE header and a JWT claims set); undefined otherwise.
+ */
+export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(utf8.decode(bytes))
+  } catch {
+    return undefined
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined
+}
