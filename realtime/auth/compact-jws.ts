@@ -22,10 +22,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
  * segments, each canonical base64url (no padding, whitespace, standard
  * alphabet or stray trailing bits: decoding then encoding gives it back), a
  * header that is a JSON object with a string `kid` and `alg`, and neither
- * `crit` nor `b64` (no extension is understood, so none may be relied on).
+ * `crit` nor `b64` (no extension is understood, so none may be relied on:
+ * `token_invalid`, as jose says of an extension it does not know).
  *
  * @param token - the compact JWS
- * @throws AppError `token_malformed`
+ * @throws AppError `token_malformed`, or `token_invalid` for `crit` or `b64`
  * @example
  * ```ts
  * const { kid, alg } = parseCompactJws(token)
@@ -51,8 +52,17 @@ export function parseCompactJws(token: string): CompactJws {
     throw new AppError('token_malformed', 'header kid missing or not a string')
   }
   if (typeof alg !== 'string') throw new AppError('token_malformed', 'header alg missing')
-  if (Object.hasOwn(header, 'crit')) throw new AppError('token_malformed', 'header crit refused')
-  if (Object.hasOwn(header, 'b64')) throw new AppError('token_malformed', 'header b64 refused')
+  if (Object.hasOwn(header, 'crit')) {
+    // Codes as jose gives them: a malformed crit is malformed, a well-formed one names an extension refused here.
+    const { crit } = header
+    const wellFormed =
+      Array.isArray(crit) &&
+      crit.length > 0 &&
+      crit.every((name) => typeof name === 'string' && name.length > 0)
+    if (!wellFormed) throw new AppError('token_malformed', 'header crit malformed')
+    throw new AppError('token_invalid', 'header crit refused: no extension is supported')
+  }
+  if (Object.hasOwn(header, 'b64')) throw new AppError('token_invalid', 'header b64 refused')
   return {
     header,
     kid,
