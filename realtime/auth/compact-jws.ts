@@ -51,7 +51,9 @@ export function parseCompactJws(token: string): CompactJws {
   if (typeof kid !== 'string' || kid.length === 0 || kid.length > 256) {
     throw new AppError('token_malformed', 'header kid missing or not a string')
   }
-  if (typeof alg !== 'string') throw new AppError('token_malformed', 'header alg missing')
+  if (typeof alg !== 'string' || alg.length === 0) {
+    throw new AppError('token_malformed', 'header alg missing')
+  }
   if (Object.hasOwn(header, 'crit')) {
     // Codes as jose gives them: a malformed crit is malformed, a well-formed one names an extension refused here.
     const { crit } = header
