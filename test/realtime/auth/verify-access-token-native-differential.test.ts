@@ -65,13 +65,13 @@ let keySet: KeySet
 let fetches = 0
 
 beforeAll(async () => {
-  const entries = (prefix: string) =>
+  // The issuer's keys, and impostors: the same kids and algs, other key material.
+  const generate = () =>
     Object.fromEntries(
       KEY_SET_ALGORITHMS.map((alg) => [alg, fixtureKey(alg, `issuer-${alg.toLowerCase()}`)]),
-    ) as Record<KeySetAlgorithm, FixtureKey> & { prefix?: string }
-  keys = entries('issuer')
-  // Impostors: the same kids and algs, other key material.
-  impostors = entries('impostor')
+    ) as unknown as Record<KeySetAlgorithm, FixtureKey>
+  keys = generate()
+  impostors = generate()
   const body = JSON.stringify({ keys: KEY_SET_ALGORITHMS.map((alg) => keys[alg].jwk) })
   keySet = createKeySet({
     jwksUrl: `${ISSUER}/.well-known/jwks.json`,
