@@ -8,7 +8,7 @@ export interface CompactJws {
   alg: string
   /** The ASCII `header.payload` the signature covers. */
   signingInput: Buffer
-  /** The payload segment, still encoded: decoded only once the signature holds. */
+  /** The payload segment, canonical but still encoded: decoded only once the signature holds. */
   payloadSegment: string
   signature: Buffer
 }
@@ -44,7 +44,7 @@ export function parseCompactJws(token: string): CompactJws {
   const headerSegment = token.slice(0, first)
   const payloadSegment = token.slice(first + 1, second)
   const signature = decodeSegment(token.slice(second + 1))
-  decodeSegment(payloadSegment)
+  assertCanonical(payloadSegment)
   const header = parseJsonObject(decodeSegment(headerSegment))
   if (!header) throw new AppError('token_malformed', 'header is not base64url JSON')
   const { kid, alg } = header
@@ -81,15 +81,36 @@ export function parseCompactJws(token: string): CompactJws {
  * @throws AppError `token_malformed` for anything `Buffer` would have to forgive
  */
 export function decodeSegment(segment: string): Buffer {
-  // Buffer's decoder skips characters it does not know; the re-encoding check refuses them, and padding, and stray bits.
-  if (!SEGMENT.test(segment) || segment.length % 4 === 1) {
+  assertCanonical(segment)
+  return Buffer.from(segment, 'base64url')
+}
+
+/** The value of each base64url character, or -1. */
+const VALUES = new Int8Array(128).fill(-1)
+for (const [i, c] of [
+  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
+].entries())
+  VALUES[c.charCodeAt(0)] = i
+
+/**
+ * Refuse a segment that is not canonical base64url: characters outside the
+ * alphabet (padding, whitespace, `+` and `/`: Buffer's decoder would skip or
+ * take them), a length no encoding has, or set bits past the last byte, which
+ * would let several strings carry the same bytes.
+ *
+ * @throws AppError `token_malformed`
+ */
+export function assertCanonical(segment: string): void {
+  const unusedBits = [0, -1, 4, 2][segment.length % 4]!
+  if (unusedBits < 0 || !SEGMENT.test(segment)) {
     throw new AppError('token_malformed', 'not a compact JWS')
   }
-  const bytes = Buffer.from(segment, 'base64url')
-  if (bytes.toString('base64url') !== segment) {
+  if (
+    unusedBits > 0 &&
+    (VALUES[segment.charCodeAt(segment.length - 1)]! & ((1 << unusedBits) - 1)) !== 0
+  ) {
     throw new AppError('token_malformed', 'not canonical base64url')
   }
-  return bytes
 }
 
 /**

@@ -2,7 +2,7 @@ import type { VerifiedAccessToken } from '../../shared/verify-access-token.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { HeldKey, KeySet } from '../../shared/jwks/key-set.ts'
 import { checkAccessClaims, type AccessClaimsCheck } from './access-claims.ts'
-import { parseCompactJws, parseJsonObject, decodeSegment } from './compact-jws.ts'
+import { parseCompactJws, parseJsonObject } from './compact-jws.ts'
 import { importNativeKey, verifyNative, type NativeKey } from './native-signature.ts'
 
 /** Options of {@link verifyAccessTokenNative}. */
@@ -49,7 +49,7 @@ export async function verifyAccessTokenNative(
   if (!verifyNative(nativeKeyOf(held), jws.signingInput, jws.signature)) {
     throw new AppError('token_invalid', 'token rejected (signature)')
   }
-  const payload = parseJsonObject(decodeSegment(jws.payloadSegment))
+  const payload = parseJsonObject(Buffer.from(jws.payloadSegment, 'base64url'))
   if (!payload) throw new AppError('token_malformed', 'not a valid JWS/JWT')
   return { claims: checkAccessClaims(jws.header, payload, options), kid: jws.kid }
 }
