@@ -163,6 +163,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     clockToleranceSeconds: tolerance,
     now,
     onVerified: (kid) => metrics.tokensVerified.inc({ kid }),
+    onSignatureCheck: (alg) => metrics.signatureChecks.inc({ alg }),
   })
   const limits = new ConnectionLimits(options.limits)
   const sessions = new Sessions({
