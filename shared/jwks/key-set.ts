@@ -253,11 +253,14 @@ export function createKeySet(options: KeySetOptions): KeySet {
     }
   }
 
-  /** Usable keys now, starting a background revalidation once expired; undefined if none are usable. */
+  /**
+   * Usable keys now, or undefined. Starts a background revalidation once the
+   * keys held are expired, usable or not: readiness probes may be all an
+   * unready node sees (a load balancer sends it no handshakes).
+   */
   function fresh(t: number): Held | undefined {
-    const keys = usable(t)
-    if (keys && t >= keys.expiresAt && mayRetry(t)) void refresh()
-    return keys
+    if (held && !closed && t >= held.expiresAt && mayRetry(t)) void refresh()
+    return usable(t)
   }
 
   /** Usable keys now, fetching if none are usable. */
@@ -329,10 +332,7 @@ export function createKeySet(options: KeySetOptions): KeySet {
       const error = await refreshAfterNow()
       if (error) throw error
     },
-    isReady() {
-      // Readiness probes may be all an unready node sees: a load balancer sends it no handshakes.
-      return fresh(now()) !== undefined
-    },
+    isReady: () => fresh(now()) !== undefined,
     algorithms: () => [...new Set([...(usable(now())?.keys.values() ?? [])].map((k) => k.alg))],
     kids: () => [...(usable(now())?.keys.keys() ?? [])],
     close() {
