@@ -15,7 +15,7 @@ import { importNativeKey } from '../../realtime/auth/native-signature.ts'
 import { TokenVerifier } from '../../realtime/auth/token-verifier.ts'
 import { verifyAccessTokenNative } from '../../realtime/auth/verify-access-token-native.ts'
 import { RevocationSet } from '../../realtime/revocations/revocation-set.ts'
-import { fixtureKey, signRaw } from '../realtime/auth/support/jws-fixtures.ts'
+import { fixtureKey, mintAccessToken } from '../realtime/auth/support/jws-fixtures.ts'
 
 const ITERATIONS = Number(process.env.ITERATIONS ?? 500)
 const ROUNDS = Number(process.env.ROUNDS ?? 11)
@@ -33,26 +33,8 @@ await keySet.load()
 const options = { issuer: ISSUER, audience: 'realtime', clockToleranceSeconds: 5 }
 const verifier = new TokenVerifier({ keySet, ...options, revocations: new RevocationSet() })
 
-function tokenFor(key: (typeof keys)[number]): string {
-  const now = Math.floor(Date.now() / 1000)
-  return signRaw(
-    key,
-    JSON.stringify({ alg: key.alg, typ: 'at+jwt', kid: key.kid }),
-    JSON.stringify({
-      iss: ISSUER,
-      aud: 'realtime',
-      sub: 'u-1',
-      sid: 's-1',
-      jti: 'j-1',
-      name: 'alice',
-      iat: now,
-      nbf: now,
-      exp: now + 3600,
-      scope: 'chat:read chat:write',
-      rooms: ['lobby'],
-    }),
-  )
-}
+const tokenFor = (key: (typeof keys)[number]) =>
+  mintAccessToken(key, ISSUER, Math.floor(Date.now() / 1000), { exp: Date.now() / 1000 + 3600 })
 
 /**
  * µs per call of each function: rounds of ITERATIONS calls, the functions

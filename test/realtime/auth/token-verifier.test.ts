@@ -8,7 +8,7 @@ import { TokenVerifier } from '../../../realtime/auth/token-verifier.ts'
 import { importNativeKey } from '../../../realtime/auth/native-signature.ts'
 import { RevocationSet } from '../../../realtime/revocations/revocation-set.ts'
 import { createKeySet, type KeySetOptions } from '../../../shared/jwks/key-set.ts'
-import { fixtureKey, signRaw, type FixtureKey } from './support/jws-fixtures.ts'
+import { fixtureKey, mintAccessToken, type FixtureKey } from './support/jws-fixtures.ts'
 
 const ISSUER = 'https://edge.example'
 const T0 = 1_800_000_000_000
@@ -17,27 +17,8 @@ let key: FixtureKey
 let checks: string[]
 let revocations: RevocationSet
 
-function mint(claims: Record<string, unknown> = {}, signer = key): string {
-  const now = Math.floor(t / 1000)
-  return signRaw(
-    signer,
-    JSON.stringify({ alg: signer.alg, typ: 'at+jwt', kid: signer.kid }),
-    JSON.stringify({
-      iss: ISSUER,
-      aud: 'realtime',
-      sub: 'u-1',
-      sid: 's-1',
-      jti: `j-${Math.random()}`,
-      name: 'alice',
-      iat: now,
-      nbf: now,
-      exp: now + 60,
-      scope: 'chat:write',
-      rooms: [],
-      ...claims,
-    }),
-  )
-}
+const mint = (claims: Record<string, unknown> = {}, signer = key) =>
+  mintAccessToken(signer, ISSUER, Math.floor(t / 1000), claims)
 
 async function verifierFor(
   keys: FixtureKey[],

@@ -98,3 +98,33 @@ export function prng(seed: number) {
 
 /** The PRNG of {@link prng}. */
 export type Prng = ReturnType<typeof prng>
+
+/**
+ * A valid access token of `issuer` signed by `key` at `nowSeconds`, living
+ * 60 s, with `claims` over the defaults.
+ */
+export function mintAccessToken(
+  key: FixtureKey,
+  issuer: string,
+  nowSeconds: number,
+  claims: Record<string, unknown> = {},
+): string {
+  return signRaw(
+    key,
+    JSON.stringify({ alg: key.alg, typ: 'at+jwt', kid: key.kid }),
+    JSON.stringify({
+      iss: issuer,
+      aud: 'realtime',
+      sub: 'u-1',
+      sid: 's-1',
+      jti: `j-${Math.random().toString(36).slice(2)}`,
+      name: 'alice',
+      iat: nowSeconds,
+      nbf: nowSeconds,
+      exp: nowSeconds + 60,
+      scope: 'chat:read chat:write',
+      rooms: ['lobby'],
+      ...claims,
+    }),
+  )
+}
