@@ -171,7 +171,10 @@ describe('key rotation under handshake load, against the real edge', () => {
     dropped = active
     expect(before.keys.map((k) => k.kid)).toContain(active)
     expect(await rotate(true)).toBe(200)
-    // Logins right after the emergency connect at the first attempt.
+    // A login and refreshed tokens right after the emergency connect at the first attempt.
+    const login = (await edge.login('alice')).access_token
+    expect(kidOf(login)).not.toBe(dropped)
+    await handshake(login, false)
     for (const next of sessions.slice(0, 3)) {
       const token = await next()
       expect(kidOf(token)).not.toBe(dropped)
