@@ -22,7 +22,12 @@ export interface AccessClaimsCheck {
  *
  * @param header - the verified protected header
  * @param payload - the verified claims set (a JSON object)
+ * @param check - expected issuer and audience, the tolerance and the clock
  * @throws AppError `token_invalid` | `token_expired`
+ * @example
+ * ```ts
+ * const claims = checkAccessClaims(jws.header, payload, { issuer, audience: 'realtime', clockToleranceSeconds: 5, nowMs: Date.now() })
+ * ```
  */
 export function checkAccessClaims(
   header: Record<string, unknown>,

@@ -78,7 +78,12 @@ export function parseCompactJws(token: string): CompactJws {
 /**
  * Decode one canonical base64url segment.
  *
+ * @param segment - one segment of a compact JWS
  * @throws AppError `token_malformed` for anything `Buffer` would have to forgive
+ * @example
+ * ```ts
+ * decodeSegment('eyJ9') // throws: a stray bit past the last byte
+ * ```
  */
 export function decodeSegment(segment: string): Buffer {
   assertCanonical(segment)
@@ -98,7 +103,13 @@ for (const [i, c] of [
  * take them), a length no encoding has, or set bits past the last byte, which
  * would let several strings carry the same bytes.
  *
+ * @param segment - one segment of a compact JWS
  * @throws AppError `token_malformed`
+ * @example
+ * ```ts
+ * assertCanonical('e30') // '{}': fine
+ * assertCanonical('e30=') // throws: padding
+ * ```
  */
 export function assertCanonical(segment: string): void {
   const unusedBits = [0, -1, 4, 2][segment.length % 4]!
@@ -116,6 +127,12 @@ export function assertCanonical(segment: string): void {
 /**
  * Parse strict UTF-8 JSON that must be a plain object (as jose requires of
  * a JOSE header and a JWT claims set); undefined otherwise.
+ *
+ * @param bytes - decoded segment bytes
+ * @example
+ * ```ts
+ * parseJsonObject(Buffer.from('[]')) // undefined
+ * ```
  */
 export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
   let value: unknown

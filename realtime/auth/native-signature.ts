@@ -64,7 +64,14 @@ export function importNativeKey(jwk: object, alg: KeySetAlgorithm): NativeKey {
 /**
  * Check a JWS signature synchronously with node:crypto.
  *
+ * @param key - from {@link importNativeKey}
+ * @param data - the ASCII signing input `header.payload`
+ * @param signature - the decoded signature segment
  * @returns whether `signature` is `key`'s over `data`; false for a signature of the wrong shape
+ * @example
+ * ```ts
+ * if (!verifyNative(held.native, jws.signingInput, jws.signature)) throw new AppError('token_invalid', 'signature')
+ * ```
  */
 export function verifyNative(key: NativeKey, data: Buffer, signature: Buffer): boolean {
   try {
