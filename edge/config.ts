@@ -3,8 +3,8 @@ import {
   DEFAULT_AUDIENCE,
   DEFAULT_JWKS_MAX_AGE_SECONDS,
   MAX_ACCESS_TOKEN_TTL_SECONDS,
-  MIN_JWKS_MAX_AGE_SECONDS,
   SIGNING_ALGORITHMS,
+  MIN_JWKS_MAX_AGE_SECONDS,
   type SigningAlgorithm,
 } from '../shared/constants.ts'
 
@@ -56,14 +56,7 @@ export function readConfig(env: Env): EdgeConfig {
     audience: readAudience(vars.AUDIENCE),
     accessTokenTtlSeconds: readSeconds(vars, 'ACCESS_TOKEN_TTL', DEFAULT_ACCESS_TOKEN_TTL_SECONDS, 10, MAX_ACCESS_TOKEN_TTL_SECONDS),
     sessionTtlSeconds: readSeconds(vars, 'SESSION_TTL', 30 * 24 * 3600, 300, 400 * 24 * 3600),
-    jwksMaxAgeSeconds: readSeconds(
-      vars,
-      'JWKS_MAX_AGE',
-      DEFAULT_JWKS_MAX_AGE_SECONDS,
-      // Below this, verifiers would not honour the header (docs/protocol.md §4 invariant 2).
-      MIN_JWKS_MAX_AGE_SECONDS,
-      24 * 3600,
-    ),
+    jwksMaxAgeSeconds: readSeconds(vars, 'JWKS_MAX_AGE', DEFAULT_JWKS_MAX_AGE_SECONDS, MIN_JWKS_MAX_AGE_SECONDS, 24 * 3600),
     rotationPeriodSeconds: readSeconds(vars, 'ROTATION_PERIOD', 86400, 60, 365 * 24 * 3600),
     signingAlg: readAlg(vars.SIGNING_ALG),
     realtimeUrls: readUrls('REALTIME_URLS', vars.REALTIME_URLS),
