@@ -474,9 +474,9 @@ describe('rotation (issue 14: a short max-age, routine refetches, key events)', 
     edge.etag = '"v2"'
     t = T0 + 2_000
     expect(keySet.peek('k1')).toBeDefined() // serves k1 and revalidates in the background
-    await keySet.load()
     expect(edge.calls).toHaveLength(2)
-    expect(keySet.peek('k2')?.alg).toBe('ES256')
+    await vi.waitFor(() => expect(keySet.peek('k2')?.alg).toBe('ES256'))
+    expect(edge.calls).toHaveLength(2)
   })
 
   it('refetch() fetches at once, inside every cooldown, and calls during a fetch in flight share one fetch after it', async () => {
