@@ -19,7 +19,11 @@ import { cleanup, startCluster, startRedis, type Cluster } from './support.ts'
 const FAN_OUT_BOUND_MS = 5000
 
 const PUBLISHER = fileURLToPath(new URL('./fixtures/publish.ts', import.meta.url))
-const PASSWORDS: Record<string, string> = { alice: 'alice-password-1', bob: 'bob-password-1', carol: 'carol-password-1' }
+const PASSWORDS: Record<string, string> = {
+  alice: 'alice-password-1',
+  bob: 'bob-password-1',
+  carol: 'carol-password-1',
+}
 
 let cluster: Cluster
 let service: { client_id: string; client_secret: string }
@@ -33,7 +37,8 @@ describe('the server API on a three-node cluster', () => {
     cluster = await startCluster(3, { redisUrl: redis.url })
     service = await createServiceClient('publish disconnect')
     subs = {}
-    for (const name of ['alice', 'bob', 'carol']) subs[name] = String(decodeJwt((await login(name)).access_token).sub)
+    for (const name of ['alice', 'bob', 'carol'])
+      subs[name] = String(decodeJwt((await login(name)).access_token).sub)
   }, 180_000)
   afterAll(cleanup, 60_000)
 
@@ -43,18 +48,38 @@ describe('the server API on a three-node cluster', () => {
       userSocket('alice', 1),
       userSocket('bob', 2),
     ])
-    const seen = [record(a0, 'order.shipped'), record(a1, 'order.shipped'), record(b2, 'order.shipped')]
-    const [answer] = await runPublisher(2, { publish: { to: { user: subs.alice }, event: 'order.shipped', data: { order: 7 } } })
+    const seen = [
+      record(a0, 'order.shipped'),
+      record(a1, 'order.shipped'),
+      record(b2, 'order.shipped'),
+    ]
+    const [answer] = await runPublisher(2, {
+      publish: { to: { user: subs.alice }, event: 'order.shipped', data: { order: 7 } },
+    })
     expect(answer).toEqual({ id: expect.any(String), offset: expect.stringMatching(/^\d+-\d+$/) })
-    await markers([[a0, 'alice'], [a1, 'alice'], [b2, 'bob']])
-    const delivered = { id: answer.id, ts: expect.any(Number), data: { order: 7 }, offset: answer.offset }
+    await markers([
+      [a0, 'alice'],
+      [a1, 'alice'],
+      [b2, 'bob'],
+    ])
+    const delivered = {
+      id: answer.id,
+      ts: expect.any(Number),
+      data: { order: 7 },
+      offset: answer.offset,
+    }
     expect(seen).toEqual([[delivered], [delivered], []])
   })
 
   it('answers a repeated id identically on another node and delivers it once', async () => {
     const socket = await userSocket('alice', 1)
     const seen = record(socket, 'billing.paid')
-    const body = { to: { user: subs.alice }, event: 'billing.paid', data: { n: 1 }, id: `pay-${Date.now()}` }
+    const body = {
+      to: { user: subs.alice },
+      event: 'billing.paid',
+      data: { n: 1 },
+      id: `pay-${Date.now()}`,
+    }
     const [first] = await runPublisher(0, { publish: body })
     const [again] = await runPublisher(2, { publish: body })
     expect(again).toEqual(first)
@@ -63,36 +88,59 @@ describe('the server API on a three-node cluster', () => {
   })
 
   it("reaches a room's members on every node", async () => {
-    const sockets = await Promise.all([userSocket('alice', 0), userSocket('bob', 1), userSocket('carol', 2)])
-    for (const socket of sockets) expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    const sockets = await Promise.all([
+      userSocket('alice', 0),
+      userSocket('bob', 1),
+      userSocket('carol', 2),
+    ])
+    for (const socket of sockets)
+      expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+        ok: true,
+      })
     const received = sockets.map((socket) => next(socket, 'room.note'))
-    const [answer] = await runPublisher(1, { publish: { to: { room: 'lobby' }, event: 'room.note', data: 'all' } })
+    const [answer] = await runPublisher(1, {
+      publish: { to: { room: 'lobby' }, event: 'room.note', data: 'all' },
+    })
     expect(answer).toEqual({ id: expect.any(String) })
-    for (const payload of await Promise.all(received)) expect(payload).toEqual({ id: answer.id, ts: expect.any(Number), data: 'all' })
+    for (const payload of await Promise.all(received))
+      expect(payload).toEqual({ id: answer.id, ts: expect.any(Number), data: 'all' })
   })
 
   it('gives alice, offline during three publishes, exactly those three in order through rt:sync on another node', async () => {
     const first = await userSocket('alice', 0)
     const live = next(first, 'inbox.new')
-    const [one] = await runPublisher(0, { publish: { to: { user: subs.alice }, event: 'inbox.new', data: { n: 1 } } })
+    const [one] = await runPublisher(0, {
+      publish: { to: { user: subs.alice }, event: 'inbox.new', data: { n: 1 } },
+    })
     expect((await live).offset).toBe(one.offset)
     const gone = disconnection(first)
     first.disconnect()
     await gone
     const missed = await runPublisher(
       1,
-      ...[2, 3, 4].map((n) => ({ publish: { to: { user: subs.alice }, event: 'inbox.new', data: { n } } })),
+      ...[2, 3, 4].map((n) => ({
+        publish: { to: { user: subs.alice }, event: 'inbox.new', data: { n } },
+      })),
     )
     const again = await userSocket('alice', 2)
     const before = record(again, 'inbox.new')
     const ack = await request(again, 'rt:sync', envelope({ since: one.offset }))
-    expect(before).toEqual(missed.map((m, i) => ({ id: m.id, ts: expect.any(Number), data: { n: i + 2 }, offset: m.offset })))
+    expect(before).toEqual(
+      missed.map((m, i) => ({
+        id: m.id,
+        ts: expect.any(Number),
+        data: { n: i + 2 },
+        offset: m.offset,
+      })),
+    )
     expect(ack).toEqual({ ok: true, data: { delivered: 3, last: missed[2].offset, gap: false } })
   })
 
   it('closes every socket of a session on every node with rt:error disconnected, and the session may connect again', async () => {
     const session = await login('alice')
-    const sockets = await Promise.all(cluster.nodes.map((node) => connect(node.url, { auth: { token: session.access_token } })))
+    const sockets = await Promise.all(
+      cluster.nodes.map((node) => connect(node.url, { auth: { token: session.access_token } })),
+    )
     const other = await userSocket('alice', 0)
     const timelines = sockets.map(timeline)
     const gone = sockets.map((socket) => disconnection(socket, FAN_OUT_BOUND_MS))
@@ -111,10 +159,16 @@ describe('the server API on a three-node cluster', () => {
 
   it('refuses a service token as a handshake token, and a user token at the API', async () => {
     const { access_token } = await serviceToken(service)
-    for (const node of cluster.nodes) expect(await refusal(node.url, { auth: { token: access_token } })).toMatchObject({ message: 'token_invalid' })
+    for (const node of cluster.nodes)
+      expect(await refusal(node.url, { auth: { token: access_token } })).toMatchObject({
+        message: 'token_invalid',
+      })
     const res = await fetch(`${cluster.nodes[0]!.url}/api/v1/publish`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${(await login('alice')).access_token}` },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${(await login('alice')).access_token}`,
+      },
       body: JSON.stringify({ to: { user: subs.alice }, event: 'note', data: null }),
     })
     expect(res.status).toBe(401)
@@ -155,42 +209,62 @@ async function userSocket(username: string, i: number): Promise<Socket> {
 async function markers(targets: [Socket, string][]): Promise<void> {
   const arrived = targets.map(([socket]) => next(socket, 'test.marker', 10_000))
   const users = [...new Set(targets.map(([, user]) => user))]
-  await runPublisher(0, ...users.map((user) => ({ publish: { to: { user: subs[user]! }, event: 'test.marker', data: null } })))
+  await runPublisher(
+    0,
+    ...users.map((user) => ({
+      publish: { to: { user: subs[user]! }, event: 'test.marker', data: null },
+    })),
+  )
   await Promise.all(arrived)
 }
 
 /** Run the publisher fixture as its own process against node `i`; its answers, one per call. */
 async function runPublisher(i: number, ...calls: object[]): Promise<any[]> {
-  const child = spawn(process.execPath, ['--no-warnings', PUBLISHER, ...calls.map((c) => JSON.stringify(c))], {
-    env: {
-      ...process.env,
-      EDGE_URL: cluster.edge.url,
-      REALTIME_URL: cluster.nodes[i]!.url,
-      CLIENT_ID: service.client_id,
-      CLIENT_SECRET: service.client_secret,
+  const child = spawn(
+    process.execPath,
+    ['--no-warnings', PUBLISHER, ...calls.map((c) => JSON.stringify(c))],
+    {
+      env: {
+        ...process.env,
+        EDGE_URL: cluster.edge.url,
+        REALTIME_URL: cluster.nodes[i]!.url,
+        CLIENT_ID: service.client_id,
+        CLIENT_SECRET: service.client_secret,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  )
   let out = ''
   let err = ''
   child.stdout.on('data', (chunk) => (out += chunk))
   child.stderr.on('data', (chunk) => (err += chunk))
   const [code] = (await once(child, 'exit')) as [number | null]
   if (code !== 0) throw new Error(`publisher process exited with ${code}: ${err.slice(0, 500)}`)
-  return out.trim().split('\n').map((line) => JSON.parse(line))
+  return out
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line))
 }
 
-async function createServiceClient(scope: string): Promise<{ client_id: string; client_secret: string }> {
+async function createServiceClient(
+  scope: string,
+): Promise<{ client_id: string; client_secret: string }> {
   const res = await fetch(`${cluster.edge.url}/admin/clients`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${cluster.edge.adminToken}` },
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${cluster.edge.adminToken}`,
+    },
     body: JSON.stringify({ name: `svc-${Math.random().toString(36).slice(2, 10)}`, scope }),
   })
   if (res.status !== 201) throw new Error(`POST /admin/clients: HTTP ${res.status}`)
   return (await res.json()) as { client_id: string; client_secret: string }
 }
 
-async function serviceToken(client: { client_id: string; client_secret: string }): Promise<{ access_token: string }> {
+async function serviceToken(client: {
+  client_id: string
+  client_secret: string
+}): Promise<{ access_token: string }> {
   const res = await fetch(`${cluster.edge.url}/auth/token`, {
     method: 'POST',
     headers: {
