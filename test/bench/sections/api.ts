@@ -10,16 +10,19 @@
  *
  * Throughput: CONCURRENCY requests in flight to one node for API_SECONDS,
  * each a publish to alice (appended to her stream and delivered to her one
- * socket); the figure is accepted publishes per second.
+ * socket); the figures are accepted publishes per second, and the node's
+ * CPU time per publish (from /proc, robust to a loaded machine).
  */
 import { createPrivateKey, randomUUID } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { SignJWT } from 'jose'
 import { io as ioClient, type Socket } from 'socket.io-client'
 import { freePort } from '../../../edge/local/edge-process.ts'
 import { startRealtime, type RealtimeProcess } from '../../../edge/local/realtime-process.ts'
 import { cleanup as stopRedis, startRedis } from '../../cluster/support.ts'
 import type { BenchContext, SectionResult } from '../lib/context.ts'
-import { figure, quantile } from '../lib/stats.ts'
+import { commit, figure, machine, quantile } from '../lib/stats.ts'
 
 /** Publishes timed per run for the latency figures. */
 const PUBLISHES = Number(process.env.API_PUBLISHES ?? 300)
@@ -33,7 +36,7 @@ export async function benchServerApi(ctx: BenchContext): Promise<SectionResult> 
   const seconds = ctx.smoke ? 1 : API_SECONDS
   const token = await serviceToken(ctx)
   const redis = await startRedis()
-  const nodes: RealtimeProcess[] = []
+  const nodes: (RealtimeProcess & { pid: number })[] = []
   const sockets: Socket[] = []
   try {
     const env = async (extra: Record<string, string> = {}) => ({
@@ -59,6 +62,8 @@ export async function benchServerApi(ctx: BenchContext): Promise<SectionResult> 
     const p99: number[] = []
     const memoryRate: number[] = []
     const redisRate: number[] = []
+    const memoryCpu: number[] = []
+    const redisCpu: number[] = []
     for (let run = 0; run < ctx.runs; run++) {
       const receivers = [await alice(nodes[1]!.url), await alice(nodes[2]!.url)]
       const samples = await latency(nodes[0]!.url, token, receivers, publishes)
@@ -67,30 +72,57 @@ export async function benchServerApi(ctx: BenchContext): Promise<SectionResult> 
       ctx.log(
         `  run ${run + 1}: publish→delivery on 2 other nodes p50 ${p50.at(-1)!.toFixed(2)} ms, p99 ${p99.at(-1)!.toFixed(2)} ms`,
       )
-      for (const [url, out] of [
-        [single.url, memoryRate],
-        [nodes[0]!.url, redisRate],
+      for (const [node, out, cpu] of [
+        [single, memoryRate, memoryCpu],
+        [nodes[0]!, redisRate, redisCpu],
       ] as const) {
-        await alice(url)
-        out.push(await throughput(url, token, seconds))
+        await alice(node.url)
+        const cpuBefore = await cpuMs(node.pid)
+        const { rate, accepted } = await throughput(node.url, token, seconds)
+        out.push(rate)
+        cpu.push((((await cpuMs(node.pid)) - cpuBefore) * 1000) / accepted)
       }
+      ctx.log(
+        `  run ${run + 1}: server CPU per publish ${memoryCpu.at(-1)!.toFixed(0)} µs (memory), ${redisCpu.at(-1)!.toFixed(0)} µs (Redis)`,
+      )
       ctx.log(
         `  run ${run + 1}: ${memoryRate.at(-1)!.toFixed(0)} publishes/s (one node, memory), ${redisRate.at(-1)!.toFixed(0)} (one node of the Redis cluster)`,
       )
       for (const socket of sockets.splice(0)) socket.close()
     }
-    return {
+    const result = {
       figures: {
         'publish→delivery p50': figure(p50),
         'publish→delivery p99': figure(p99),
         'publishes/s memory': figure(memoryRate),
         'publishes/s redis': figure(redisRate),
+        'cpu per publish memory': figure(memoryCpu),
+        'cpu per publish redis': figure(redisCpu),
       },
       config: { publishes, seconds, concurrency: CONCURRENCY },
       notes: [
         `server API: latency over ${publishes} sequential publishes per run to a user with sockets on the two other nodes; throughput with ${CONCURRENCY} requests in flight for ${seconds} s`,
       ],
     }
+    // Its own file too, like edge.json and cluster.json: a BENCH_ONLY=api run leaves the others' figures alone.
+    const file = fileURLToPath(
+      new URL(`../results/api${ctx.smoke ? '-smoke' : ''}.json`, import.meta.url),
+    )
+    await writeFile(
+      file,
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          commit: commit(),
+          machine: machine(),
+          runs: ctx.runs,
+          ...result,
+        },
+        null,
+        2,
+      ) + '\n',
+    )
+    return result
   } finally {
     for (const socket of sockets) socket.close()
     await Promise.all(nodes.map((node) => node.stop()))
@@ -164,8 +196,23 @@ async function latency(
   return samples
 }
 
-/** Accepted publishes per second with CONCURRENCY in flight for `seconds`. */
-async function throughput(url: string, token: string, seconds: number): Promise<number> {
+/**
+ * CPU time a process has used, ms, from /proc (Linux): the server's own
+ * cost, which neighbours on a loaded machine slow but do not add to.
+ */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // utime and stime, in clock ticks of 10 ms.
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/** Accepted publishes per second with CONCURRENCY in flight for `seconds`, and how many. */
+async function throughput(
+  url: string,
+  token: string,
+  seconds: number,
+): Promise<{ rate: number; accepted: number }> {
   const until = performance.now() + seconds * 1000
   let accepted = 0
   const start = performance.now()
@@ -179,5 +226,5 @@ async function throughput(url: string, token: string, seconds: number): Promise<
       }
     }),
   )
-  return accepted / ((performance.now() - start) / 1000)
+  return { rate: accepted / ((performance.now() - start) / 1000), accepted }
 }
