@@ -153,6 +153,12 @@ describe('POST /api/v1/publish', () => {
     expect(
       await server.metrics.registry.getSingleMetricAsString('realtime_api_publish_repeats_total'),
     ).toMatch(/ 1$/m)
+    // What the services made this node hold: three ids (the marker's too), alice's stream of three, two clients' buckets.
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    expect(metrics).toMatch(/^realtime_api_idempotency_keys 3$/m)
+    expect(metrics).toMatch(/^realtime_user_streams 1$/m)
+    expect(metrics).toMatch(/^realtime_user_stream_entries 3$/m)
+    expect(metrics).toMatch(/^realtime_api_rate_buckets 2$/m)
   })
 
   it('accepts a service token without nbf (docs/protocol.md §8 does not list it) and one with two audiences', async () => {
