@@ -175,7 +175,11 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     onKick: (code) => metrics.disconnects.inc({ code }),
   })
   const recovery = new RecoveryGate()
-  const cluster: RedisCluster | undefined = options.redisUrl ? createRedisCluster(options.redisUrl, logger) : undefined
+  const cluster: RedisCluster | undefined = options.redisUrl
+    ? createRedisCluster(options.redisUrl, logger, {
+        onPublishesDropped: (count) => metrics.clusterPublishesDropped.inc(count),
+      })
+    : undefined
   let draining = false
   let keysLoaded = false
 
