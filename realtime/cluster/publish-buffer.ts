@@ -1,6 +1,12 @@
 /** Most cross-node publishes a node holds while Redis is away (issue 14 item 7). */
 export const MAX_BUFFERED_PUBLISHES = 10_000
 
+/** A message waiting, and how to tell its publisher what Redis answered ('' if it never got there). */
+interface Held<M> {
+  message: M
+  done: (result: unknown) => void
+}
+
 /** Options of {@link PublishBuffer}. */
 export interface PublishBufferOptions<M> {
   /** Writes one message to Redis (the adapter's own publish: XADD or PUBLISH). */
@@ -32,7 +38,7 @@ export interface PublishBufferOptions<M> {
  */
 export class PublishBuffer<M> {
   private readonly o: Required<PublishBufferOptions<M>>
-  private queue: M[] = []
+  private queue: Held<M>[] = []
   private inFlight = false
 
   constructor(options: PublishBufferOptions<M>) {
@@ -46,11 +52,18 @@ export class PublishBuffer<M> {
     return this.queue.length
   }
 
-  /** Queue a message and write it as soon as Redis can take it. */
-  push(message: M): void {
-    this.queue.push(message)
+  /**
+   * Queue a message and write it as soon as Redis can take it. Nothing need
+   * wait on the result: it resolves with Redis's answer once written (the
+   * stream offset, for an XADD), or with '' if the message was dropped.
+   */
+  push(message: M): Promise<unknown> {
+    let done!: (result: unknown) => void
+    const written = new Promise<unknown>((resolve) => (done = resolve))
+    this.queue.push({ message, done })
     this.trim()
     this.flush()
+    return written
   }
 
   /** Write what waits, in order, if Redis is available and no batch is in flight. */
@@ -59,9 +72,13 @@ export class PublishBuffer<M> {
     const batch = this.queue
     this.queue = []
     this.inFlight = true
-    void Promise.allSettled(batch.map((m) => this.o.send(m))).then((results) => {
+    void Promise.allSettled(batch.map((held) => this.o.send(held.message))).then((results) => {
       this.inFlight = false
-      const failed = batch.filter((_, i) => results[i]!.status === 'rejected')
+      const failed: Held<M>[] = []
+      results.forEach((result, i) => {
+        if (result.status === 'fulfilled') batch[i]!.done(result.value)
+        else failed.push(batch[i]!)
+      })
       if (failed.length > 0) {
         this.queue = failed.concat(this.queue)
         this.trim()
@@ -74,7 +91,7 @@ export class PublishBuffer<M> {
   private trim(): void {
     const excess = this.queue.length - this.o.maxMessages
     if (excess <= 0) return
-    this.queue.splice(0, excess)
+    for (const held of this.queue.splice(0, excess)) held.done('')
     this.o.onDropped(excess)
   }
 }

@@ -3,7 +3,7 @@ import { createClient } from 'redis'
 import type { RevocationEvent } from '../../shared/claims.ts'
 import type { Logger } from '../log.ts'
 import { MAX_BUFFERED_PUBLISHES, PublishBuffer } from './publish-buffer.ts'
-import { RedisHealth } from './redis-health.ts'
+import { REDIS_PING_TIMEOUT_MS, RedisHealth } from './redis-health.ts'
 
 /** Key prefix of the shared revocation set. */
 const REVOKED_PREFIX = 'edgegate:revoked:'
@@ -116,10 +116,15 @@ export function createRedisCluster(
       },
     })
     outboxes.add(outbox as PublishBuffer<unknown>)
+    const recovery = Boolean(nsp.server.opts.connectionStateRecovery)
     instance.doPublish = (message) => {
-      outbox.push(message)
-      // No stream offset yet: connection-state recovery offsets come from local sessions only.
-      return Promise.resolve('')
+      const written = outbox.push(message)
+      // Connection-state recovery appends the stream offset to what local
+      // sockets receive, so it needs the XADD's answer: wait for it while
+      // Redis answers, bounded by the ping timeout; otherwise deliver at once
+      // without an offset.
+      if (!recovery || !health.available()) return Promise.resolve('')
+      return withinTimeout(written as Promise<string>, REDIS_PING_TIMEOUT_MS)
     }
     // An empty offset is "none": do not append it to what clients receive.
     // (A private method of socket.io-adapter's ClusterAdapter, 2.5.)
@@ -181,4 +186,11 @@ export function createRedisCluster(
       }
     },
   }
+}
+
+/** `promise`'s value, or '' once `ms` have passed. */
+function withinTimeout(promise: Promise<string>, ms: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<string>((resolve) => (timer = setTimeout(resolve, ms, '')))
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }

@@ -11,10 +11,15 @@ afterEach(async () => {
 /** Generous: the machine is shared and loaded. */
 const WAIT_MS = 30_000
 
-async function node(issuer: Awaited<ReturnType<typeof startIssuer>>, redisUrl: string) {
+async function node(
+  issuer: Awaited<ReturnType<typeof startIssuer>>,
+  redisUrl: string,
+  options: Parameters<typeof startServer>[1] = {},
+) {
   const started = await startServer(issuer, {
     redisUrl,
     messageRate: { perSecond: 1000, burst: 1000 },
+    ...options,
   })
   await until(() => started.server.notReadyReasons().length === 0, {
     timeoutMs: WAIT_MS,
@@ -131,4 +136,21 @@ describe('redis faults', () => {
       ),
     ).toContain('realtime_cluster_publishes_dropped_total 0')
   }, 180_000)
+
+  it('still gives clients stream offsets for connection-state recovery while Redis answers', async () => {
+    const redis = await startRedis()
+    const issuer = await startIssuer()
+    const recovery = { connectionStateRecovery: { maxDisconnectionDurationMs: 60_000 } }
+    const one = await node(issuer, redis.url, recovery)
+    const two = await node(issuer, redis.url, recovery)
+    const a = await member(one.url, issuer, 'u-a')
+    const local = await member(one.url, issuer, 'u-l')
+    const remote = await member(two.url, issuer, 'u-b')
+    const heard = [local, remote].map((s) => record(s, 'chat:message'))
+    await request(a, 'chat:send', envelope({ room: 'lobby', text: 'with an offset' }))
+    await until(() => heard.every((h) => h.length === 1), { timeoutMs: WAIT_MS, what: 'delivered' })
+    for (const socket of [local, remote]) {
+      expect((socket as unknown as { _lastOffset?: string })._lastOffset).toMatch(/^\d+-\d+$/)
+    }
+  }, 120_000)
 })
