@@ -25,8 +25,10 @@ describe('slow consumers', () => {
     'closes a socket that stops reading (and pongs unasked) once over the bound; the others keep chatting',
     async () => {
       const issuer = await startIssuer()
+      const logs: [string, string, Record<string, unknown> | undefined][] = []
       const { server, url } = await startServer(issuer, {
         messageRate: { perSecond: 100_000, burst: 100_000 },
+        logger: (level, msg, fields) => logs.push([level, msg, fields]),
       })
       const slowSide = nextServerSocket(server)
       const slow = await rawConnect(url, { token: await issuer.mint() })
@@ -63,6 +65,19 @@ describe('slow consumers', () => {
       )
       expect(metrics).toContain('realtime_slow_consumer_disconnects_total 1')
       expect(server.io.of('/').sockets.has(slowSide.socket!.id)).toBe(false)
+      const logged = logs.filter(([, msg]) => msg === 'slow consumer disconnected')
+      expect(logged).toEqual([
+        [
+          'warn',
+          'slow consumer disconnected',
+          { queuedBytes: expect.any(Number), transport: 'websocket' },
+        ],
+      ])
+      expect(logged[0]![2]!.queuedBytes).toBeGreaterThan(1024 * 1024)
+      // Nothing that identifies a credential or an Engine.IO session id.
+      const slowToken = slowSide.socket!.handshake.auth.token as string
+      expect(JSON.stringify(logs)).not.toContain(slowToken)
+      expect(JSON.stringify(logs)).not.toContain(slowSide.socket!.conn.id)
 
       // Everyone else chats on: every message reaches the reader.
       for (let i = 0; i < 10; i++) await chat(i % 2 ? a : b)
