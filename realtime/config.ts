@@ -6,6 +6,7 @@ import {
   DEFAULT_USER_STREAM_MAX,
   DEFAULT_USER_STREAM_TTL_SECONDS,
 } from './api/constants.ts'
+import { MAX_QUEUED_BYTES_PER_SOCKET } from './engine/slow-consumer.ts'
 
 /** The runnable service's configuration, from environment variables. */
 export interface ServiceConfig {
@@ -50,6 +51,7 @@ export const VARIABLES: Record<string, string> = {
   API_BURST: String(DEFAULT_API_BURST),
   USER_STREAM_MAX: String(DEFAULT_USER_STREAM_MAX),
   USER_STREAM_TTL: String(DEFAULT_USER_STREAM_TTL_SECONDS),
+  MAX_QUEUED_BYTES_PER_SOCKET: '1048576',
 }
 
 /** Variables with bad values: one message per variable. */
@@ -179,6 +181,7 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
         rate: { perSecond: int('API_RATE', DEFAULT_API_RATE_PER_SECOND, 1, 100_000), burst: int('API_BURST', DEFAULT_API_BURST, 1, 100_000) },
         userStream: { maxEntries: int('USER_STREAM_MAX', DEFAULT_USER_STREAM_MAX, 1, 10_000), ttlSeconds: int('USER_STREAM_TTL', DEFAULT_USER_STREAM_TTL_SECONDS, 1, 30 * 86_400) },
       },
+      maxQueuedBytesPerSocket: int('MAX_QUEUED_BYTES_PER_SOCKET', MAX_QUEUED_BYTES_PER_SOCKET, 1024, 1024 ** 3),
     },
   }
   if (problems.length > 0) throw new ConfigErrors(problems)

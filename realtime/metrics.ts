@@ -13,6 +13,10 @@ export interface Metrics {
   signatureChecks: Counter<'alg'>
   disconnects: Counter<'code'>
   socketioJwtCompat: Counter<'outcome'>
+  /** Connections closed for holding more queued output than the bound (issue 15 item 1). */
+  slowConsumerDisconnects: Counter
+  /** Cross-node publishes dropped from the Redis outage buffer (oldest first) when it was full. */
+  clusterPublishesDropped: Counter
   close(): void
 }
 
@@ -104,6 +108,16 @@ export function createMetrics(): Metrics {
       name: 'realtime_socketio_jwt_compat_total',
       help: 'Sockets admitted without a token in the socketio-jwt compat mode, by outcome: ok or the refusal code',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    slowConsumerDisconnects: new Counter({
+      name: 'realtime_slow_consumer_disconnects_total',
+      help: 'Connections closed because what was queued for them passed the per-socket bound',
+      registers: [registry],
+    }),
+    clusterPublishesDropped: new Counter({
+      name: 'realtime_cluster_publishes_dropped_total',
+      help: 'Cross-node publishes dropped, oldest first, from the buffer held while Redis is away',
       registers: [registry],
     }),
     close() {

@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Server, type Namespace, type Socket } from 'socket.io'
 import type { RevocationEvent } from '../shared/claims.ts'
-import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH, MAX_ENVELOPE_BYTES } from '../shared/constants.ts'
+import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH } from '../shared/constants.ts'
 import { AppError } from '../shared/errors.ts'
 import { handshakeChain, takeVerified, clientAddress, type SocketMiddleware } from './auth/handshake.ts'
 import { createSocketioJwtCompat, type SocketioJwtCompatOptions } from './auth/socketio-jwt-compat.ts'
@@ -24,8 +24,10 @@ import { createBuiltinEvents } from './messages/builtin-events.ts'
 import { SERVER_API_PREFIX } from './api/constants.ts'
 import { createPublishStore, createServerApiRoutes, type ServerApiSettings } from './api/server-api.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
-import { frameSizeParser } from './messages/frame-size.ts'
+import { frameSizeParser, MAX_FRAME_BYTES } from './messages/frame-size.ts'
 import { CoalescingWebSocketServer } from './engine/coalescing-ws.ts'
+import { installHeartbeatGuard } from './engine/heartbeat.ts'
+import { guardSlowConsumers } from './engine/slow-consumer.ts'
 import { RESERVED_EVENTS, type EventDefinition } from './messages/registry.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { RevocationSet } from './revocations/revocation-set.ts'
@@ -91,6 +93,10 @@ export interface RealtimeServerOptions {
   socketioJwtCompat?: false | SocketioJwtCompatOptions
   /** The server API's rate per client and the user streams' retention (docs/protocol.md §8, §9). */
   serverApi?: ServerApiSettings
+  /** Most bytes queued for one connection before it is closed (slow consumer). @default 1 MiB */
+  maxQueuedBytesPerSocket?: number
+  /** Engine.IO heartbeat. @default { pingIntervalMs: 25000, pingTimeoutMs: 20000 } */
+  heartbeat?: { pingIntervalMs: number; pingTimeoutMs: number }
 }
 
 /** A revocation as the server applies it. */
@@ -136,13 +142,18 @@ export interface RealtimeServer {
  */
 export function createRealtimeServer(options: RealtimeServerOptions): RealtimeServer {
   if (!options.issuer) throw new TypeError('createRealtimeServer: issuer is required')
+  installHeartbeatGuard()
   const now = options.now ?? Date.now
   const logger = options.logger ?? silentLogger
   const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS
   const allowedOrigins = normalizeOrigins(options.allowedOrigins ?? [])
   const metrics = createMetrics()
   const revocations = options.revocations ?? new RevocationSet()
-  const cluster: RedisCluster | undefined = options.redisUrl ? createRedisCluster(options.redisUrl, logger) : undefined
+  const cluster: RedisCluster | undefined = options.redisUrl
+    ? createRedisCluster(options.redisUrl, logger, {
+        onPublishesDropped: (count) => metrics.clusterPublishesDropped.inc(count),
+      })
+    : undefined
   const publishStore = createPublishStore({
     ...(cluster && { redis: { client: cluster.client, isReady: cluster.connected } }),
     ...(options.serverApi && { settings: options.serverApi }),
@@ -237,8 +248,12 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     perMessageDeflate: false,
     httpCompression: false,
     connectTimeout: options.connectTimeoutMs ?? 5000,
-    // A frame over the envelope limit plus packet framing is dropped before it is parsed.
-    maxHttpBufferSize: MAX_ENVELOPE_BYTES + 1024,
+    ...(options.heartbeat && {
+      pingInterval: options.heartbeat.pingIntervalMs,
+      pingTimeout: options.heartbeat.pingTimeoutMs,
+    }),
+    // A frame that cannot hold a valid envelope, however escaped, is dropped before it is parsed.
+    maxHttpBufferSize: MAX_FRAME_BYTES,
     // Replies to a batch of pipelined messages leave in one write.
     wsEngine: CoalescingWebSocketServer,
     cors: { origin: allowedOrigins === '*' ? true : [...allowedOrigins], credentials: true },
@@ -271,6 +286,13 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       ...(options.serverApi && { settings: options.serverApi }),
     }),
   )
+  guardSlowConsumers(io.engine, {
+    ...(options.maxQueuedBytesPerSocket !== undefined && { maxQueuedBytes: options.maxQueuedBytesPerSocket }),
+    onExceeded: (info) => {
+      metrics.slowConsumerDisconnects.inc()
+      logger('warn', 'slow consumer disconnected', info)
+    },
+  })
 
   const onRefused = (code: string, unexpected: unknown) => {
     metrics.handshakes.inc({ outcome: code })
