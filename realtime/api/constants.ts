@@ -45,3 +45,13 @@ export const MAX_MEMORY_STREAM_BYTES = 64 * 1024 * 1024
 
 /** Service tokens whose signature check a node remembers (a service reuses one token for minutes). */
 export const SERVICE_TOKEN_CACHE_SIZE = 256
+
+/**
+ * Bytes of entries one `rt:sync` emits before it waits for them to be
+ * written: well under the 1 MiB a connection may have queued, which a full
+ * stream (100 entries of up to 16 KiB) would pass.
+ */
+export const SYNC_BURST_BYTES = 256 * 1024
+
+/** Longest an `rt:sync` waiting for its last burst to be written goes without looking again, in ms. */
+export const SYNC_WAIT_POLL_MS = 50

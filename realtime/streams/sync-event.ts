@@ -1,5 +1,6 @@
 import * as v from 'valibot'
-import { defineEvent } from '../messages/registry.ts'
+import { SYNC_BURST_BYTES, SYNC_WAIT_POLL_MS } from '../api/constants.ts'
+import { defineEvent, type EventContext } from '../messages/registry.ts'
 import type { PublishStore } from './types.ts'
 
 /**
@@ -27,10 +28,54 @@ export function createSyncEvent(store: Pick<PublishStore, 'read'>) {
     schema: SyncRequestSchema,
     handler: async ({ data, auth, socket }) => {
       const { entries, last, gap } = await store.read(auth.sub, data.since)
-      // Socket.IO writes a socket's packets in order: these reach the client before the ack.
-      for (const { event, id, ts, data: payload, offset } of entries)
+      // Socket.IO writes a socket's packets in order: these reach the client
+      // before the ack. A full stream of large entries is more than a
+      // connection may have queued (the slow-consumer bound), so they go out
+      // in bursts, each once the one before has been written.
+      let burst = 0
+      for (const { event, id, ts, data: payload, offset } of entries) {
+        const size = JSON.stringify(payload).length
+        if (burst > 0 && burst + size > SYNC_BURST_BYTES) {
+          if (!(await written(socket))) break
+          burst = 0
+        }
         socket.emit(event, { id, ts, data: payload, offset })
+        burst += size
+      }
       return { delivered: entries.length, last, gap }
     },
   })
+}
+
+/**
+ * Resolve once what was emitted to `socket` has left the node's buffers for
+ * the network (nothing in the connection's write buffer, at most a burst in
+ * the websocket's): true, or false when the connection closed first. It
+ * looks again on each `drain` of the connection or its transport, and at
+ * least every {@link SYNC_WAIT_POLL_MS}, since a buffer handed over whole
+ * raises no further event.
+ */
+async function written(socket: EventContext<unknown>['socket']): Promise<boolean> {
+  const conn = socket.conn
+  for (;;) {
+    if (conn.readyState !== 'open') return false
+    const ws = (conn.transport as unknown as { socket?: { bufferedAmount?: number } }).socket
+    // engine.io keeps the write buffer private in its types; it is a plain array.
+    const buffered = (conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length
+    if (buffered === 0 && (ws?.bufferedAmount ?? 0) <= SYNC_BURST_BYTES) return true
+    await new Promise<void>((resolve) => {
+      const transport = conn.transport
+      const done = () => {
+        clearTimeout(timer)
+        conn.off('drain', done)
+        conn.off('close', done)
+        transport.off('drain', done)
+        resolve()
+      }
+      const timer = setTimeout(done, SYNC_WAIT_POLL_MS)
+      conn.once('drain', done)
+      conn.once('close', done)
+      transport.once('drain', done)
+    })
+  }
 }

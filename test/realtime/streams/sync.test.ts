@@ -21,7 +21,7 @@ async function setUp(options: Parameters<typeof startServer>[1] = {}) {
     expect(reply.status).toBe(202)
     return reply.body as { id: string; offset: string }
   }
-  return { url, alice, publish }
+  return { url, token, alice, publish }
 }
 
 /** Send rt:sync and capture every event that arrived before its ack. */
@@ -115,5 +115,29 @@ describe('rt:sync (docs/protocol.md §9)', () => {
       const ack = await request(socket, 'rt:sync', envelope(since === undefined ? {} : { since }))
       expect(ack).toMatchObject({ ok: false, error: { code: 'envelope_invalid' } })
     }
+  })
+
+  it('replays a full stream of large entries to a reading client without tripping the slow-consumer bound', async () => {
+    const { url, token, alice } = await setUp({
+      serverApi: { rate: { perSecond: 1000, burst: 1000 } },
+    })
+    // 100 entries of almost 16 KiB: 1.6 MB, over the 1 MiB a connection may have queued.
+    const data = 'x'.repeat(16 * 1024 - 64)
+    const offsets: string[] = []
+    for (let n = 0; n < 100; n++) {
+      const reply = await post(
+        url,
+        '/api/v1/publish',
+        { to: { user: 'alice' }, event: 'inbox.big', data },
+        token,
+      )
+      expect(reply.status).toBe(202)
+      offsets.push(reply.body.offset)
+    }
+    const socket = await alice()
+    const { ack, before } = await sync(socket, offsets[0]!)
+    expect(before.map(([, p]) => p.offset)).toEqual(offsets.slice(1))
+    expect(ack).toEqual({ ok: true, data: { delivered: 99, last: offsets[99], gap: false } })
+    expect(socket.connected).toBe(true)
   })
 })
