@@ -49,3 +49,32 @@ export const REVOCATION_PUSH_TIMEOUT_MS = 5000
 
 /** Longest wait between push retries to one target, in seconds (backoff doubles from 1 s). */
 export const REVOCATION_PUSH_BACKOFF_MAX_SECONDS = 60
+
+/** The refresh-throttle window, in seconds. */
+export const REFRESH_THROTTLE_WINDOW_SECONDS = 60
+
+/**
+ * Refreshes of one session within the window before 429 (default of
+ * `REFRESH_LIMIT_PER_SESSION`). A client refreshes once per access-token
+ * lifetime (at least 10 s), so it never comes near this.
+ */
+export const REFRESH_LIMIT_PER_SESSION = 10
+
+/**
+ * Refresh requests from one client address within the window before 429
+ * (default of `REFRESH_LIMIT_PER_ADDRESS`). Counts every attempt, unknown
+ * tokens included, before any D1 work.
+ */
+export const REFRESH_LIMIT_PER_ADDRESS = 60
+
+/**
+ * Live sessions one user may hold (default of `MAX_SESSIONS_PER_USER`); a
+ * login beyond it revokes the oldest, with its revocation event.
+ */
+export const MAX_SESSIONS_PER_USER = 10
+
+/**
+ * Rows the cron deletes per table per run, so one run stays well inside a
+ * Worker's limits however large the backlog; the rest goes on the next runs.
+ */
+export const PRUNE_BATCH_ROWS = 1000

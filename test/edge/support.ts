@@ -94,9 +94,12 @@ export async function loginOk(user: { username: string; password: string }, addr
   return (await res.json()) as TokenResponse
 }
 
-/** `POST /auth/refresh` with `{ refresh_token }`. */
-export function refresh(token: string) {
-  return postJson('/auth/refresh', { refresh_token: token })
+/**
+ * `POST /auth/refresh` with `{ refresh_token }`, from a fresh client address
+ * unless one is given (so the per-address refresh limit never couples tests).
+ */
+export function refresh(token: string, address = freshAddress()) {
+  return postJson('/auth/refresh', { refresh_token: token }, { 'cf-connecting-ip': address })
 }
 
 /** Read the revocation feed after `after` and expect 200. */
