@@ -20,7 +20,7 @@ export function log(level: Level, msg: string, fields: Record<string, unknown> =
  * logged: every realtime node polls the revocation feed every few seconds,
  * which would otherwise be most of the log (and of its bill).
  */
-const QUIET_ROUTES = new Set(['GET /auth/revocations', 'GET /healthz'])
+export const QUIET_ROUTES = new Set(['GET /auth/revocations', 'GET /healthz'])
 
 /**
  * One line per request: method, matched route (not the raw path, so ids and
