@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
-import { QUIET_ROUTES } from '../http/log.ts'
+import { QUIET_ROUTES } from '../http/quiet-routes.ts'
 
 /**
  * Routes only a local run calls routinely: `npm start` fires the cron trigger
@@ -15,7 +15,7 @@ const REQUEST_LINE = /^\[wrangler:info\] ([A-Z]+) (\S+) (\d{3})\b/
  * Whether a line of `wrangler dev` output is routine noise: wrangler's
  * request line for a successful answer on a route polled all the time (every
  * realtime node polls the revocation feed every few seconds). The worker
- * already leaves those out of its own log (edge/http/log.ts); wrangler logs
+ * already leaves those out of its own log (edge/http/log.ts, same list); wrangler logs
  * every request again on its own, which is what flooded `npm start`.
  * Refusals and failures on the same routes (status 400 and up) are kept.
  *
