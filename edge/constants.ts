@@ -55,17 +55,20 @@ export const REFRESH_THROTTLE_WINDOW_SECONDS = 60
 
 /**
  * Refreshes of one session within the window before 429 (default of
- * `REFRESH_LIMIT_PER_SESSION`). A client refreshes once per access-token
- * lifetime (at least 10 s), so it never comes near this.
+ * `REFRESH_LIMIT_PER_SESSION`). The SDK refreshes 5 s before `exp`, so at the
+ * shortest allowed access-token lifetime (10 s) a client refreshes 12 times a
+ * minute; 30 leaves room for retries and still turns a refresh loop away.
  */
-export const REFRESH_LIMIT_PER_SESSION = 10
+export const REFRESH_LIMIT_PER_SESSION = 30
 
 /**
  * Refresh requests from one client address within the window before 429
  * (default of `REFRESH_LIMIT_PER_ADDRESS`). Counts every attempt, unknown
- * tokens included, before any D1 work.
+ * tokens included, before any D1 work. Many users can share an address (NAT,
+ * a browser with many tabs at a short token lifetime): 300 a minute is 25
+ * sessions at the shortest lifetime, or 1,500 at the default 300 s.
  */
-export const REFRESH_LIMIT_PER_ADDRESS = 60
+export const REFRESH_LIMIT_PER_ADDRESS = 300
 
 /**
  * Live sessions one user may hold (default of `MAX_SESSIONS_PER_USER`); a
