@@ -2,6 +2,7 @@ import { base64url } from 'jose'
 import { CLOCK_TOLERANCE_SECONDS } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
 import { REFRESH_THROTTLE_WINDOW_SECONDS, REFRESH_TOKEN_BYTES } from '../constants.ts'
+import { log } from '../http/log.ts'
 import { revocationStatement } from '../revocations/log.ts'
 import type { UserRow } from './users.ts'
 
@@ -60,7 +61,7 @@ export async function createSession(
   const overCap = `SELECT sid FROM sessions WHERE sub = ?1 AND revoked_at IS NULL AND expires_at > ?2
     AND sid NOT IN (SELECT sid FROM sessions WHERE sub = ?1 AND revoked_at IS NULL AND expires_at > ?2
                     ORDER BY created_at DESC, rowid DESC LIMIT ?3)`
-  await db.batch([
+  const results = await db.batch([
     db
       .prepare('INSERT INTO sessions (sid, sub, created_at, expires_at) VALUES (?, ?, ?, ?)')
       .bind(sid, user.sub, now, expiresAt),
@@ -84,6 +85,9 @@ export async function createSession(
       )
       .bind(user.sub, now, options.maxSessions),
   ])
+  const capped = results[3]?.meta.changes ?? 0
+  if (capped > 0)
+    log('info', 'session cap reached: oldest revoked', { sub: user.sub, count: capped })
   return { sid, expiresAt, refreshToken, user }
 }
 
