@@ -1,4 +1,5 @@
 import { env, exports } from 'cloudflare:workers'
+import { decodeJwt } from 'jose'
 import { expect } from 'vitest'
 import type { RevocationEvent, TokenResponse } from '../../shared/claims.ts'
 
@@ -100,6 +101,11 @@ export async function loginOk(user: { username: string; password: string }, addr
  */
 export function refresh(token: string, address = freshAddress()) {
   return postJson('/auth/refresh', { refresh_token: token }, { 'cf-connecting-ip': address })
+}
+
+/** The session id an access token names (its `sid` claim). */
+export function sidOf(tokens: TokenResponse): string {
+  return decodeJwt(tokens.access_token).sid as string
 }
 
 /** Read the revocation feed after `after` and expect 200. */

@@ -1,5 +1,4 @@
 import { env } from 'cloudflare:workers'
-import { decodeJwt } from 'jose'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { TokenResponse } from '../../../shared/claims.ts'
 import { MAX_ACCESS_TOKEN_TTL_SECONDS } from '../../../shared/constants.ts'
@@ -20,10 +19,10 @@ import {
   loginOk,
   postJson,
   refresh,
+  sidOf,
   type TestUser,
 } from '../support.ts'
 
-const sidOf = (tokens: TokenResponse) => decodeJwt(tokens.access_token).sid as string
 /** Seconds after a session ends during which its rows are kept. */
 const KEEP = revocationUntil(0, MAX_ACCESS_TOKEN_TTL_SECONDS)
 

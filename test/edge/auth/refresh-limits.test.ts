@@ -1,6 +1,5 @@
 import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import { decodeJwt } from 'jose'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { TokenResponse } from '../../../shared/claims.ts'
 import { loginThrottle } from '../../../edge/auth/throttle.ts'
@@ -17,11 +16,11 @@ import {
   freshAddress,
   loginOk,
   refresh,
+  sidOf,
   type TestUser,
 } from '../support.ts'
 
 const WINDOW = REFRESH_THROTTLE_WINDOW_SECONDS
-const sidOf = (tokens: TokenResponse) => decodeJwt(tokens.access_token).sid as string
 
 /** Drive the worker's clock (its `now` is read from `Date.now()` once per request). */
 function setClock(ms: number) {
