@@ -366,6 +366,20 @@ describe('server API refusals (docs/protocol.md §8)', () => {
     ).toMatch(/ 2$/m)
   })
 
+  it('answers 503 unavailable on a clustered node whose Redis is unreachable, and rt:sync says the same', async () => {
+    const issuer = await startIssuer()
+    const { url } = await startServer(issuer, { redisUrl: 'redis://127.0.0.1:1' })
+    const reply = await post(url, '/api/v1/publish', publish, await serviceToken(issuer))
+    expect(reply).toMatchObject({ status: 503, body: { error: 'unavailable' } })
+    const socket = await connect(url, {
+      auth: { token: await issuer.mint({ sub: 'alice', sid: 's-a' }) },
+    })
+    expect(await request(socket, 'rt:sync', envelope({ since: null }))).toMatchObject({
+      ok: false,
+      error: { code: 'unavailable' },
+    })
+  })
+
   it('answers 503 unavailable while the signing keys are not loaded', async () => {
     const issuer = await startIssuer()
     issuer.down = true
