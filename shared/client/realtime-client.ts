@@ -306,7 +306,7 @@ export class RealtimeClient {
     }
     if (code === 'token_expired') return void this.refreshThenReconnect()
     // A service closed the connection (docs/protocol.md §8): come back only when it says so.
-    if (code === 'disconnected' && (this.lastServerError as { retryable?: unknown } | undefined)?.retryable !== true) {
+    if (code === 'disconnected' && this.lastServerError?.retryable !== true) {
       return this.fail(new ClientError('disconnected', 'closed by the application'))
     }
     this.retryLater()
