@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io'
 import { AppError } from '../../shared/errors.ts'
 import { connectError, rateLimited, toRealtimeError } from '../errors.ts'
+import type { RealtimeContext } from '../context.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
 import type { SocketData } from '../session/socket-auth.ts'
 import { socketAuthOf } from '../session/socket-auth.ts'
@@ -73,6 +74,26 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
   }
 
   return [originGuard, connectionRate, verifyToken]
+}
+
+/**
+ * The `onRefused` of the handshake and compat mode: count each refusal by
+ * code, log unexpected failures as errors and the rest at debug.
+ *
+ * @param ctx - the server's metrics and logger
+ * @example
+ * ```ts
+ * handshakeChain({ ...options, onRefused: handshakeRefused(ctx) })
+ * ```
+ */
+export function handshakeRefused(
+  ctx: Pick<RealtimeContext, 'metrics' | 'logger'>,
+): (code: string, unexpected: unknown) => void {
+  return function onRefused(code, unexpected) {
+    ctx.metrics.handshakes.inc({ outcome: code })
+    if (unexpected) ctx.logger('error', 'handshake failed unexpectedly', { error: String(unexpected) })
+    else ctx.logger('debug', 'handshake refused', { code })
+  }
 }
 
 /**
