@@ -126,26 +126,29 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const notReadyReasons = readiness(ctx, keys.loaded)
 
   const onRefused = handshakeRefused(ctx)
-  const [originGuard, connectionRate, verifyToken] = handshakeChain({
-    allowedOrigins,
-    limits: ctx.limits,
-    verifier,
-    tokenSource,
-    trustProxy: ctx.trustProxy,
-    now,
-    ...(options.loginUrl !== undefined && { loginUrl: options.loginUrl }),
-    onRefused,
-  })
   const compat = options.socketioJwtCompat
     ? createSocketioJwtCompat({
         ...options.socketioJwtCompat,
         tokenSource,
         verifier,
         limits: ctx.limits,
+        sessions,
         onRefused,
         onOutcome: (outcome) => metrics.socketioJwtCompat.inc({ outcome }),
       })
     : undefined
+  const [originGuard, connectionRate, verifyToken] = handshakeChain({
+    allowedOrigins,
+    limits: ctx.limits,
+    sessions,
+    verifier,
+    tokenSource,
+    trustProxy: ctx.trustProxy,
+    now,
+    ...(options.loginUrl !== undefined && { loginUrl: options.loginUrl }),
+    onRefused,
+    ...(compat && { onAccepted: compat.decorate }),
+  })
   const install = createDispatcher({
     io,
     registry,

@@ -1,6 +1,5 @@
-import { clientAddress, takeVerified, type SocketMiddleware } from '../auth/handshake.ts'
+import { clientAddress, type SocketMiddleware } from '../auth/handshake.ts'
 import type { SocketioJwtCompat } from '../auth/socketio-jwt-compat.ts'
-import type { VerifiedToken } from '../auth/token-verifier.ts'
 import type { RealtimeContext } from '../context.ts'
 import type { RealtimeNamespace, RealtimeSocket } from '../types.ts'
 import type { RecoveryGate } from './recovery-gate.ts'
@@ -51,9 +50,10 @@ export function createNamespaces(ctx: RealtimeContext, parts: NamespaceParts): N
   // middleware at the handshake and run it once they have authenticated.
   const userMiddleware = new Map<string, SocketMiddleware[]>()
 
-  const admit = (socket: RealtimeSocket, verified: VerifiedToken) => {
-    limits.open(clientAddress(socket, trustProxy), verified.claims.sub)
-    sessions.attach(socket, verified)
+  // The handshake wrote the identity to socket.data; from here on it is read there.
+  const admit = (socket: RealtimeSocket) => {
+    limits.open(clientAddress(socket, trustProxy), socket.data.auth.sub)
+    sessions.attach(socket)
     install(socket)
     metrics.handshakes.inc({ outcome: 'ok' })
     metrics.connections.inc()
@@ -80,14 +80,13 @@ export function createNamespaces(ctx: RealtimeContext, parts: NamespaceParts): N
       if (compat?.isPending(socket) && !ctx.state.draining) {
         const middleware: SocketMiddleware = (s, next) =>
           runInOrder(userMiddleware.get(nsp.name) ?? [], s, next)
-        return compat.hold(socket, { middleware, admit: (verified) => admit(socket, verified) })
+        return compat.hold(socket, { middleware, admit: () => admit(socket) })
       }
-      const verified = takeVerified(socket)
-      if (!verified || ctx.state.draining) {
+      if (!socket.data.auth || ctx.state.draining) {
         socket.disconnect(true)
         return
       }
-      admit(socket, verified)
+      admit(socket)
     })
   }
   setUp(io.of('/'))

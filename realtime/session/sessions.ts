@@ -6,7 +6,7 @@ import { roomAllowed, isServerRoom } from '../../shared/events.ts'
 import type { VerifiedToken } from '../auth/token-verifier.ts'
 import { rtError } from '../errors.ts'
 import { DeadlineWheel } from './deadline-wheel.ts'
-import { socketAuthOf, type SocketData } from './socket-auth.ts'
+import { writeIdentity, type SocketData } from './socket-auth.ts'
 
 type AnySocket = Socket<any, any, any, SocketData>
 
@@ -46,23 +46,32 @@ export class Sessions {
     })
     this.expiries = new DeadlineWheel({
       now: options.now,
-      onDue: (socket) => this.kick(socket, new AppError('token_expired', 'not refreshed before exp')),
+      onDue: (socket) =>
+        this.kick(socket, new AppError('token_expired', 'not refreshed before exp')),
     })
   }
 
   /**
-   * Record a verified connection: `socket.data.auth`, its rooms, its
-   * deadlines. The caller calls {@link Sessions.detach} on disconnect.
+   * Keep the token a socket was admitted with (the handshake hands it over
+   * with `socket.data`; it is kept here, not there, since recovery may persist
+   * `socket.data` to Redis).
    */
-  attach(socket: AnySocket, token: VerifiedToken): void {
-    socket.data.auth = socketAuthOf(token.claims, token.kid)
-    socket.data.iat = token.claims.iat
-    this.tokens.set(socket, token.token)
-    void socket.join([`user:${token.claims.sub}`, `session:${token.claims.sid}`])
-    add(this.bySid, token.claims.sid, socket)
-    add(this.bySub, token.claims.sub, socket)
-    add(this.byKid, token.kid, socket)
-    this.schedule(socket, token)
+  holdToken(socket: AnySocket, token: string): void {
+    this.tokens.set(socket, token)
+  }
+
+  /**
+   * Record a connection whose handshake wrote its identity to `socket.data`:
+   * its rooms, its indexes, its deadlines. The caller calls
+   * {@link Sessions.detach} on disconnect.
+   */
+  attach(socket: AnySocket): void {
+    const { auth } = socket.data
+    void socket.join([`user:${auth.sub}`, `session:${auth.sid}`])
+    add(this.bySid, auth.sid, socket)
+    add(this.bySub, auth.sub, socket)
+    add(this.byKid, auth.kid, socket)
+    this.schedule(socket)
   }
 
   /** The token the connection holds now (the handshake's or the last in-band one). */
@@ -76,17 +85,17 @@ export class Sessions {
    */
   replaceToken(socket: AnySocket, token: VerifiedToken): void {
     const previousKid = socket.data.auth.kid
-    socket.data.auth = socketAuthOf(token.claims, token.kid)
-    socket.data.iat = token.claims.iat
+    writeIdentity(socket.data, token)
     this.tokens.set(socket, token.token)
     if (previousKid !== token.kid) {
       remove(this.byKid, previousKid, socket)
       add(this.byKid, token.kid, socket)
     }
     for (const room of socket.rooms) {
-      if (room !== socket.id && !isServerRoom(room) && !roomAllowed(token.claims.rooms, room)) void socket.leave(room)
+      if (room !== socket.id && !isServerRoom(room) && !roomAllowed(token.claims.rooms, room))
+        void socket.leave(room)
     }
-    this.schedule(socket, token)
+    this.schedule(socket)
   }
 
   /**
@@ -95,9 +104,13 @@ export class Sessions {
    * @returns how many sockets were disconnected
    */
   revoke(event: Pick<RevocationEvent, 'kind' | 'id' | 'at'>): number {
-    const index = event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
-    const sockets = members(index, event.id).filter((s) => event.kind !== 'user' || s.data.iat <= event.at)
-    for (const socket of sockets) this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))
+    const index =
+      event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
+    const sockets = members(index, event.id).filter(
+      (s) => event.kind !== 'user' || s.data.iat <= event.at,
+    )
+    for (const socket of sockets)
+      this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))
     return sockets.length
   }
 
@@ -120,8 +133,9 @@ export class Sessions {
     this.expiries.close()
   }
 
-  private schedule(socket: AnySocket, token: VerifiedToken): void {
-    const { exp, iat } = token.claims
+  private schedule(socket: AnySocket): void {
+    const { exp } = socket.data.auth
+    const { iat } = socket.data
     const lead = Math.min(EXPIRING_NOTICE_SECONDS, Math.max(1, (exp - iat) / 10))
     // Tokens expire on whole seconds, so many sockets share an `exp` and
     // their refreshes would arrive as one burst. Each notice gets up to
