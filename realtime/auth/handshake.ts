@@ -1,17 +1,16 @@
-import type { Socket } from 'socket.io'
 import { AppError } from '../../shared/errors.ts'
 import { connectError, rateLimited, toRealtimeError } from '../errors.ts'
 import type { RealtimeContext } from '../context.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
 import type { Sessions } from '../session/sessions.ts'
-import { writeIdentity, type SocketData } from '../session/socket-auth.ts'
+import { writeIdentity } from '../session/socket-auth.ts'
 import { originAllowed } from './origin-guard.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
+import type { RealtimeSocket } from '../types.ts'
 
-type AnySocket = Socket<any, any, any, SocketData>
 /** A Socket.IO namespace middleware. */
-export type SocketMiddleware = (socket: AnySocket, next: (err?: Error) => void) => void
+export type SocketMiddleware = (socket: RealtimeSocket, next: (err?: Error) => void) => void
 
 /** Options of {@link handshakeChain}. */
 export interface HandshakeOptions {
@@ -29,7 +28,7 @@ export interface HandshakeOptions {
   /** Called with each refusal's code (for metrics) and unexpected errors. */
   onRefused?: (code: string, unexpected: unknown) => void
   /** Called once a socket has its identity, with the verified token (compat mode's `decoded_token`). */
-  onAccepted?: (socket: AnySocket, verified: VerifiedToken) => void
+  onAccepted?: (socket: RealtimeSocket, verified: VerifiedToken) => void
 }
 
 /**
@@ -123,7 +122,7 @@ export function handshakeRefused(
  * ```
  */
 export function acceptVerified(
-  socket: AnySocket,
+  socket: RealtimeSocket,
   verified: VerifiedToken,
   admission: Pick<HandshakeOptions, 'limits' | 'sessions'>,
 ): void {
@@ -135,7 +134,7 @@ export function acceptVerified(
 }
 
 /** The client's address: the socket's peer, or the first `X-Forwarded-For` hop when the proxy is trusted. */
-export function clientAddress(socket: AnySocket, trustProxy: boolean): string {
+export function clientAddress(socket: RealtimeSocket, trustProxy: boolean): string {
   if (trustProxy) {
     const forwarded = socket.handshake.headers['x-forwarded-for']
     const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim()

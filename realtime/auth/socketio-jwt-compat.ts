@@ -6,19 +6,16 @@
  * goes through the same verification as a handshake token, and nothing else
  * it sends is processed until then.
  */
-import type { Socket } from 'socket.io'
 import type { AccessClaims } from '../../shared/claims.ts'
 import { SOCKETIO_JWT_COMPAT_TIMEOUT_MS } from '../../shared/constants.ts'
 import { AppError, isAppError, type RealtimeErrorCode } from '../../shared/errors.ts'
 import { rtError, toRealtimeError, wireMessage } from '../errors.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
-import type { SocketData } from '../session/socket-auth.ts'
 import type { Sessions } from '../session/sessions.ts'
 import { acceptVerified, type SocketMiddleware } from './handshake.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
-
-type AnySocket = Socket<any, any, any, SocketData>
+import type { RealtimeSocket } from '../types.ts'
 
 /** The `socketioJwtCompat` option of `createRealtimeServer`. */
 export interface SocketioJwtCompatOptions {
@@ -48,6 +45,14 @@ export interface UnauthorizedPayload {
   data: { message: string; code: 'invalid_token'; type: 'UnauthorizedError' }
 }
 
+/** What compat mode sends a socketio-jwt client besides the contract's events. */
+export interface SocketioJwtCompatEvents {
+  /** Authentication failed or timed out; the socket is disconnected next. */
+  unauthorized: (payload: UnauthorizedPayload, ack: () => void) => void
+  /** `authenticate` succeeded; the socket is now like a handshake-authenticated one. */
+  authenticated: () => void
+}
+
 /**
  * @deprecated A socket authenticated in compat mode also carries socketio-jwt's
  * `decoded_token`: the claims of the token it connected with, never updated by
@@ -68,13 +73,13 @@ export interface SocketioJwtCompat {
   /** Wrap the handshake's `verifyToken`: a handshake with no token (`token_missing` only) passes, pending. */
   gate(verifyToken: SocketMiddleware): SocketMiddleware
   /** The handshake's `onAccepted`: socketio-jwt's deprecated `decoded_token` on a socket verified at the handshake. */
-  decorate(socket: AnySocket, verified: VerifiedToken): void
+  decorate(socket: RealtimeSocket, verified: VerifiedToken): void
   /** Whether a socket passed the chain without a token and awaits `authenticate`. */
-  isPending(socket: AnySocket): boolean
+  isPending(socket: RealtimeSocket): boolean
   /** On connection of a pending socket: drop its packets, wait for `authenticate` until the deadline. */
-  hold(socket: AnySocket, steps: HoldSteps): void
+  hold(socket: RealtimeSocket, steps: HoldSteps): void
   /** Shutdown: tell every pending socket `rt:error` `unavailable` and disconnect it; returns them. */
-  drain(): AnySocket[]
+  drain(): RealtimeSocket[]
 }
 
 /**
@@ -96,8 +101,8 @@ export function createSocketioJwtCompat(deps: SocketioJwtCompatDeps): SocketioJw
   if (!(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
     throw new TypeError('socketioJwtCompat.timeoutMs must be a positive number of milliseconds')
   }
-  const awaiting = new WeakSet<AnySocket>()
-  const held = new Map<AnySocket, () => void>()
+  const awaiting = new WeakSet<RealtimeSocket>()
+  const held = new Map<RealtimeSocket, () => void>()
 
   return {
     gate(verifyToken) {
@@ -222,6 +227,6 @@ function tokenOf(payload: unknown): string {
   return token
 }
 
-function decorate(socket: AnySocket, claims: AccessClaims): void {
-  ;(socket as AnySocket & WithDecodedToken).decoded_token = claims
+function decorate(socket: RealtimeSocket, claims: AccessClaims): void {
+  ;(socket as RealtimeSocket & WithDecodedToken).decoded_token = claims
 }

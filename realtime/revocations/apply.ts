@@ -5,7 +5,7 @@ import type { RealtimeContext } from '../context.ts'
 export type Revocation = Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>
 
 /** The Socket.IO server-side event that fans a revocation out to the other nodes. */
-export const CLUSTER_REVOCATION_EVENT = 'edgegate:revocation'
+export const CLUSTER_REVOCATION_EVENT = 'edgegate:revocation' as const
 
 /** How often expired revocations are dropped from the set, ms. */
 export const REVOCATION_PRUNE_INTERVAL_MS = 60_000
@@ -41,7 +41,7 @@ export function createRevocationApplier(ctx: RealtimeContext): RevocationApplier
     return sessions.revoke(event)
   }
   if (cluster) {
-    io.on(CLUSTER_REVOCATION_EVENT as never, (event: Revocation) => void applyLocal(event))
+    io.on(CLUSTER_REVOCATION_EVENT, (event) => void applyLocal(event))
     // A node that was away (or whose Redis was) picks up what it missed.
     cluster.onConnect(() => {
       cluster.loadAll().then(

@@ -1,4 +1,3 @@
-import type { Socket } from 'socket.io'
 import type { RevocationEvent } from '../../shared/claims.ts'
 import { EXPIRING_NOTICE_SECONDS } from '../../shared/constants.ts'
 import { AppError, type RealtimeErrorCode } from '../../shared/errors.ts'
@@ -6,9 +5,8 @@ import { roomAllowed, isServerRoom } from '../../shared/events.ts'
 import type { VerifiedToken } from '../auth/token-verifier.ts'
 import { rtError } from '../errors.ts'
 import { DeadlineWheel } from './deadline-wheel.ts'
-import { writeIdentity, type SocketData } from './socket-auth.ts'
-
-type AnySocket = Socket<any, any, any, SocketData>
+import { writeIdentity } from './socket-auth.ts'
+import type { RealtimeSocket } from '../types.ts'
 
 /** Most extra lead an `rt:expiring` notice gets to spread refreshes out, in seconds. */
 const NOTICE_SPREAD_SECONDS = 2
@@ -33,9 +31,9 @@ export class Sessions {
   private readonly bySub: Index = new Map()
   private readonly byKid: Index = new Map()
   /** Each connection's token, kept out of `socket.data` (which recovery may persist to Redis). */
-  private readonly tokens = new WeakMap<AnySocket, string>()
-  private readonly notices: DeadlineWheel<AnySocket>
-  private readonly expiries: DeadlineWheel<AnySocket>
+  private readonly tokens = new WeakMap<RealtimeSocket, string>()
+  private readonly notices: DeadlineWheel<RealtimeSocket>
+  private readonly expiries: DeadlineWheel<RealtimeSocket>
   private readonly options: SessionsOptions
 
   constructor(options: SessionsOptions) {
@@ -56,7 +54,7 @@ export class Sessions {
    * with `socket.data`; it is kept here, not there, since recovery may persist
    * `socket.data` to Redis).
    */
-  holdToken(socket: AnySocket, token: string): void {
+  holdToken(socket: RealtimeSocket, token: string): void {
     this.tokens.set(socket, token)
   }
 
@@ -65,7 +63,7 @@ export class Sessions {
    * its rooms, its indexes, its deadlines. The caller calls
    * {@link Sessions.detach} on disconnect.
    */
-  attach(socket: AnySocket): void {
+  attach(socket: RealtimeSocket): void {
     const { auth } = socket.data
     void socket.join([`user:${auth.sub}`, `session:${auth.sid}`])
     add(this.bySid, auth.sid, socket)
@@ -75,7 +73,7 @@ export class Sessions {
   }
 
   /** The token the connection holds now (the handshake's or the last in-band one). */
-  currentToken(socket: AnySocket): string | undefined {
+  currentToken(socket: RealtimeSocket): string | undefined {
     return this.tokens.get(socket)
   }
 
@@ -83,7 +81,7 @@ export class Sessions {
    * Make an in-band token the connection's token: new deadlines, and rooms
    * the new `rooms` claim no longer allows are left.
    */
-  replaceToken(socket: AnySocket, token: VerifiedToken): void {
+  replaceToken(socket: RealtimeSocket, token: VerifiedToken): void {
     const previousKid = socket.data.auth.kid
     writeIdentity(socket.data, token)
     this.tokens.set(socket, token.token)
@@ -115,7 +113,7 @@ export class Sessions {
   }
 
   /** Send `rt:error` with the code, then disconnect (PROTOCOL §5: rt:error precedes every server-side disconnect). */
-  kick(socket: AnySocket, error: AppError<RealtimeErrorCode>, id?: string): void {
+  kick(socket: RealtimeSocket, error: AppError<RealtimeErrorCode>, id?: string): void {
     if (!socket.connected) return
     socket.emit('rt:error', rtError(error, id))
     this.options.onKick?.(error.code)
@@ -123,7 +121,7 @@ export class Sessions {
   }
 
   /** Every connected socket (for shutdown). */
-  all(): AnySocket[] {
+  all(): RealtimeSocket[] {
     return [...this.bySid.keys()].flatMap((sid) => members(this.bySid, sid))
   }
 
@@ -133,7 +131,7 @@ export class Sessions {
     this.expiries.close()
   }
 
-  private schedule(socket: AnySocket): void {
+  private schedule(socket: RealtimeSocket): void {
     const { exp } = socket.data.auth
     const { iat } = socket.data
     const lead = Math.min(EXPIRING_NOTICE_SECONDS, Math.max(1, (exp - iat) / 10))
@@ -147,7 +145,7 @@ export class Sessions {
   }
 
   /** Forget a connection (call on disconnect). */
-  detach(socket: AnySocket): void {
+  detach(socket: RealtimeSocket): void {
     this.notices.cancel(socket)
     this.expiries.cancel(socket)
     const auth = socket.data.auth
@@ -163,16 +161,16 @@ export class Sessions {
  * is stored bare; a Set is made only for the second (a Set per socket costs
  * most of a kilobyte at 50,000 sockets × three indexes).
  */
-type Index = Map<string, AnySocket | Set<AnySocket>>
+type Index = Map<string, RealtimeSocket | Set<RealtimeSocket>>
 
-function add(index: Index, key: string, socket: AnySocket): void {
+function add(index: Index, key: string, socket: RealtimeSocket): void {
   const entry = index.get(key)
   if (entry === undefined) index.set(key, socket)
   else if (entry instanceof Set) entry.add(socket)
   else if (entry !== socket) index.set(key, new Set([entry, socket]))
 }
 
-function remove(index: Index, key: string, socket: AnySocket): void {
+function remove(index: Index, key: string, socket: RealtimeSocket): void {
   const entry = index.get(key)
   if (entry === socket) index.delete(key)
   else if (entry instanceof Set) {
@@ -181,7 +179,7 @@ function remove(index: Index, key: string, socket: AnySocket): void {
   }
 }
 
-function members(index: Index, key: string): AnySocket[] {
+function members(index: Index, key: string): RealtimeSocket[] {
   const entry = index.get(key)
   return entry === undefined ? [] : entry instanceof Set ? [...entry] : [entry]
 }
