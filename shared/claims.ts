@@ -12,7 +12,10 @@ export const RoomPatternSchema = v.pipe(
 export const ScopeSchema = v.pipe(
   v.string(),
   v.maxLength(1024),
-  v.regex(/^(?:[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*)?$/, 'scope: space-separated tokens'),
+  v.regex(
+    /^(?:[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*)?$/,
+    'scope: space-separated tokens',
+  ),
 )
 
 /**
@@ -35,6 +38,13 @@ export const AccessClaimsSchema = v.object({
 
 /** The claims of an edgegate access token. */
 export type AccessClaims = v.InferOutput<typeof AccessClaimsSchema>
+
+/**
+ * The claims about the subject, as the edge chooses them when it signs; the
+ * registered claims (`iss`, `aud`, `jti`, `iat`, `nbf`, `exp`) are added by
+ * the signer. Derived from {@link AccessClaimsSchema}, like every claim shape.
+ */
+export type SubjectClaims = Pick<AccessClaims, 'sub' | 'sid' | 'name' | 'scope' | 'rooms'>
 
 /** A revocation event (PROTOCOL §6). */
 export const RevocationEventSchema = v.object({

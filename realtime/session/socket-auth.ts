@@ -2,14 +2,11 @@ import type { AccessClaims } from '../../shared/claims.ts'
 import type { VerifiedToken } from '../auth/token-verifier.ts'
 
 /** The verified identity of a connection (PROTOCOL §5): `socket.data.auth`. */
-export interface SocketAuth {
-  sub: string
-  sid: string
-  jti: string
-  name: string
-  scope: string
-  rooms: string[]
-  exp: number
+export type SocketAuth = Pick<
+  AccessClaims,
+  'sub' | 'sid' | 'jti' | 'name' | 'scope' | 'rooms' | 'exp'
+> & {
+  /** The `kid` of the key that signed the token. */
   kid: string
 }
 
