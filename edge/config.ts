@@ -6,6 +6,7 @@ import {
   SIGNING_ALGORITHMS,
   type SigningAlgorithm,
 } from '../shared/constants.ts'
+import { parseHttpUrl, trimTrailingSlashes } from '../shared/url.ts'
 
 /** The edge's configuration, parsed once per `env` from its bindings. */
 export interface EdgeConfig {
@@ -75,7 +76,7 @@ function readIssuer(value: string | undefined): string {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('ISSUER must be http(s)')
   if (url.search || url.hash) throw new ConfigError('ISSUER must not have a query or fragment')
-  return value.replace(/\/+$/, '')
+  return trimTrailingSlashes(value)
 }
 
 function readAudience(value: string | undefined): string | string[] {
@@ -87,13 +88,7 @@ function readAudience(value: string | undefined): string | string[] {
 function readUrls(name: string, value: string | undefined): string[] {
   const list = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)
   for (const entry of list) {
-    let url: URL
-    try {
-      url = new URL(entry)
-    } catch {
-      throw new ConfigError(`${name} must be a comma-separated list of URLs`)
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} entries must be http(s)`)
+    if (!parseHttpUrl(entry)) throw new ConfigError(`${name} must be a comma-separated list of http(s) URLs`)
   }
   return list
 }

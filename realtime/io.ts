@@ -5,6 +5,7 @@ import type { RedisCluster } from './cluster/redis-cluster.ts'
 import { CoalescingWebSocketServer } from './engine/coalescing-ws.ts'
 import { frameSizeParser } from './messages/frame-size.ts'
 import type { RealtimeIo } from './types.ts'
+import { PACKET_FRAMING_BYTES } from './constants.ts'
 
 /** The Socket.IO settings a realtime server is created with. */
 export interface IoOptions {
@@ -19,9 +20,6 @@ export interface IoOptions {
   /** The Redis adapter, when clustered. */
   cluster: RedisCluster | undefined
 }
-
-/** Bytes of Socket.IO packet framing allowed on top of an envelope. */
-export const PACKET_FRAMING_BYTES = 1024
 
 /**
  * Create the Socket.IO server on `httpServer`, with the transport settings

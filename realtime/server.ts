@@ -28,6 +28,8 @@ import { createNamespaces } from './session/namespaces.ts'
 import { RecoveryGate } from './session/recovery-gate.ts'
 import { Sessions } from './session/sessions.ts'
 import { createShutdown } from './session/shutdown.ts'
+import { trimTrailingSlashes } from '../shared/url.ts'
+import * as C from './constants.ts'
 
 export type { RealtimeServer, RealtimeServerOptions } from './server-options.ts'
 
@@ -61,7 +63,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const keySet =
     options.keySet ??
     createKeySet({
-      jwksUrl: options.jwksUrl ?? `${options.issuer.replace(/\/+$/, '')}${JWKS_PATH}`,
+      jwksUrl: options.jwksUrl ?? `${trimTrailingSlashes(options.issuer)}${JWKS_PATH}`,
       issuer: options.issuer,
       ...(options.fetch && { fetch: options.fetch }),
       now,
@@ -108,8 +110,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   )
   const httpServer = createAdaptorServer({ fetch: app.fetch }) as HttpServer
   const io = createIo(httpServer, {
-    path: options.path ?? '/socket.io',
-    connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+    path: options.path ?? C.DEFAULT_SOCKETIO_PATH,
+    connectTimeoutMs: options.connectTimeoutMs ?? C.CONNECT_TIMEOUT_MS,
     allowedOrigins,
     connectionStateRecovery: options.connectionStateRecovery ?? false,
     cluster,
@@ -156,7 +158,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     sessions,
     requireEnvelopeToken: options.requireEnvelopeToken ?? false,
     clockToleranceSeconds: tolerance,
-    rate: options.messageRate ?? { perSecond: 20, burst: 40 },
+    rate: options.messageRate ?? { perSecond: C.MESSAGE_RATE_PER_SECOND, burst: C.MESSAGE_BURST },
     now,
     onMessage: (event, outcome) =>
       metrics.messages.inc(registry.has(event) ? event : 'unregistered', outcome),

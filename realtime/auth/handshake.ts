@@ -8,6 +8,7 @@ import { originAllowed } from './origin-guard.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
 import type { RealtimeSocket } from '../types.ts'
+import { CONNECTION_CAP_RETRY_AFTER_MS } from '../constants.ts'
 
 /** A Socket.IO namespace middleware. */
 export type SocketMiddleware = (socket: RealtimeSocket, next: (err?: Error) => void) => void
@@ -127,7 +128,7 @@ export function acceptVerified(
   admission: Pick<HandshakeOptions, 'limits' | 'sessions'>,
 ): void {
   if (!admission.limits.userHasRoom(verified.claims.sub)) {
-    throw rateLimited('per-user connection cap', 1000)
+    throw rateLimited('per-user connection cap', CONNECTION_CAP_RETRY_AFTER_MS)
   }
   writeIdentity(socket.data, verified)
   admission.sessions.holdToken(socket, verified.token)

@@ -1,8 +1,6 @@
 import type { KeySet } from '../../shared/jwks/key-set.ts'
 import type { Logger } from '../log.ts'
-
-/** Wait between attempts to load the signing keys while the edge is unreachable, ms. */
-export const KEY_LOAD_RETRY_MS = 2000
+import { KEY_LOAD_RETRY_MS } from '../constants.ts'
 
 /** The background key load of a realtime server. */
 export interface KeyLoader {

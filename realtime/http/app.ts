@@ -2,6 +2,7 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { Registry } from 'prom-client'
 import { isAppError } from '../../shared/errors.ts'
+import { MAX_PUSH_BODY_BYTES } from '../constants.ts'
 
 /** What the health endpoints report on. */
 export interface HealthSource {
@@ -28,7 +29,10 @@ export function createHttpApp(
   const app = new Hono()
   app.post(
     '/internal/revocations',
-    bodyLimit({ maxSize: 512 * 1024, onError: (c) => c.json({ error: 'payload_too_large' }, 413) }),
+    bodyLimit({
+      maxSize: MAX_PUSH_BODY_BYTES,
+      onError: (c) => c.json({ error: 'payload_too_large' }, 413),
+    }),
     async (c) => {
       let body: unknown
       try {
@@ -42,7 +46,13 @@ export function createHttpApp(
       } catch (err) {
         if (!isAppError(err)) throw err
         const status = err.code === 'invalid_request' ? 400 : 401
-        return c.json({ error: err.code, error_description: status === 400 ? 'body must be { token }' : 'push refused' }, status)
+        return c.json(
+          {
+            error: err.code,
+            error_description: status === 400 ? 'body must be { token }' : 'push refused',
+          },
+          status,
+        )
       }
     },
   )

@@ -1,14 +1,12 @@
 import type { RevocationEvent } from '../../shared/claims.ts'
 import type { RealtimeContext } from '../context.ts'
+import { REVOCATION_PRUNE_INTERVAL_MS } from '../constants.ts'
 
 /** A revocation as the server applies it. */
 export type Revocation = Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>
 
 /** The Socket.IO server-side event that fans a revocation out to the other nodes. */
 export const CLUSTER_REVOCATION_EVENT = 'edgegate:revocation' as const
-
-/** How often expired revocations are dropped from the set, ms. */
-export const REVOCATION_PRUNE_INTERVAL_MS = 60_000
 
 /** Revocations as a realtime server applies them. */
 export interface RevocationApplier {

@@ -1,6 +1,7 @@
 import { isServerRoom, roomAllowed } from '../../shared/events.ts'
 import type { SocketData } from './socket-auth.ts'
 import type { RealtimeNamespace, RealtimeSocket } from '../types.ts'
+import { MAX_PENDING_RECOVERIES_COUNT } from '../constants.ts'
 
 type Session = {
   sid: string
@@ -9,9 +10,6 @@ type Session = {
   data: unknown
   missedPackets: unknown[][]
 }
-
-/** Recovered sessions waiting for their handshake to pass; bounded so refused handshakes cannot grow it. */
-const MAX_PENDING = 10_000
 
 /**
  * Re-authentication for Socket.IO's connection state recovery.
@@ -41,7 +39,8 @@ export class RecoveryGate {
       if (!session) return session
       this.pending.delete(session.sid)
       this.pending.set(session.sid, session)
-      if (this.pending.size > MAX_PENDING) this.pending.delete(this.pending.keys().next().value!)
+      if (this.pending.size > MAX_PENDING_RECOVERIES_COUNT)
+        this.pending.delete(this.pending.keys().next().value!)
       return { ...session, rooms: [], data: {}, missedPackets: [] }
     }
   }

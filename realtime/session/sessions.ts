@@ -7,9 +7,7 @@ import { rtError } from '../errors.ts'
 import { DeadlineWheel } from './deadline-wheel.ts'
 import { writeIdentity } from './socket-auth.ts'
 import type { RealtimeSocket } from '../types.ts'
-
-/** Most extra lead an `rt:expiring` notice gets to spread refreshes out, in seconds. */
-const NOTICE_SPREAD_SECONDS = 2
+import { NOTICE_SPREAD_SECONDS } from '../constants.ts'
 
 /** Options of {@link Sessions}. */
 export interface SessionsOptions {

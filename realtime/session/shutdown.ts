@@ -2,9 +2,7 @@ import type { Server as HttpServer } from 'node:http'
 import { AppError } from '../../shared/errors.ts'
 import type { RealtimeContext } from '../context.ts'
 import type { RealtimeSocket } from '../types.ts'
-
-/** Time `close()` gives connections to flush and close before they are cut, ms. */
-export const SHUTDOWN_TIMEOUT_MS = 10_000
+import { SHUTDOWN_TIMEOUT_MS } from '../constants.ts'
 
 /** What shutdown stops besides the shared parts. */
 export interface ShutdownParts {

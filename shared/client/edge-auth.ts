@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose'
 import type { AccessClaims, CookieTokenResponse, TokenResponse } from '../claims.ts'
 import { ClientError } from './client-error.ts'
+import { trimTrailingSlashes } from '../url.ts'
 
 /** What the client knows of its session, from the access token's claims. */
 export type SessionInfo = Pick<AccessClaims, 'sub' | 'sid' | 'name' | 'scope' | 'rooms' | 'exp'> & {
@@ -37,7 +38,7 @@ export class EdgeAuth {
   refreshes = 0
 
   constructor(options: EdgeAuthOptions) {
-    this.edgeUrl = options.edgeUrl.replace(/\/+$/, '')
+    this.edgeUrl = trimTrailingSlashes(options.edgeUrl)
     this.mode = options.refreshStorage ?? (typeof document === 'undefined' ? 'memory' : 'cookie')
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
   }
