@@ -7,7 +7,7 @@ import {
   REVOCATION_TOKEN_TYP,
   SIGNING_ALGORITHMS,
 } from '../../shared/constants.ts'
-import { AppError } from '../../shared/errors.ts'
+import { AppError, isAppError } from '../../shared/errors.ts'
 import {
   MAX_EVENTS_PER_PUSH,
   MAX_PUSH_LIFETIME_SECONDS,
@@ -21,6 +21,9 @@ const PushClaims = v.object({
   exp: v.number(),
   events: v.pipe(v.array(RevocationEventSchema), v.maxLength(MAX_EVENTS_PER_PUSH)),
 })
+
+/** Why a push is refused: the codes {@link createPushReceiver} throws. */
+export type PushFailure = 'invalid_request' | 'unauthorized' | 'unavailable'
 
 /** Options of {@link createPushReceiver}. */
 export interface PushReceiverOptions {
@@ -38,7 +41,8 @@ export interface PushReceiverOptions {
  * most 60 s, whose `jti` has not been seen. Anything else is refused.
  *
  * @returns a function from the request body to the events it carries
- * @throws AppError `invalid_request` for a malformed body, `unauthorized` for a token that fails any check
+ * @throws AppError `invalid_request` for a malformed body, `unauthorized` for a token that fails any
+ *   check, `unavailable` when the edge's keys cannot be fetched (the edge retries)
  */
 export function createPushReceiver(
   options: PushReceiverOptions,
@@ -61,6 +65,8 @@ export function createPushReceiver(
         currentDate: new Date(now()),
       }))
     } catch (err) {
+      // The keys could not be had (a JWKS outage): not the push's fault, and worth a retry.
+      if (isAppError(err) && err.code === 'unavailable') throw err
       throw new AppError(
         'unauthorized',
         `push token rejected (${String((err as { code?: string }).code ?? 'error')})`,

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { RevocationEvent } from '../../../shared/claims.ts'
 import { AppError } from '../../../shared/errors.ts'
 import { createPushReceiver } from '../../../realtime/revocations/push-receiver.ts'
+import { createKeySet, type KeySet } from '../../../shared/jwks/key-set.ts'
 import {
   cleanup,
   connect,
@@ -99,6 +100,20 @@ describe('createPushReceiver', () => {
       receive({ token: await signPush(issuer, { claims: { jti: 'push-once' } }) }),
     ).rejects.toMatchObject({
       code: 'unauthorized',
+    })
+  })
+
+  it("refuses with unavailable, not unauthorized, when the edge's keys cannot be fetched", async () => {
+    const issuer = await startIssuer()
+    const receive = createPushReceiver({
+      getKey: async () => {
+        throw new AppError('unavailable', 'key set unreachable')
+      },
+      issuer: issuer.url,
+      now: () => NOW_MS,
+    })
+    await expect(receive({ token: await signPush(issuer) })).rejects.toMatchObject({
+      code: 'unavailable',
     })
   })
 
@@ -250,6 +265,42 @@ describe('POST /internal/revocations', () => {
     })
     expect(socket.connected).toBe(true)
     expect(seen).toEqual([])
+  })
+
+  it('answers 503 unavailable to a valid push while the JWKS is unreachable, and applies nothing', async () => {
+    const issuer = await startIssuer()
+    const real = createKeySet({ jwksUrl: issuer.jwksUrl, issuer: issuer.url })
+    let down = false
+    const keySet: KeySet = {
+      ...real,
+      getKey: async (header, token) => {
+        if (down) throw new AppError('unavailable', 'key set unreachable')
+        return real.getKey(header, token)
+      },
+    }
+    const { url } = await startServer(issuer, { keySet })
+    const socket = await connect(url, {
+      auth: { token: await issuer.mint({ sid: 'session-target' }) },
+    })
+    // The edge's keys go away after the handshake: every lookup is an outage.
+    down = true
+    const now = Math.floor(Date.now() / 1000)
+    const push = await signPush(
+      issuer,
+      {
+        claims: {
+          events: [{ cursor: 1, kind: 'session', id: 'session-target', at: now, until: now + 300 }],
+        },
+      },
+      now,
+    )
+    const res = await post(url, { token: push })
+    expect(res.status).toBe(503)
+    expect(await res.json()).toEqual({
+      error: 'unavailable',
+      error_description: 'signing keys unavailable',
+    })
+    expect(socket.connected).toBe(true)
   })
 
   it('answers 400 invalid_request to a body that is not { token }', async () => {
