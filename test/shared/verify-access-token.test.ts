@@ -153,7 +153,7 @@ describe('verifyAccessToken', () => {
     ],
   ]
 
-  it.each(refusals)('refuses %s with %s', async (_name, make, code) => {
+  it.each(refusals)('refuses %s', async (_name, make, code) => {
     const token = await make()
     const error = await verifyAccessToken(token, getKey, OPTIONS).then(
       () => undefined,
