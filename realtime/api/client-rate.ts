@@ -2,7 +2,7 @@ import {
   DEFAULT_API_BURST,
   DEFAULT_API_RATE_PER_SECOND,
   MAX_API_RATE_BUCKETS,
-} from './constants.ts'
+} from '../constants.ts'
 import { TokenBucket } from '../limits/token-bucket.ts'
 
 /** Options of {@link ClientRateLimiter}. */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { Server } from 'socket.io'
 import * as v from 'valibot'
 import type { Logger } from '../log.ts'
 import type { Sessions } from '../session/sessions.ts'
+import type { RealtimeIo } from '../types.ts'
 import { parseDisconnect } from './schemas.ts'
 
 /** The Socket.IO server-side event that fans a server-API disconnect out to the other nodes. */
@@ -17,7 +17,7 @@ const ClusterDisconnect = v.strictObject({
 
 /** Options of {@link createDisconnect}. */
 export interface DisconnectOptions {
-  io: Pick<Server, 'on' | 'serverSideEmit'>
+  io: Pick<RealtimeIo, 'on' | 'serverSideEmit'>
   sessions: Pick<Sessions, 'disconnect'>
   /** Whether other nodes exist to tell (Redis adapter); a lone node's adapter cannot serverSideEmit. */
   clustered: boolean
@@ -36,7 +36,7 @@ export interface DisconnectOptions {
 export function createDisconnect(options: DisconnectOptions) {
   const { io, sessions, clustered, logger } = options
   if (clustered) {
-    io.on(CLUSTER_DISCONNECT_EVENT as never, (raw: unknown) => {
+    io.on(CLUSTER_DISCONNECT_EVENT, (raw: unknown) => {
       const parsed = v.safeParse(ClusterDisconnect, raw)
       if (!parsed.success) return logger('warn', 'malformed cluster disconnect ignored')
       const { kind, id, retryable } = parsed.output

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Server } from 'socket.io'
+import type { RealtimeIo } from '../types.ts'
 import { AppError, isAppError } from '../../shared/errors.ts'
 import type { PublishAnswer, PublishStore, PublishTarget } from '../streams/types.ts'
 import type { ServiceIdentity } from './service-auth.ts'
@@ -8,12 +8,35 @@ import { parsePublish } from './schemas.ts'
 /** Options of {@link createPublish}. */
 export interface PublishOptions {
   /** Where deliveries go out: through the adapter, so every node delivers to its own sockets. */
-  io: Pick<Server, 'to'>
+  io: Pick<RealtimeIo, 'to'>
   store: PublishStore
   /** ms clock, for `ts`. */
   now: () => number
   /** Called when a publish was a repeat of an earlier id (answered, not delivered). */
   onRepeat?: () => void
+}
+
+/** The one argument of a published event (docs/protocol.md §8). */
+export interface Delivery {
+  id: string
+  ts: number
+  data: unknown
+  offset?: string
+}
+
+/**
+ * Emit a published event to a socket or a room. Its name is the service's
+ * own (checked by `PublishEventSchema`), outside the typed event maps, so
+ * the typing is set aside here, and only here.
+ *
+ * @param target - `io.to(room)` or a socket
+ */
+export function emitPublished(
+  target: { emit: (...args: never[]) => unknown },
+  event: string,
+  delivery: Delivery,
+): void {
+  ;(target.emit as (event: string, delivery: Delivery) => unknown).call(target, event, delivery)
 }
 
 /** The Socket.IO room of a target: the server-managed `user:<sub>` / `session:<sid>`, or the room. */
@@ -57,7 +80,7 @@ export function createPublish(options: PublishOptions) {
       data: publication.data,
       ...(offset !== undefined && { offset }),
     }
-    options.io.to(roomOf(request.to)).emit(publication.event, delivery)
+    emitPublished(options.io.to(roomOf(request.to)), publication.event, delivery)
     return accepted.answer
   }
 }

@@ -4,7 +4,7 @@ import { AppError } from '../../shared/errors.ts'
 import { describeIssues } from '../../shared/issues.ts'
 import { isServerRoom, RoomSchema } from '../../shared/events.ts'
 import { RESERVED_EVENTS } from '../messages/registry.ts'
-import { MAX_PUBLISH_DATA_BYTES } from './constants.ts'
+import { MAX_PUBLISH_DATA_BYTES } from '../constants.ts'
 
 /**
  * A published event's name (docs/protocol.md §8): 1–64 of `[a-z0-9_.:-]`,

@@ -1,9 +1,9 @@
 import type { Hono } from 'hono'
 import type { Registry } from 'prom-client'
-import type { Server } from 'socket.io'
 import { AppError } from '../../shared/errors.ts'
 import type { Logger } from '../log.ts'
 import type { Sessions } from '../session/sessions.ts'
+import type { RealtimeIo } from '../types.ts'
 import { MemoryPublishStore } from '../streams/memory-store.ts'
 import { createRedisPublishStore, type ScriptClient } from '../streams/redis-store.ts'
 import type { PublishStore } from '../streams/types.ts'
@@ -49,7 +49,7 @@ export function createPublishStore(options: {
 
 /** What {@link createServerApiRoutes} wires together. */
 export interface ServerApiDeps extends ServiceAuthOptions {
-  io: Server<any, any, any, any>
+  io: RealtimeIo
   sessions: Sessions
   store: PublishStore
   logger: Logger

@@ -1,4 +1,4 @@
-import { MAX_IDEMPOTENCY_KEYS, PUBLISH_IDEMPOTENCY_TTL_SECONDS } from '../api/constants.ts'
+import { MAX_IDEMPOTENCY_KEYS, PUBLISH_IDEMPOTENCY_TTL_SECONDS } from '../constants.ts'
 import { MemoryUserStreams, type MemoryUserStreamsOptions } from './memory-streams.ts'
 import type { PublishAnswer, PublishStore } from './types.ts'
 

@@ -4,7 +4,7 @@ import {
   DEFAULT_USER_STREAM_MAX,
   DEFAULT_USER_STREAM_TTL_SECONDS,
   MAX_MEMORY_STREAM_BYTES,
-} from '../api/constants.ts'
+} from '../constants.ts'
 import type { Publication, StreamEntry, SyncResult } from './types.ts'
 
 /** Options of {@link MemoryUserStreams}. */

@@ -5,7 +5,7 @@ import {
   DEFAULT_USER_STREAM_MAX,
   DEFAULT_USER_STREAM_TTL_SECONDS,
   PUBLISH_IDEMPOTENCY_TTL_SECONDS,
-} from '../api/constants.ts'
+} from '../constants.ts'
 import type { PublishAnswer, PublishStore, StreamEntry, SyncResult } from './types.ts'
 
 /** The commands this store needs from a node-redis client. */

@@ -1,5 +1,6 @@
 import * as v from 'valibot'
-import { SYNC_BURST_BYTES, SYNC_WAIT_POLL_MS } from '../api/constants.ts'
+import { SYNC_BURST_BYTES, SYNC_WAIT_POLL_MS } from '../constants.ts'
+import { emitPublished } from '../api/publish.ts'
 import { defineEvent, type EventContext } from '../messages/registry.ts'
 import type { PublishStore } from './types.ts'
 
@@ -39,7 +40,7 @@ export function createSyncEvent(store: Pick<PublishStore, 'read'>) {
           if (!(await written(socket))) break
           burst = 0
         }
-        socket.emit(event, { id, ts, data: payload, offset })
+        emitPublished(socket, event, { id, ts, data: payload, offset })
         burst += size
       }
       return { delivered: entries.length, last, gap }

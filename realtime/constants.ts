@@ -1,0 +1,118 @@
+/**
+ * Every default and bound of the realtime service, with its unit. The
+ * service's configuration (config.ts), the server (server.ts and its parts)
+ * and the limits read them here; docs/protocol.md fixes the ones the contract
+ * names, and shared/constants.ts holds those the edge shares.
+ */
+
+/** Port the service listens on by default. */
+export const DEFAULT_PORT = 3000
+/** Interface the service binds by default (loopback: put a proxy in front). */
+export const DEFAULT_HOST = '127.0.0.1'
+/** The edge's URL when `EDGE_URL` is unset (wrangler dev). */
+export const DEFAULT_EDGE_URL = 'http://127.0.0.1:8787'
+/** Socket.IO's HTTP path. */
+export const DEFAULT_SOCKETIO_PATH = '/socket.io'
+
+/** Time a client may take between opening a connection and sending CONNECT, ms. */
+export const CONNECT_TIMEOUT_MS = 5000
+/** New connections per second per client address. */
+export const CONNECTION_RATE_PER_SECOND = 10
+/** Burst of new connections per client address. */
+export const CONNECTION_BURST = 30
+/** Open connections per client address. */
+export const MAX_CONNECTIONS_PER_ADDRESS = 200
+/** Open connections per user (`sub`). */
+export const MAX_CONNECTIONS_PER_USER = 20
+/** `retryAfterMs` of a refusal for a full per-address or per-user cap, ms. */
+export const CONNECTION_CAP_RETRY_AFTER_MS = 1000
+/** Addresses with a rate bucket past which full buckets are swept, count. */
+export const RATE_BUCKETS_SWEEP_THRESHOLD_COUNT = 100_000
+
+/** Messages per second per socket. */
+export const MESSAGE_RATE_PER_SECOND = 20
+/** Burst of messages per socket, and the most that may queue behind one that waits. */
+export const MESSAGE_BURST = 40
+
+/** Time `close()` gives connections to flush and close before they are cut, ms. */
+export const SHUTDOWN_TIMEOUT_MS = 10_000
+/** Wait between attempts to load the signing keys while the edge is unreachable, ms. */
+export const KEY_LOAD_RETRY_MS = 2000
+/** How often expired revocations are dropped from the set, ms. */
+export const REVOCATION_PRUNE_INTERVAL_MS = 60_000
+/** Pause between polls of the edge's revocation feed, ms. */
+export const REVOCATION_POLL_MS = 2000
+/** Timeout of one poll of the revocation feed, ms. */
+export const REVOCATION_POLL_TIMEOUT_MS = 5000
+/** Largest body `POST /internal/revocations` reads, bytes. */
+export const MAX_PUSH_BODY_BYTES = 512 * 1024
+/** Largest push token, bytes (chars of its compact form). */
+export const MAX_PUSH_TOKEN_BYTES = 256 * 1024
+/** Longest lifetime a push token may declare (docs/protocol.md §6: exp within 60 s), seconds. */
+export const MAX_PUSH_LIFETIME_SECONDS = 60
+/** Events one push may carry, count. */
+export const MAX_EVENTS_PER_PUSH = 1000
+
+/** Minimum time between JWKS refetches for unknown kids (the key set's default), ms. */
+export const JWKS_COOLDOWN_MS = 30_000
+/** How long the last good keys keep verifying past expiry while the edge is down (the key set's default), ms. */
+export const JWKS_MAX_STALE_MS = 3_600_000
+
+/** Recovered sessions waiting for their handshake to pass, count (refused handshakes cannot grow it further). */
+export const MAX_PENDING_RECOVERIES_COUNT = 10_000
+/** Most extra lead an `rt:expiring` notice gets to spread refreshes out, seconds. */
+export const NOTICE_SPREAD_SECONDS = 2
+
+// The server API and the per-user streams (docs/protocol.md §8, §9).
+
+/** Path prefix of the server API on the realtime port (docs/protocol.md §8). */
+export const SERVER_API_PREFIX = '/api/v1'
+
+/** Largest request body the server API reads, in bytes: `data` (16 KiB) plus the rest of the request. */
+export const MAX_API_BODY_BYTES = 20 * 1024
+
+/** Largest serialized `data` of a publish, in bytes (docs/protocol.md §8). */
+export const MAX_PUBLISH_DATA_BYTES = 16 * 1024
+
+/** How long a publish `id` stays idempotent per service client, in seconds (docs/protocol.md §8). */
+export const PUBLISH_IDEMPOTENCY_TTL_SECONDS = 600
+
+/** Publish ids a single node remembers without Redis, at most; the oldest go first. */
+export const MAX_IDEMPOTENCY_KEYS = 100_000
+
+/** Default sustained server-API rate per service client, requests per second (docs/protocol.md §8). */
+export const DEFAULT_API_RATE_PER_SECOND = 100
+
+/** Default server-API burst per service client, requests (docs/protocol.md §8). */
+export const DEFAULT_API_BURST = 200
+
+/** Service clients whose rate state a node holds at most; idle (full) buckets go first. */
+export const MAX_API_RATE_BUCKETS = 10_000
+
+/** Default newest entries kept per user stream (docs/protocol.md §9 `USER_STREAM_MAX`). */
+export const DEFAULT_USER_STREAM_MAX = 100
+
+/** Default age limit of a user-stream entry, in seconds (docs/protocol.md §9 `USER_STREAM_TTL`). */
+export const DEFAULT_USER_STREAM_TTL_SECONDS = 86_400
+
+/** Users' streams one node holds in memory (single node only); the least recently appended go first. */
+export const DEFAULT_MAX_MEMORY_STREAMS = 10_000
+
+/** Key prefix of the server API's Redis state (idempotency keys, user streams). */
+export const API_REDIS_PREFIX = 'edgegate:api:'
+
+/** Serialized `data` bytes one node holds in its memory streams (single node only); the oldest streams go first. */
+export const MAX_MEMORY_STREAM_BYTES = 64 * 1024 * 1024
+
+/** Service tokens whose signature check a node remembers (a service reuses one token for minutes). */
+export const SERVICE_TOKEN_CACHE_SIZE = 256
+
+/**
+ * Bytes of entries one `rt:sync` emits before it waits for them to be
+ * written: well under the 1 MiB a connection may have queued, which a full
+ * stream (100 entries of up to 16 KiB) would pass.
+ */
+export const SYNC_BURST_BYTES = 256 * 1024
+
+/** Longest an `rt:sync` waiting for its last burst to be written goes without looking again, in ms. */
+export const SYNC_WAIT_POLL_MS = 50
