@@ -6,7 +6,7 @@
  * with BENCH_ISSUER, BENCH_JWKS_URL and BENCH_PUBLIC_PEM in the environment.
  * Every variant serves the same `bench` and `fanout` events (ack `{ ok: true }`) on
  * 127.0.0.1, port 0, and answers the parent over IPC: `ready` with its port,
- * then `mem` (RSS after gc), `cpu` (CPU time used, µs), `fds` (descriptors open), `loop-start`/`loop-stop` (event-loop delay and
+ * then `mem` (RSS after gc), `cpu` (CPU time used, µs), `signature-checks` (edgegate's count), `fds` (descriptors open), `loop-start`/`loop-stop` (event-loop delay and
  * CPU over a window), `count` (connected sockets) and `shutdown`.
  */
 import { readdirSync } from 'node:fs'
@@ -65,9 +65,13 @@ export const BENCH_MESSAGE_RATE = { perSecond: 1e9, burst: 1e9 }
 
 type Ack = (reply: unknown) => void
 
-async function start(
-  variant: Variant,
-): Promise<{ port: number; count: () => number; close: () => Promise<void> }> {
+async function start(variant: Variant): Promise<{
+  port: number
+  count: () => number
+  close: () => Promise<void>
+  /** Signatures checked so far (edgegate only: the others keep no count). */
+  signatureChecks?: () => Promise<number>
+}> {
   const issuer = process.env.BENCH_ISSUER!
   const publicPem = process.env.BENCH_PUBLIC_PEM!
   if (variant === 'edgegate' || variant === 'edgegate-required') {
@@ -90,6 +94,8 @@ async function start(
       port,
       count: () => server.io.of('/').sockets.size,
       close: () => server.close({ timeoutMs: 2000 }),
+      signatureChecks: async () =>
+        (await server.metrics.signatureChecks.get()).values.reduce((sum, x) => sum + x.value, 0),
     }
   }
 
@@ -168,6 +174,7 @@ const commands: Record<string, () => Promise<unknown> | unknown> = {
     return { rss, heapUsed, external, arrayBuffers, gc: Boolean(gc) }
   },
   count: () => server.count(),
+  'signature-checks': () => server.signatureChecks?.() ?? null,
   /** Write a heap snapshot (to find what a socket costs); returns its path. */
   snapshot: () => writeHeapSnapshot(),
   cpu: () => {
