@@ -25,14 +25,22 @@ class CoalescingWebSocket extends WebSocket {
       raw.cork()
       // Queued behind the packets Socket.IO has already scheduled for this
       // read (it dispatches each in its own tick), so their replies join in.
-      process.nextTick(uncork, raw)
+      // One tick uncorks every connection corked meanwhile: a broadcast to
+      // a room corks each member once and queues one tick, not one each.
+      if (corked.push(raw) === 1) process.nextTick(uncorkAll)
     }
     ;(super.send as (...args: unknown[]) => void)(data, options, cb)
   }
 }
 
-function uncork(raw: Duplex): void {
-  raw.uncork()
+/** Connections corked since the last {@link uncorkAll}. */
+let corked: Duplex[] = []
+
+function uncorkAll(): void {
+  const list = corked
+  // A connection corked by a callback of these writes starts a batch of its own.
+  corked = []
+  for (const raw of list) raw.uncork()
 }
 
 /**

@@ -63,4 +63,38 @@ describe('CoalescingWebSocketServer', () => {
     expect(received).toEqual(['first', 'second'])
     expect(counts.writes + counts.writevs).toBe(2)
   })
+
+  it('coalesces every connection written in one tick (a broadcast), each in its own single write', async () => {
+    const wss = new CoalescingWebSocketServer({ noServer: true })
+    const accepted: { ws: WebSocket; raw: Socket }[] = []
+    server = createServer()
+    server.on('upgrade', (req, raw: Socket, head) =>
+      wss.handleUpgrade(req, raw, head, (ws) => accepted.push({ ws: ws as never, raw })),
+    )
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const clients = Array.from({ length: 3 }, () => new WebSocket(url))
+    const received = clients.map((client) => {
+      const list: string[] = []
+      client.on('message', (data) => list.push(String(data)))
+      return list
+    })
+    try {
+      await Promise.all(clients.map((client) => new Promise((resolve) => client.once('open', resolve))))
+      await expect.poll(() => accepted.length).toBe(3)
+      const counts = accepted.map(({ raw }) => countWrites(raw))
+      for (let i = 0; i < 4; i++) for (const { ws } of accepted) ws.send(`b${i}`)
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(counts).toEqual(accepted.map(() => ({ writes: 0, writevs: 1 })))
+      for (const list of received) await expect.poll(() => list.length).toBe(4)
+      expect(received).toEqual(accepted.map(() => ['b0', 'b1', 'b2', 'b3']))
+      // A later tick corks again: one more system call per connection.
+      for (const { ws } of accepted) ws.send('later')
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(counts.map((c) => c.writes + c.writevs)).toEqual([2, 2, 2])
+    } finally {
+      for (const { ws } of accepted) ws.terminate()
+      for (const client of clients) client.terminate()
+    }
+  })
 })
