@@ -155,7 +155,7 @@ export function buildRows(results: Record<string, SectionResult | undefined>): R
         peerValue: mem['plain rss'],
         ratio: pairedDifference(mem['edgegate rss']!, mem['plain rss']!),
         difference: true,
-        target: { text: '≤ +2 KiB over plain', pass: (d) => d <= 2 },
+        target: { text: '≤ +1.5 KiB over plain', pass: (d) => d <= 1.5 },
       },
       {
         section: '3 memory',
