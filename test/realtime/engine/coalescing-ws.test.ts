@@ -16,7 +16,9 @@ async function pair() {
   const wss = new CoalescingWebSocketServer({ noServer: true })
   const accepted = new Promise<{ ws: WebSocket; raw: Socket }>((resolve) => {
     server = createServer()
-    server.on('upgrade', (req, raw: Socket, head) => wss.handleUpgrade(req, raw, head, (ws) => resolve({ ws: ws as never, raw })))
+    server.on('upgrade', (req, raw: Socket, head) =>
+      wss.handleUpgrade(req, raw, head, (ws) => resolve({ ws: ws as never, raw })),
+    )
   })
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
   const client = new WebSocket(`ws://127.0.0.1:${(server!.address() as AddressInfo).port}`)
@@ -29,7 +31,10 @@ async function pair() {
 /** Count the writes that reach the TCP socket (each `_write` or `_writev` is one system call). */
 function countWrites(raw: Socket): { writes: number; writevs: number } {
   const counts = { writes: 0, writevs: 0 }
-  const socket = raw as Socket & { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void }
+  const socket = raw as Socket & {
+    _write: (...a: unknown[]) => void
+    _writev: (...a: unknown[]) => void
+  }
   const write = socket._write.bind(socket)
   const writev = socket._writev.bind(socket)
   socket._write = (...a) => (counts.writes++, write(...a))
@@ -80,7 +85,9 @@ describe('CoalescingWebSocketServer', () => {
       return list
     })
     try {
-      await Promise.all(clients.map((client) => new Promise((resolve) => client.once('open', resolve))))
+      await Promise.all(
+        clients.map((client) => new Promise((resolve) => client.once('open', resolve))),
+      )
       await expect.poll(() => accepted.length).toBe(3)
       const counts = accepted.map(({ raw }) => countWrites(raw))
       for (let i = 0; i < 4; i++) for (const { ws } of accepted) ws.send(`b${i}`)
