@@ -1,5 +1,5 @@
 /**
- * 7. Room fan-out: one sender, a room of N sockets (1,000), each `fanout`
+ * 8. Room fan-out: one sender, a room of N sockets (1,000), each `fanout`
  * message broadcast by the server to the room as `fan`; messages delivered
  * per second (broadcasts every receiver got × N) and the server's CPU per
  * broadcast. edgegate (the registered event, its pipeline and
