@@ -4,7 +4,7 @@ import { connectError, rateLimited, toRealtimeError } from '../errors.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
 import type { SocketData } from '../session/socket-auth.ts'
 import { socketAuthOf } from '../session/socket-auth.ts'
-import { originAllowed } from './origin-guard.ts'
+import { originAllowed, ownOrigin } from './origin-guard.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
 
@@ -41,9 +41,11 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
   }
 
   const originGuard: SocketMiddleware = function originGuard(socket, next) {
-    const origin = socket.handshake.headers.origin
-    if (originAllowed(options.allowedOrigins, typeof origin === 'string' ? origin : undefined)) return next()
-    refuse(next, new AppError('origin_forbidden', 'origin not in the allow-list'))
+    const header = socket.handshake.headers.origin
+    const origin = typeof header === 'string' ? header : undefined
+    const own = ownOrigin(socket.handshake, options.trustProxy)
+    if (originAllowed(options.allowedOrigins, origin, own)) return next()
+    refuse(next, new AppError('origin_forbidden', 'origin neither its own nor allowed'))
   }
 
   const connectionRate: SocketMiddleware = function connectionRate(socket, next) {
