@@ -12,6 +12,8 @@ export interface Metrics {
   tokensVerified: Counter<'kid'>
   disconnects: Counter<'code'>
   socketioJwtCompat: Counter<'outcome'>
+  /** `rt:join` refused by a room cap, by cap: `socket` or `user`. */
+  roomJoinsRefused: Counter<'cap'>
   close(): void
 }
 
@@ -97,6 +99,12 @@ export function createMetrics(): Metrics {
       name: 'realtime_socketio_jwt_compat_total',
       help: 'Sockets admitted without a token in the socketio-jwt compat mode, by outcome: ok or the refusal code',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    roomJoinsRefused: new Counter({
+      name: 'realtime_room_joins_refused_total',
+      help: 'rt:join refused because a room cap was reached, by cap: socket or user',
+      labelNames: ['cap'],
       registers: [registry],
     }),
     close() {

@@ -18,7 +18,8 @@ import { TokenVerifier, type VerifiedToken } from './auth/token-verifier.ts'
 import { createHttpApp } from './http/app.ts'
 import { ConnectionLimits, type ConnectionLimitOptions } from './limits/connection-limits.ts'
 import { silentLogger, type Logger } from './log.ts'
-import { builtinEvents } from './messages/builtin-events.ts'
+import { createBuiltinEvents } from './messages/builtin-events.ts'
+import { RoomLimits, type RoomLimitOptions } from './limits/room-limits.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
 import { frameSizeParser } from './messages/frame-size.ts'
 import { CoalescingWebSocketServer } from './engine/coalescing-ws.ts'
@@ -51,6 +52,8 @@ export interface RealtimeServerOptions {
   middleware?: SocketMiddleware | SocketMiddleware[]
   /** Connection admission. */
   limits?: ConnectionLimitOptions
+  /** Caps on rooms joined per socket and per user on this node. @default { perSocket: 100, perUser: 500 } */
+  rooms?: Omit<RoomLimitOptions, 'onRefused'>
   /** Per-socket message rate. @default { perSecond: 20, burst: 40 } */
   messageRate?: { perSecond: number; burst: number }
   /** Socket.IO path. @default '/socket.io' */
@@ -136,7 +139,11 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const allowedOrigins = normalizeOrigins(options.allowedOrigins ?? [])
   const metrics = createMetrics()
   const revocations = options.revocations ?? new RevocationSet()
-  const registry = new Map<string, EventDefinition<any>>(Object.entries(builtinEvents))
+  const roomLimits = new RoomLimits({
+    ...options.rooms,
+    onRefused: (cap) => metrics.roomJoinsRefused.inc({ cap }),
+  })
+  const registry = new Map<string, EventDefinition<any>>(Object.entries(createBuiltinEvents(roomLimits)))
   for (const [name, definition] of Object.entries(options.events ?? {})) {
     if (RESERVED_EVENTS.has(name) || name.startsWith('rt:')) throw new TypeError(`event name ${name} is reserved`)
     registry.set(name, definition)

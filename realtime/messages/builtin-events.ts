@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom, roomAllowed, RoomRequestSchema } from '../../shared/events.ts'
+import { RoomLimits } from '../limits/room-limits.ts'
 import { defineEvent, type EventContext } from './registry.ts'
 
 /**
@@ -15,32 +16,45 @@ function isSocketRoom(socket: EventContext<unknown>['socket'], room: string): bo
 /**
  * The protocol's own client events (PROTOCOL §5 reserved events). They go
  * through the same pipeline as application events.
+ *
+ * @param rooms - the caps `rt:join` holds to. @default new RoomLimits()
+ * @example
+ * ```ts
+ * const registry = new Map(Object.entries(createBuiltinEvents(new RoomLimits({ perSocket: 50 }))))
+ * ```
  */
-export const builtinEvents = {
-  /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
-  'rt:auth': defineEvent({
-    schema: v.null(),
-    handler: ({ envelope, auth }) => {
-      if (envelope.token === undefined) throw new AppError('token_missing', 'rt:auth without token')
-      return { exp: auth.exp }
-    },
-  }),
-  /** Join a room the `rooms` claim allows; server-managed rooms and connections' private rooms never. */
-  'rt:join': defineEvent({
-    schema: RoomRequestSchema,
-    handler: async ({ data, auth, socket }) => {
-      if (!roomAllowed(auth.rooms, data.room)) throw new AppError('forbidden', 'room not allowed by the rooms claim')
-      if (isSocketRoom(socket, data.room)) throw new AppError('forbidden', 'private room of a connection')
-      await socket.join(data.room)
-      return { room: data.room }
-    },
-  }),
-  'rt:leave': defineEvent({
-    schema: RoomRequestSchema,
-    handler: async ({ data, socket }) => {
-      if (isServerRoom(data.room) || isSocketRoom(socket, data.room)) throw new AppError('forbidden', 'server-managed room')
-      await socket.leave(data.room)
-      return { room: data.room }
-    },
-  }),
+export function createBuiltinEvents(rooms: RoomLimits = new RoomLimits()) {
+  return {
+    /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
+    'rt:auth': defineEvent({
+      schema: v.null(),
+      handler: ({ envelope, auth }) => {
+        if (envelope.token === undefined)
+          throw new AppError('token_missing', 'rt:auth without token')
+        return { exp: auth.exp }
+      },
+    }),
+    /** Join a room the `rooms` claim allows; server-managed rooms and connections' private rooms never. */
+    'rt:join': defineEvent({
+      schema: RoomRequestSchema,
+      handler: async ({ data, auth, socket }) => {
+        if (!roomAllowed(auth.rooms, data.room))
+          throw new AppError('forbidden', 'room not allowed by the rooms claim')
+        if (isSocketRoom(socket, data.room))
+          throw new AppError('forbidden', 'private room of a connection')
+        rooms.assertCanJoin(socket, data.room)
+        await socket.join(data.room)
+        return { room: data.room }
+      },
+    }),
+    'rt:leave': defineEvent({
+      schema: RoomRequestSchema,
+      handler: async ({ data, socket }) => {
+        if (isServerRoom(data.room) || isSocketRoom(socket, data.room))
+          throw new AppError('forbidden', 'server-managed room')
+        await socket.leave(data.room)
+        return { room: data.room }
+      },
+    }),
+  }
 }
