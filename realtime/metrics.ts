@@ -14,6 +14,8 @@ export interface Metrics {
   socketioJwtCompat: Counter<'outcome'>
   /** `rt:join` refused by a room cap, by cap: `socket` or `user`. */
   roomJoinsRefused: Counter<'cap'>
+  /** `POST /internal/revocations` by outcome: `ok` or the refusal's error. */
+  revocationPushes: Counter<'outcome'>
   close(): void
 }
 
@@ -105,6 +107,12 @@ export function createMetrics(): Metrics {
       name: 'realtime_room_joins_refused_total',
       help: 'rt:join refused because a room cap was reached, by cap: socket or user',
       labelNames: ['cap'],
+      registers: [registry],
+    }),
+    revocationPushes: new Counter({
+      name: 'realtime_revocation_pushes_total',
+      help: 'Revocation pushes received, by outcome: ok, rate_limited, payload_too_large, invalid_request, unauthorized',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     close() {

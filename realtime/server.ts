@@ -213,12 +213,21 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     return reasons
   }
 
-  const app = createHttpApp({ notReadyReasons, draining: () => draining }, metrics.registry, async (body) => {
-    const events = await receivePush(body)
-    events.forEach(applyFromEdge)
-    logger('debug', 'revocation push applied', { events: events.length })
-    return events.length
-  })
+  const app = createHttpApp(
+    { notReadyReasons, draining: () => draining },
+    metrics.registry,
+    async (body) => {
+      const events = await receivePush(body)
+      events.forEach(applyFromEdge)
+      logger('debug', 'revocation push applied', { events: events.length })
+      return events.length
+    },
+    {
+      trustProxy: options.trustProxy ?? false,
+      now,
+      onPush: (outcome) => metrics.revocationPushes.inc({ outcome }),
+    },
+  )
   const httpServer = createAdaptorServer({ fetch: app.fetch }) as HttpServer
   const io = new Server<any, any, any, SocketData>(httpServer, {
     path: options.path ?? '/socket.io',

@@ -4,6 +4,7 @@ import { connectError, rateLimited, toRealtimeError } from '../errors.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
 import type { SocketData } from '../session/socket-auth.ts'
 import { socketAuthOf } from '../session/socket-auth.ts'
+import { firstHeaderValue } from './forwarded.ts'
 import { originAllowed, ownOrigin } from './origin-guard.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
@@ -107,10 +108,6 @@ export function takeVerified(socket: AnySocket): VerifiedToken | undefined {
 
 /** The client's address: the socket's peer, or the first `X-Forwarded-For` hop when the proxy is trusted. */
 export function clientAddress(socket: AnySocket, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = socket.handshake.headers['x-forwarded-for']
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim()
-    if (first) return first
-  }
-  return socket.handshake.address
+  const forwarded = trustProxy ? firstHeaderValue(socket.handshake.headers['x-forwarded-for']) : undefined
+  return forwarded ?? socket.handshake.address
 }

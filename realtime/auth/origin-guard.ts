@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import { firstHeaderValue } from './forwarded.ts'
 
 /**
  * Whether a handshake's Origin is acceptable (docs/protocol.md §5): absent
@@ -52,8 +53,8 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(
  * ```
  */
 export function ownOrigin(request: OriginRequest, trustProxy = false): string | undefined {
-  const forwardedHost = trustProxy ? firstValue(request.headers['x-forwarded-host']) : undefined
-  const forwardedProto = trustProxy ? firstValue(request.headers['x-forwarded-proto']) : undefined
+  const forwardedHost = trustProxy ? firstHeaderValue(request.headers['x-forwarded-host']) : undefined
+  const forwardedProto = trustProxy ? firstHeaderValue(request.headers['x-forwarded-proto']) : undefined
   const host = forwardedHost ?? request.headers.host
   if (typeof host !== 'string' || !HOST.test(host)) return undefined
   const scheme = forwardedProto?.toLowerCase() ?? (request.secure ? 'https' : 'http')
@@ -63,12 +64,6 @@ export function ownOrigin(request: OriginRequest, trustProxy = false): string | 
   } catch {
     return undefined
   }
-}
-
-/** The first of a comma-separated header (the hop nearest the client), if any. */
-function firstValue(header: string | string[] | undefined): string | undefined {
-  const value = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim()
-  return value ? value : undefined
 }
 
 /**

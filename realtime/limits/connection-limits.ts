@@ -1,4 +1,4 @@
-import { TokenBucket } from './token-bucket.ts'
+import { AddressRate } from './address-rate.ts'
 
 /** Options of {@link ConnectionLimits}. */
 export interface ConnectionLimitOptions {
@@ -18,17 +18,14 @@ export interface ConnectionLimitOptions {
  * connections close and buckets refill, so idle addresses cost nothing.
  */
 export class ConnectionLimits {
-  private readonly buckets = new Map<string, TokenBucket>()
+  private readonly rate: AddressRate
   private readonly byAddress = new Map<string, number>()
   private readonly byUser = new Map<string, number>()
-  private readonly rate: number
-  private readonly burst: number
   readonly perAddress: number
   readonly perUser: number
 
   constructor(options: ConnectionLimitOptions = {}) {
-    this.rate = options.ratePerSecond ?? 10
-    this.burst = options.burst ?? 30
+    this.rate = new AddressRate(options.ratePerSecond ?? 10, options.burst ?? 30)
     this.perAddress = options.perAddress ?? 200
     this.perUser = options.perUser ?? 20
   }
@@ -36,13 +33,7 @@ export class ConnectionLimits {
   /** Milliseconds to wait before `address` may open another connection; 0 to go ahead. */
   admitAddress(address: string, now: number): number {
     if ((this.byAddress.get(address) ?? 0) >= this.perAddress) return 1000
-    let bucket = this.buckets.get(address)
-    if (!bucket) {
-      if (this.buckets.size > 100_000) this.sweep(now)
-      bucket = new TokenBucket(this.rate, this.burst, now)
-      this.buckets.set(address, bucket)
-    }
-    return bucket.take(now)
+    return this.rate.take(address, now)
   }
 
   /** Whether `sub` is under its cap of open connections. */
@@ -64,10 +55,6 @@ export class ConnectionLimits {
   close(address: string, sub: string): void {
     decrement(this.byAddress, address)
     decrement(this.byUser, sub)
-  }
-
-  private sweep(now: number): void {
-    for (const [address, bucket] of this.buckets) if (bucket.full(now)) this.buckets.delete(address)
   }
 }
 

@@ -13,8 +13,17 @@ import { AppError } from '../../shared/errors.ts'
 const MAX_PUSH_LIFETIME_SECONDS = 60
 /** Events one push may carry. */
 const MAX_EVENTS_PER_PUSH = 1000
+/**
+ * Largest push body, bytes. The edge sends at most 100 events a push (about
+ * 14 KiB signed), so 64 KiB leaves room for long ids and nothing for abuse.
+ */
+export const MAX_PUSH_BODY_BYTES = 64 * 1024
+/** Pushes per second per client address, sustained: well above what the edge's one-alarm-at-a-time pusher sends. */
+export const PUSH_RATE_PER_SECOND = 20
+/** Pushes per client address in a burst. */
+export const PUSH_BURST = 50
 
-const PushBody = v.strictObject({ token: v.pipe(v.string(), v.maxLength(256 * 1024)) })
+const PushBody = v.strictObject({ token: v.pipe(v.string(), v.maxLength(MAX_PUSH_BODY_BYTES)) })
 const PushClaims = v.object({
   jti: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
   iat: v.number(),
