@@ -1,5 +1,6 @@
 import type { RealtimeServerOptions } from './server.ts'
 import type { LogLevel } from './log.ts'
+import { MAX_ROOMS_PER_SOCKET, MAX_ROOMS_PER_USER } from './limits/room-limits.ts'
 
 /** The runnable service's configuration, from environment variables. */
 export interface ServiceConfig {
@@ -29,6 +30,8 @@ export const VARIABLES: Record<string, string> = {
   MAX_CONNECTIONS_PER_USER: '20',
   MESSAGE_RATE: '20',
   MESSAGE_BURST: '40',
+  MAX_ROOMS_PER_SOCKET: '100',
+  MAX_ROOMS_PER_USER: '500',
   CONNECTION_STATE_RECOVERY_MS: '0',
   TRUST_PROXY: 'false',
   LOGIN_URL: '(none)',
@@ -114,6 +117,12 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
   if (cookie !== undefined && cookie !== '' && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie)) {
     problems.push(`TOKEN_COOKIE=${JSON.stringify(cookie)}: not a cookie name`)
   }
+  if (allowedOrigins === '*' && cookie) {
+    // Any site could then open a socket with its visitor's cookie (hardening issue 15 item 8).
+    problems.push(
+      'ALLOWED_ORIGINS=* with TOKEN_COOKIE: any site could connect as its visitor; list the origins',
+    )
+  }
   const loginUrl = env.LOGIN_URL || undefined
   if (loginUrl !== undefined && !isHttpUrl(loginUrl)) {
     // Sent to clients as `redirect`: never a javascript: or data: URL.
@@ -152,6 +161,10 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
         perUser: int('MAX_CONNECTIONS_PER_USER', 20, 1, 100_000),
       },
       messageRate: { perSecond: int('MESSAGE_RATE', 20, 1, 100_000), burst: int('MESSAGE_BURST', 40, 1, 100_000) },
+      rooms: {
+        perSocket: int('MAX_ROOMS_PER_SOCKET', MAX_ROOMS_PER_SOCKET, 1, 100_000),
+        perUser: int('MAX_ROOMS_PER_USER', MAX_ROOMS_PER_USER, 1, 1_000_000),
+      },
       connectionStateRecovery: recoveryMs > 0 ? { maxDisconnectionDurationMs: recoveryMs } : false,
       trustProxy: bool('TRUST_PROXY'),
       ...(loginUrl ? { loginUrl } : {}),

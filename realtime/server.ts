@@ -137,6 +137,12 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const logger = options.logger ?? silentLogger
   const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS
   const allowedOrigins = normalizeOrigins(options.allowedOrigins ?? [])
+  const cookieTokens = Boolean(options.tokenSource?.cookieName)
+  if (allowedOrigins === '*' && cookieTokens) {
+    throw new TypeError(
+      'createRealtimeServer: allowedOrigins "*" with a token cookie lets any site connect as its visitor',
+    )
+  }
   const metrics = createMetrics()
   const revocations = options.revocations ?? new RevocationSet()
   const roomLimits = new RoomLimits({
@@ -243,7 +249,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     maxHttpBufferSize: MAX_ENVELOPE_BYTES + 1024,
     // Replies to a batch of pipelined messages leave in one write.
     wsEngine: CoalescingWebSocketServer,
-    cors: { origin: allowedOrigins === '*' ? true : [...allowedOrigins], credentials: true },
+    // Credentials only where a cookie can carry the token: otherwise no cross-site page needs them.
+    cors: { origin: allowedOrigins === '*' ? true : [...allowedOrigins], credentials: cookieTokens },
     cleanupEmptyChildNamespaces: true,
     ...(cluster && { adapter: cluster.adapter }),
     ...(options.connectionStateRecovery && {
