@@ -10,6 +10,7 @@ export interface Metrics {
   messages: MessageCounter
   jwksFetches: Counter<'outcome'>
   tokensVerified: Counter<'kid'>
+  signatureChecks: Counter<'alg'>
   disconnects: Counter<'code'>
   socketioJwtCompat: Counter<'outcome'>
   /** `rt:join` refused by a room cap, by cap: `socket` or `user`. */
@@ -83,6 +84,12 @@ export function createMetrics(): Metrics {
       name: 'realtime_jwks_fetches_total',
       help: 'JWKS fetches by outcome: ok, not_modified, error',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    signatureChecks: new Counter({
+      name: 'realtime_signature_checks_total',
+      help: 'Token signatures checked, by alg; a token the verifier cache has seen needs none',
+      labelNames: ['alg'],
       registers: [registry],
     }),
     tokensVerified: new Counter({

@@ -15,6 +15,8 @@ import { connectError } from './errors.ts'
 import { normalizeOrigins } from './auth/origin-guard.ts'
 import type { TokenSourceOptions } from './auth/token-source.ts'
 import { TokenVerifier, type VerifiedToken } from './auth/token-verifier.ts'
+import { importNativeKey } from './auth/native-signature.ts'
+import { pushKeyResolver, refetchKeysOnKeyEvent } from './revocations/key-events.ts'
 import { createHttpApp } from './http/app.ts'
 import { ConnectionLimits, type ConnectionLimitOptions } from './limits/connection-limits.ts'
 import { silentLogger, type Logger } from './log.ts'
@@ -162,6 +164,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       issuer: options.issuer,
       ...(options.fetch && { fetch: options.fetch }),
       now,
+      importNative: importNativeKey,
       ...options.jwks,
       onFetch: (outcome) => metrics.jwksFetches.inc({ outcome }),
     })
@@ -173,6 +176,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     clockToleranceSeconds: tolerance,
     now,
     onVerified: (kid) => metrics.tokensVerified.inc({ kid }),
+    onSignatureCheck: (alg) => metrics.signatureChecks.inc({ alg }),
   })
   const limits = new ConnectionLimits(options.limits)
   const sessions = new Sessions({
@@ -188,6 +192,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   /** Record and enforce on this node only. */
   const applyLocal = (event: Revocation): number => {
     if (!revocations.add(event, now() / 1000)) return 0
+    if (event.kind === 'key') refetchKeysOnKeyEvent(keySet, logger)
     return sessions.revoke(event)
   }
   /** An event from the edge (push, pull, or `revoke()`): enforce here, share with the cluster. */
@@ -199,7 +204,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     }
     return kicked
   }
-  const receivePush = createPushReceiver({ getKey: keySet.getKey, issuer: options.issuer, now })
+  const receivePush = createPushReceiver({ getKey: pushKeyResolver(keySet), issuer: options.issuer, now })
   const feed = options.revocationFeed
     ? new FeedPoller({
         edgeUrl: options.revocationFeed.edgeUrl,
