@@ -323,7 +323,12 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     // Registered later with use(); looked up per handshake so order holds.
     const runUser: SocketMiddleware = (socket, next) => runAll(userMiddleware.get(nsp.name) ?? [], socket, next)
     // A socket yet to authenticate (socketio-jwt compat) has no identity: its user middleware runs once it has one.
-    nsp.use((socket, next) => (compat?.isPending(socket) ? next() : runUser(socket, next)))
+    // A refusal by the application gives the user's reserved slot back at once.
+    const releaseOnRefusal = (socket: Socket<any, any, any, SocketData>, next: (err?: Error) => void) => (err?: Error) => {
+      if (err) limits.releaseUser(socket.data.auth.sub, socket.id)
+      next(err)
+    }
+    nsp.use((socket, next) => (compat?.isPending(socket) ? next() : runUser(socket, releaseOnRefusal(socket, next))))
     if (options.connectionStateRecovery) recovery.install(nsp)
     nsp.on('connection', (socket) => {
       if (compat?.isPending(socket) && !draining) {
@@ -331,13 +336,14 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       }
       const verified = takeVerified(socket)
       if (!verified || draining) {
+        if (verified) limits.releaseUser(verified.claims.sub, socket.id)
         socket.disconnect(true)
         return
       }
       admit(socket, verified)
     })
     const admit = (socket: Socket<any, any, any, SocketData>, verified: VerifiedToken) => {
-      limits.open(clientAddress(socket, options.trustProxy ?? false), verified.claims.sub)
+      limits.open(clientAddress(socket, options.trustProxy ?? false), verified.claims.sub, socket.id)
       sessions.attach(socket, verified)
       install(socket)
       metrics.handshakes.inc({ outcome: 'ok' })
