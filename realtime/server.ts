@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Server, type Namespace, type Socket } from 'socket.io'
 import type { RevocationEvent } from '../shared/claims.ts'
-import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH, MAX_ENVELOPE_BYTES } from '../shared/constants.ts'
+import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH } from '../shared/constants.ts'
 import { AppError } from '../shared/errors.ts'
 import { handshakeChain, takeVerified, clientAddress, type SocketMiddleware } from './auth/handshake.ts'
 import { createSocketioJwtCompat, type SocketioJwtCompatOptions } from './auth/socketio-jwt-compat.ts'
@@ -23,8 +23,10 @@ import { silentLogger, type Logger } from './log.ts'
 import { createBuiltinEvents } from './messages/builtin-events.ts'
 import { RoomLimits, type RoomLimitOptions } from './limits/room-limits.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
-import { frameSizeParser } from './messages/frame-size.ts'
+import { frameSizeParser, MAX_FRAME_BYTES } from './messages/frame-size.ts'
 import { CoalescingWebSocketServer } from './engine/coalescing-ws.ts'
+import { installHeartbeatGuard } from './engine/heartbeat.ts'
+import { guardSlowConsumers } from './engine/slow-consumer.ts'
 import { RESERVED_EVENTS, type EventDefinition } from './messages/registry.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { RevocationSet } from './revocations/revocation-set.ts'
@@ -90,6 +92,10 @@ export interface RealtimeServerOptions {
    * emit `authenticate` `{ token }`. @default false
    */
   socketioJwtCompat?: false | SocketioJwtCompatOptions
+  /** Most bytes queued for one connection before it is closed (slow consumer). @default 1 MiB */
+  maxQueuedBytesPerSocket?: number
+  /** Engine.IO heartbeat. @default { pingIntervalMs: 25000, pingTimeoutMs: 20000 } */
+  heartbeat?: { pingIntervalMs: number; pingTimeoutMs: number }
 }
 
 /** A revocation as the server applies it. */
@@ -135,6 +141,7 @@ export interface RealtimeServer {
  */
 export function createRealtimeServer(options: RealtimeServerOptions): RealtimeServer {
   if (!options.issuer) throw new TypeError('createRealtimeServer: issuer is required')
+  installHeartbeatGuard()
   const now = options.now ?? Date.now
   const logger = options.logger ?? silentLogger
   const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS
@@ -185,7 +192,11 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     onKick: (code) => metrics.disconnects.inc({ code }),
   })
   const recovery = new RecoveryGate()
-  const cluster: RedisCluster | undefined = options.redisUrl ? createRedisCluster(options.redisUrl, logger) : undefined
+  const cluster: RedisCluster | undefined = options.redisUrl
+    ? createRedisCluster(options.redisUrl, logger, {
+        onPublishesDropped: (count) => metrics.clusterPublishesDropped.inc(count),
+      })
+    : undefined
   let draining = false
   let keysLoaded = false
 
@@ -250,8 +261,12 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     perMessageDeflate: false,
     httpCompression: false,
     connectTimeout: options.connectTimeoutMs ?? 5000,
-    // A frame over the envelope limit plus packet framing is dropped before it is parsed.
-    maxHttpBufferSize: MAX_ENVELOPE_BYTES + 1024,
+    ...(options.heartbeat && {
+      pingInterval: options.heartbeat.pingIntervalMs,
+      pingTimeout: options.heartbeat.pingTimeoutMs,
+    }),
+    // A frame that cannot hold a valid envelope, however escaped, is dropped before it is parsed.
+    maxHttpBufferSize: MAX_FRAME_BYTES,
     // Replies to a batch of pipelined messages leave in one write.
     wsEngine: CoalescingWebSocketServer,
     // Credentials only where a cookie can carry the token: otherwise no cross-site page needs them.
@@ -265,6 +280,14 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         skipMiddlewares: false,
       },
     }),
+  })
+
+  guardSlowConsumers(io.engine, {
+    ...(options.maxQueuedBytesPerSocket !== undefined && { maxQueuedBytes: options.maxQueuedBytesPerSocket }),
+    onExceeded: (info) => {
+      metrics.slowConsumerDisconnects.inc()
+      logger('warn', 'slow consumer disconnected', info)
+    },
   })
 
   const onRefused = (code: string, unexpected: unknown) => {
