@@ -8,7 +8,6 @@ import { defineEvent } from '../../../realtime/messages/registry.ts'
 import { createRealtimeServer } from '../../../realtime/server.ts'
 import { AppError } from '../../../shared/errors.ts'
 import { MAX_ENVELOPE_BYTES } from '../../../shared/constants.ts'
-import { createKeySet, type KeySet } from '../../../shared/jwks/key-set.ts'
 import { cleanup, connect, envelope, next, startIssuer, startServer, type TestIssuer } from '../support.ts'
 import { disconnection, record, request, settle, timeline, until } from '../waits.ts'
 
@@ -411,22 +410,17 @@ async function forgedToken(issuer: TestIssuer): Promise<string> {
   return `${header}.${payload}.${randomBytes(Buffer.from(signature!, 'base64url').length).toString('base64url')}`
 }
 
-/** A server whose key set counts the keys it is asked for: one per signature check attempted. */
+/** A connected socket, and the server's count of signature checks since it connected. */
 async function countingVerifications(options: Parameters<typeof startServer>[1] = {}) {
   const issuer = await startIssuer()
-  const real = createKeySet({ jwksUrl: issuer.jwksUrl, issuer: issuer.url })
-  const counter = { checks: 0 }
-  const keySet: KeySet = {
-    ...real,
-    getKey: (header, token) => {
-      counter.checks++
-      return real.getKey(header, token)
-    },
-  }
-  const { server, url } = await startServer(issuer, { ...options, keySet })
+  const { server, url } = await startServer(issuer, options)
   const socket = await connect(url, { auth: { token: await issuer.mint() } })
-  counter.checks = 0
-  return { issuer, server, socket, counter }
+  const checks = async () => {
+    const { values } = await server.metrics.signatureChecks.get()
+    return values.reduce((sum, { value }) => sum + value, 0)
+  }
+  const before = await checks()
+  return { issuer, server, socket, verifications: async () => (await checks()) - before }
 }
 
 describe('in-band tokens that fail (hardening: issue 15 item 3)', () => {
@@ -437,7 +431,7 @@ describe('in-band tokens that fail (hardening: issue 15 item 3)', () => {
   }
 
   it('charges the message rate before verifying: past the burst, in-band tokens are refused unverified', async () => {
-    const { issuer, socket, counter } = await countingVerifications({
+    const { issuer, socket, verifications } = await countingVerifications({
       messageRate: { perSecond: 1, burst: 5 },
       now: frozen(),
     })
@@ -448,7 +442,7 @@ describe('in-band tokens that fail (hardening: issue 15 item 3)', () => {
       codes.push(reply.error.code)
     }
     expect(codes).toEqual([...Array(5).fill('token_expired'), ...Array(15).fill('rate_limited')])
-    expect(counter.checks).toBe(5)
+    expect(await verifications()).toBe(5)
     expect(socket.connected).toBe(true)
   })
 
@@ -470,7 +464,7 @@ describe('in-band tokens that fail (hardening: issue 15 item 3)', () => {
   })
 
   it('a pipelined flood of forged in-band tokens costs one signature check, then the socket is gone', async () => {
-    const { issuer, server, socket, counter } = await countingVerifications({
+    const { issuer, server, socket, verifications } = await countingVerifications({
       messageRate: { perSecond: 20, burst: 10 },
     })
     const forged = await Promise.all(Array.from({ length: 200 }, () => forgedToken(issuer)))
@@ -478,7 +472,7 @@ describe('in-band tokens that fail (hardening: issue 15 item 3)', () => {
     for (const token of forged)
       socket.emit('chat:send', envelope({ room: 'lobby', text: 'x' }, { token }))
     expect(await gone).toBe('io server disconnect')
-    expect(counter.checks).toBe(1)
+    expect(await verifications()).toBe(1)
     const metrics = await server.metrics.registry.getSingleMetricAsString(
       'realtime_server_disconnects_total',
     )
