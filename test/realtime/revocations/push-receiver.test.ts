@@ -197,16 +197,7 @@ describe('POST /internal/revocations', () => {
     })
     const seen = timeline(revoked)
     const gone = disconnection(revoked)
-    const now = Math.floor(Date.now() / 1000)
-    const token = await signPush(
-      issuer,
-      {
-        claims: {
-          events: [{ cursor: 1, kind: 'session', id: 'session-pushed', at: now, until: now + 300 }],
-        },
-      },
-      now,
-    )
+    const token = await sessionPush(issuer, 'session-pushed')
 
     const res = await post(url, { token })
     expect(res.status).toBe(200)
@@ -310,16 +301,7 @@ describe('POST /internal/revocations bounds (hardening: issue 15 item 7)', () =>
     const socket = await connect(url, {
       auth: { token: await issuer.mint({ sid: 'session-late' }) },
     })
-    const now = Math.floor(Date.now() / 1000)
-    const genuine = await signPush(
-      issuer,
-      {
-        claims: {
-          events: [{ cursor: 1, kind: 'session', id: 'session-late', at: now, until: now + 300 }],
-        },
-      },
-      now,
-    )
+    const genuine = await sessionPush(issuer, 'session-late')
     const res = await post(url, { token: genuine })
     expect(res.status).toBe(429)
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
@@ -333,6 +315,13 @@ describe('POST /internal/revocations bounds (hardening: issue 15 item 7)', () =>
     )
   })
 })
+
+/** A push, signed now by the issuer's key, revoking session `sid`. */
+async function sessionPush(issuer: TestIssuer, sid: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  const events = [{ cursor: 1, kind: 'session', id: sid, at: now, until: now + 300 }]
+  return signPush(issuer, { claims: { events } }, now)
+}
 
 /** An unsecured JWS (`alg: none`) with the push's claims. */
 async function unsignedPush(issuer: TestIssuer): Promise<string> {
