@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { firstHeaderValue } from './forwarded.ts'
+import { parseHttpUrl } from '../../shared/url.ts'
 
 /**
  * Whether a handshake's Origin is acceptable (docs/protocol.md §5): absent
@@ -53,8 +54,12 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(
  * ```
  */
 export function ownOrigin(request: OriginRequest, trustProxy = false): string | undefined {
-  const forwardedHost = trustProxy ? firstHeaderValue(request.headers['x-forwarded-host']) : undefined
-  const forwardedProto = trustProxy ? firstHeaderValue(request.headers['x-forwarded-proto']) : undefined
+  const forwardedHost = trustProxy
+    ? firstHeaderValue(request.headers['x-forwarded-host'])
+    : undefined
+  const forwardedProto = trustProxy
+    ? firstHeaderValue(request.headers['x-forwarded-proto'])
+    : undefined
   const host = forwardedHost ?? request.headers.host
   if (typeof host !== 'string' || !HOST.test(host)) return undefined
   const scheme = forwardedProto?.toLowerCase() ?? (request.secure ? 'https' : 'http')
@@ -76,15 +81,8 @@ export function normalizeOrigins(origins: readonly string[] | '*'): ReadonlySet<
   const set = new Set<string>()
   for (const entry of origins) {
     if (entry === '*') return '*'
-    let url: URL
-    try {
-      url = new URL(entry)
-    } catch {
-      throw new TypeError(`allowed origin ${JSON.stringify(entry)} is not a URL`)
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`allowed origin ${JSON.stringify(entry)} is not http(s)`)
-    }
+    const url = parseHttpUrl(entry)
+    if (!url) throw new TypeError(`allowed origin ${JSON.stringify(entry)} is not an http(s) URL`)
     set.add(url.origin)
   }
   return set

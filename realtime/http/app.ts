@@ -5,11 +5,8 @@ import type { Registry } from 'prom-client'
 import { isAppError } from '../../shared/errors.ts'
 import { firstHeaderValue } from '../auth/forwarded.ts'
 import { AddressRate } from '../limits/address-rate.ts'
-import {
-  MAX_PUSH_BODY_BYTES,
-  PUSH_BURST,
-  PUSH_RATE_PER_SECOND,
-} from '../revocations/push-receiver.ts'
+import type { PushFailure } from '../revocations/push-receiver.ts'
+import { MAX_PUSH_BODY_BYTES, PUSH_BURST, PUSH_RATE_PER_SECOND } from '../constants.ts'
 
 /** What the health endpoints report on. */
 export interface HealthSource {
@@ -19,9 +16,8 @@ export interface HealthSource {
   draining(): boolean
 }
 
-/** How a push ended: `ok` or the refusal's error. */
-export type PushOutcome =
-  'ok' | 'rate_limited' | 'payload_too_large' | 'invalid_request' | 'unauthorized'
+/** How a push ended: `ok`, refused before it was read, or its {@link PushFailure}. */
+export type PushOutcome = 'ok' | 'rate_limited' | 'payload_too_large' | PushFailure
 
 /** Options of {@link createHttpApp}. */
 export interface HttpAppOptions {
@@ -99,15 +95,12 @@ export function createHttpApp(
         onPush('ok')
         return c.json({ applied }, 200)
       } catch (err) {
-        if (!isAppError(err)) throw err
-        const status = err.code === 'invalid_request' ? 400 : 401
-        onPush(status === 400 ? 'invalid_request' : 'unauthorized')
+        const refusal = pushRefusal(err)
+        if (!refusal) throw err
+        onPush(refusal.code)
         return c.json(
-          {
-            error: err.code,
-            error_description: status === 400 ? 'body must be { token }' : 'push refused',
-          },
-          status,
+          { error: refusal.code, error_description: refusal.description },
+          refusal.status,
         )
       }
     },
@@ -124,4 +117,37 @@ export function createHttpApp(
   })
   app.notFound((c) => c.json({ error: 'not_found' }, 404))
   return app
+}
+
+/** The HTTP answer to a refused push. */
+interface PushRefusal {
+  code: PushFailure
+  status: 400 | 401 | 503
+  description: string
+}
+
+/**
+ * The one place a push failure meets its HTTP status (docs/protocol.md §6):
+ * a bad body is 400, a token that fails a check 401, and a JWKS outage 503
+ * `unavailable`, which the edge retries. Any other error is a bug (500).
+ */
+function pushRefusal(err: unknown): PushRefusal | undefined {
+  if (!isAppError(err)) return undefined
+  const code = err.code as PushFailure
+  switch (code) {
+    case 'invalid_request':
+      return { code, status: 400, description: 'body must be { token }' }
+    case 'unauthorized':
+      return { code, status: 401, description: 'push refused' }
+    case 'unavailable':
+      return { code, status: 503, description: 'signing keys unavailable' }
+    default:
+      return unexpected(code)
+  }
+}
+
+/** Exhaustiveness: a new {@link PushFailure} fails to compile here until it has a status. */
+function unexpected(code: never): undefined {
+  void code
+  return undefined
 }

@@ -1,7 +1,5 @@
+import { RATE_BUCKETS_SWEEP_THRESHOLD_COUNT } from '../constants.ts'
 import { TokenBucket } from './token-bucket.ts'
-
-/** Addresses held before idle buckets are swept. */
-const SWEEP_AT_ADDRESSES = 100_000
 
 /**
  * A token bucket per client address, for requests that must be rate-limited
@@ -40,7 +38,7 @@ export class AddressRate {
   take(address: string, now: number): number {
     let bucket = this.buckets.get(address)
     if (!bucket) {
-      if (this.buckets.size >= SWEEP_AT_ADDRESSES) this.sweep(now)
+      if (this.buckets.size >= RATE_BUCKETS_SWEEP_THRESHOLD_COUNT) this.sweep(now)
       bucket = new TokenBucket(this.perSecond, this.burst, now)
       this.buckets.set(address, bucket)
     }

@@ -1,4 +1,12 @@
 import { AddressRate } from './address-rate.ts'
+import {
+  CONNECTION_BURST,
+  CONNECTION_CAP_RETRY_AFTER_MS,
+  CONNECTION_RATE_PER_SECOND,
+  MAX_CONNECTIONS_PER_ADDRESS,
+  MAX_CONNECTIONS_PER_USER,
+  RESERVATION_SWEEP_THRESHOLD_COUNT,
+} from '../constants.ts'
 
 /**
  * A handshake holding a per-user reservation: a Socket.IO socket satisfies
@@ -11,9 +19,6 @@ export interface PendingHandshake {
 
 /** The part of an Engine.IO connection a reservation keeps. */
 type Connection = { readonly readyState: string }
-
-/** Users holding reservations at which all users' gone handshakes are swept (then at twice as many). */
-const SWEEP_AT_USERS = 1024
 
 /** Options of {@link ConnectionLimits}. */
 export interface ConnectionLimitOptions {
@@ -38,19 +43,22 @@ export class ConnectionLimits {
   private readonly byUser = new Map<string, number>()
   /** Per user, the handshakes (by socket id) that passed the cap but have not connected yet. */
   private readonly reserved = new Map<string, Map<string, Connection>>()
-  private sweepAt = SWEEP_AT_USERS
+  private sweepAt = RESERVATION_SWEEP_THRESHOLD_COUNT
   readonly perAddress: number
   readonly perUser: number
 
   constructor(options: ConnectionLimitOptions = {}) {
-    this.rate = new AddressRate(options.ratePerSecond ?? 10, options.burst ?? 30)
-    this.perAddress = options.perAddress ?? 200
-    this.perUser = options.perUser ?? 20
+    this.rate = new AddressRate(
+      options.ratePerSecond ?? CONNECTION_RATE_PER_SECOND,
+      options.burst ?? CONNECTION_BURST,
+    )
+    this.perAddress = options.perAddress ?? MAX_CONNECTIONS_PER_ADDRESS
+    this.perUser = options.perUser ?? MAX_CONNECTIONS_PER_USER
   }
 
   /** Milliseconds to wait before `address` may open another connection; 0 to go ahead. */
   admitAddress(address: string, now: number): number {
-    if ((this.byAddress.get(address) ?? 0) >= this.perAddress) return 1000
+    if ((this.byAddress.get(address) ?? 0) >= this.perAddress) return CONNECTION_CAP_RETRY_AFTER_MS
     return this.rate.take(address, now)
   }
 
@@ -72,7 +80,7 @@ export class ConnectionLimits {
     if (this.reserved.size >= this.sweepAt) {
       for (const user of this.reserved.keys()) this.prune(user)
       // Amortized: the next full sweep waits until the users held have doubled.
-      this.sweepAt = Math.max(SWEEP_AT_USERS, 2 * this.reserved.size)
+      this.sweepAt = Math.max(RESERVATION_SWEEP_THRESHOLD_COUNT, 2 * this.reserved.size)
     } else this.prune(sub)
     const held = this.reserved.get(sub)
     if ((this.byUser.get(sub) ?? 0) + (held?.size ?? 0) >= this.perUser) return false

@@ -1,14 +1,10 @@
 import type { Socket } from 'socket.io'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom } from '../../shared/events.ts'
+import { MAX_ROOMS_PER_SOCKET, MAX_ROOMS_PER_USER } from '../constants.ts'
 import type { SocketData } from '../session/socket-auth.ts'
 
 type AnySocket = Socket<any, any, any, SocketData>
-
-/** Rooms one socket may hold besides its server-managed ones (hardening issue 15 item 2). */
-export const MAX_ROOMS_PER_SOCKET = 100
-/** Rooms one user's sockets in one namespace may hold together on this node. */
-export const MAX_ROOMS_PER_USER = 500
 
 /** Options of {@link RoomLimits}. */
 export interface RoomLimitOptions {
