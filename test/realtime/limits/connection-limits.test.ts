@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { Manager } from 'socket.io-client'
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import type { SocketMiddleware } from '../../../realtime/auth/handshake.ts'
 import { ConnectionLimits } from '../../../realtime/limits/connection-limits.ts'
 import { cleanup, client, connect, startIssuer, startServer } from '../support.ts'
@@ -170,6 +171,25 @@ describe('the per-user connection cap over real sockets (hardening: issue 15 ite
     })
     expect(await race(3)).toEqual({ connected: 3, refused: [] })
     expect(await race(1)).toEqual({ connected: 0, refused: ['rate_limited'] })
+  })
+
+  it('gives the slot back while the refused client keeps its connection open for another namespace', async () => {
+    const { server, url, token, race } = await capped(2)
+    server.use('/keep', (_socket, next) => next())
+    // One Engine.IO connection carries both namespaces, so refusing '/' does not close it.
+    const manager = new Manager(url, { reconnection: false, transports: ['websocket'] })
+    onTestFinished(() => void manager.engine?.close())
+    const kept = manager.socket('/keep', { auth: { token } })
+    await new Promise<void>((resolve, reject) => {
+      kept.once('connect', resolve)
+      kept.once('connect_error', reject)
+    })
+    const refused = manager.socket('/', { auth: { token, deny: true } })
+    expect(
+      await new Promise((resolve) => refused.once('connect_error', (e) => resolve(e.message))),
+    ).toBe('denied')
+    expect(kept.connected).toBe(true)
+    expect(await race(1)).toEqual({ connected: 1, refused: [] })
   })
 
   it('gives the slot of a handshake whose client went before connecting back', async () => {
