@@ -46,6 +46,10 @@ export const VARIABLES: Record<string, string> = {
   REVOCATION_POLL_MS: String(C.REVOCATION_POLL_MS),
   REDIS_URL: '(single node)',
   SOCKETIO_JWT_COMPAT_MS: '0',
+  API_RATE: String(C.DEFAULT_API_RATE_PER_SECOND),
+  API_BURST: String(C.DEFAULT_API_BURST),
+  USER_STREAM_MAX: String(C.DEFAULT_USER_STREAM_MAX),
+  USER_STREAM_TTL: String(C.DEFAULT_USER_STREAM_TTL_SECONDS),
   MAX_QUEUED_BYTES_PER_SOCKET: '1048576',
 }
 
@@ -198,6 +202,17 @@ export function readServiceConfig(
         : {}),
       ...(redisUrl ? { redisUrl } : {}),
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
+      // docs/protocol.md §8 (rate per service client) and §9 (user-stream retention).
+      serverApi: {
+        rate: {
+          perSecond: int('API_RATE', C.DEFAULT_API_RATE_PER_SECOND, 1, 100_000),
+          burst: int('API_BURST', C.DEFAULT_API_BURST, 1, 100_000),
+        },
+        userStream: {
+          maxEntries: int('USER_STREAM_MAX', C.DEFAULT_USER_STREAM_MAX, 1, 10_000),
+          ttlSeconds: int('USER_STREAM_TTL', C.DEFAULT_USER_STREAM_TTL_SECONDS, 1, 30 * 86_400),
+        },
+      },
       maxQueuedBytesPerSocket: int('MAX_QUEUED_BYTES_PER_SOCKET', MAX_QUEUED_BYTES_PER_SOCKET, 1024, 1024 ** 3),
     },
   }

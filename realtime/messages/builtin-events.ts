@@ -2,6 +2,8 @@ import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom, roomAllowed, RoomRequestSchema } from '../../shared/events.ts'
 import { RoomLimits } from '../limits/room-limits.ts'
+import { createSyncEvent } from '../streams/sync-event.ts'
+import type { PublishStore } from '../streams/types.ts'
 import { defineEvent, type EventContext } from './registry.ts'
 
 /**
@@ -14,16 +16,22 @@ function isSocketRoom(socket: EventContext<unknown>['socket'], room: string): bo
 }
 
 /**
- * The protocol's own client events (PROTOCOL §5 reserved events). They go
- * through the same pipeline as application events.
+ * The protocol's own client events (PROTOCOL §5 reserved events, and
+ * `rt:sync` of docs/protocol.md §9). They go through the same pipeline as
+ * application events.
  *
- * @param rooms - the caps `rt:join` holds to. @default new RoomLimits()
+ * @param deps - `streams`: where `rt:sync` reads the user streams; `rooms`: the caps
+ *   `rt:join` holds to (@default new RoomLimits())
  * @example
  * ```ts
- * const registry = new Map(Object.entries(createBuiltinEvents(new RoomLimits({ perSocket: 50 }))))
+ * const events = createBuiltinEvents({ streams, rooms: new RoomLimits({ perSocket: 50 }) })
  * ```
  */
-export function createBuiltinEvents(rooms: RoomLimits = new RoomLimits()) {
+export const createBuiltinEvents = (deps: {
+  streams: Pick<PublishStore, 'read'>
+  rooms?: RoomLimits
+}) => {
+  const rooms = deps.rooms ?? new RoomLimits()
   return {
     /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
     'rt:auth': defineEvent({
@@ -56,5 +64,7 @@ export function createBuiltinEvents(rooms: RoomLimits = new RoomLimits()) {
         return { room: data.room }
       },
     }),
+    /** Catch up on the caller's stream (docs/protocol.md §9). */
+    'rt:sync': createSyncEvent(deps.streams),
   }
 }

@@ -1,4 +1,5 @@
-import { RoomLimits } from '../limits/room-limits.ts'
+import type { RoomLimits } from '../limits/room-limits.ts'
+import type { PublishStore } from '../streams/types.ts'
 import { createBuiltinEvents } from './builtin-events.ts'
 import { RESERVED_EVENTS, type EventDefinition } from './registry.ts'
 
@@ -6,18 +7,18 @@ import { RESERVED_EVENTS, type EventDefinition } from './registry.ts'
  * The registry of a server: the built-in `rt:*` events plus the application's.
  *
  * @param events - the application's events by name. @default {}
- * @param rooms - the room caps `rt:join` holds to. @default new RoomLimits()
+ * @param deps - what the built-in events read: `streams` for `rt:sync`, `rooms` for `rt:join`'s caps
  * @throws TypeError when an application event takes a reserved or `rt:` name
  * @example
  * ```ts
- * const registry = createEventRegistry(chatEvents)
+ * const registry = createEventRegistry(chatEvents, { streams: publishStore })
  * ```
  */
 export function createEventRegistry(
   events: Record<string, EventDefinition<any>> = {},
-  rooms: RoomLimits = new RoomLimits(),
+  deps: { streams: Pick<PublishStore, 'read'>; rooms?: RoomLimits },
 ): Map<string, EventDefinition<any>> {
-  const registry = new Map<string, EventDefinition<any>>(Object.entries(createBuiltinEvents(rooms)))
+  const registry = new Map<string, EventDefinition<any>>(Object.entries(createBuiltinEvents(deps)))
   for (const [name, definition] of Object.entries(events)) {
     if (RESERVED_EVENTS.has(name) || name.startsWith('rt:')) {
       throw new TypeError(`event name ${name} is reserved`)
