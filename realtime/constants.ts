@@ -29,6 +29,14 @@ export const CONNECTION_CAP_RETRY_AFTER_MS = 1000
 /** Addresses with a rate bucket past which full buckets are swept, count. */
 export const RATE_BUCKETS_SWEEP_THRESHOLD_COUNT = 100_000
 
+/** Users holding handshake reservations at which every user's gone handshakes are swept (then at twice as many), count. */
+export const RESERVATION_SWEEP_THRESHOLD_COUNT = 1024
+
+/** Rooms one socket may join besides its server-managed ones, count. */
+export const MAX_ROOMS_PER_SOCKET = 100
+/** Rooms one user's sockets in one namespace may hold together on this node, count. */
+export const MAX_ROOMS_PER_USER = 500
+
 /** Messages per second per socket. */
 export const MESSAGE_RATE_PER_SECOND = 20
 /** Burst of messages per socket, and the most that may queue behind one that waits. */
@@ -44,10 +52,17 @@ export const REVOCATION_PRUNE_INTERVAL_MS = 60_000
 export const REVOCATION_POLL_MS = 2000
 /** Timeout of one poll of the revocation feed, ms. */
 export const REVOCATION_POLL_TIMEOUT_MS = 5000
-/** Largest body `POST /internal/revocations` reads, bytes. */
-export const MAX_PUSH_BODY_BYTES = 512 * 1024
-/** Largest push token, bytes (chars of its compact form). */
-export const MAX_PUSH_TOKEN_BYTES = 256 * 1024
+/**
+ * Largest body `POST /internal/revocations` reads, bytes. The edge sends at
+ * most 100 events a push (about 14 KiB signed): room for long ids, none for abuse.
+ */
+export const MAX_PUSH_BODY_BYTES = 64 * 1024
+/** Largest push token, bytes (chars of its compact form): what fits in the body. */
+export const MAX_PUSH_TOKEN_BYTES = MAX_PUSH_BODY_BYTES
+/** Revocation pushes per second per client address, sustained: well above the edge's one-alarm-at-a-time pusher. */
+export const PUSH_RATE_PER_SECOND = 20
+/** Burst of revocation pushes per client address. */
+export const PUSH_BURST = 50
 /** Longest lifetime a push token may declare (docs/protocol.md §6: exp within 60 s), seconds. */
 export const MAX_PUSH_LIFETIME_SECONDS = 60
 /** Events one push may carry, count. */

@@ -5,6 +5,7 @@ import type { SocketMiddleware } from './auth/handshake.ts'
 import type { SocketioJwtCompatOptions } from './auth/socketio-jwt-compat.ts'
 import type { TokenSourceOptions } from './auth/token-source.ts'
 import type { ConnectionLimitOptions } from './limits/connection-limits.ts'
+import type { RoomLimitOptions } from './limits/room-limits.ts'
 import type { Logger } from './log.ts'
 import type { EventDefinition } from './messages/registry.ts'
 import type { Metrics } from './metrics.ts'
@@ -35,6 +36,8 @@ export interface RealtimeServerOptions {
   middleware?: SocketMiddleware | SocketMiddleware[]
   /** Connection admission. */
   limits?: ConnectionLimitOptions
+  /** Caps on rooms joined per socket and per user on this node. @default { perSocket: 100, perUser: 500 } */
+  rooms?: Omit<RoomLimitOptions, 'onRefused'>
   /** Per-socket message rate. @default { perSecond: 20, burst: 40 } */
   messageRate?: { perSecond: number; burst: number }
   /** Socket.IO path. @default '/socket.io' */
@@ -43,7 +46,7 @@ export interface RealtimeServerOptions {
   connectTimeoutMs?: number
   /** Enable connection state recovery (re-authenticated before anything is delivered). @default false */
   connectionStateRecovery?: false | { maxDisconnectionDurationMs: number }
-  /** Use X-Forwarded-For for client addresses (only behind your own proxy). @default false */
+  /** Use X-Forwarded-For for client addresses, and X-Forwarded-Host/-Proto for the own origin (only behind your own proxy). @default false */
   trustProxy?: boolean
   /** Login page, sent as `redirect` in refusals whose remedy is to log in. */
   loginUrl?: string

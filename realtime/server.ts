@@ -15,6 +15,7 @@ import { listen } from './http/listen.ts'
 import { readiness } from './http/readiness.ts'
 import { createIo } from './io.ts'
 import { ConnectionLimits } from './limits/connection-limits.ts'
+import { RoomLimits } from './limits/room-limits.ts'
 import { silentLogger } from './log.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
 import { createEventRegistry } from './messages/create-registry.ts'
@@ -60,8 +61,18 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS
   const allowedOrigins = normalizeOrigins(options.allowedOrigins ?? [])
   const tokenSource = options.tokenSource ?? {}
+  const cookieTokens = Boolean(tokenSource.cookieName)
+  if (allowedOrigins === '*' && cookieTokens) {
+    throw new TypeError(
+      'createRealtimeServer: allowedOrigins "*" with a token cookie lets any site connect as its visitor',
+    )
+  }
   const metrics = createMetrics()
   const revocations = options.revocations ?? new RevocationSet()
+  const roomLimits = new RoomLimits({
+    ...options.rooms,
+    onRefused: (cap) => metrics.roomJoinsRefused.inc({ cap }),
+  })
   const keySet =
     options.keySet ??
     createKeySet({
@@ -99,7 +110,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     ...(options.serverApi && { settings: options.serverApi }),
     now,
   })
-  const registry = createEventRegistry(options.events, { streams: publishStore })
+  const registry = createEventRegistry(options.events, { streams: publishStore, rooms: roomLimits })
   const feed = options.revocationFeed
     ? new FeedPoller({
         edgeUrl: options.revocationFeed.edgeUrl,
@@ -126,12 +137,18 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       logger('debug', 'revocation push applied', { events: applied })
       return applied
     },
+    {
+      trustProxy: options.trustProxy ?? false,
+      now,
+      onPush: (outcome) => metrics.revocationPushes.inc({ outcome }),
+    },
   )
   const httpServer = createAdaptorServer({ fetch: app.fetch }) as HttpServer
   const io = createIo(httpServer, {
     path: options.path ?? C.DEFAULT_SOCKETIO_PATH,
     connectTimeoutMs: options.connectTimeoutMs ?? C.CONNECT_TIMEOUT_MS,
     allowedOrigins,
+    corsCredentials: cookieTokens,
     connectionStateRecovery: options.connectionStateRecovery ?? false,
     cluster,
     ...(options.heartbeat && { heartbeat: options.heartbeat }),

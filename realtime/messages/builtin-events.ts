@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom, roomAllowed, RoomRequestSchema } from '../../shared/events.ts'
+import { RoomLimits } from '../limits/room-limits.ts'
 import { createSyncEvent } from '../streams/sync-event.ts'
 import type { PublishStore } from '../streams/types.ts'
 import { defineEvent, type EventContext } from './registry.ts'
@@ -19,35 +20,51 @@ function isSocketRoom(socket: EventContext<unknown>['socket'], room: string): bo
  * `rt:sync` of docs/protocol.md §9). They go through the same pipeline as
  * application events.
  *
- * @param deps - `streams`: where `rt:sync` reads the user streams
+ * @param deps - `streams`: where `rt:sync` reads the user streams; `rooms`: the caps
+ *   `rt:join` holds to (@default new RoomLimits())
+ * @example
+ * ```ts
+ * const events = createBuiltinEvents({ streams, rooms: new RoomLimits({ perSocket: 50 }) })
+ * ```
  */
-export const createBuiltinEvents = (deps: { streams: Pick<PublishStore, 'read'> }) => ({
-  /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
-  'rt:auth': defineEvent({
-    schema: v.null(),
-    handler: ({ envelope, auth }) => {
-      if (envelope.token === undefined) throw new AppError('token_missing', 'rt:auth without token')
-      return { exp: auth.exp }
-    },
-  }),
-  /** Join a room the `rooms` claim allows; server-managed rooms and connections' private rooms never. */
-  'rt:join': defineEvent({
-    schema: RoomRequestSchema,
-    handler: async ({ data, auth, socket }) => {
-      if (!roomAllowed(auth.rooms, data.room)) throw new AppError('forbidden', 'room not allowed by the rooms claim')
-      if (isSocketRoom(socket, data.room)) throw new AppError('forbidden', 'private room of a connection')
-      await socket.join(data.room)
-      return { room: data.room }
-    },
-  }),
-  'rt:leave': defineEvent({
-    schema: RoomRequestSchema,
-    handler: async ({ data, socket }) => {
-      if (isServerRoom(data.room) || isSocketRoom(socket, data.room)) throw new AppError('forbidden', 'server-managed room')
-      await socket.leave(data.room)
-      return { room: data.room }
-    },
-  }),
-  /** Catch up on the caller's stream (docs/protocol.md §9). */
-  'rt:sync': createSyncEvent(deps.streams),
-})
+export const createBuiltinEvents = (deps: {
+  streams: Pick<PublishStore, 'read'>
+  rooms?: RoomLimits
+}) => {
+  const rooms = deps.rooms ?? new RoomLimits()
+  return {
+    /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
+    'rt:auth': defineEvent({
+      schema: v.null(),
+      handler: ({ envelope, auth }) => {
+        if (envelope.token === undefined)
+          throw new AppError('token_missing', 'rt:auth without token')
+        return { exp: auth.exp }
+      },
+    }),
+    /** Join a room the `rooms` claim allows; server-managed rooms and connections' private rooms never. */
+    'rt:join': defineEvent({
+      schema: RoomRequestSchema,
+      handler: async ({ data, auth, socket }) => {
+        if (!roomAllowed(auth.rooms, data.room))
+          throw new AppError('forbidden', 'room not allowed by the rooms claim')
+        if (isSocketRoom(socket, data.room))
+          throw new AppError('forbidden', 'private room of a connection')
+        rooms.assertCanJoin(socket, data.room)
+        await socket.join(data.room)
+        return { room: data.room }
+      },
+    }),
+    'rt:leave': defineEvent({
+      schema: RoomRequestSchema,
+      handler: async ({ data, socket }) => {
+        if (isServerRoom(data.room) || isSocketRoom(socket, data.room))
+          throw new AppError('forbidden', 'server-managed room')
+        await socket.leave(data.room)
+        return { room: data.room }
+      },
+    }),
+    /** Catch up on the caller's stream (docs/protocol.md §9). */
+    'rt:sync': createSyncEvent(deps.streams),
+  }
+}

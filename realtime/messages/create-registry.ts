@@ -1,3 +1,4 @@
+import type { RoomLimits } from '../limits/room-limits.ts'
 import type { PublishStore } from '../streams/types.ts'
 import { createBuiltinEvents } from './builtin-events.ts'
 import { RESERVED_EVENTS, type EventDefinition } from './registry.ts'
@@ -6,7 +7,7 @@ import { RESERVED_EVENTS, type EventDefinition } from './registry.ts'
  * The registry of a server: the built-in `rt:*` events plus the application's.
  *
  * @param events - the application's events by name. @default {}
- * @param deps - what the built-in events read: `streams` for `rt:sync`
+ * @param deps - what the built-in events read: `streams` for `rt:sync`, `rooms` for `rt:join`'s caps
  * @throws TypeError when an application event takes a reserved or `rt:` name
  * @example
  * ```ts
@@ -15,7 +16,7 @@ import { RESERVED_EVENTS, type EventDefinition } from './registry.ts'
  */
 export function createEventRegistry(
   events: Record<string, EventDefinition<any>> = {},
-  deps: { streams: Pick<PublishStore, 'read'> },
+  deps: { streams: Pick<PublishStore, 'read'>; rooms?: RoomLimits },
 ): Map<string, EventDefinition<any>> {
   const registry = new Map<string, EventDefinition<any>>(Object.entries(createBuiltinEvents(deps)))
   for (const [name, definition] of Object.entries(events)) {
