@@ -27,6 +27,10 @@ import { createMetrics, type Metrics } from './metrics.ts'
 import { RevocationSet } from './revocations/revocation-set.ts'
 import { RecoveryGate } from './session/recovery-gate.ts'
 import { Sessions } from './session/sessions.ts'
+import { createPresenceEvent } from './presence/event.ts'
+import { createPresence, type Presence, type PresenceSettings } from './presence/presence.ts'
+import { createRedisStore } from './presence/redis-store.ts'
+import { PRESENCE_GRACE_MS } from './presence/constants.ts'
 import type { SocketData } from './session/socket-auth.ts'
 
 /** Options of {@link createRealtimeServer}. Only `issuer` is required. */
@@ -85,6 +89,8 @@ export interface RealtimeServerOptions {
    * emit `authenticate` `{ token }`. @default false
    */
   socketioJwtCompat?: false | SocketioJwtCompatOptions
+  /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/presence/constants.ts */
+  presence?: PresenceSettings
 }
 
 /** A revocation as the server applies it. */
@@ -100,6 +106,8 @@ export interface RealtimeServer {
   metrics: Metrics
   revocations: RevocationSet
   keySet: KeySet
+  /** Who is in each room (docs/protocol.md §10). */
+  presence: Presence
   /** Listen on `port` (0 for any) and `host`. @default 0, '127.0.0.1' */
   listen(port?: number, host?: string): Promise<AddressInfo>
   /** Add the application's middleware (one function or an array) to a namespace, after the service's chain. */
@@ -239,6 +247,23 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     }),
   })
 
+  const presence = createPresence({
+    io,
+    registry: metrics.registry,
+    now,
+    logger,
+    ...options.presence,
+    ...(cluster && {
+      store: createRedisStore({
+        client: cluster.client,
+        onConnect: cluster.onConnect,
+        // A closed node's users keep their grace: they may reconnect elsewhere.
+        closeTtlMs: options.presence?.graceMs ?? PRESENCE_GRACE_MS,
+      }),
+    }),
+  })
+  registry.set('rt:presence', createPresenceEvent(presence))
+
   const onRefused = (code: string, unexpected: unknown) => {
     metrics.handshakes.inc({ outcome: code })
     if (unexpected) logger('error', 'handshake failed unexpectedly', { error: String(unexpected) })
@@ -297,6 +322,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     // A socket yet to authenticate (socketio-jwt compat) has no identity: its user middleware runs once it has one.
     nsp.use((socket, next) => (compat?.isPending(socket) ? next() : runUser(socket, next)))
     if (options.connectionStateRecovery) recovery.install(nsp)
+    if (nsp.name === '/') presence.install(nsp)
     nsp.on('connection', (socket) => {
       if (compat?.isPending(socket) && !draining) {
         return compat.hold(socket, { middleware: runUser, admit: (verified) => admit(socket, verified) })
@@ -368,6 +394,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     metrics,
     revocations,
     keySet,
+    presence,
     async listen(port = 0, host = '127.0.0.1') {
       loadKeys()
       feed?.start()
@@ -408,6 +435,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       clearTimeout(timer)
       httpServer.closeAllConnections()
       sessions.close()
+      await presence.close()
       keySet.close()
       metrics.close()
       await cluster?.close()

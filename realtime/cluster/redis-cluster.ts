@@ -8,6 +8,8 @@ const REVOKED_PREFIX = 'edgegate:revoked:'
 
 /** A node's link to the cluster through Redis. */
 export interface RedisCluster {
+  /** The node's Redis client, for other shared state (the server API's idempotency keys and user streams). */
+  client: ReturnType<typeof createClient>
   /** The Socket.IO adapter factory (Redis Streams: broadcasts, disconnects, recovery across nodes). */
   adapter: ReturnType<typeof createAdapter>
   /** Whether Redis is connected. */
@@ -63,6 +65,7 @@ export function createRedisCluster(url: string, logger: Logger): RedisCluster {
   }
 
   return {
+    client,
     adapter,
     connected: () => client.isReady,
     async persist(event) {
