@@ -1,5 +1,6 @@
 import type { RealtimeServerOptions } from './server.ts'
 import type { LogLevel } from './log.ts'
+import { PRESENCE_BATCH_MS, PRESENCE_GRACE_MS } from './presence/constants.ts'
 
 /** The runnable service's configuration, from environment variables. */
 export interface ServiceConfig {
@@ -40,6 +41,8 @@ export const VARIABLES: Record<string, string> = {
   REVOCATION_POLL_MS: '2000',
   REDIS_URL: '(single node)',
   SOCKETIO_JWT_COMPAT_MS: '0',
+  PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS),
+  PRESENCE_BATCH_MS: String(PRESENCE_BATCH_MS),
 }
 
 /** Variables with bad values: one message per variable. */
@@ -164,6 +167,11 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
         : {}),
       ...(redisUrl ? { redisUrl } : {}),
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
+      // docs/protocol.md §10: the grace period, and the batch period (never under a second).
+      presence: {
+        graceMs: int('PRESENCE_GRACE_MS', PRESENCE_GRACE_MS, 0, 3_600_000),
+        batchMs: int('PRESENCE_BATCH_MS', PRESENCE_BATCH_MS, 1000, 60_000),
+      },
     },
   }
   if (problems.length > 0) throw new ConfigErrors(problems)

@@ -114,6 +114,8 @@ describe('readServiceConfig', () => {
     ['SOCKETIO_JWT_COMPAT_MS', '-1'],
     ['SOCKETIO_JWT_COMPAT_MS', '60001'],
     ['SOCKETIO_JWT_COMPAT_MS', '5s'],
+    ['PRESENCE_GRACE_MS', '-5'],
+    ['PRESENCE_BATCH_MS', '999'],
   ]
 
   it.each(bad)('reports %s=%j with exactly one message naming the variable', (name, value) => {
@@ -139,6 +141,11 @@ describe('readServiceConfig', () => {
     expect(readServiceConfig({}).server.socketioJwtCompat).toBe(false)
     expect(readServiceConfig({ SOCKETIO_JWT_COMPAT_MS: '0' }).server.socketioJwtCompat).toBe(false)
     expect(readServiceConfig({ SOCKETIO_JWT_COMPAT_MS: '5000' }).server.socketioJwtCompat).toEqual({ timeoutMs: 5000 })
+  })
+
+  it('reads the presence grace and batch periods, defaulting to 5000 and 1000 ms (docs/protocol.md §10)', () => {
+    expect(readServiceConfig({}).server.presence).toEqual({ graceMs: 5000, batchMs: 1000 })
+    expect(readServiceConfig({ PRESENCE_GRACE_MS: '250', PRESENCE_BATCH_MS: '2000' }).server.presence).toEqual({ graceMs: 250, batchMs: 2000 })
   })
 
   it('turns on the revocation feed only with a feed token', () => {

@@ -196,3 +196,48 @@ describe('grace and batches', () => {
     ])
   })
 })
+
+describe('bounds', () => {
+  const metric = async (
+    server: { metrics: { registry: { metrics(): Promise<string> } } },
+    line: string,
+  ) => (await server.metrics.registry.metrics()).split('\n').find((l) => l.startsWith(line))
+
+  it('tracks at most maxRooms rooms per node: a socket joins a further room unlisted, and the metric counts it', async () => {
+    const { server, user } = await setUp({ maxRooms: 1 })
+    const bob = await user('u-bob', 'bob')
+    expect(await request(bob, 'rt:join', envelope({ room: 'team:a:x' }))).toMatchObject({
+      ok: true,
+    })
+    expect(await members(bob, 'team:a:x')).toEqual([])
+    expect(await members(bob)).toEqual([{ sub: 'u-bob', name: 'bob', connections: 1 }])
+    expect(await metric(server, 'realtime_presence_untracked_total{reason="rooms_full"}')).toMatch(
+      / 1$/,
+    )
+    expect(await metric(server, 'realtime_presence_rooms')).toMatch(/ 1$/)
+  })
+
+  it('lists at most maxMembersPerRoom users in a room, and the metric counts the others', async () => {
+    const { server, user } = await setUp({ maxMembersPerRoom: 2 })
+    const bob = await user('u-bob', 'bob')
+    await user('u-a', 'a')
+    await user('u-b', 'b')
+    expect((await members(bob)).map((m) => m.sub)).toEqual(['u-a', 'u-bob'])
+    expect(await metric(server, 'realtime_presence_untracked_total{reason="room_full"}')).toMatch(
+      / 1$/,
+    )
+  })
+
+  it('splits a batch over maxBatchChanges into several messages of the same flush, and counts pending changes', async () => {
+    const { server, user, clock } = await setUp({ maxBatchChanges: 2 })
+    const bob = await user('u-bob', 'bob')
+    const batches = record(bob, 'rt:presence')
+    await Promise.all(['a', 'b', 'c', 'd'].map((n) => user(`u-${n}`, n)))
+    expect(await metric(server, 'realtime_presence_pending_changes')).toMatch(/ 5$/)
+    clock.advance(BATCH_MS)
+    await until(() => changes(batches).length === 5, { what: 'five changes' })
+    expect(batches.map((b) => b.joined.length + b.left.length)).toEqual([2, 2, 1])
+    expect(await metric(server, 'realtime_presence_messages_total')).toMatch(/ 3$/)
+    expect(await metric(server, 'realtime_presence_pending_changes')).toMatch(/ 0$/)
+  })
+})
