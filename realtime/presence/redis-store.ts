@@ -99,7 +99,8 @@ export function createRedisStore(
       for (const e of context.local.entries())
         put(e.room, e.sub, e.name, e.connections).catch(fail('re-register'))
       const cutoff = context.now() - PRESENCE_REPLAY_WINDOW_MS
-      for (const [key, r] of removals) {
+      // A snapshot: each replay moves its record to the end of the map.
+      for (const [key, r] of [...removals]) {
         if (r.applied && r.at < cutoff) removals.delete(key)
         else remove(r.room, r.sub, true).catch(fail('replay'))
       }
