@@ -7,6 +7,7 @@ import {
   MAX_SERVICE_TOKEN_TTL_SECONDS,
   SERVICE_AUDIENCE,
   SIGNING_ALGORITHMS,
+  MIN_JWKS_MAX_AGE_SECONDS,
   type SigningAlgorithm,
 } from '../shared/constants.ts'
 
@@ -61,7 +62,7 @@ export function readConfig(env: Env): EdgeConfig {
     accessTokenTtlSeconds: readSeconds(vars, 'ACCESS_TOKEN_TTL', DEFAULT_ACCESS_TOKEN_TTL_SECONDS, 10, MAX_ACCESS_TOKEN_TTL_SECONDS),
     serviceTokenTtlSeconds: readSeconds(vars, 'SERVICE_TOKEN_TTL', DEFAULT_SERVICE_TOKEN_TTL_SECONDS, 10, MAX_SERVICE_TOKEN_TTL_SECONDS),
     sessionTtlSeconds: readSeconds(vars, 'SESSION_TTL', 30 * 24 * 3600, 300, 400 * 24 * 3600),
-    jwksMaxAgeSeconds: readSeconds(vars, 'JWKS_MAX_AGE', DEFAULT_JWKS_MAX_AGE_SECONDS, 0, 24 * 3600),
+    jwksMaxAgeSeconds: readSeconds(vars, 'JWKS_MAX_AGE', DEFAULT_JWKS_MAX_AGE_SECONDS, MIN_JWKS_MAX_AGE_SECONDS, 24 * 3600),
     rotationPeriodSeconds: readSeconds(vars, 'ROTATION_PERIOD', 86400, 60, 365 * 24 * 3600),
     signingAlg: readAlg(vars.SIGNING_ALG),
     realtimeUrls: readUrls('REALTIME_URLS', vars.REALTIME_URLS),

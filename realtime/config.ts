@@ -1,6 +1,7 @@
 import type { RealtimeServerOptions } from './server.ts'
 import type { LogLevel } from './log.ts'
 import { PRESENCE_BATCH_MS, PRESENCE_GRACE_MS } from './presence/constants.ts'
+import { MAX_QUEUED_BYTES_PER_SOCKET } from './engine/slow-consumer.ts'
 
 /** The runnable service's configuration, from environment variables. */
 export interface ServiceConfig {
@@ -43,6 +44,7 @@ export const VARIABLES: Record<string, string> = {
   SOCKETIO_JWT_COMPAT_MS: '0',
   PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS),
   PRESENCE_BATCH_MS: String(PRESENCE_BATCH_MS),
+  MAX_QUEUED_BYTES_PER_SOCKET: '1048576',
 }
 
 /** Variables with bad values: one message per variable. */
@@ -172,6 +174,7 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
         graceMs: int('PRESENCE_GRACE_MS', PRESENCE_GRACE_MS, 0, 3_600_000),
         batchMs: int('PRESENCE_BATCH_MS', PRESENCE_BATCH_MS, 1000, 60_000),
       },
+      maxQueuedBytesPerSocket: int('MAX_QUEUED_BYTES_PER_SOCKET', MAX_QUEUED_BYTES_PER_SOCKET, 1024, 1024 ** 3),
     },
   }
   if (problems.length > 0) throw new ConfigErrors(problems)

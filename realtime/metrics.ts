@@ -10,8 +10,13 @@ export interface Metrics {
   messages: MessageCounter
   jwksFetches: Counter<'outcome'>
   tokensVerified: Counter<'kid'>
+  signatureChecks: Counter<'alg'>
   disconnects: Counter<'code'>
   socketioJwtCompat: Counter<'outcome'>
+  /** Connections closed for holding more queued output than the bound (issue 15 item 1). */
+  slowConsumerDisconnects: Counter
+  /** Cross-node publishes dropped from the Redis outage buffer (oldest first) when it was full. */
+  clusterPublishesDropped: Counter
   close(): void
 }
 
@@ -81,6 +86,12 @@ export function createMetrics(): Metrics {
       labelNames: ['outcome'],
       registers: [registry],
     }),
+    signatureChecks: new Counter({
+      name: 'realtime_signature_checks_total',
+      help: 'Token signatures checked, by alg; a token the verifier cache has seen needs none',
+      labelNames: ['alg'],
+      registers: [registry],
+    }),
     tokensVerified: new Counter({
       name: 'realtime_tokens_verified_total',
       help: 'Tokens that passed verification, by signing key',
@@ -97,6 +108,16 @@ export function createMetrics(): Metrics {
       name: 'realtime_socketio_jwt_compat_total',
       help: 'Sockets admitted without a token in the socketio-jwt compat mode, by outcome: ok or the refusal code',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    slowConsumerDisconnects: new Counter({
+      name: 'realtime_slow_consumer_disconnects_total',
+      help: 'Connections closed because what was queued for them passed the per-socket bound',
+      registers: [registry],
+    }),
+    clusterPublishesDropped: new Counter({
+      name: 'realtime_cluster_publishes_dropped_total',
+      help: 'Cross-node publishes dropped, oldest first, from the buffer held while Redis is away',
       registers: [registry],
     }),
     close() {

@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Server, type Namespace, type Socket } from 'socket.io'
 import type { RevocationEvent } from '../shared/claims.ts'
-import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH, MAX_ENVELOPE_BYTES } from '../shared/constants.ts'
+import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH } from '../shared/constants.ts'
 import { AppError } from '../shared/errors.ts'
 import { handshakeChain, takeVerified, clientAddress, type SocketMiddleware } from './auth/handshake.ts'
 import { createSocketioJwtCompat, type SocketioJwtCompatOptions } from './auth/socketio-jwt-compat.ts'
@@ -15,13 +15,17 @@ import { connectError } from './errors.ts'
 import { normalizeOrigins } from './auth/origin-guard.ts'
 import type { TokenSourceOptions } from './auth/token-source.ts'
 import { TokenVerifier, type VerifiedToken } from './auth/token-verifier.ts'
+import { importNativeKey } from './auth/native-signature.ts'
+import { pushKeyResolver, refetchKeysOnKeyEvent } from './revocations/key-events.ts'
 import { createHttpApp } from './http/app.ts'
 import { ConnectionLimits, type ConnectionLimitOptions } from './limits/connection-limits.ts'
 import { silentLogger, type Logger } from './log.ts'
 import { builtinEvents } from './messages/builtin-events.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
-import { frameSizeParser } from './messages/frame-size.ts'
+import { frameSizeParser, MAX_FRAME_BYTES } from './messages/frame-size.ts'
 import { CoalescingWebSocketServer } from './engine/coalescing-ws.ts'
+import { installHeartbeatGuard } from './engine/heartbeat.ts'
+import { guardSlowConsumers } from './engine/slow-consumer.ts'
 import { RESERVED_EVENTS, type EventDefinition } from './messages/registry.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { RevocationSet } from './revocations/revocation-set.ts'
@@ -91,6 +95,10 @@ export interface RealtimeServerOptions {
   socketioJwtCompat?: false | SocketioJwtCompatOptions
   /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/presence/constants.ts */
   presence?: PresenceSettings
+  /** Most bytes queued for one connection before it is closed (slow consumer). @default 1 MiB */
+  maxQueuedBytesPerSocket?: number
+  /** Engine.IO heartbeat. @default { pingIntervalMs: 25000, pingTimeoutMs: 20000 } */
+  heartbeat?: { pingIntervalMs: number; pingTimeoutMs: number }
 }
 
 /** A revocation as the server applies it. */
@@ -138,6 +146,7 @@ export interface RealtimeServer {
  */
 export function createRealtimeServer(options: RealtimeServerOptions): RealtimeServer {
   if (!options.issuer) throw new TypeError('createRealtimeServer: issuer is required')
+  installHeartbeatGuard()
   const now = options.now ?? Date.now
   const logger = options.logger ?? silentLogger
   const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS
@@ -157,6 +166,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       issuer: options.issuer,
       ...(options.fetch && { fetch: options.fetch }),
       now,
+      importNative: importNativeKey,
       ...options.jwks,
       onFetch: (outcome) => metrics.jwksFetches.inc({ outcome }),
     })
@@ -168,6 +178,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     clockToleranceSeconds: tolerance,
     now,
     onVerified: (kid) => metrics.tokensVerified.inc({ kid }),
+    onSignatureCheck: (alg) => metrics.signatureChecks.inc({ alg }),
   })
   const limits = new ConnectionLimits(options.limits)
   const sessions = new Sessions({
@@ -176,13 +187,18 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     onKick: (code) => metrics.disconnects.inc({ code }),
   })
   const recovery = new RecoveryGate()
-  const cluster: RedisCluster | undefined = options.redisUrl ? createRedisCluster(options.redisUrl, logger) : undefined
+  const cluster: RedisCluster | undefined = options.redisUrl
+    ? createRedisCluster(options.redisUrl, logger, {
+        onPublishesDropped: (count) => metrics.clusterPublishesDropped.inc(count),
+      })
+    : undefined
   let draining = false
   let keysLoaded = false
 
   /** Record and enforce on this node only. */
   const applyLocal = (event: Revocation): number => {
     if (!revocations.add(event, now() / 1000)) return 0
+    if (event.kind === 'key') refetchKeysOnKeyEvent(keySet, logger)
     return sessions.revoke(event)
   }
   /** An event from the edge (push, pull, or `revoke()`): enforce here, share with the cluster. */
@@ -194,7 +210,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     }
     return kicked
   }
-  const receivePush = createPushReceiver({ getKey: keySet.getKey, issuer: options.issuer, now })
+  const receivePush = createPushReceiver({ getKey: pushKeyResolver(keySet), issuer: options.issuer, now })
   const feed = options.revocationFeed
     ? new FeedPoller({
         edgeUrl: options.revocationFeed.edgeUrl,
@@ -231,8 +247,12 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     perMessageDeflate: false,
     httpCompression: false,
     connectTimeout: options.connectTimeoutMs ?? 5000,
-    // A frame over the envelope limit plus packet framing is dropped before it is parsed.
-    maxHttpBufferSize: MAX_ENVELOPE_BYTES + 1024,
+    ...(options.heartbeat && {
+      pingInterval: options.heartbeat.pingIntervalMs,
+      pingTimeout: options.heartbeat.pingTimeoutMs,
+    }),
+    // A frame that cannot hold a valid envelope, however escaped, is dropped before it is parsed.
+    maxHttpBufferSize: MAX_FRAME_BYTES,
     // Replies to a batch of pipelined messages leave in one write.
     wsEngine: CoalescingWebSocketServer,
     cors: { origin: allowedOrigins === '*' ? true : [...allowedOrigins], credentials: true },
@@ -263,6 +283,13 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     }),
   })
   registry.set('rt:presence', createPresenceEvent(presence))
+  guardSlowConsumers(io.engine, {
+    ...(options.maxQueuedBytesPerSocket !== undefined && { maxQueuedBytes: options.maxQueuedBytesPerSocket }),
+    onExceeded: (info) => {
+      metrics.slowConsumerDisconnects.inc()
+      logger('warn', 'slow consumer disconnected', info)
+    },
+  })
 
   const onRefused = (code: string, unexpected: unknown) => {
     metrics.handshakes.inc({ outcome: code })

@@ -16,6 +16,13 @@ export const MAX_ACCESS_TOKEN_TTL_SECONDS = 3600
 /** Default JWKS `max-age` and key pre-publication period, in seconds (PROTOCOL §4). */
 export const DEFAULT_JWKS_MAX_AGE_SECONDS = 300
 
+/**
+ * Smallest JWKS `max-age` the edge publishes and every verifier honours, in
+ * seconds: the edge refuses a lower `JWKS_MAX_AGE`, and a key set floors a
+ * shorter `max-age` at this (docs/protocol.md §4 invariant 2).
+ */
+export const MIN_JWKS_MAX_AGE_SECONDS = 1
+
 /** Clock tolerance every verifier applies to `exp` and `nbf`, in seconds (PROTOCOL §5). */
 export const CLOCK_TOLERANCE_SECONDS = 5
 

@@ -83,7 +83,7 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
  * @throws AppError `rate_limited` when the user is at the per-user cap
  */
 export function acceptVerified(socket: AnySocket, verified: VerifiedToken, limits: ConnectionLimits): void {
-  if (!limits.userHasRoom(verified.claims.sub)) throw rateLimited('per-user connection cap', 1000)
+  if (!limits.reserveUser(verified.claims.sub)) throw rateLimited('per-user connection cap', 1000)
   socket.data.auth = socketAuthOf(verified.claims, verified.kid)
   socket.data.iat = verified.claims.iat
   verifiedTokens.set(socket, verified)

@@ -1,7 +1,7 @@
 import type { AccessClaims } from '../../shared/claims.ts'
 import { CLOCK_TOLERANCE_SECONDS } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
-import { verifyAccessToken } from '../../shared/verify-access-token.ts'
+import { verifyAccessTokenNative } from './verify-access-token-native.ts'
 import type { RevocationSet, RevocationSubject } from '../revocations/revocation-set.ts'
 import type { KeySet } from '../../shared/jwks/key-set.ts'
 
@@ -32,18 +32,22 @@ export interface TokenVerifierOptions {
   now?: () => number
   /** Called with the `kid` of every token that passes (for per-key metrics). */
   onVerified?: (kid: string) => void
+  /** Called with the `alg` of every signature actually checked: a cache hit checks none. */
+  onSignatureCheck?: (alg: string) => void
 }
 
 /**
- * Verifies access tokens for the realtime service: the shared checks of
- * `verifyAccessToken` against the edge's key set, then revocation. The
+ * Verifies access tokens for the realtime service: the checks of
+ * `verifyAccessToken`, made natively with node:crypto against the edge's key
+ * set, then revocation. The
  * signature check of a token already seen is remembered (an LRU keyed by the
  * exact token string, so a forged token can never hit), but the time and
  * revocation checks run on every call.
  */
 export class TokenVerifier {
   private readonly cache = new Map<string, VerifiedToken>()
-  private readonly options: Required<Omit<TokenVerifierOptions, 'onVerified'>> & Pick<TokenVerifierOptions, 'onVerified'>
+  private readonly options: Required<Omit<TokenVerifierOptions, 'onVerified' | 'onSignatureCheck'>> &
+    Pick<TokenVerifierOptions, 'onVerified' | 'onSignatureCheck'>
 
   constructor(options: TokenVerifierOptions) {
     this.options = {
@@ -71,16 +75,20 @@ export class TokenVerifier {
       if (verified.claims.exp + tolerance <= seconds) throw new AppError('token_expired', '"exp" claim check failed')
       if (verified.claims.nbf - tolerance > seconds) throw new AppError('token_invalid', '"nbf" claim check failed')
     } else {
-      // The allow-list is the contract's asymmetric algorithms (never `none`
-      // or an HMAC); the key set then requires the header's alg to equal the
-      // selected key's. A list taken from the keys held right now would refuse
-      // a new algorithm before the unknown-kid refetch could learn it.
-      verified = { token, ...(await verifyAccessToken(token, this.options.keySet.getKey, {
-        issuer: this.options.issuer,
-        audience: this.options.audience,
-        clockToleranceSeconds: tolerance,
-        currentDate: new Date(nowMs),
-      })) }
+      // The allow-list is the key set's (never `none` or an HMAC), and the
+      // header's alg must equal the selected key's. node:crypto checks the
+      // signature synchronously once the key is held (docs/protocol.md §5).
+      const { onSignatureCheck } = this.options
+      verified = {
+        token,
+        ...(await verifyAccessTokenNative(token, this.options.keySet, {
+          issuer: this.options.issuer,
+          audience: this.options.audience,
+          clockToleranceSeconds: tolerance,
+          nowMs,
+          ...(onSignatureCheck && { onSignatureCheck }),
+        })),
+      }
       this.cache.set(token, verified)
       if (this.cache.size > this.options.cacheSize) this.cache.delete(this.cache.keys().next().value!)
     }

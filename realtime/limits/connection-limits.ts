@@ -1,5 +1,12 @@
 import { TokenBucket } from './token-bucket.ts'
 
+/**
+ * How long a handshake's per-user reservation holds a slot before its socket
+ * connects, in ms (Socket.IO's default connect timeout): one whose socket
+ * never connects is forgotten after this.
+ */
+export const USER_RESERVATION_MS = 5_000
+
 /** Options of {@link ConnectionLimits}. */
 export interface ConnectionLimitOptions {
   /** New connections per second per address. @default 10 */
@@ -21,6 +28,8 @@ export class ConnectionLimits {
   private readonly buckets = new Map<string, TokenBucket>()
   private readonly byAddress = new Map<string, number>()
   private readonly byUser = new Map<string, number>()
+  /** Per user, when each handshake that passed the cap but has not connected yet did so. */
+  private readonly reserved = new Map<string, number[]>()
   private readonly rate: number
   private readonly burst: number
   readonly perAddress: number
@@ -50,10 +59,33 @@ export class ConnectionLimits {
     return (this.byUser.get(sub) ?? 0) < this.perUser
   }
 
+  /**
+   * Take a slot of `sub`'s cap for a handshake that passed verification, until
+   * its socket connects ({@link ConnectionLimits.open}) or
+   * {@link USER_RESERVATION_MS} passes. Handshakes that finish verifying in
+   * the same tick (a synchronous signature check) then cannot all pass.
+   *
+   * @returns false when the user is at the cap, counting reservations
+   */
+  reserveUser(sub: string, now: number = performance.now()): boolean {
+    const held = this.reserved.get(sub)?.filter((at) => now - at < USER_RESERVATION_MS) ?? []
+    if ((this.byUser.get(sub) ?? 0) + held.length >= this.perUser) {
+      if (held.length === 0) this.reserved.delete(sub)
+      else this.reserved.set(sub, held)
+      return false
+    }
+    held.push(now)
+    this.reserved.set(sub, held)
+    return true
+  }
+
   /** Count an accepted connection. Its {@link ConnectionLimits.close} takes the same address and user. */
   open(address: string, sub: string): void {
     this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + 1)
     this.byUser.set(sub, (this.byUser.get(sub) ?? 0) + 1)
+    const held = this.reserved.get(sub)
+    held?.shift()
+    if (held?.length === 0) this.reserved.delete(sub)
   }
 
   /**

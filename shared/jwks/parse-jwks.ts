@@ -1,8 +1,8 @@
 import debug from 'debug'
 import { base64url, importJWK, type JWK } from 'jose'
 import * as v from 'valibot'
-import type { SigningAlgorithm } from '../constants.ts'
 import { AppError } from '../errors.ts'
+import type { KeySetAlgorithm } from './algorithms.ts'
 
 const log = debug('edgegate:jwks')
 
@@ -13,9 +13,20 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
 
 /** A verification key held by the key set. */
 export interface HeldKey {
-  alg: SigningAlgorithm
+  alg: KeySetAlgorithm
   fingerprint: string
+  /** The WebCrypto key, for jose. */
   key: CryptoKey
+  /** What {@link ParseKeySetOptions.importNative} made of the public JWK, imported once per key. */
+  native?: unknown
+}
+
+/** Options of {@link parseKeySet}. */
+export interface ParseKeySetOptions {
+  /** Keys whose `alg` is not listed are skipped. */
+  algorithms: readonly KeySetAlgorithm[]
+  /** Also import each key for a runtime's own crypto (realtime: a node:crypto KeyObject). A throw skips the key. */
+  importNative?: (jwk: JWK, alg: KeySetAlgorithm) => unknown
 }
 
 const B64U = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]+$/))
@@ -29,6 +40,14 @@ const Common = {
     ),
   ),
 }
+const RsaMembers = {
+  kty: v.literal('RSA'),
+  n: v.pipe(
+    B64U,
+    v.check((n) => modulusBits(n) >= RSA_MIN_MODULUS_BITS),
+  ),
+  e: B64U,
+}
 const PublicJwkSchema = v.variant('alg', [
   v.object({
     ...Common,
@@ -40,21 +59,21 @@ const PublicJwkSchema = v.variant('alg', [
   }),
   v.object({
     ...Common,
+    alg: v.literal('ES384'),
+    kty: v.literal('EC'),
+    crv: v.literal('P-384'),
+    x: B64U,
+    y: B64U,
+  }),
+  v.object({
+    ...Common,
     alg: v.literal('EdDSA'),
     kty: v.literal('OKP'),
     crv: v.literal('Ed25519'),
     x: B64U,
   }),
-  v.object({
-    ...Common,
-    alg: v.literal('RS256'),
-    kty: v.literal('RSA'),
-    n: v.pipe(
-      B64U,
-      v.check((n) => modulusBits(n) >= RSA_MIN_MODULUS_BITS),
-    ),
-    e: B64U,
-  }),
+  v.object({ ...Common, alg: v.literal('RS256'), ...RsaMembers }),
+  v.object({ ...Common, alg: v.literal('PS256'), ...RsaMembers }),
 ])
 const JwksSchema = v.object({ keys: v.array(v.unknown()) })
 
@@ -65,6 +84,7 @@ const JwksSchema = v.object({ keys: v.array(v.unknown()) })
 export async function parseKeySet(
   body: string,
   previous: Map<string, HeldKey> | undefined,
+  options: ParseKeySetOptions,
 ): Promise<Map<string, HeldKey>> {
   let json: unknown
   try {
@@ -83,7 +103,7 @@ export async function parseKeySet(
     )
       continue
     const jwk = v.safeParse(PublicJwkSchema, raw)
-    if (!jwk.success) continue
+    if (!jwk.success || !options.algorithms.includes(jwk.output.alg)) continue
     // The same kid twice is ambiguous: use neither.
     candidates.set(jwk.output.kid, candidates.has(jwk.output.kid) ? null : jwk.output)
   }
@@ -104,7 +124,9 @@ export async function parseKeySet(
       }
       try {
         const key = await importJWK(pub, alg)
-        if (key instanceof CryptoKey) keys.set(kid, { alg, fingerprint, key })
+        const native = options.importNative?.(pub, alg)
+        if (key instanceof CryptoKey)
+          keys.set(kid, { alg, fingerprint, key, ...(native !== undefined && { native }) })
       } catch (err) {
         log('skipping JWKS key that does not import: %s', (err as Error).message)
       }

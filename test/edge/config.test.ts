@@ -30,6 +30,8 @@ describe('readConfig', () => {
     ['ACCESS_TOKEN_TTL', '3601', /ACCESS_TOKEN_TTL must be between/],
     ['ACCESS_TOKEN_TTL', '5m', /ACCESS_TOKEN_TTL must be a whole number/],
     ['JWKS_MAX_AGE', '-1', /JWKS_MAX_AGE must be a whole number/],
+    // Verifiers floor a shorter max-age at 1 s: the edge must not publish one they will not honour.
+    ['JWKS_MAX_AGE', '0', /JWKS_MAX_AGE must be between 1 and/],
     ['SIGNING_ALG', 'HS256', /SIGNING_ALG must be one of ES256, EdDSA, RS256/],
     ['SIGNING_ALG', 'none', /SIGNING_ALG must be one of/],
     ['ISSUER', 'not a url', /ISSUER must be an absolute URL/],

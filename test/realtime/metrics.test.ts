@@ -43,4 +43,16 @@ describe('GET /metrics', () => {
     const again = await (await fetch(`${url}/metrics`)).text()
     expect(sample(again, 'realtime_messages_total', 'event="chat:send",outcome="ok"')).toBe(2)
   })
+
+  it('counts signature checks by alg: a reconnect with a token the node has verified needs none', async () => {
+    const issuer = await startIssuer()
+    const { url } = await startServer(issuer)
+    const token = await issuer.mint()
+    const first = await connect(url, { auth: { token } })
+    first.disconnect()
+    await connect(url, { auth: { token } })
+    const text = await (await fetch(`${url}/metrics`)).text()
+    expect(sample(text, 'realtime_tokens_verified_total', `kid="${issuer.key.kid}"`)).toBe(2)
+    expect(sample(text, 'realtime_signature_checks_total', 'alg="ES256"')).toBe(1)
+  })
 })

@@ -275,8 +275,8 @@ describe.each(TRANSPORTS)('forged tokens over %s', (transport) => {
       )
       expect(attacker.requests).toEqual([])
       expect(passed).toEqual([])
-      // Within the default cooldown an unknown kid does not even reach the issuer.
-      expect(issuer.fetches).toBe(fetchesBefore)
+      // An unknown kid costs at most one refetch of the configured JWKS (then the cooldown holds).
+      expect(issuer.fetches).toBeLessThanOrEqual(fetchesBefore + 1)
     })
   })
 

@@ -493,10 +493,12 @@ describe.each(TRANSPORTS)('the handshake over %s', (transport) => {
       const gate = new Promise<void>((resolve) => (release = resolve))
       const keySet: KeySet = {
         ...real,
-        getKey: async (header, token) => {
+        // Every handshake takes the asynchronous path, where it waits at the gate.
+        peek: () => undefined,
+        resolve: async (kid) => {
           verifying++
           await gate
-          return real.getKey(header, token)
+          return real.resolve(kid)
         },
       }
       const { server, url } = await startRecordingServer(issuer, { keySet, limits: { perUser: 2 } })

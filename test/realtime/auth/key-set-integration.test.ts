@@ -49,7 +49,7 @@ describe('GET /readyz', () => {
 
   it('turns ready again on readiness probes alone, with no handshake, once keys that aged out can be fetched', async () => {
     const issuer = await startIssuer()
-    issuer.maxAge = 1 // the key set's floor makes this 10 s
+    issuer.maxAge = 1
     const clock = movableClock()
     const { server, url } = await startRecordingServer(issuer, {
       now: clock.now,
@@ -116,23 +116,28 @@ describe.each(TRANSPORTS)('the key set behind the handshake over %s', (transport
       ])
     })
 
-    it('refuses a newly published kid with token_invalid within the cooldown, and accepts it once the cooldown has passed', async () => {
+    it('after an unknown-kid refetch, refuses a newly published kid with token_invalid within the cooldown, and accepts it once the cooldown has passed', async () => {
       const issuer = await startIssuer()
       const clock = movableClock()
       const { url, passed } = await startRecordingServer(issuer, {
         jwks: { cooldownMs: 60_000 },
         now: clock.now,
       })
+      const fetchesBefore = issuer.fetches
+      // A kid nobody published spends the refetch (a routine load does not: issue 14).
+      expect(
+        await refuse(url, { auth: { token: await issuer.mint({}, { key: await testKey() }) } }),
+      ).toEqual(refusedWith('token_invalid'))
+      expect(issuer.fetches).toBe(fetchesBefore + 1)
       const rotated = await testKey()
       issuer.keys.push(rotated)
-      const fetchesBefore = issuer.fetches
       expect(
         await refuse(url, { auth: { token: await issuer.mint({}, { key: rotated }) } }),
       ).toEqual(refusedWith('token_invalid'))
-      expect(issuer.fetches).toBe(fetchesBefore)
+      expect(issuer.fetches).toBe(fetchesBefore + 1)
       clock.advance(60_001)
       await open(url, { auth: { token: await issuer.mint({}, { key: rotated }) } })
-      expect(issuer.fetches).toBe(fetchesBefore + 1)
+      expect(issuer.fetches).toBe(fetchesBefore + 2)
       expect(passed.map((a) => a.kid)).toEqual([rotated.kid])
     })
   })
@@ -140,7 +145,7 @@ describe.each(TRANSPORTS)('the key set behind the handshake over %s', (transport
   describe('stale-if-error', () => {
     it('keeps accepting known kids after the keys expire while the issuer answers 503', async () => {
       const issuer = await startIssuer()
-      issuer.maxAge = 1 // the key set's floor makes this 10 s
+      issuer.maxAge = 1
       const clock = movableClock()
       const { server, url, passed } = await startRecordingServer(issuer, { now: clock.now })
       issuer.down = true

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { ConnectionLimits } from '../../../realtime/limits/connection-limits.ts'
+import {
+  ConnectionLimits,
+  USER_RESERVATION_MS,
+} from '../../../realtime/limits/connection-limits.ts'
 
 describe('ConnectionLimits', () => {
   it('admits a burst of new connections per address, then says how long to wait', () => {
@@ -32,7 +35,12 @@ describe('ConnectionLimits', () => {
   })
 
   it('counts each open until its close, and keeps no state for a closed address or user', () => {
-    const limits = new ConnectionLimits({ perUser: 1, perAddress: 1, ratePerSecond: 1000, burst: 1000 })
+    const limits = new ConnectionLimits({
+      perUser: 1,
+      perAddress: 1,
+      ratePerSecond: 1000,
+      burst: 1000,
+    })
     limits.open('10.0.0.1', 'u-1')
     limits.open('10.0.0.2', 'u-1')
     limits.close('10.0.0.1', 'u-1')
@@ -46,5 +54,23 @@ describe('ConnectionLimits', () => {
     limits.close('10.0.0.2', 'u-1')
     limits.open('10.0.0.2', 'u-1')
     expect(limits.userHasRoom('u-1')).toBe(false)
+  })
+
+  it('reserves a user slot per verified handshake until it opens, so handshakes verified in one tick cannot pass the cap together', () => {
+    const limits = new ConnectionLimits({ perUser: 2 })
+    expect(limits.reserveUser('u', 0)).toBe(true)
+    expect(limits.reserveUser('u', 0)).toBe(true)
+    expect(limits.reserveUser('u', 0)).toBe(false)
+    limits.open('a', 'u') // consumes a reservation: still two taken
+    expect(limits.reserveUser('u', 1)).toBe(false)
+    limits.close('a', 'u')
+    expect(limits.reserveUser('u', 1)).toBe(true)
+  })
+
+  it('forgets a reservation whose socket never connects after USER_RESERVATION_MS', () => {
+    const limits = new ConnectionLimits({ perUser: 1 })
+    expect(limits.reserveUser('u', 0)).toBe(true)
+    expect(limits.reserveUser('u', USER_RESERVATION_MS - 1)).toBe(false)
+    expect(limits.reserveUser('u', USER_RESERVATION_MS)).toBe(true)
   })
 })

@@ -131,6 +131,9 @@ describe('createKeySet options', () => {
     ['a negative cooldown', { cooldownMs: -1 }],
     ['a NaN timeout', { timeoutMs: Number.NaN }],
     ['min max-age above max max-age', { minMaxAgeMs: 10, maxMaxAgeMs: 5 }],
+    ['an empty allow-list', { algorithms: [] }],
+    ['an HMAC in the allow-list', { algorithms: ['HS256' as 'ES256'] }],
+    ['none in the allow-list', { algorithms: ['none' as 'ES256'] }],
   ])('throws TypeError at construction for %s', (_, bad) => {
     expect(() => keySetFor(edge, bad)).toThrow(TypeError)
   })
@@ -181,9 +184,10 @@ describe('caching and revalidation', () => {
   it.each<[string, string | null, string | undefined, number]>([
     ['max-age within bounds', 'public, max-age=120', undefined, 120_000],
     ['max-age minus Age', 'public, max-age=120', '20', 100_000],
-    ['max-age below the floor', 'max-age=1', undefined, 10_000],
+    ['a 1 s max-age (the smallest the edge allows)', 'max-age=1', undefined, 1_000],
+    ['max-age below the floor', 'max-age=0', undefined, 1_000],
     ['max-age above the ceiling', 'max-age=999999', undefined, 3_600_000],
-    ['no-store', 'no-store', undefined, 10_000],
+    ['no-store', 'no-store', undefined, 1_000],
     ['no Cache-Control', null, undefined, 300_000],
     ['no max-age directive', 'public', undefined, 300_000],
     ['an unparsable max-age', 'max-age=soon', undefined, 300_000],
@@ -379,18 +383,33 @@ describe('unknown kids', () => {
     expect(edge.calls).toHaveLength(2)
   })
 
-  it('an unknown kid after the cooldown picks up a newly published key', async () => {
+  it('a key published since the last fetch is learnt at its first use, even right after a routine fetch', async () => {
     const keySet = keySetFor()
     await keySet.load()
     edge.keys = [k1.jwk, k2.jwk]
     edge.etag = '"v2"'
     t = T0 + 10_000
-    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).rejects.toEqual(code('token_invalid'))
-    expect(edge.calls).toHaveLength(1)
-    t = T0 + 30_000
     await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).resolves.toBeInstanceOf(CryptoKey)
     expect(edge.calls).toHaveLength(2)
     expect(edge.calls[1]?.ifNoneMatch).toBe('"v1"')
+  })
+
+  it('after an unknown-kid refetch, the next one waits out the cooldown', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    t = T0 + 1
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'nope' })).rejects.toEqual(
+      code('token_invalid'),
+    )
+    expect(edge.calls).toHaveLength(2)
+    edge.keys = [k1.jwk, k2.jwk]
+    edge.etag = '"v2"'
+    t = T0 + 10_000
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).rejects.toEqual(code('token_invalid'))
+    expect(edge.calls).toHaveLength(2)
+    t = T0 + 1 + 30_000
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).resolves.toBeInstanceOf(CryptoKey)
+    expect(edge.calls).toHaveLength(3)
   })
 
   it('a flood of 1000 unknown kids inside the cooldown causes at most one fetch', async () => {
@@ -427,6 +446,122 @@ describe('unknown kids', () => {
     t = T0 + 30_000
     await expect(keyFor(cached, { alg: 'ES256', kid: 'nope' })).rejects.toEqual(code('unavailable'))
     expect(await keyFor(cached, { alg: 'ES256', kid: 'k1' })).toBeInstanceOf(CryptoKey)
+  })
+})
+
+describe('rotation (issue 14: a short max-age, routine refetches, key events)', () => {
+  it('a routine revalidation at a 5 s max-age does not hold back the refetch for a key it just missed', async () => {
+    edge.cacheControl = 'public, max-age=5'
+    const keySet = keySetFor()
+    await keySet.load()
+    // The routine revalidation runs just before the edge publishes the next key.
+    t = T0 + 5_000
+    await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
+    expect(edge.calls).toHaveLength(2)
+    await new Promise((resolve) => setImmediate(resolve)) // let the background revalidation finish
+    edge.keys = [k1.jwk, k2.jwk]
+    edge.etag = '"v2"'
+    t = T0 + 6_000
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).resolves.toBeInstanceOf(CryptoKey)
+    expect(edge.calls).toHaveLength(3)
+  })
+
+  it('honours a 2 s max-age: the keys are revalidated once it passes, before a key published meanwhile signs', async () => {
+    edge.cacheControl = 'public, max-age=2'
+    const keySet = keySetFor()
+    await keySet.load()
+    edge.keys = [k1.jwk, k2.jwk]
+    edge.etag = '"v2"'
+    t = T0 + 2_000
+    expect(keySet.peek('k1')).toBeDefined() // serves k1 and revalidates in the background
+    expect(edge.calls).toHaveLength(2)
+    await vi.waitFor(() => expect(keySet.peek('k2')?.alg).toBe('ES256'))
+    expect(edge.calls).toHaveLength(2)
+  })
+
+  it('refetch() fetches at once, inside every cooldown, and calls during a fetch in flight share one fetch after it', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    t = T0 + 1
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'nope' })).rejects.toEqual(
+      code('token_invalid'),
+    )
+    expect(edge.calls).toHaveLength(2)
+    edge.keys = [k2.jwk]
+    edge.etag = '"v2"'
+    const gate = deferred<void>()
+    edge.gate = gate.promise
+    const first = keySet.refetch()
+    const second = keySet.refetch()
+    const third = keySet.refetch()
+    gate.resolve()
+    await Promise.all([first, second, third])
+    // One fetch for the first call, one shared by the calls made while it was in flight.
+    expect(edge.calls).toHaveLength(4)
+    expect(keySet.kids()).toEqual(['k2'])
+  })
+
+  it('refetch() rejects with unavailable when the edge is down, and keeps the keys held', async () => {
+    const keySet = keySetFor()
+    await keySet.load()
+    edge.status = 503
+    await expect(keySet.refetch()).rejects.toEqual(code('unavailable'))
+    expect(keySet.kids()).toEqual(['k1'])
+  })
+
+  it('a resolver with its own cooldown is not starved by unknown kids on getKey, and is itself bounded', async () => {
+    const keySet = keySetFor()
+    const push = keySet.resolver({ cooldownMs: 1_000 })
+    await keySet.load()
+    t = T0 + 1
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'made-up' })).rejects.toEqual(
+      code('token_invalid'),
+    )
+    expect(edge.calls).toHaveLength(2)
+    edge.keys = [k1.jwk, k2.jwk]
+    edge.etag = '"v2"'
+    t = T0 + 2
+    await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).rejects.toEqual(code('token_invalid'))
+    await expect(push({ alg: 'ES256', kid: 'k2' }, TOKEN)).resolves.toBeInstanceOf(CryptoKey)
+    expect(edge.calls).toHaveLength(3)
+    const pushes = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) => push({ alg: 'ES256', kid: `forged-${i}` }, TOKEN)),
+    )
+    expect(pushes.every((r) => r.status === 'rejected')).toBe(true)
+    expect(edge.calls).toHaveLength(3) // inside the push resolver's cooldown since the last one
+    t = T0 + 2 + 1_000
+    await expect(push({ alg: 'ES256', kid: 'forged' }, TOKEN)).rejects.toEqual(
+      code('token_invalid'),
+    )
+    expect(edge.calls).toHaveLength(4)
+  })
+
+  it('peek answers synchronously from the held keys, undefined for an unknown kid, and never fetches for one', async () => {
+    const keySet = keySetFor()
+    expect(keySet.peek('k1')).toBeUndefined()
+    await keySet.load()
+    expect(keySet.peek('k1')?.alg).toBe('ES256')
+    expect(keySet.peek('nope')).toBeUndefined()
+    expect(edge.calls).toHaveLength(1)
+  })
+
+  it('holds only the algorithms its issuer is allowed, and imports each key once with importNative', async () => {
+    const imported: string[] = []
+    edge.keys = [k1.jwk, { ...rsaJwk('r1', 2048), alg: 'PS256' }, rsaJwk('r2', 2048)]
+    const keySet = keySetFor(edge, {
+      algorithms: ['ES256', 'PS256'],
+      importNative: (_jwk, alg) => {
+        imported.push(alg)
+        return { alg }
+      },
+    })
+    await keySet.load()
+    expect(keySet.allowedAlgorithms).toEqual(['ES256', 'PS256'])
+    expect(keySet.kids().sort()).toEqual(['k1', 'r1'])
+    expect(keySet.peek('r1')?.native).toEqual({ alg: 'PS256' })
+    edge.etag = '"v2"'
+    await keySet.refetch()
+    expect(imported.sort()).toEqual(['ES256', 'PS256'])
   })
 })
 
