@@ -21,6 +21,10 @@ const CONCURRENCY = 250
 
 interface Phase {
   messages: number
+  /** Handshakes that failed (timed out, or closed by an overloaded server). */
+  failed: number
+  /** Connections the server closed during the phase (e.g. as slow consumers). */
+  dropped: number
   cpuMs: number
   lagP99Ms: number
   lagMaxMs: number
@@ -37,6 +41,8 @@ export async function benchPresence(ctx: BenchContext): Promise<SectionResult> {
     for (const variant of VARIANTS) {
       const { child, url } = await spawnServer(variant, ctx.serverEnv, serverFlags(ctx, variant))
       let received = 0
+      let failed = 0
+      let dropped = 0
       let lastAt = performance.now()
       const onEvent = (_c: SioClient, name: string) => {
         if (name === 'rt:presence' || name.startsWith('presence:')) {
@@ -44,15 +50,26 @@ export async function benchPresence(ctx: BenchContext): Promise<SectionResult> {
           lastAt = performance.now()
         }
       }
-      const open = (i: number) =>
-        connectSio(url, {
+      const closing = new Set<SioClient>()
+      const open = (i: number): Promise<SioClient | undefined> => {
+        let client: SioClient | undefined
+        return connectSio(url, {
           auth: { token: mint({ sub: `user-${i}`, sid: `s-${i}-${Math.random()}` }) },
           localAddress: nextLocalAddress(),
           onEvent,
+          onClose: () => {
+            if (client && !closing.has(client)) dropped++
+          },
           timeoutMs: 60_000,
-        })
+        }).then(
+          (c) => (client = c),
+          () => void failed++,
+        )
+      }
       const phase = async (name: string, work: () => Promise<void>): Promise<Phase> => {
         received = 0
+        failed = 0
+        dropped = 0
         const cpu0 = await child.call<number>('cpu')
         await child.call('loop-start')
         const t0 = performance.now()
@@ -63,6 +80,8 @@ export async function benchPresence(ctx: BenchContext): Promise<SectionResult> {
         const cpuMs = ((await child.call<number>('cpu')) - cpu0) / 1000
         const result = {
           messages: received,
+          failed,
+          dropped,
           cpuMs,
           lagP99Ms: loop.p99Ms,
           lagMaxMs: loop.maxMs,
@@ -72,7 +91,7 @@ export async function benchPresence(ctx: BenchContext): Promise<SectionResult> {
         ;(runs[`${variant}/${name}`] ??= []).push(result)
         return result
       }
-      const clients: SioClient[] = new Array(sockets)
+      const clients: (SioClient | undefined)[] = new Array(sockets)
       try {
         await phase('join', async () => {
           for (let i = 0; i < sockets; i += CONCURRENCY) {
@@ -84,20 +103,35 @@ export async function benchPresence(ctx: BenchContext): Promise<SectionResult> {
           }
         })
         await phase('reconnect', async () => {
-          for (let j = 0; j < reconnects; j++) clients[j]!.close()
+          for (let j = 0; j < reconnects; j++) {
+            const c = clients[j]
+            if (c) closing.add(c)
+            c?.close()
+          }
           await Promise.all(
             Array.from({ length: reconnects }, async (_, j) => (clients[j] = await open(j))),
           )
         })
       } finally {
-        for (const c of clients) c?.close()
+        for (const c of clients) {
+          if (c) closing.add(c)
+          c?.close()
+        }
         await child.stop()
       }
     }
   }
   const figures: SectionResult['figures'] = {}
   for (const [key, phases] of Object.entries(runs)) {
-    for (const field of ['messages', 'cpuMs', 'lagP99Ms', 'lagMaxMs', 'seconds'] as const) {
+    for (const field of [
+      'messages',
+      'failed',
+      'dropped',
+      'cpuMs',
+      'lagP99Ms',
+      'lagMaxMs',
+      'seconds',
+    ] as const) {
       figures[`${key}/${field}`] = figure(phases.map((p) => p[field]))
     }
   }

@@ -7,7 +7,7 @@
 import type { Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanup, connect, envelope, startIssuer, startServer } from '../support.ts'
-import { record, request, until } from '../waits.ts'
+import { record, request, settle, until } from '../waits.ts'
 
 afterEach(cleanup)
 
@@ -15,6 +15,8 @@ const refused = (code: string) => ({ ok: false, error: { code, message: expect.a
 /** Grace and batch are long: the test moves the server's clock past them, so nothing happens by the wall clock alone. */
 const GRACE_MS = 60_000
 const BATCH_MS = 1000
+/** Real time that lets a broken grace (deadlines tick every 250 ms) show; never needed to pass. */
+const SHOW_MS = 1000
 
 async function setUp(presence: Record<string, number> = {}) {
   const issuer = await startIssuer()
@@ -115,15 +117,19 @@ describe('grace and batches', () => {
     expect(await members(bob)).toContainEqual({ sub: 'u-alice', name: 'alice', connections: 1 })
     tab2.close()
     await gone(1)
-    // In grace: still listed, with no socket, and no leave announced.
+    // Real time for a grace that were not kept (deadlines tick every 250 ms) to show, then carol as a marker:
+    // her join's batch comes after anything alice's sockets closing could have caused.
+    await settle(SHOW_MS)
     expect(await members(bob)).toContainEqual({ sub: 'u-alice', name: 'alice', connections: 0 })
+    await user('u-carol', 'carol')
     clock.advance(BATCH_MS * 2)
+    await until(() => changes(batches).includes('+u-carol'), { what: 'carol joined' })
+    expect(changes(batches)).toEqual(['+u-bob', '+u-alice', '+u-carol'])
     expect(await members(bob)).toContainEqual({ sub: 'u-alice', name: 'alice', connections: 0 })
-    expect(changes(batches)).toEqual(['+u-bob', '+u-alice'])
     clock.advance(GRACE_MS)
     await until(() => changes(batches).includes('-u-alice'), { what: 'alice left' })
-    expect(changes(batches)).toEqual(['+u-bob', '+u-alice', '-u-alice'])
-    expect((await members(bob)).map((m) => m.sub)).toEqual(['u-bob'])
+    expect(changes(batches)).toEqual(['+u-bob', '+u-alice', '+u-carol', '-u-alice'])
+    expect((await members(bob)).map((m) => m.sub)).toEqual(['u-bob', 'u-carol'])
   })
 
   it('a reload inside the grace shows nothing to bob, while a user who stays away leaves', async () => {
@@ -138,13 +144,20 @@ describe('grace and batches', () => {
     alice.close()
     carol.close()
     await gone(1)
+    // Time for a broken grace to show, and a batch flushed (dave's join as the marker) before alice is back,
+    // so that a leave of hers could not cancel out with her return.
+    await settle(SHOW_MS)
+    await user('u-dave', 'dave')
+    clock.advance(BATCH_MS)
+    await until(() => changes(batches).includes('+u-dave'), { what: 'dave joined' })
     await user('u-alice', 'alice')
     clock.advance(GRACE_MS + BATCH_MS)
     await until(() => changes(batches).includes('-u-carol'), { what: 'carol left' })
-    expect(changes(batches)).toEqual(['-u-carol'])
+    expect(changes(batches)).toEqual(['+u-dave', '-u-carol'])
     expect(await members(bob)).toEqual([
       { sub: 'u-alice', name: 'alice', connections: 1 },
       { sub: 'u-bob', name: 'bob', connections: 1 },
+      { sub: 'u-dave', name: 'dave', connections: 1 },
     ])
   })
 
