@@ -1,9 +1,8 @@
 import { Registry } from 'prom-client'
-import type { Namespace, Server } from 'socket.io'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom } from '../../shared/events.ts'
 import { silentLogger, type Logger } from '../log.ts'
-import type { SocketData } from '../session/socket-auth.ts'
+import type { RealtimeIo, RealtimeNamespace } from '../types.ts'
 import {
   ONLINE_ROOM,
   PRESENCE_BATCH_MS,
@@ -48,7 +47,7 @@ export interface PresenceSettings {
 
 /** Options of {@link createPresence}. */
 export interface PresenceOptions extends PresenceSettings {
-  io: Server<any, any, any, SocketData>
+  io: RealtimeIo
   /** Where members live. @default this node's memory ({@link createMemoryStore}) */
   store?: (context: StoreContext) => PresenceStore
   /** Metrics registry. @default none (metrics kept but not exported) */
@@ -67,7 +66,7 @@ export interface PresencePage {
 /** A node's presence (docs/protocol.md §10). */
 export interface Presence {
   /** Follow joins and leaves of a namespace's sockets (its adapter's `join-room` and `leave-room`). */
-  install(nsp: Namespace<any, any, any, SocketData>): void
+  install(nsp: RealtimeNamespace): void
   /** A page of `room`'s members. @throws AppError `envelope_invalid` (cursor), `unavailable` (Redis away) */
   list(room: string, cursor?: string, limit?: number): Promise<PresencePage>
   /** Whether `sub` has a socket (or is in grace) anywhere, and how many sockets. */

@@ -1,17 +1,8 @@
-/** A member of a room's presence (docs/protocol.md §10). */
-export interface PresenceMember {
-  sub: string
-  name: string
-  /** That user's sockets in the room, cluster-wide; 0 while in the grace period. */
-  connections: number
-}
+import type { PresenceChanges, PresenceMember } from '../../shared/events.ts'
 
+export type { PresenceMember }
 /** `rt:presence` server → client: one room's changes since its last batch. */
-export interface PresenceBatch {
-  room: string
-  joined: { sub: string; name: string }[]
-  left: { sub: string }[]
-}
+export type PresenceBatch = PresenceChanges
 
 /** One page of a room's members, ordered by `sub`. */
 export interface PresenceListing {

@@ -1,12 +1,7 @@
-import type { RevocationEvent, RevocationKind } from '../../shared/claims.ts'
+import type { AccessClaims, RevocationEvent, RevocationKind } from '../../shared/claims.ts'
 
-/** What a revocation check needs from a token. */
-export interface RevocationSubject {
-  sub: string
-  sid: string
-  kid: string
-  iat: number
-}
+/** What a revocation check needs from a token: three of its claims and the `kid` that signed it. */
+export type RevocationSubject = Pick<AccessClaims, 'sub' | 'sid' | 'iat'> & { kid: string }
 
 /**
  * Revocation events in force (PROTOCOL §6), checked on every handshake and
@@ -28,11 +23,16 @@ export class RevocationSet {
    */
   add(event: Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>, nowSeconds: number): boolean {
     if (event.until <= nowSeconds) return false
-    if (event.kind === 'session') this.sessions.set(event.id, Math.max(event.until, this.sessions.get(event.id) ?? 0))
-    else if (event.kind === 'key') this.keys.set(event.id, Math.max(event.until, this.keys.get(event.id) ?? 0))
+    if (event.kind === 'session')
+      this.sessions.set(event.id, Math.max(event.until, this.sessions.get(event.id) ?? 0))
+    else if (event.kind === 'key')
+      this.keys.set(event.id, Math.max(event.until, this.keys.get(event.id) ?? 0))
     else {
       const prev = this.users.get(event.id)
-      this.users.set(event.id, { at: Math.max(event.at, prev?.at ?? 0), until: Math.max(event.until, prev?.until ?? 0) })
+      this.users.set(event.id, {
+        at: Math.max(event.at, prev?.at ?? 0),
+        until: Math.max(event.until, prev?.until ?? 0),
+      })
     }
     return true
   }

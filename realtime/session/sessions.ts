@@ -1,4 +1,3 @@
-import type { Socket } from 'socket.io'
 import type { RevocationEvent } from '../../shared/claims.ts'
 import { EXPIRING_NOTICE_SECONDS } from '../../shared/constants.ts'
 import { AppError, type RealtimeErrorCode } from '../../shared/errors.ts'
@@ -6,12 +5,9 @@ import { roomAllowed, isServerRoom } from '../../shared/events.ts'
 import type { VerifiedToken } from '../auth/token-verifier.ts'
 import { rtError } from '../errors.ts'
 import { DeadlineWheel } from './deadline-wheel.ts'
-import { socketAuthOf, type SocketData } from './socket-auth.ts'
-
-type AnySocket = Socket<any, any, any, SocketData>
-
-/** Most extra lead an `rt:expiring` notice gets to spread refreshes out, in seconds. */
-const NOTICE_SPREAD_SECONDS = 2
+import { writeIdentity } from './socket-auth.ts'
+import type { RealtimeSocket } from '../types.ts'
+import { NOTICE_SPREAD_SECONDS } from '../constants.ts'
 
 /** Options of {@link Sessions}. */
 export interface SessionsOptions {
@@ -33,9 +29,9 @@ export class Sessions {
   private readonly bySub: Index = new Map()
   private readonly byKid: Index = new Map()
   /** Each connection's token, kept out of `socket.data` (which recovery may persist to Redis). */
-  private readonly tokens = new WeakMap<AnySocket, string>()
-  private readonly notices: DeadlineWheel<AnySocket>
-  private readonly expiries: DeadlineWheel<AnySocket>
+  private readonly tokens = new WeakMap<RealtimeSocket, string>()
+  private readonly notices: DeadlineWheel<RealtimeSocket>
+  private readonly expiries: DeadlineWheel<RealtimeSocket>
   private readonly options: SessionsOptions
 
   constructor(options: SessionsOptions) {
@@ -46,27 +42,36 @@ export class Sessions {
     })
     this.expiries = new DeadlineWheel({
       now: options.now,
-      onDue: (socket) => this.kick(socket, new AppError('token_expired', 'not refreshed before exp')),
+      onDue: (socket) =>
+        this.kick(socket, new AppError('token_expired', 'not refreshed before exp')),
     })
   }
 
   /**
-   * Record a verified connection: `socket.data.auth`, its rooms, its
-   * deadlines. The caller calls {@link Sessions.detach} on disconnect.
+   * Keep the token a socket was admitted with (the handshake hands it over
+   * with `socket.data`; it is kept here, not there, since recovery may persist
+   * `socket.data` to Redis).
    */
-  attach(socket: AnySocket, token: VerifiedToken): void {
-    socket.data.auth = socketAuthOf(token.claims, token.kid)
-    socket.data.iat = token.claims.iat
-    this.tokens.set(socket, token.token)
-    void socket.join([`user:${token.claims.sub}`, `session:${token.claims.sid}`])
-    add(this.bySid, token.claims.sid, socket)
-    add(this.bySub, token.claims.sub, socket)
-    add(this.byKid, token.kid, socket)
-    this.schedule(socket, token)
+  holdToken(socket: RealtimeSocket, token: string): void {
+    this.tokens.set(socket, token)
+  }
+
+  /**
+   * Record a connection whose handshake wrote its identity to `socket.data`:
+   * its rooms, its indexes, its deadlines. The caller calls
+   * {@link Sessions.detach} on disconnect.
+   */
+  attach(socket: RealtimeSocket): void {
+    const { auth } = socket.data
+    void socket.join([`user:${auth.sub}`, `session:${auth.sid}`])
+    add(this.bySid, auth.sid, socket)
+    add(this.bySub, auth.sub, socket)
+    add(this.byKid, auth.kid, socket)
+    this.schedule(socket)
   }
 
   /** The token the connection holds now (the handshake's or the last in-band one). */
-  currentToken(socket: AnySocket): string | undefined {
+  currentToken(socket: RealtimeSocket): string | undefined {
     return this.tokens.get(socket)
   }
 
@@ -74,19 +79,19 @@ export class Sessions {
    * Make an in-band token the connection's token: new deadlines, and rooms
    * the new `rooms` claim no longer allows are left.
    */
-  replaceToken(socket: AnySocket, token: VerifiedToken): void {
+  replaceToken(socket: RealtimeSocket, token: VerifiedToken): void {
     const previousKid = socket.data.auth.kid
-    socket.data.auth = socketAuthOf(token.claims, token.kid)
-    socket.data.iat = token.claims.iat
+    writeIdentity(socket.data, token)
     this.tokens.set(socket, token.token)
     if (previousKid !== token.kid) {
       remove(this.byKid, previousKid, socket)
       add(this.byKid, token.kid, socket)
     }
     for (const room of socket.rooms) {
-      if (room !== socket.id && !isServerRoom(room) && !roomAllowed(token.claims.rooms, room)) void socket.leave(room)
+      if (room !== socket.id && !isServerRoom(room) && !roomAllowed(token.claims.rooms, room))
+        void socket.leave(room)
     }
-    this.schedule(socket, token)
+    this.schedule(socket)
   }
 
   /**
@@ -95,14 +100,18 @@ export class Sessions {
    * @returns how many sockets were disconnected
    */
   revoke(event: Pick<RevocationEvent, 'kind' | 'id' | 'at'>): number {
-    const index = event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
-    const sockets = members(index, event.id).filter((s) => event.kind !== 'user' || s.data.iat <= event.at)
-    for (const socket of sockets) this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))
+    const index =
+      event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
+    const sockets = members(index, event.id).filter(
+      (s) => event.kind !== 'user' || s.data.iat <= event.at,
+    )
+    for (const socket of sockets)
+      this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))
     return sockets.length
   }
 
   /** Send `rt:error` with the code, then disconnect (PROTOCOL §5: rt:error precedes every server-side disconnect). */
-  kick(socket: AnySocket, error: AppError<RealtimeErrorCode>, id?: string): void {
+  kick(socket: RealtimeSocket, error: AppError<RealtimeErrorCode>, id?: string): void {
     if (!socket.connected) return
     socket.emit('rt:error', rtError(error, id))
     this.options.onKick?.(error.code)
@@ -110,7 +119,7 @@ export class Sessions {
   }
 
   /** Every connected socket (for shutdown). */
-  all(): AnySocket[] {
+  all(): RealtimeSocket[] {
     return [...this.bySid.keys()].flatMap((sid) => members(this.bySid, sid))
   }
 
@@ -120,8 +129,9 @@ export class Sessions {
     this.expiries.close()
   }
 
-  private schedule(socket: AnySocket, token: VerifiedToken): void {
-    const { exp, iat } = token.claims
+  private schedule(socket: RealtimeSocket): void {
+    const { exp } = socket.data.auth
+    const { iat } = socket.data
     const lead = Math.min(EXPIRING_NOTICE_SECONDS, Math.max(1, (exp - iat) / 10))
     // Tokens expire on whole seconds, so many sockets share an `exp` and
     // their refreshes would arrive as one burst. Each notice gets up to
@@ -133,7 +143,7 @@ export class Sessions {
   }
 
   /** Forget a connection (call on disconnect). */
-  detach(socket: AnySocket): void {
+  detach(socket: RealtimeSocket): void {
     this.notices.cancel(socket)
     this.expiries.cancel(socket)
     const auth = socket.data.auth
@@ -149,16 +159,16 @@ export class Sessions {
  * is stored bare; a Set is made only for the second (a Set per socket costs
  * most of a kilobyte at 50,000 sockets × three indexes).
  */
-type Index = Map<string, AnySocket | Set<AnySocket>>
+type Index = Map<string, RealtimeSocket | Set<RealtimeSocket>>
 
-function add(index: Index, key: string, socket: AnySocket): void {
+function add(index: Index, key: string, socket: RealtimeSocket): void {
   const entry = index.get(key)
   if (entry === undefined) index.set(key, socket)
   else if (entry instanceof Set) entry.add(socket)
   else if (entry !== socket) index.set(key, new Set([entry, socket]))
 }
 
-function remove(index: Index, key: string, socket: AnySocket): void {
+function remove(index: Index, key: string, socket: RealtimeSocket): void {
   const entry = index.get(key)
   if (entry === socket) index.delete(key)
   else if (entry instanceof Set) {
@@ -167,7 +177,7 @@ function remove(index: Index, key: string, socket: AnySocket): void {
   }
 }
 
-function members(index: Index, key: string): AnySocket[] {
+function members(index: Index, key: string): RealtimeSocket[] {
   const entry = index.get(key)
   return entry === undefined ? [] : entry instanceof Set ? [...entry] : [entry]
 }

@@ -1,14 +1,12 @@
 import type { AccessClaims } from '../../shared/claims.ts'
+import type { VerifiedToken } from '../auth/token-verifier.ts'
 
 /** The verified identity of a connection (PROTOCOL §5): `socket.data.auth`. */
-export interface SocketAuth {
-  sub: string
-  sid: string
-  jti: string
-  name: string
-  scope: string
-  rooms: string[]
-  exp: number
+export type SocketAuth = Pick<
+  AccessClaims,
+  'sub' | 'sid' | 'jti' | 'name' | 'scope' | 'rooms' | 'exp'
+> & {
+  /** The `kid` of the key that signed the token. */
   kid: string
 }
 
@@ -31,6 +29,23 @@ export function socketAuthOf(claims: AccessClaims, kid: string): SocketAuth {
     exp: claims.exp,
     kid,
   }
+}
+
+/**
+ * Make a verified token the connection's identity: the one place that writes
+ * `socket.data` (at the handshake, and again for an in-band token). Only the
+ * fields of {@link SocketAuth} and `iat` are kept, not the claims object.
+ *
+ * @param data - the socket's `socket.data`
+ * @param verified - the token that passed every check
+ * @example
+ * ```ts
+ * writeIdentity(socket.data, await verifier.verify(token))
+ * ```
+ */
+export function writeIdentity(data: Partial<SocketData>, verified: VerifiedToken): void {
+  data.auth = socketAuthOf(verified.claims, verified.kid)
+  data.iat = verified.claims.iat
 }
 
 /** Whether a space-separated scope string holds `required`. */

@@ -144,13 +144,15 @@ async function startPresence(variant: 'presence' | 'presence-naive', issuer: str
     presence: naive ? { maxRooms: 0 } : {},
   })
   const room = PRESENCE_BENCH_ROOM
+  // The hand-rolled events are not in the contract's typed event map.
+  const untyped = server.io as unknown as Server
   // After the service's own connection listener, which authenticates the socket.
   server.io.of('/').on('connection', (socket) => {
     const { sub, name } = socket.data.auth
     void socket.join(room)
     if (!naive) return
-    server.io.to(room).emit('presence:joined', { room, sub, name })
-    socket.on('disconnect', () => server.io.to(room).emit('presence:left', { room, sub }))
+    untyped.to(room).emit('presence:joined', { room, sub, name })
+    socket.on('disconnect', () => untyped.to(room).emit('presence:left', { room, sub }))
   })
   const { port } = await server.listen(0, '127.0.0.1')
   for (let i = 0; i < 500 && server.notReadyReasons().length > 0; i++) await new Promise((r) => setTimeout(r, 20))
