@@ -1,6 +1,5 @@
 import type { RealtimeServerOptions } from './server.ts'
 import type { LogLevel } from './log.ts'
-import { PRESENCE_BATCH_MS, PRESENCE_GRACE_MS } from './presence/constants.ts'
 import { MAX_QUEUED_BYTES_PER_SOCKET } from './engine/slow-consumer.ts'
 import * as C from './constants.ts'
 import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH } from '../shared/constants.ts'
@@ -45,8 +44,8 @@ export const VARIABLES: Record<string, string> = {
   REVOCATION_POLL_MS: String(C.REVOCATION_POLL_MS),
   REDIS_URL: '(single node)',
   SOCKETIO_JWT_COMPAT_MS: '0',
-  PRESENCE_GRACE_MS: String(PRESENCE_GRACE_MS),
-  PRESENCE_BATCH_MS: String(PRESENCE_BATCH_MS),
+  PRESENCE_GRACE_MS: String(C.PRESENCE_GRACE_MS),
+  PRESENCE_BATCH_MS: String(C.PRESENCE_BATCH_MS),
   MAX_QUEUED_BYTES_PER_SOCKET: '1048576',
 }
 
@@ -191,8 +190,8 @@ export function readServiceConfig(
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
       // docs/protocol.md §10: the grace period, and the batch period (never under a second).
       presence: {
-        graceMs: int('PRESENCE_GRACE_MS', PRESENCE_GRACE_MS, 0, 3_600_000),
-        batchMs: int('PRESENCE_BATCH_MS', PRESENCE_BATCH_MS, 1000, 60_000),
+        graceMs: int('PRESENCE_GRACE_MS', C.PRESENCE_GRACE_MS, 0, 3_600_000),
+        batchMs: int('PRESENCE_BATCH_MS', C.PRESENCE_BATCH_MS, 1000, 60_000),
       },
       maxQueuedBytesPerSocket: int('MAX_QUEUED_BYTES_PER_SOCKET', MAX_QUEUED_BYTES_PER_SOCKET, 1024, 1024 ** 3),
     },

@@ -73,7 +73,7 @@ export interface RealtimeServerOptions {
   maxQueuedBytesPerSocket?: number
   /** Engine.IO heartbeat. @default { pingIntervalMs: 25000, pingTimeoutMs: 20000 } */
   heartbeat?: { pingIntervalMs: number; pingTimeoutMs: number }
-  /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/presence/constants.ts */
+  /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/constants.ts */
   presence?: PresenceSettings
 }
 

@@ -33,7 +33,6 @@ import { createShutdown } from './session/shutdown.ts'
 import { createPresenceEvent } from './presence/event.ts'
 import { createPresence } from './presence/presence.ts'
 import { createRedisStore } from './presence/redis-store.ts'
-import { PRESENCE_GRACE_MS } from './presence/constants.ts'
 import { trimTrailingSlashes } from '../shared/url.ts'
 import * as C from './constants.ts'
 
@@ -159,7 +158,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         client: cluster.client,
         onConnect: cluster.onConnect,
         // A closed node's users keep their grace: they may reconnect elsewhere.
-        closeTtlMs: options.presence?.graceMs ?? PRESENCE_GRACE_MS,
+        closeTtlMs: options.presence?.graceMs ?? C.PRESENCE_GRACE_MS,
       }),
     }),
   })

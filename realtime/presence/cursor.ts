@@ -1,5 +1,5 @@
 import { AppError } from '../../shared/errors.ts'
-import { PRESENCE_CURSOR_MAX_CHARS } from './constants.ts'
+import { PRESENCE_CURSOR_MAX_CHARS } from '../constants.ts'
 
 /**
  * The opaque `next` of a presence page (docs/protocol.md §10): the last

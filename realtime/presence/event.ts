@@ -2,7 +2,7 @@ import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom, RoomSchema } from '../../shared/events.ts'
 import { defineEvent } from '../messages/registry.ts'
-import { PRESENCE_CURSOR_MAX_CHARS } from './constants.ts'
+import { PRESENCE_CURSOR_MAX_CHARS } from '../constants.ts'
 import type { Presence } from './presence.ts'
 
 /** `data` of `rt:presence` (client → server): the room, and the `next` of the page before. */

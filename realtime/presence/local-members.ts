@@ -1,5 +1,5 @@
 import { DeadlineWheel } from '../session/deadline-wheel.ts'
-import { ONLINE_ROOM } from './constants.ts'
+import { ONLINE_ROOM } from '../constants.ts'
 
 /** This node's count of one user's sockets in one room. */
 export interface LocalEntry {

@@ -1,4 +1,4 @@
-import { ONLINE_ROOM, PRESENCE_BATCH_MS, PRESENCE_MAX_MEMBERS_PER_ROOM } from './constants.ts'
+import { ONLINE_ROOM, PRESENCE_BATCH_MS, PRESENCE_MAX_MEMBERS_PER_ROOM } from '../constants.ts'
 import type { PresenceBatch, PresenceListing, PresenceMember, PresenceStore } from './types.ts'
 
 /** Options of {@link createMemoryStore}. */

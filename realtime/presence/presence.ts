@@ -12,7 +12,7 @@ import {
   PRESENCE_MAX_MEMBERS_PER_ROOM,
   PRESENCE_MAX_ROOMS,
   PRESENCE_PAGE_SIZE,
-} from './constants.ts'
+} from '../constants.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 import { LocalMembers, type LocalEntry } from './local-members.ts'
 import { createMemoryStore } from './memory-store.ts'
@@ -29,7 +29,7 @@ export interface StoreContext {
   logger: Logger
 }
 
-/** Settings of presence, each with the default of realtime/presence/constants.ts. */
+/** Settings of presence, each with the default of realtime/constants.ts. */
 export interface PresenceSettings {
   /** @default PRESENCE_GRACE_MS (5000) */
   graceMs?: number

@@ -1,7 +1,7 @@
 import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom, RoomSchema } from '../../shared/events.ts'
-import { PRESENCE_CURSOR_MAX_CHARS, PRESENCE_PAGE_SIZE } from './constants.ts'
+import { PRESENCE_CURSOR_MAX_CHARS, PRESENCE_PAGE_SIZE } from '../constants.ts'
 import type { Presence, PresencePage } from './presence.ts'
 
 /** `?limit=` (1–1000) and `?cursor=` of `GET /api/v1/presence/rooms/:room`. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts'
-import { ONLINE_ROOM, PRESENCE_SWEEP_CHUNK } from './constants.ts'
+import { ONLINE_ROOM, PRESENCE_SWEEP_CHUNK } from '../constants.ts'
 import { luaScript, type RedisClient } from './redis-eval.ts'
 import { HEARTBEAT, SWEEP } from './redis-scripts.ts'
 

@@ -5,7 +5,7 @@ import {
   PRESENCE_HEARTBEAT_MS,
   PRESENCE_NODE_TTL_MS,
   PRESENCE_REPLAY_WINDOW_MS,
-} from './constants.ts'
+} from '../constants.ts'
 import { toBatch } from './memory-store.ts'
 import type { StoreContext } from './presence.ts'
 import { LIST, PUT, REMOVE, TAKE } from './redis-scripts.ts'
