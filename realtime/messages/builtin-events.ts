@@ -1,6 +1,8 @@
 import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom, roomAllowed, RoomRequestSchema } from '../../shared/events.ts'
+import { createSyncEvent } from '../streams/sync-event.ts'
+import type { PublishStore } from '../streams/types.ts'
 import { defineEvent, type EventContext } from './registry.ts'
 
 /**
@@ -13,10 +15,13 @@ function isSocketRoom(socket: EventContext<unknown>['socket'], room: string): bo
 }
 
 /**
- * The protocol's own client events (PROTOCOL §5 reserved events). They go
- * through the same pipeline as application events.
+ * The protocol's own client events (PROTOCOL §5 reserved events, and
+ * `rt:sync` of docs/protocol.md §9). They go through the same pipeline as
+ * application events.
+ *
+ * @param deps - `streams`: where `rt:sync` reads the user streams
  */
-export const builtinEvents = {
+export const createBuiltinEvents = (deps: { streams: Pick<PublishStore, 'read'> }) => ({
   /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
   'rt:auth': defineEvent({
     schema: v.null(),
@@ -43,4 +48,6 @@ export const builtinEvents = {
       return { room: data.room }
     },
   }),
-}
+  /** Catch up on the caller's stream (docs/protocol.md §9). */
+  'rt:sync': createSyncEvent(deps.streams),
+})
