@@ -33,6 +33,7 @@ import { Sessions } from './session/sessions.ts'
 import { createShutdown } from './session/shutdown.ts'
 import { createPresenceEvent } from './presence/event.ts'
 import { createPresence } from './presence/presence.ts'
+import { createPresenceReads } from './presence/reads.ts'
 import { createRedisStore } from './presence/redis-store.ts'
 import { trimTrailingSlashes } from '../shared/url.ts'
 import * as C from './constants.ts'
@@ -185,6 +186,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       clockToleranceSeconds: tolerance,
       registry: metrics.registry,
       clustered: cluster !== undefined,
+      presence: createPresenceReads(presence),
       ...(options.serverApi && { settings: options.serverApi }),
     }),
   )
