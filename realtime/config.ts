@@ -46,6 +46,8 @@ export const VARIABLES: Record<string, string> = {
   REVOCATION_POLL_MS: String(C.REVOCATION_POLL_MS),
   REDIS_URL: '(single node)',
   SOCKETIO_JWT_COMPAT_MS: '0',
+  PRESENCE_GRACE_MS: String(C.PRESENCE_GRACE_MS),
+  PRESENCE_BATCH_MS: String(C.PRESENCE_BATCH_MS),
   API_RATE: String(C.DEFAULT_API_RATE_PER_SECOND),
   API_BURST: String(C.DEFAULT_API_BURST),
   USER_STREAM_MAX: String(C.DEFAULT_USER_STREAM_MAX),
@@ -202,6 +204,11 @@ export function readServiceConfig(
         : {}),
       ...(redisUrl ? { redisUrl } : {}),
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
+      // docs/protocol.md §10: the grace period, and the batch period (never under a second).
+      presence: {
+        graceMs: int('PRESENCE_GRACE_MS', C.PRESENCE_GRACE_MS, 0, 3_600_000),
+        batchMs: int('PRESENCE_BATCH_MS', C.PRESENCE_BATCH_MS, 1000, 60_000),
+      },
       // docs/protocol.md §8 (rate per service client) and §9 (user-stream retention).
       serverApi: {
         rate: {

@@ -12,6 +12,7 @@ import type { Metrics } from './metrics.ts'
 import type { Revocation } from './revocations/apply.ts'
 import type { RevocationSet } from './revocations/revocation-set.ts'
 import type { RealtimeIo } from './types.ts'
+import type { Presence, PresenceSettings } from './presence/presence.ts'
 import type { ServerApiSettings } from './api/server-api.ts'
 
 /** Options of {@link createRealtimeServer}. Only `issuer` is required. */
@@ -78,6 +79,8 @@ export interface RealtimeServerOptions {
   maxQueuedBytesPerSocket?: number
   /** Engine.IO heartbeat. @default { pingIntervalMs: 25000, pingTimeoutMs: 20000 } */
   heartbeat?: { pingIntervalMs: number; pingTimeoutMs: number }
+  /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/constants.ts */
+  presence?: PresenceSettings
 }
 
 /** A running (or ready to run) realtime server. */
@@ -87,6 +90,8 @@ export interface RealtimeServer {
   metrics: Metrics
   revocations: RevocationSet
   keySet: KeySet
+  /** Who is in each room (docs/protocol.md §10). */
+  presence: Presence
   /** Listen on `port` (0 for any) and `host`. @default 0, '127.0.0.1' */
   listen(port?: number, host?: string): Promise<AddressInfo>
   /** Add the application's middleware (one function or an array) to a namespace, after the service's chain. */

@@ -32,6 +32,10 @@ import { createNamespaces } from './session/namespaces.ts'
 import { RecoveryGate } from './session/recovery-gate.ts'
 import { Sessions } from './session/sessions.ts'
 import { createShutdown } from './session/shutdown.ts'
+import { createPresenceEvent } from './presence/event.ts'
+import { createPresence } from './presence/presence.ts'
+import { createPresenceReads } from './presence/reads.ts'
+import { createRedisStore } from './presence/redis-store.ts'
 import { trimTrailingSlashes } from '../shared/url.ts'
 import * as C from './constants.ts'
 
@@ -167,6 +171,25 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     state: { draining: false },
   }
 
+  // Who is in each room (docs/protocol.md §10), following the main namespace's joins and leaves.
+  const presence = createPresence({
+    io,
+    registry: metrics.registry,
+    now,
+    logger,
+    ...options.presence,
+    ...(cluster && {
+      store: createRedisStore({
+        client: cluster.client,
+        onConnect: cluster.onConnect,
+        // A closed node's users keep their grace: they may reconnect elsewhere.
+        closeTtlMs: options.presence?.graceMs ?? C.PRESENCE_GRACE_MS,
+      }),
+    }),
+  })
+  presence.install(io.of('/'))
+  registry.set('rt:presence', createPresenceEvent(presence))
+
   const revoke = createRevocationApplier(ctx)
   const keys = createKeyLoader(keySet, logger)
   const notReadyReasons = readiness(ctx, keys.loaded)
@@ -180,6 +203,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       clockToleranceSeconds: tolerance,
       registry: metrics.registry,
       clustered: cluster !== undefined,
+      presence: createPresenceReads(presence),
       ...(options.serverApi && { settings: options.serverApi }),
     }),
   )
@@ -240,6 +264,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     metrics,
     revocations,
     keySet,
+    presence,
     listen(port = 0, host = '127.0.0.1') {
       keys.start()
       feed?.start()
@@ -251,6 +276,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     close: createShutdown(ctx, {
       httpServer,
       stop: [keys.stop, revoke.stop, () => feed?.stop()],
+      finish: [presence.close],
       ...(compat && { drainPending: () => compat.drain() }),
     }),
   }

@@ -127,6 +127,8 @@ describe('readServiceConfig', () => {
     ['SOCKETIO_JWT_COMPAT_MS', '-1'],
     ['SOCKETIO_JWT_COMPAT_MS', '60001'],
     ['SOCKETIO_JWT_COMPAT_MS', '5s'],
+    ['PRESENCE_GRACE_MS', '-5'],
+    ['PRESENCE_BATCH_MS', '999'],
   ]
 
   it.each(bad)('reports %s=%j with exactly one message naming the variable', (name, value) => {
@@ -168,6 +170,11 @@ describe('readServiceConfig', () => {
     expect(readServiceConfig({}).server.rooms).toEqual({ perSocket: 100, perUser: 500 })
     const { server } = readServiceConfig({ MAX_ROOMS_PER_SOCKET: '5', MAX_ROOMS_PER_USER: '9' })
     expect(server.rooms).toEqual({ perSocket: 5, perUser: 9 })
+  })
+
+  it('reads the presence grace and batch periods, defaulting to 5000 and 1000 ms (docs/protocol.md §10)', () => {
+    expect(readServiceConfig({}).server.presence).toEqual({ graceMs: 5000, batchMs: 1000 })
+    expect(readServiceConfig({ PRESENCE_GRACE_MS: '250', PRESENCE_BATCH_MS: '2000' }).server.presence).toEqual({ graceMs: 250, batchMs: 2000 })
   })
 
   it('turns on the revocation feed only with a feed token', () => {
