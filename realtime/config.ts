@@ -1,5 +1,6 @@
 import type { RealtimeServerOptions } from './server.ts'
 import type { LogLevel } from './log.ts'
+import { readTrustedIssuers } from './auth/issuers/read-config.ts'
 
 /** The runnable service's configuration, from environment variables. */
 export interface ServiceConfig {
@@ -40,6 +41,8 @@ export const VARIABLES: Record<string, string> = {
   REVOCATION_POLL_MS: '2000',
   REDIS_URL: '(single node)',
   SOCKETIO_JWT_COMPAT_MS: '0',
+  TRUSTED_ISSUERS: '(none: the edge only)',
+  TRUSTED_ISSUERS_FILE: '(none)',
 }
 
 /** Variables with bad values: one message per variable. */
@@ -132,6 +135,9 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
     }
   }
 
+  // docs/protocol.md §12: issuers trusted besides the edge, from JSON.
+  const trustedIssuers = readTrustedIssuers(env, issuer, problems)
+
   const config: ServiceConfig = {
     port: int('REALTIME_PORT', 3000, 0, 65535),
     host: env.REALTIME_HOST || '127.0.0.1',
@@ -164,6 +170,7 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
         : {}),
       ...(redisUrl ? { redisUrl } : {}),
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
+      ...(trustedIssuers.length > 0 ? { trustedIssuers } : {}),
     },
   }
   if (problems.length > 0) throw new ConfigErrors(problems)

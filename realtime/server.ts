@@ -20,7 +20,10 @@ import { pushKeyResolver, refetchKeysOnKeyEvent } from './revocations/key-events
 import { createHttpApp } from './http/app.ts'
 import { ConnectionLimits, type ConnectionLimitOptions } from './limits/connection-limits.ts'
 import { silentLogger, type Logger } from './log.ts'
-import { builtinEvents } from './messages/builtin-events.ts'
+import { createBuiltinEvents } from './messages/builtin-events.ts'
+import { RoomGrants } from './auth/room-grants.ts'
+import { TrustedIssuers } from './auth/issuers/trusted-issuers.ts'
+import type { TrustedIssuer } from './auth/issuers/schema.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
 import { frameSizeParser } from './messages/frame-size.ts'
 import { CoalescingWebSocketServer } from './engine/coalescing-ws.ts'
@@ -87,6 +90,8 @@ export interface RealtimeServerOptions {
    * emit `authenticate` `{ token }`. @default false
    */
   socketioJwtCompat?: false | SocketioJwtCompatOptions
+  /** Issuers trusted besides the edge, each with its own keys (docs/protocol.md §12). @default [] */
+  trustedIssuers?: readonly TrustedIssuer[]
 }
 
 /** A revocation as the server applies it. */
@@ -114,6 +119,8 @@ export interface RealtimeServer {
   revoke(event: Revocation): number
   /** Reasons this node is not ready; empty when ready. */
   notReadyReasons(): string[]
+  /** Other trusted issuers whose keys are not loaded (docs/protocol.md §12): reported by `/readyz`, not a reason to leave rotation. */
+  degradedReasons(): string[]
   /** Stop accepting, tell clients `rt:error unavailable`, disconnect, close; bounded by `timeoutMs`. */
   close(options?: { timeoutMs?: number }): Promise<void>
 }
@@ -138,11 +145,6 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const allowedOrigins = normalizeOrigins(options.allowedOrigins ?? [])
   const metrics = createMetrics()
   const revocations = options.revocations ?? new RevocationSet()
-  const registry = new Map<string, EventDefinition<any>>(Object.entries(builtinEvents))
-  for (const [name, definition] of Object.entries(options.events ?? {})) {
-    if (RESERVED_EVENTS.has(name) || name.startsWith('rt:')) throw new TypeError(`event name ${name} is reserved`)
-    registry.set(name, definition)
-  }
 
   const keySet =
     options.keySet ??
@@ -155,11 +157,34 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       ...options.jwks,
       onFetch: (outcome) => metrics.jwksFetches.inc({ outcome }),
     })
+  const trustedIssuers = new TrustedIssuers({
+    issuers: options.trustedIssuers ?? [],
+    ...(options.fetch && { fetch: options.fetch }),
+    now,
+    ...(options.jwks && { jwks: options.jwks }),
+    logger,
+    onFetch: (issuer, kind, outcome) => metrics.issuerFetches.inc({ issuer, kind, outcome }),
+  })
+  const grants = new RoomGrants({
+    keySet,
+    issuer: options.issuer,
+    audience: options.audience ?? DEFAULT_AUDIENCE,
+    revocations,
+    clockToleranceSeconds: tolerance,
+    now,
+    onOutcome: (outcome) => metrics.roomGrants.inc({ outcome }),
+  })
+  const registry = new Map<string, EventDefinition<any>>(Object.entries(createBuiltinEvents({ grants })))
+  for (const [name, definition] of Object.entries(options.events ?? {})) {
+    if (RESERVED_EVENTS.has(name) || name.startsWith('rt:')) throw new TypeError(`event name ${name} is reserved`)
+    registry.set(name, definition)
+  }
   const verifier = new TokenVerifier({
     keySet,
     issuer: options.issuer,
     audience: options.audience ?? DEFAULT_AUDIENCE,
     revocations,
+    trustedIssuers,
     clockToleranceSeconds: tolerance,
     now,
     onVerified: (kid) => metrics.tokensVerified.inc({ kid }),
@@ -167,6 +192,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   })
   const limits = new ConnectionLimits(options.limits)
   const sessions = new Sessions({
+    edgeIssuer: options.issuer,
     clockToleranceSeconds: tolerance,
     now,
     onKick: (code) => metrics.disconnects.inc({ code }),
@@ -211,7 +237,10 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     return reasons
   }
 
-  const app = createHttpApp({ notReadyReasons, draining: () => draining }, metrics.registry, async (body) => {
+  // Another issuer whose keys are missing degrades the node without taking
+  // it out of rotation: the edge's users are still served (docs/protocol.md §12).
+  const degradedReasons = () => trustedIssuers.notReadyReasons()
+  const app = createHttpApp({ notReadyReasons, degradedReasons, draining: () => draining }, metrics.registry, async (body) => {
     const events = await receivePush(body)
     events.forEach(applyFromEdge)
     logger('debug', 'revocation push applied', { events: events.length })
@@ -375,6 +404,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     keySet,
     async listen(port = 0, host = '127.0.0.1') {
       loadKeys()
+      trustedIssuers.start()
       feed?.start()
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject)
@@ -393,6 +423,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     },
     revoke: applyFromEdge,
     notReadyReasons,
+    degradedReasons,
     async close({ timeoutMs = 10_000 } = {}) {
       draining = true
       if (retry) clearTimeout(retry)
@@ -414,6 +445,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       httpServer.closeAllConnections()
       sessions.close()
       keySet.close()
+      trustedIssuers.close()
       metrics.close()
       await cluster?.close()
     },

@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
-import { isServerRoom, roomAllowed, RoomRequestSchema } from '../../shared/events.ts'
+import { isServerRoom, roomAllowed, RoomJoinSchema, RoomRequestSchema } from '../../shared/events.ts'
+import type { RoomGrants } from '../auth/room-grants.ts'
 import { defineEvent, type EventContext } from './registry.ts'
 
 /**
@@ -12,11 +13,23 @@ function isSocketRoom(socket: EventContext<unknown>['socket'], room: string): bo
   return room === socket.id || socket.nsp.sockets.has(room)
 }
 
+/** What the built-in events need from the server. */
+export interface BuiltinEventDeps {
+  /** Room grants for `rt:join` (docs/protocol.md §11); without it a grant is refused `forbidden`. */
+  grants?: RoomGrants
+}
+
 /**
  * The protocol's own client events (PROTOCOL §5 reserved events). They go
  * through the same pipeline as application events.
+ *
+ * @param deps - {@link BuiltinEventDeps}
+ * @example
+ * ```ts
+ * const registry = new Map(Object.entries(createBuiltinEvents({ grants })))
+ * ```
  */
-export const builtinEvents = {
+export const createBuiltinEvents = (deps: BuiltinEventDeps = {}) => ({
   /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
   'rt:auth': defineEvent({
     schema: v.null(),
@@ -25,12 +38,27 @@ export const builtinEvents = {
       return { exp: auth.exp }
     },
   }),
-  /** Join a room the `rooms` claim allows; server-managed rooms and connections' private rooms never. */
+  /**
+   * Join a room the `rooms` claim allows, or one a room grant names;
+   * server-managed rooms and connections' private rooms never.
+   */
   'rt:join': defineEvent({
-    schema: RoomRequestSchema,
+    schema: RoomJoinSchema,
     handler: async ({ data, auth, socket }) => {
-      if (!roomAllowed(auth.rooms, data.room)) throw new AppError('forbidden', 'room not allowed by the rooms claim')
-      if (isSocketRoom(socket, data.room)) throw new AppError('forbidden', 'private room of a connection')
+      if (isServerRoom(data.room) || isSocketRoom(socket, data.room)) {
+        throw new AppError('forbidden', 'server-managed or private room')
+      }
+      if (!roomAllowed(auth.rooms, data.room)) {
+        if (data.grant === undefined || !deps.grants) {
+          throw new AppError('forbidden', 'room not allowed by the rooms claim')
+        }
+        await deps.grants.authorize(data.grant, auth, data.room)
+        // The grant was checked against the connection as it is now: a
+        // connection gone meanwhile joins nothing.
+        if (!socket.connected) throw new AppError('forbidden', 'connection closed')
+        const granted = (socket.data.grantedRooms ??= [])
+        if (!granted.includes(data.room)) granted.push(data.room)
+      }
       await socket.join(data.room)
       return { room: data.room }
     },
@@ -39,8 +67,13 @@ export const builtinEvents = {
     schema: RoomRequestSchema,
     handler: async ({ data, socket }) => {
       if (isServerRoom(data.room) || isSocketRoom(socket, data.room)) throw new AppError('forbidden', 'server-managed room')
+      const granted = socket.data.grantedRooms
+      if (granted?.includes(data.room)) granted.splice(granted.indexOf(data.room), 1)
       await socket.leave(data.room)
       return { room: data.room }
     },
   }),
-}
+})
+
+/** The built-in events without room grants. */
+export const builtinEvents = createBuiltinEvents()

@@ -145,11 +145,21 @@ function handle(p: Pipeline, packet: unknown[]): Promise<void> | undefined {
   }
 }
 
-/** An in-band token for the connection's own `sub` and `sid` replaces its token. */
+/**
+ * An in-band token for the connection's own issuer, `sub` and `sid` replaces
+ * its token. Another issuer's tokens have no `sid` (docs/protocol.md §12):
+ * the connection keeps the session it opened with (its first token's `jti`).
+ */
 function adopt(p: Pipeline, token: VerifiedToken): void {
   const auth = p.socket.data.auth
-  if (token.claims.sub !== auth.sub || token.claims.sid !== auth.sid) {
-    throw new AppError('token_mismatch', 'in-band token for another sub or sid')
+  const { claims } = token
+  if (claims.iss !== auth.iss || claims.sub !== auth.sub) {
+    throw new AppError('token_mismatch', 'in-band token for another issuer or sub')
+  }
+  if (claims.iss !== p.o.verifier.issuer) {
+    token = { ...token, claims: { ...claims, sid: auth.sid } }
+  } else if (claims.sid !== auth.sid) {
+    throw new AppError('token_mismatch', 'in-band token for another sid')
   }
   p.o.sessions.replaceToken(p.socket, token)
 }
@@ -170,7 +180,10 @@ function dispatch(p: Pipeline, event: string, envelope: Envelope, ack: AckFn | u
       throw new AppError('token_expired', 'connection token expired')
     }
     try {
-      o.verifier.assertNotRevoked({ sub: auth.sub, sid: auth.sid, kid: auth.kid, iat: socket.data.iat }, nowMs / 1000)
+      o.verifier.assertNotRevoked(
+        { sub: auth.sub, sid: auth.sid, kid: auth.kid, iat: socket.data.iat, iss: auth.iss },
+        nowMs / 1000,
+      )
     } catch (err) {
       o.sessions.kick(socket, err as AppError<'token_revoked'>, envelope.id)
       throw err

@@ -6,6 +6,8 @@ export interface RevocationSubject {
   sid: string
   kid: string
   iat: number
+  /** The token's issuer; revocation events apply to the edge's tokens only (docs/protocol.md §12). */
+  iss?: string
 }
 
 /**
@@ -19,6 +21,8 @@ export class RevocationSet {
   private readonly sessions = new Map<string, number>()
   private readonly keys = new Map<string, number>()
   private readonly users = new Map<string, { at: number; until: number }>()
+  /** `client` events (docs/protocol.md §6, v1.1): service clients whose tokens are refused. */
+  private readonly clients = new Map<string, number>()
 
   /**
    * Add an event. Returns false for one already past its `until`.
@@ -30,6 +34,7 @@ export class RevocationSet {
     if (event.until <= nowSeconds) return false
     if (event.kind === 'session') this.sessions.set(event.id, Math.max(event.until, this.sessions.get(event.id) ?? 0))
     else if (event.kind === 'key') this.keys.set(event.id, Math.max(event.until, this.keys.get(event.id) ?? 0))
+    else if (event.kind === 'client') this.clients.set(event.id, Math.max(event.until, this.clients.get(event.id) ?? 0))
     else {
       const prev = this.users.get(event.id)
       this.users.set(event.id, { at: Math.max(event.at, prev?.at ?? 0), until: Math.max(event.until, prev?.until ?? 0) })
@@ -50,15 +55,28 @@ export class RevocationSet {
     return undefined
   }
 
+  /**
+   * Which kind of event revokes a service token (docs/protocol.md §8) at
+   * `nowSeconds`, if any: its client, or the key that signed it.
+   */
+  checkClient(token: { clientId: string; kid: string }, nowSeconds: number): 'client' | 'key' | undefined {
+    const c = this.clients.get(token.clientId)
+    if (c !== undefined && c > nowSeconds) return 'client'
+    const k = this.keys.get(token.kid)
+    if (k !== undefined && k > nowSeconds) return 'key'
+    return undefined
+  }
+
   /** Drop events past their `until`. */
   prune(nowSeconds: number): void {
     for (const [id, until] of this.sessions) if (until <= nowSeconds) this.sessions.delete(id)
     for (const [id, until] of this.keys) if (until <= nowSeconds) this.keys.delete(id)
     for (const [id, u] of this.users) if (u.until <= nowSeconds) this.users.delete(id)
+    for (const [id, until] of this.clients) if (until <= nowSeconds) this.clients.delete(id)
   }
 
   /** Events held. */
   get size(): number {
-    return this.sessions.size + this.keys.size + this.users.size
+    return this.sessions.size + this.keys.size + this.users.size + this.clients.size
   }
 }

@@ -21,6 +21,12 @@ export interface SessionsOptions {
   now: () => number
   /** Called when a socket is disconnected by the server, with the code. */
   onKick?: (code: RealtimeErrorCode) => void
+  /**
+   * The edge's issuer: its revocation events cover only the connections
+   * whose token it issued, never another issuer's user of the same `sub`
+   * (docs/protocol.md §12). @default every connection is the edge's
+   */
+  edgeIssuer?: string
 }
 
 /**
@@ -84,7 +90,8 @@ export class Sessions {
       add(this.byKid, token.kid, socket)
     }
     for (const room of socket.rooms) {
-      if (room !== socket.id && !isServerRoom(room) && !roomAllowed(token.claims.rooms, room)) void socket.leave(room)
+      if (room === socket.id || isServerRoom(room) || socket.data.grantedRooms?.includes(room)) continue
+      if (!roomAllowed(token.claims.rooms, room)) void socket.leave(room)
     }
     this.schedule(socket, token)
   }
@@ -95,8 +102,13 @@ export class Sessions {
    * @returns how many sockets were disconnected
    */
   revoke(event: Pick<RevocationEvent, 'kind' | 'id' | 'at'>): number {
+    // A service client's tokens never open a socket (docs/protocol.md §8).
+    if (event.kind === 'client') return 0
     const index = event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
-    const sockets = members(index, event.id).filter((s) => event.kind !== 'user' || s.data.iat <= event.at)
+    const { edgeIssuer } = this.options
+    const sockets = members(index, event.id).filter(
+      (s) => (edgeIssuer === undefined || s.data.auth.iss === edgeIssuer) && (event.kind !== 'user' || s.data.iat <= event.at),
+    )
     for (const socket of sockets) this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))
     return sockets.length
   }

@@ -10,6 +10,8 @@ export interface SocketAuth {
   rooms: string[]
   exp: number
   kid: string
+  /** The token's issuer: the edge's, or another trusted issuer's (docs/protocol.md §12). */
+  iss: string
 }
 
 /** What the server keeps on `socket.data`. */
@@ -17,6 +19,8 @@ export interface SocketData {
   auth: SocketAuth
   /** `iat` of the connection's token, for `user` revocations. */
   iat: number
+  /** Rooms joined with a room grant (docs/protocol.md §11): kept when an in-band token's `rooms` claim would not cover them. */
+  grantedRooms?: string[]
 }
 
 /** The `socket.data.auth` of a verified token. */
@@ -30,6 +34,7 @@ export function socketAuthOf(claims: AccessClaims, kid: string): SocketAuth {
     rooms: claims.rooms,
     exp: claims.exp,
     kid,
+    iss: claims.iss,
   }
 }
 
