@@ -1,6 +1,7 @@
 import type { RealtimeServerOptions } from './server.ts'
 import type { LogLevel } from './log.ts'
 import { readTrustedIssuers } from './auth/issuers/read-config.ts'
+import { MAX_QUEUED_BYTES_PER_SOCKET } from './engine/slow-consumer.ts'
 
 /** The runnable service's configuration, from environment variables. */
 export interface ServiceConfig {
@@ -43,6 +44,7 @@ export const VARIABLES: Record<string, string> = {
   SOCKETIO_JWT_COMPAT_MS: '0',
   TRUSTED_ISSUERS: '(none: the edge only)',
   TRUSTED_ISSUERS_FILE: '(none)',
+  MAX_QUEUED_BYTES_PER_SOCKET: '1048576',
 }
 
 /** Variables with bad values: one message per variable. */
@@ -171,6 +173,7 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
       ...(redisUrl ? { redisUrl } : {}),
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
       ...(trustedIssuers.length > 0 ? { trustedIssuers } : {}),
+      maxQueuedBytesPerSocket: int('MAX_QUEUED_BYTES_PER_SOCKET', MAX_QUEUED_BYTES_PER_SOCKET, 1024, 1024 ** 3),
     },
   }
   if (problems.length > 0) throw new ConfigErrors(problems)

@@ -17,6 +17,10 @@ export interface Metrics {
   issuerFetches: Counter<'issuer' | 'kind' | 'outcome'>
   /** Room grants checked at `rt:join`, by outcome: ok or the refusal code (docs/protocol.md §11). */
   roomGrants: Counter<'outcome'>
+  /** Connections closed for holding more queued output than the bound (issue 15 item 1). */
+  slowConsumerDisconnects: Counter
+  /** Cross-node publishes dropped from the Redis outage buffer (oldest first) when it was full. */
+  clusterPublishesDropped: Counter
   close(): void
 }
 
@@ -120,6 +124,16 @@ export function createMetrics(): Metrics {
       name: 'realtime_room_grants_total',
       help: 'Room grants checked at rt:join, by outcome: ok or the refusal code',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    slowConsumerDisconnects: new Counter({
+      name: 'realtime_slow_consumer_disconnects_total',
+      help: 'Connections closed because what was queued for them passed the per-socket bound',
+      registers: [registry],
+    }),
+    clusterPublishesDropped: new Counter({
+      name: 'realtime_cluster_publishes_dropped_total',
+      help: 'Cross-node publishes dropped, oldest first, from the buffer held while Redis is away',
       registers: [registry],
     }),
     close() {

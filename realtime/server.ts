@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Server, type Namespace, type Socket } from 'socket.io'
 import type { RevocationEvent } from '../shared/claims.ts'
-import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH, MAX_ENVELOPE_BYTES } from '../shared/constants.ts'
+import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH } from '../shared/constants.ts'
 import { AppError } from '../shared/errors.ts'
 import { handshakeChain, takeVerified, clientAddress, type SocketMiddleware } from './auth/handshake.ts'
 import { createSocketioJwtCompat, type SocketioJwtCompatOptions } from './auth/socketio-jwt-compat.ts'
@@ -25,8 +25,10 @@ import { RoomGrants } from './auth/room-grants.ts'
 import { TrustedIssuers } from './auth/issuers/trusted-issuers.ts'
 import type { TrustedIssuer } from './auth/issuers/schema.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
-import { frameSizeParser } from './messages/frame-size.ts'
+import { frameSizeParser, MAX_FRAME_BYTES } from './messages/frame-size.ts'
 import { CoalescingWebSocketServer } from './engine/coalescing-ws.ts'
+import { installHeartbeatGuard } from './engine/heartbeat.ts'
+import { guardSlowConsumers } from './engine/slow-consumer.ts'
 import { RESERVED_EVENTS, type EventDefinition } from './messages/registry.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { RevocationSet } from './revocations/revocation-set.ts'
@@ -92,6 +94,10 @@ export interface RealtimeServerOptions {
   socketioJwtCompat?: false | SocketioJwtCompatOptions
   /** Issuers trusted besides the edge, each with its own keys (docs/protocol.md §12). @default [] */
   trustedIssuers?: readonly TrustedIssuer[]
+  /** Most bytes queued for one connection before it is closed (slow consumer). @default 1 MiB */
+  maxQueuedBytesPerSocket?: number
+  /** Engine.IO heartbeat. @default { pingIntervalMs: 25000, pingTimeoutMs: 20000 } */
+  heartbeat?: { pingIntervalMs: number; pingTimeoutMs: number }
 }
 
 /** A revocation as the server applies it. */
@@ -139,6 +145,7 @@ export interface RealtimeServer {
  */
 export function createRealtimeServer(options: RealtimeServerOptions): RealtimeServer {
   if (!options.issuer) throw new TypeError('createRealtimeServer: issuer is required')
+  installHeartbeatGuard()
   const now = options.now ?? Date.now
   const logger = options.logger ?? silentLogger
   const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS
@@ -198,7 +205,11 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     onKick: (code) => metrics.disconnects.inc({ code }),
   })
   const recovery = new RecoveryGate()
-  const cluster: RedisCluster | undefined = options.redisUrl ? createRedisCluster(options.redisUrl, logger) : undefined
+  const cluster: RedisCluster | undefined = options.redisUrl
+    ? createRedisCluster(options.redisUrl, logger, {
+        onPublishesDropped: (count) => metrics.clusterPublishesDropped.inc(count),
+      })
+    : undefined
   let draining = false
   let keysLoaded = false
 
@@ -257,8 +268,12 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     perMessageDeflate: false,
     httpCompression: false,
     connectTimeout: options.connectTimeoutMs ?? 5000,
-    // A frame over the envelope limit plus packet framing is dropped before it is parsed.
-    maxHttpBufferSize: MAX_ENVELOPE_BYTES + 1024,
+    ...(options.heartbeat && {
+      pingInterval: options.heartbeat.pingIntervalMs,
+      pingTimeout: options.heartbeat.pingTimeoutMs,
+    }),
+    // A frame that cannot hold a valid envelope, however escaped, is dropped before it is parsed.
+    maxHttpBufferSize: MAX_FRAME_BYTES,
     // Replies to a batch of pipelined messages leave in one write.
     wsEngine: CoalescingWebSocketServer,
     cors: { origin: allowedOrigins === '*' ? true : [...allowedOrigins], credentials: true },
@@ -271,6 +286,14 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         skipMiddlewares: false,
       },
     }),
+  })
+
+  guardSlowConsumers(io.engine, {
+    ...(options.maxQueuedBytesPerSocket !== undefined && { maxQueuedBytes: options.maxQueuedBytesPerSocket }),
+    onExceeded: (info) => {
+      metrics.slowConsumerDisconnects.inc()
+      logger('warn', 'slow consumer disconnected', info)
+    },
   })
 
   const onRefused = (code: string, unexpected: unknown) => {

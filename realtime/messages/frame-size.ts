@@ -4,7 +4,9 @@ import { MAX_ENVELOPE_BYTES } from '../../shared/constants.ts'
 
 // The CommonJS build, the one Socket.IO itself loads: one copy of the parser
 // (an ESM import on Node resolves to a second copy, its debug build).
-const { Decoder, Encoder, PacketType } = createRequire(import.meta.url)('socket.io-parser') as typeof SocketIoParser
+const { Decoder, Encoder, PacketType } = createRequire(import.meta.url)(
+  'socket.io-parser',
+) as typeof SocketIoParser
 
 /**
  * A text frame of at most this many UTF-16 code units holds an envelope whose
@@ -14,6 +16,36 @@ const { Decoder, Encoder, PacketType } = createRequire(import.meta.url)('socket.
  * bounds the envelope's bytes.
  */
 export const SMALL_FRAME_CHARS = Math.floor(MAX_ENVELOPE_BYTES / 6)
+
+/**
+ * Most characters an escaping JSON encoder can turn one UTF-8 byte of an
+ * envelope into: an ASCII character inside a string becomes a 6-character
+ * `\u0041`. Every other case grows less per byte: 2- and 3-byte characters
+ * become one `\uXXXX` (3 or 2 per byte), 4-byte ones a surrogate pair of
+ * two (12 chars, 3 per byte), structural characters cannot be escaped, and
+ * whitespace an encoder adds (`", "`, `": "`) is 2 per byte.
+ */
+export const MAX_ESCAPE_CHARS_PER_BYTE = 6
+
+/**
+ * Room for what frames an envelope: the Engine.IO and Socket.IO packet types,
+ * a namespace, an ack id, the event name (itself escapable) and the array
+ * around them, in bytes.
+ */
+export const FRAME_OVERHEAD_BYTES = 1024
+
+/**
+ * The largest frame the transport accepts (Socket.IO's `maxHttpBufferSize`),
+ * in bytes: the worst-case escaping of an envelope of
+ * {@link MAX_ENVELOPE_BYTES} (16 KiB × 6 = 96 KiB) plus framing, so a valid
+ * envelope is never dropped however its client chose to escape it
+ * (docs/protocol.md §5; issue 14 item 4: Python's encoder escapes every
+ * non-ASCII character). Escaped frames are ASCII, so characters are bytes.
+ * Anything larger cannot hold a valid envelope and is dropped before it is
+ * parsed; what fits is measured exactly and refused with `payload_too_large`
+ * when its envelope is over the limit (see {@link needsExactSize}).
+ */
+export const MAX_FRAME_BYTES = MAX_ENVELOPE_BYTES * MAX_ESCAPE_CHARS_PER_BYTE + FRAME_OVERHEAD_BYTES
 
 /** Argument arrays of event packets whose envelope size must be counted exactly. */
 const unmeasured = new WeakSet<object>()
@@ -34,7 +66,11 @@ class FrameSizeDecoder extends Decoder {
     super(...args)
     // `decoded` is emitted inside add(), after the frame's length was noted.
     this.on('decoded', (packet) => {
-      if ((this.frame < 0 || this.frame > SMALL_FRAME_CHARS) && packet.type === PacketType.EVENT && Array.isArray(packet.data)) {
+      if (
+        (this.frame < 0 || this.frame > SMALL_FRAME_CHARS) &&
+        packet.type === PacketType.EVENT &&
+        Array.isArray(packet.data)
+      ) {
         unmeasured.add(packet.data)
       }
     })

@@ -59,6 +59,10 @@ export interface TestRedis {
   stop(): Promise<void>
   /** Start it again on the same port (empty: no persistence); resolves once it answers PING. */
   restart(): Promise<void>
+  /** Hang it (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void
+  /** Let a paused server go on (SIGCONT). */
+  resume(): void
 }
 
 /**
@@ -112,6 +116,8 @@ export async function startRedis(): Promise<TestRedis> {
         await stopServer()
         child = await spawnServer()
       },
+      pause: () => void child?.kill('SIGSTOP'),
+      resume: () => void child?.kill('SIGCONT'),
     }
   }
   try {
@@ -134,6 +140,12 @@ export async function startRedis(): Promise<TestRedis> {
     owned: false,
     stop: unsupported('stop'),
     restart: unsupported('restart'),
+    pause: () => {
+      throw new Error(
+        'redis pause is unsupported on the shared Redis, which the tests must not stop',
+      )
+    },
+    resume: () => {},
   }
 }
 

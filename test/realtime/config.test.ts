@@ -36,6 +36,17 @@ describe('readServiceConfig', () => {
     expect(config.server).not.toHaveProperty('redisUrl')
   })
 
+  it('bounds what a node queues per socket at 1 MiB unless MAX_QUEUED_BYTES_PER_SOCKET says otherwise', () => {
+    expect(readServiceConfig({}).server.maxQueuedBytesPerSocket).toBe(1024 * 1024)
+    const set = readServiceConfig({ MAX_QUEUED_BYTES_PER_SOCKET: '65536' })
+    expect(set.server.maxQueuedBytesPerSocket).toBe(65_536)
+    for (const bad of ['0', '-1', '1mb', '1023']) {
+      expect(problemsOf({ MAX_QUEUED_BYTES_PER_SOCKET: bad })).toEqual([
+        expect.stringMatching(/^MAX_QUEUED_BYTES_PER_SOCKET=/),
+      ])
+    }
+  })
+
   it('documents every variable it reads', () => {
     const read = new Set<string>()
     readServiceConfig(new Proxy({}, { get: (_, key) => (typeof key === 'string' && read.add(key), undefined) }))
