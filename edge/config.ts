@@ -10,6 +10,7 @@ import {
   MIN_JWKS_MAX_AGE_SECONDS,
   type SigningAlgorithm,
 } from '../shared/constants.ts'
+import { MAX_SESSIONS_PER_USER, REFRESH_LIMIT_PER_ADDRESS, REFRESH_LIMIT_PER_SESSION } from './constants.ts'
 
 /** The edge's configuration, parsed once per `env` from its bindings. */
 export interface EdgeConfig {
@@ -33,6 +34,12 @@ export interface EdgeConfig {
   realtimeUrls: string[]
   /** The realtime URL browsers use (the demo page). */
   realtimePublicUrl: string
+  /** Refreshes of one session per throttle window before 429. */
+  refreshLimitPerSession: number
+  /** Refresh requests from one address per throttle window before 429. */
+  refreshLimitPerAddress: number
+  /** Live sessions per user; a login beyond it revokes the oldest. */
+  maxSessionsPerUser: number
 }
 
 /** A configuration variable with a bad value. The message names it, never a secret's value. */
@@ -67,6 +74,9 @@ export function readConfig(env: Env): EdgeConfig {
     signingAlg: readAlg(vars.SIGNING_ALG),
     realtimeUrls: readUrls('REALTIME_URLS', vars.REALTIME_URLS),
     realtimePublicUrl: readUrls('REALTIME_PUBLIC_URL', vars.REALTIME_PUBLIC_URL ?? 'http://127.0.0.1:3000')[0] ?? '',
+    refreshLimitPerSession: readCount(vars, 'REFRESH_LIMIT_PER_SESSION', REFRESH_LIMIT_PER_SESSION),
+    refreshLimitPerAddress: readCount(vars, 'REFRESH_LIMIT_PER_ADDRESS', REFRESH_LIMIT_PER_ADDRESS),
+    maxSessionsPerUser: readCount(vars, 'MAX_SESSIONS_PER_USER', MAX_SESSIONS_PER_USER),
   }
   parsed.set(env, config)
   return config
@@ -127,5 +137,14 @@ function readSeconds(
   if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number of seconds`)
   const n = Number(raw)
   if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max} seconds`)
+  return n
+}
+
+/** A positive whole number (a limit or a cap) from the variable `name`, or `fallback` when unset. */
+function readCount(vars: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = vars[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = /^\d{1,9}$/.test(raw) ? Number(raw) : 0
+  if (n < 1) throw new ConfigError(`${name} must be a whole number from 1 to 999999999`)
   return n
 }

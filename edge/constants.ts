@@ -71,3 +71,35 @@ export const GRANT_SUBJECT_MAX_CHARS = 256
  * §11). Grants live longest (up to an hour).
  */
 export const CLIENT_REVOCATION_TTL_SECONDS = Math.max(MAX_SERVICE_TOKEN_TTL_SECONDS, MAX_ROOM_GRANT_TTL_SECONDS)
+
+/** The refresh-throttle window, in seconds. */
+export const REFRESH_THROTTLE_WINDOW_SECONDS = 60
+
+/**
+ * Refreshes of one session within the window before 429 (default of
+ * `REFRESH_LIMIT_PER_SESSION`). The SDK refreshes 5 s before `exp`, so at the
+ * shortest allowed access-token lifetime (10 s) a client refreshes 12 times a
+ * minute; 30 leaves room for retries and still turns a refresh loop away.
+ */
+export const REFRESH_LIMIT_PER_SESSION = 30
+
+/**
+ * Refresh requests from one client address within the window before 429
+ * (default of `REFRESH_LIMIT_PER_ADDRESS`). Counts every attempt, unknown
+ * tokens included, before any D1 work. Many users can share an address (NAT,
+ * a browser with many tabs at a short token lifetime): 300 a minute is 25
+ * sessions at the shortest lifetime, or 1,500 at the default 300 s.
+ */
+export const REFRESH_LIMIT_PER_ADDRESS = 300
+
+/**
+ * Live sessions one user may hold (default of `MAX_SESSIONS_PER_USER`); a
+ * login beyond it revokes the oldest, with its revocation event.
+ */
+export const MAX_SESSIONS_PER_USER = 10
+
+/**
+ * Rows the cron deletes per table per run, so one run stays well inside a
+ * Worker's limits however large the backlog; the rest goes on the next runs.
+ */
+export const PRUNE_BATCH_ROWS = 1000

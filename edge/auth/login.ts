@@ -16,14 +16,19 @@ import { findUserByUsername, replacePasswordHash } from './users.ts'
  * user, a wrong password and a disabled user all run one full hash and get
  * the same 401, so neither body nor timing tells them apart.
  */
-export async function login<E extends AppEnv>(c: Context<E>, body: v.InferOutput<typeof LoginBody>) {
+export async function login<E extends AppEnv>(
+  c: Context<E>,
+  body: v.InferOutput<typeof LoginBody>,
+) {
   const now = Math.floor(c.get('now') / 1000)
   const userKey = usernameKey(body.username)
   const throttle = loginThrottle(c.env, clientAddress(c.req.raw))
   // Counts as a failure until `succeed`, so parallel guesses cannot outrun the limit.
   const verdict = await throttle.attempt(userKey, now)
   if (!verdict.allowed) {
-    throw new AppError('rate_limited', 'login throttled', { retryAfterSeconds: verdict.retryAfterSeconds })
+    throw new AppError('rate_limited', 'login throttled', {
+      retryAfterSeconds: verdict.retryAfterSeconds,
+    })
   }
 
   const password = normalizePassword(body.password)
@@ -34,19 +39,28 @@ export async function login<E extends AppEnv>(c: Context<E>, body: v.InferOutput
     failure = 'unknown user'
   } else {
     const check = await verifyPassword(password, user.password_hash)
-    if (!check.ok) failure = check.reason === 'unsupported_hash' ? 'stored hash unsupported' : 'wrong password'
+    if (!check.ok)
+      failure = check.reason === 'unsupported_hash' ? 'stored hash unsupported' : 'wrong password'
     else if (user.disabled_at !== null) failure = 'user disabled'
     else if (check.needsRehash) {
       c.executionCtx.waitUntil(
-        hashPassword(password).then((h) => replacePasswordHash(c.env.DB, user.sub, user.password_hash, h)),
+        hashPassword(password).then((h) =>
+          replacePasswordHash(c.env.DB, user.sub, user.password_hash, h),
+        ),
       )
     }
   }
   if (failure !== undefined || !user) {
-    if (failure === 'stored hash unsupported') log('error', 'password hash unsupported', { sub: user?.sub })
+    if (failure === 'stored hash unsupported')
+      log('error', 'password hash unsupported', { sub: user?.sub })
     throw new AppError('invalid_credentials', failure ?? 'unknown user')
   }
   await throttle.succeed(userKey, now)
-  const grant = await createSession(c.env.DB, user, now, c.get('config').sessionTtlSeconds)
+  const config = c.get('config')
+  const grant = await createSession(c.env.DB, user, now, {
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    maxSessions: config.maxSessionsPerUser,
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+  })
   return tokenResponse(c, grant)
 }

@@ -1,12 +1,13 @@
 import { base64url } from 'jose'
 import { CLOCK_TOLERANCE_SECONDS } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
-import { REFRESH_TOKEN_BYTES } from '../constants.ts'
+import { REFRESH_THROTTLE_WINDOW_SECONDS, REFRESH_TOKEN_BYTES } from '../constants.ts'
+import { log } from '../http/log.ts'
 import { revocationStatement } from '../revocations/log.ts'
 import type { UserRow } from './users.ts'
 
 /** Why a session ended; recorded on the row. */
-export type RevokeReason = 'logout' | 'reuse' | 'user_disabled'
+export type RevokeReason = 'logout' | 'reuse' | 'user_disabled' | 'session_cap'
 
 /** A live session with its user, as refresh and login need them. */
 export interface SessionGrant {
@@ -26,30 +27,76 @@ export function revocationUntil(now: number, accessTokenTtlSeconds: number): num
   return now + accessTokenTtlSeconds + CLOCK_TOLERANCE_SECONDS + 30
 }
 
+/** Options of {@link createSession}. */
+export interface CreateSessionOptions {
+  /** Absolute lifetime; rotation never extends it. */
+  sessionTtlSeconds: number
+  /** Live sessions the user may hold; the oldest beyond it are revoked. */
+  maxSessions: number
+  /** Access-token lifetime, for the `until` of the revocation events. */
+  accessTokenTtlSeconds: number
+}
+
 /**
- * Start a session for `user` and issue its first refresh token.
+ * Start a session for `user` and issue its first refresh token. If the user
+ * now holds more than `maxSessions` live sessions, the oldest are revoked
+ * (`session_cap`) with a `session` revocation event each (docs/protocol.md §6),
+ * in the same transaction, so realtime disconnects them too.
  *
  * @param db - the D1 binding
  * @param user - the authenticated user
  * @param now - Unix seconds
- * @param sessionTtlSeconds - absolute lifetime; rotation never extends it
+ * @param options - {@link CreateSessionOptions}
  */
 export async function createSession(
   db: D1Database,
   user: UserRow,
   now: number,
-  sessionTtlSeconds: number,
+  options: CreateSessionOptions,
 ): Promise<SessionGrant> {
   const sid = crypto.randomUUID()
-  const expiresAt = now + sessionTtlSeconds
+  const expiresAt = now + options.sessionTtlSeconds
   const refreshToken = newRefreshToken()
-  await db.batch([
-    db.prepare('INSERT INTO sessions (sid, sub, created_at, expires_at) VALUES (?, ?, ?, ?)').bind(sid, user.sub, now, expiresAt),
+  // The sessions past the cap, newest first by creation (rowid breaks ties within a second).
+  const overCap = `SELECT sid FROM sessions WHERE sub = ?1 AND revoked_at IS NULL AND expires_at > ?2
+    AND sid NOT IN (SELECT sid FROM sessions WHERE sub = ?1 AND revoked_at IS NULL AND expires_at > ?2
+                    ORDER BY created_at DESC, rowid DESC LIMIT ?3)`
+  const results = await db.batch([
+    db
+      .prepare('INSERT INTO sessions (sid, sub, created_at, expires_at) VALUES (?, ?, ?, ?)')
+      .bind(sid, user.sub, now, expiresAt),
     db
       .prepare('INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES (?, ?, ?)')
       .bind(await hashRefreshToken(refreshToken), sid, now),
+    // Events first, then the rows they describe: both select the same set inside one transaction.
+    db
+      .prepare(
+        `INSERT INTO revocations (kind, id, at, until) SELECT 'session', sid, ?2, ?4 FROM (${overCap})`,
+      )
+      .bind(
+        user.sub,
+        now,
+        options.maxSessions,
+        revocationUntil(now, options.accessTokenTtlSeconds),
+      ),
+    db
+      .prepare(
+        `UPDATE sessions SET revoked_at = ?2, revoked_why = 'session_cap' WHERE sid IN (${overCap})`,
+      )
+      .bind(user.sub, now, options.maxSessions),
   ])
+  const capped = results[3]?.meta.changes ?? 0
+  if (capped > 0)
+    log('info', 'session cap reached: oldest revoked', { sub: user.sub, count: capped })
   return { sid, expiresAt, refreshToken, user }
+}
+
+/** Options of {@link rotateRefreshToken}. */
+export interface RotateOptions {
+  /** Access-token lifetime, for the `until` of a reuse revocation. */
+  accessTokenTtlSeconds: number
+  /** Refreshes of one session per {@link REFRESH_THROTTLE_WINDOW_SECONDS} before `rate_limited`. */
+  limitPerSession: number
 }
 
 /**
@@ -57,17 +104,38 @@ export async function createSession(
  *
  * The spend is one conditional UPDATE that also requires a live session and
  * an enabled user, so of two requests racing with one token exactly one wins.
- * A token that was already spent is reuse: the whole session is revoked.
+ * A token that was already spent is reuse: the whole session is revoked,
+ * whatever the session's refresh rate (reuse is never hidden behind a 429).
+ * A live token is refused with `rate_limited` once its session has been
+ * refreshed `limitPerSession` times within the window; the count is of spent
+ * rows, which a session's chain spends one after another, so D1 holds it.
  *
  * @throws AppError `invalid_grant` for unknown, spent, expired or revoked tokens
+ * @throws AppError `rate_limited` (with `retryAfterSeconds`) past the per-session limit
  */
 export async function rotateRefreshToken(
   db: D1Database,
   token: string,
   now: number,
-  accessTokenTtlSeconds: number,
+  { accessTokenTtlSeconds, limitPerSession }: RotateOptions,
 ): Promise<SessionGrant> {
   const hash = await hashRefreshToken(token)
+  const since = now - REFRESH_THROTTLE_WINDOW_SECONDS
+  // Only a live session's token is throttled: a dead one gets its 401 at once.
+  const recent = await db
+    .prepare(
+      `SELECT COUNT(*) AS n, MIN(r.spent_at) AS oldest FROM refresh_tokens t
+       JOIN sessions s ON s.sid = t.sid AND s.revoked_at IS NULL AND s.expires_at > ?3
+       JOIN refresh_tokens r ON r.sid = t.sid AND r.spent_at > ?2
+       WHERE t.token_hash = ?1 AND t.spent_at IS NULL`,
+    )
+    .bind(hash, since, now)
+    .first<{ n: number; oldest: number | null }>()
+  if (recent && recent.n >= limitPerSession && recent.oldest !== null) {
+    throw new AppError('rate_limited', 'refresh throttled for this session', {
+      retryAfterSeconds: recent.oldest + REFRESH_THROTTLE_WINDOW_SECONDS - now,
+    })
+  }
   const spent = await db
     .prepare(
       `UPDATE refresh_tokens SET spent_at = ?1
@@ -87,7 +155,10 @@ export async function rotateRefreshToken(
       await revokeSession(db, row.sid, now, 'reuse', accessTokenTtlSeconds)
       throw new AppError('invalid_grant', 'refresh token reused; session revoked')
     }
-    throw new AppError('invalid_grant', row ? 'session revoked, expired or user disabled' : 'unknown refresh token')
+    throw new AppError(
+      'invalid_grant',
+      row ? 'session revoked, expired or user disabled' : 'unknown refresh token',
+    )
   }
   const session = await db
     .prepare(
@@ -111,7 +182,10 @@ export async function rotateRefreshToken(
  *
  * @returns the `sid`, or undefined for an unknown token
  */
-export async function sessionOfRefreshToken(db: D1Database, token: string): Promise<string | undefined> {
+export async function sessionOfRefreshToken(
+  db: D1Database,
+  token: string,
+): Promise<string | undefined> {
   const row = await db
     .prepare('SELECT sid FROM refresh_tokens WHERE token_hash = ?')
     .bind(await hashRefreshToken(token))
@@ -133,9 +207,15 @@ export async function revokeSession(
   accessTokenTtlSeconds: number,
 ): Promise<boolean> {
   const [update] = await db.batch([
-    db.prepare('UPDATE sessions SET revoked_at = ?, revoked_why = ? WHERE sid = ? AND revoked_at IS NULL').bind(now, why, sid),
     db
-      .prepare(`INSERT INTO revocations (kind, id, at, until) SELECT 'session', ?, ?, ? WHERE changes() = 1`)
+      .prepare(
+        'UPDATE sessions SET revoked_at = ?, revoked_why = ? WHERE sid = ? AND revoked_at IS NULL',
+      )
+      .bind(now, why, sid),
+    db
+      .prepare(
+        `INSERT INTO revocations (kind, id, at, until) SELECT 'session', ?, ?, ? WHERE changes() = 1`,
+      )
       .bind(sid, now, revocationUntil(now, accessTokenTtlSeconds)),
   ])
   return (update?.meta.changes ?? 0) === 1
@@ -145,13 +225,27 @@ export async function revokeSession(
  * Disable a user: mark the row, revoke every session, and record a `user`
  * revocation event, all in one transaction.
  */
-export async function disableUser(db: D1Database, sub: string, now: number, accessTokenTtlSeconds: number): Promise<void> {
+export async function disableUser(
+  db: D1Database,
+  sub: string,
+  now: number,
+  accessTokenTtlSeconds: number,
+): Promise<void> {
   await db.batch([
-    db.prepare('UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE sub = ?').bind(now, sub),
     db
-      .prepare(`UPDATE sessions SET revoked_at = ?, revoked_why = 'user_disabled' WHERE sub = ? AND revoked_at IS NULL`)
+      .prepare('UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE sub = ?')
       .bind(now, sub),
-    revocationStatement(db, { kind: 'user', id: sub, at: now, until: revocationUntil(now, accessTokenTtlSeconds) }),
+    db
+      .prepare(
+        `UPDATE sessions SET revoked_at = ?, revoked_why = 'user_disabled' WHERE sub = ? AND revoked_at IS NULL`,
+      )
+      .bind(now, sub),
+    revocationStatement(db, {
+      kind: 'user',
+      id: sub,
+      at: now,
+      until: revocationUntil(now, accessTokenTtlSeconds),
+    }),
   ])
 }
 

@@ -11,7 +11,7 @@ export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterSe
 const ADDRESS = 'address'
 
 /**
- * Login throttling for one client address (`idFromName(address)`): a sliding
+ * Login and refresh throttling for one client address (`idFromName(address)`): a sliding
  * window of failures for the address as a whole and for each username tried
  * from it. Keying every counter by address is what keeps a stranger from
  * locking a user out: failures from elsewhere land in another object.
@@ -20,6 +20,8 @@ const ADDRESS = 'address'
  */
 export class LoginThrottle extends DurableObject<Env> {
   private failures = new Map<string, number[]>()
+  /** Request counters ({@link take}): per bucket, its window and the admitted hits in it. */
+  private hits = new Map<string, { windowSeconds: number; times: number[] }>()
   private loaded: Promise<void>
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -27,7 +29,40 @@ export class LoginThrottle extends DurableObject<Env> {
     this.loaded = ctx.blockConcurrencyWhile(async () => {
       const stored = await ctx.storage.get<[string, number[]][]>('failures')
       if (stored) this.failures = new Map(stored)
+      const hits =
+        await ctx.storage.get<[string, { windowSeconds: number; times: number[] }][]>('hits')
+      if (hits) this.hits = new Map(hits)
     })
+  }
+
+  /**
+   * Admit or refuse one request in `bucket` (e.g. `refresh`): at most `limit`
+   * admitted within any `windowSeconds`. Only admitted requests count, so the
+   * stored list never holds more than `limit` entries.
+   *
+   * @param bucket - the counter's name within this address
+   * @param limit - requests admitted per window
+   * @param windowSeconds - the sliding window
+   * @param now - Unix seconds
+   */
+  async take(
+    bucket: string,
+    limit: number,
+    windowSeconds: number,
+    now: number,
+  ): Promise<ThrottleVerdict> {
+    await this.loaded
+    const times = (this.hits.get(bucket)?.times ?? []).filter((t) => t > now - windowSeconds)
+    if (times.length >= limit) {
+      return {
+        allowed: false,
+        retryAfterSeconds: times[times.length - limit]! + windowSeconds - now,
+      }
+    }
+    times.push(now)
+    this.hits.set(bucket, { windowSeconds, times })
+    await this.persist(now)
+    return { allowed: true }
   }
 
   /**
@@ -73,7 +108,10 @@ export class LoginThrottle extends DurableObject<Env> {
     for (const key of [...this.failures.keys()]) {
       if (this.live(key, now).length === 0) this.failures.delete(key)
     }
-    if (this.failures.size === 0) await this.ctx.storage.deleteAll()
+    for (const [bucket, { windowSeconds, times }] of [...this.hits]) {
+      if (!times.some((t) => t > now - windowSeconds)) this.hits.delete(bucket)
+    }
+    if (this.failures.size === 0 && this.hits.size === 0) await this.ctx.storage.deleteAll()
     else await this.persist(now)
   }
 
@@ -89,7 +127,7 @@ export class LoginThrottle extends DurableObject<Env> {
   }
 
   private async persist(now: number): Promise<void> {
-    await this.ctx.storage.put('failures', [...this.failures])
+    await this.ctx.storage.put({ failures: [...this.failures], hits: [...this.hits] })
     await this.ctx.storage.setAlarm((now + LOGIN_THROTTLE_WINDOW_SECONDS + 1) * 1000)
   }
 }
@@ -123,7 +161,8 @@ function ipv6Network(ip: string): string {
   const halves = ip.split('::')
   if (halves.length > 2) return ip
   const [head = [], tail] = halves.map((h) => (h ? h.split(':') : []))
-  const zeros = tail === undefined ? [] : Array<string>(Math.max(0, 8 - head.length - tail.length)).fill('0')
+  const zeros =
+    tail === undefined ? [] : Array<string>(Math.max(0, 8 - head.length - tail.length)).fill('0')
   const groups = [...head, ...zeros, ...(tail ?? [])]
   const network = groups.slice(0, 4)
   if (network.length < 4 || !network.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return ip

@@ -1,6 +1,7 @@
 import { createMiddleware } from 'hono/factory'
 import { routePath } from 'hono/route'
 import type { AppEnv } from '../types.ts'
+import { QUIET_ROUTES } from './quiet-routes.ts'
 
 type Level = 'info' | 'warn' | 'error'
 
@@ -14,13 +15,6 @@ export function log(level: Level, msg: string, fields: Record<string, unknown> =
   else if (level === 'warn') console.warn(line)
   else console.log(line)
 }
-
-/**
- * Routes answered often and uneventfully, whose successful answers are not
- * logged: every realtime node polls the revocation feed every few seconds,
- * which would otherwise be most of the log (and of its bill).
- */
-const QUIET_ROUTES = new Set(['GET /auth/revocations', 'GET /healthz'])
 
 /**
  * One line per request: method, matched route (not the raw path, so ids and

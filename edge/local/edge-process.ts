@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { forwardQuietly } from './quiet-output.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
@@ -26,8 +27,13 @@ export interface EdgeProcessOptions {
    * starts (local seeding, e.g. the demo service client). @default none
    */
   seedSql?: string
-  /** Where wrangler's output goes. @default 'inherit' */
+  /**
+   * Where wrangler's output goes: this process's stdout and stderr, without
+   * routine request lines (see quiet-output.ts), or nowhere. @default 'inherit'
+   */
   stdio?: 'inherit' | 'ignore'
+  /** With `stdio: 'inherit'`, receives each kept line instead of this process's streams. */
+  output?: (line: string) => void
 }
 
 /** A running local edge. */
@@ -62,7 +68,7 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
   const adminToken = options.adminToken ?? 'dev-admin-token'
   const feedToken = options.feedToken ?? 'dev-feed-token'
   await mkdir(stateDir, { recursive: true, mode: 0o700 })
-  const stdio = options.stdio ?? 'inherit'
+  const stdio: Output = options.stdio === 'ignore' ? 'ignore' : (options.output ?? 'inherit')
   await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], stdio)
   if (options.seedSql) {
     await run(['d1', 'execute', 'DB', '--local', '--persist-to', stateDir, '--command', options.seedSql], 'ignore')
@@ -132,16 +138,24 @@ async function localKek(stateDir: string): Promise<string> {
   }
 }
 
-function wrangler(args: string[], stdio: 'inherit' | 'ignore'): ChildProcess {
-  return spawn(process.execPath, [WRANGLER, ...args], {
+/** Where a wrangler child's output goes: nowhere, our own streams, or a line sink. */
+type Output = 'inherit' | 'ignore' | ((line: string) => void)
+
+function wrangler(args: string[], stdio: Output): ChildProcess {
+  const child = spawn(process.execPath, [WRANGLER, ...args], {
     cwd: ROOT,
-    stdio: ['ignore', stdio, stdio],
+    stdio: ['ignore', stdio === 'ignore' ? 'ignore' : 'pipe', stdio === 'ignore' ? 'ignore' : 'pipe'],
     detached: true,
     env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
   })
+  if (stdio !== 'ignore') {
+    forwardQuietly(child.stdout!, typeof stdio === 'function' ? stdio : (l) => process.stdout.write(l))
+    forwardQuietly(child.stderr!, typeof stdio === 'function' ? stdio : (l) => process.stderr.write(l))
+  }
+  return child
 }
 
-async function run(args: string[], stdio: 'inherit' | 'ignore'): Promise<void> {
+async function run(args: string[], stdio: Output): Promise<void> {
   const child = wrangler(args, stdio)
   const [code] = (await once(child, 'exit')) as [number | null]
   if (code !== 0) throw new Error(`wrangler ${args.slice(0, 3).join(' ')} exited with ${code}`)

@@ -1,5 +1,9 @@
 import type { RevocationEvent, RevocationKind } from '../../shared/claims.ts'
-import { REVOCATION_FEED_PAGE_SIZE, REVOCATION_RETENTION_SECONDS } from '../constants.ts'
+import {
+  PRUNE_BATCH_ROWS,
+  REVOCATION_FEED_PAGE_SIZE,
+  REVOCATION_RETENTION_SECONDS,
+} from '../constants.ts'
 
 /**
  * A statement that appends a revocation event, for use inside a `db.batch`
@@ -34,8 +38,14 @@ export interface RevocationPage {
  * @param after - the caller's last cursor
  * @param now - Unix seconds
  */
-export async function listRevocations(db: D1Database, after: number, now: number): Promise<RevocationPage> {
-  const top = await db.prepare('SELECT COALESCE(MAX(cursor), 0) AS top FROM revocations').first<{ top: number }>()
+export async function listRevocations(
+  db: D1Database,
+  after: number,
+  now: number,
+): Promise<RevocationPage> {
+  const top = await db
+    .prepare('SELECT COALESCE(MAX(cursor), 0) AS top FROM revocations')
+    .first<{ top: number }>()
   const high = top?.top ?? 0
   if (high <= after) return { events: [], next: Math.max(after, high) }
   const { results } = await db
@@ -50,15 +60,26 @@ export async function listRevocations(db: D1Database, after: number, now: number
 }
 
 /**
- * Delete events long past their `until` (kept for a retention period for audit).
+ * Delete events long past their `until` (kept for a retention period for
+ * audit), at most `batch` per call. The feed stays monotonic: `cursor` is
+ * AUTOINCREMENT, so a new event never reuses a pruned event's cursor, and a
+ * poller whose cursor is past every remaining row keeps it (see
+ * {@link listRevocations}).
  *
  * @param db - the D1 binding
  * @param now - Unix seconds
+ * @param batch - most rows deleted. @default PRUNE_BATCH_ROWS
  */
-export async function pruneRevocations(db: D1Database, now: number): Promise<number> {
+export async function pruneRevocations(
+  db: D1Database,
+  now: number,
+  batch = PRUNE_BATCH_ROWS,
+): Promise<number> {
   const result = await db
-    .prepare('DELETE FROM revocations WHERE until < ?')
-    .bind(now - REVOCATION_RETENTION_SECONDS)
+    .prepare(
+      'DELETE FROM revocations WHERE cursor IN (SELECT cursor FROM revocations WHERE until < ? LIMIT ?)',
+    )
+    .bind(now - REVOCATION_RETENTION_SECONDS, batch)
     .run()
   return result.meta.changes
 }

@@ -22,7 +22,13 @@ const LOGINS = Number(process.env.LOGINS ?? 20)
 const CONCURRENCY = 4
 
 const stateDir = await mkdtemp(join(tmpdir(), 'edgegate-bench-'))
-const edge = await startEdge({ port: 0, stateDir, stdio: 'ignore' })
+// The refresh limits would turn a throughput measurement into a 429 count: lift them here only.
+const edge = await startEdge({
+  port: 0,
+  stateDir,
+  stdio: 'ignore',
+  vars: { REFRESH_LIMIT_PER_SESSION: '999999999', REFRESH_LIMIT_PER_ADDRESS: '999999999' },
+})
 await seedDemoUsers(edge.url, edge.adminToken)
 
 type Tokens = { access_token: string; refresh_token: string }

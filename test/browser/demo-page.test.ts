@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import AxeBuilder from '@axe-core/playwright'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seedDemoUsers } from '../../edge/local/demo-users.ts'
@@ -172,5 +173,34 @@ describe('the demo page', () => {
     await page.fill('#password', 'not-the-password')
     await page.click('#login-button')
     await page.waitForSelector('#login-error:has-text("Wrong username or password.")')
+  })
+})
+
+describe('accessibility', () => {
+  /** axe-core's serious and critical violations on the page as it is now, with where they are. */
+  async function seriousViolations(page: Page) {
+    const { violations } = await new AxeBuilder({ page }).analyze()
+    return violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) }))
+  }
+
+  it('has no serious or critical axe-core violations on the login view', async () => {
+    const context = await browser.newContext()
+    contexts.push(context)
+    const page = await context.newPage()
+    await page.goto(edge.url)
+    await page.waitForSelector('#login:not([hidden])')
+    expect(await seriousViolations(page)).toEqual([])
+  })
+
+  it('has no serious or critical violations on the chat view, and the message box is named by a label', async () => {
+    const alice = await loggedIn('alice')
+    await send(alice, 'a message for the checker')
+    await alice.waitForSelector('#messages li:has-text("a message for the checker")')
+    expect(await seriousViolations(alice)).toEqual([])
+    // A placeholder is not a name (it disappears as one types): a <label> names both fields.
+    await expect(alice.getByRole('textbox', { name: 'Message', exact: true }).count()).resolves.toBe(1)
+    await expect(alice.getByRole('textbox', { name: 'Room to join', exact: true }).count()).resolves.toBe(1)
   })
 })

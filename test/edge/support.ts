@@ -1,4 +1,5 @@
 import { env, exports } from 'cloudflare:workers'
+import { decodeJwt } from 'jose'
 import { expect } from 'vitest'
 import type { RevocationEvent, TokenResponse } from '../../shared/claims.ts'
 
@@ -94,9 +95,17 @@ export async function loginOk(user: { username: string; password: string }, addr
   return (await res.json()) as TokenResponse
 }
 
-/** `POST /auth/refresh` with `{ refresh_token }`. */
-export function refresh(token: string) {
-  return postJson('/auth/refresh', { refresh_token: token })
+/**
+ * `POST /auth/refresh` with `{ refresh_token }`, from a fresh client address
+ * unless one is given (so the per-address refresh limit never couples tests).
+ */
+export function refresh(token: string, address = freshAddress()) {
+  return postJson('/auth/refresh', { refresh_token: token }, { 'cf-connecting-ip': address })
+}
+
+/** The session id an access token names (its `sid` claim). */
+export function sidOf(tokens: TokenResponse): string {
+  return decodeJwt(tokens.access_token).sid as string
 }
 
 /** Read the revocation feed after `after` and expect 200. */

@@ -12,6 +12,7 @@ import {
   loginOk,
   postJson,
   refresh,
+  sidOf,
   type TestUser,
 } from '../support.ts'
 
@@ -20,8 +21,6 @@ let alice: TestUser
 beforeAll(async () => {
   alice = await createUser()
 })
-
-const sidOf = (tokens: TokenResponse) => decodeJwt(tokens.access_token).sid as string
 
 function logoutWithBearer(token: string, init: RequestInit = {}) {
   return call('/auth/logout', { method: 'POST', ...init, headers: { authorization: `Bearer ${token}` } })

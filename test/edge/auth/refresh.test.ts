@@ -11,6 +11,7 @@ import {
   loginOk,
   postJson,
   refresh,
+  sidOf,
   type TestUser,
 } from '../support.ts'
 
@@ -19,8 +20,6 @@ let alice: TestUser
 beforeAll(async () => {
   alice = await createUser()
 })
-
-const sidOf = (tokens: TokenResponse) => decodeJwt(tokens.access_token).sid as string
 
 async function sessionEvents(sid: string) {
   const { events } = await feed(0)
