@@ -199,7 +199,6 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   })
   const limits = new ConnectionLimits(options.limits)
   const sessions = new Sessions({
-    edgeIssuer: options.issuer,
     clockToleranceSeconds: tolerance,
     now,
     onKick: (code) => metrics.disconnects.inc({ code }),

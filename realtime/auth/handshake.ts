@@ -3,7 +3,7 @@ import { AppError } from '../../shared/errors.ts'
 import { connectError, rateLimited, toRealtimeError } from '../errors.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
 import type { SocketData } from '../session/socket-auth.ts'
-import { socketAuthOf } from '../session/socket-auth.ts'
+import { socketAuthOf, writeIssuer } from '../session/socket-auth.ts'
 import { originAllowed } from './origin-guard.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
@@ -86,6 +86,7 @@ export function acceptVerified(socket: AnySocket, verified: VerifiedToken, limit
   if (!limits.reserveUser(verified.claims.sub)) throw rateLimited('per-user connection cap', 1000)
   socket.data.auth = socketAuthOf(verified.claims, verified.kid)
   socket.data.iat = verified.claims.iat
+  writeIssuer(socket.data, verified)
   verifiedTokens.set(socket, verified)
 }
 

@@ -4,7 +4,7 @@ import { ROOM_GRANT_TYP } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { KeySet } from '../../shared/jwks/key-set.ts'
 import type { RevocationSet } from '../revocations/revocation-set.ts'
-import type { SocketAuth } from '../session/socket-auth.ts'
+import type { SocketData } from '../session/socket-auth.ts'
 import { checkJwtClaims, typIs } from './jwt-claims.ts'
 import { verifySignedJwsNative } from './verify-access-token-native.ts'
 
@@ -48,19 +48,19 @@ export class RoomGrants {
    * Check that `grant` lets the connection `auth` join `room`.
    *
    * @param grant - the compact JWS from `rt:join`
-   * @param auth - the connection's verified identity
+   * @param connection - the connection's `socket.data`: its identity and issuer
    * @param room - the room asked for (not a server-managed room: the caller checks that first)
    * @returns the grant's claims
    * @throws AppError `token_malformed` | `token_invalid` | `token_expired` |
    *   `token_revoked` | `token_mismatch` | `forbidden` | `unavailable`
    * @example
    * ```ts
-   * await grants.authorize(data.grant, socket.data.auth, data.room)
+   * await grants.authorize(data.grant, socket.data, data.room)
    * ```
    */
-  async authorize(grant: string, auth: SocketAuth, room: string): Promise<RoomGrantClaims> {
+  async authorize(grant: string, connection: SocketData, room: string): Promise<RoomGrantClaims> {
     try {
-      const claims = await this.verify(grant, auth)
+      const claims = await this.verify(grant, connection)
       if (!claims.rooms.includes(room)) throw new AppError('forbidden', 'room not in the grant')
       this.options.onOutcome?.('ok')
       return claims
@@ -70,7 +70,10 @@ export class RoomGrants {
     }
   }
 
-  private async verify(grant: string, auth: SocketAuth): Promise<RoomGrantClaims> {
+  private async verify(
+    grant: string,
+    { auth, issuer: other }: SocketData,
+  ): Promise<RoomGrantClaims> {
     const { keySet, issuer, audience, clockToleranceSeconds, revocations } = this.options
     const nowMs = this.options.now()
     const { header, payload, kid } = await verifySignedJwsNative(grant, keySet, {})
@@ -95,7 +98,7 @@ export class RoomGrants {
     if (revoked) throw new AppError('token_revoked', `grant: ${revoked} revoked`)
     // A connection from another issuer has a `sub` of that issuer's: an edge
     // grant for the same string names someone else (docs/protocol.md §12).
-    if (auth.iss !== issuer)
+    if (other !== undefined)
       throw new AppError('token_mismatch', 'grant for a connection of another issuer')
     if (claims.sub !== auth.sub) throw new AppError('token_mismatch', 'grant for another sub')
     if (claims.sid !== undefined && claims.sid !== auth.sid) {

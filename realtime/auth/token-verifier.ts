@@ -12,6 +12,8 @@ export interface VerifiedToken {
   kid: string
   /** The compact JWS itself, so a connection can tell its own token when an envelope repeats it. */
   token: string
+  /** The issuer, when it is another trusted issuer and not the edge (docs/protocol.md §12). */
+  issuer?: string
 }
 
 /** Options of {@link TokenVerifier}. */
@@ -87,7 +89,7 @@ export class TokenVerifier {
       this.cache.set(token, verified)
       if (this.cache.size > this.options.cacheSize) this.cache.delete(this.cache.keys().next().value!)
     }
-    this.assertNotRevoked({ ...verified.claims, kid: verified.kid }, nowMs / 1000)
+    this.assertNotRevoked({ ...verified.claims, kid: verified.kid, iss: verified.issuer }, nowMs / 1000)
     this.options.onVerified?.(verified.kid)
     return verified
   }
@@ -109,11 +111,12 @@ export class TokenVerifier {
       if (iss !== undefined && iss !== this.options.issuer) {
         // An unlisted issuer costs no key lookup (and no JWKS refetch).
         if (!trustedIssuers.has(iss)) throw new AppError('token_invalid', '"iss" not a trusted issuer')
-        return trustedIssuers.verify(token, iss, {
+        const verified = await trustedIssuers.verify(token, iss, {
           clockToleranceSeconds,
           nowMs,
           ...(onSignatureCheck && { onSignatureCheck }),
         })
+        return { ...verified, issuer: iss }
       }
     }
     // The allow-list is the key set's (never `none` or an HMAC), and the
@@ -136,7 +139,7 @@ export class TokenVerifier {
    * @throws AppError `token_revoked` when an event in force covers the token
    */
   assertNotRevoked(subject: RevocationSubject, nowSeconds: number): void {
-    if (subject.iss !== undefined && subject.iss !== this.options.issuer) return
+    if (subject.iss !== undefined) return
     const kind = this.options.revocations.check(subject, nowSeconds)
     if (kind) throw new AppError('token_revoked', `${kind} revoked`)
   }

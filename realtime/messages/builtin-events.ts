@@ -52,7 +52,7 @@ export const createBuiltinEvents = (deps: BuiltinEventDeps = {}) => ({
         if (data.grant === undefined || !deps.grants) {
           throw new AppError('forbidden', 'room not allowed by the rooms claim')
         }
-        await deps.grants.authorize(data.grant, auth, data.room)
+        await deps.grants.authorize(data.grant, socket.data, data.room)
         // The grant was checked against the connection as it is now: a
         // connection gone meanwhile joins nothing.
         if (!socket.connected) throw new AppError('forbidden', 'connection closed')

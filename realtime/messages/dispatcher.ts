@@ -151,12 +151,12 @@ function handle(p: Pipeline, packet: unknown[]): Promise<void> | undefined {
  * the connection keeps the session it opened with (its first token's `jti`).
  */
 function adopt(p: Pipeline, token: VerifiedToken): void {
-  const auth = p.socket.data.auth
+  const { auth, issuer } = p.socket.data
   const { claims } = token
-  if (claims.iss !== auth.iss || claims.sub !== auth.sub) {
+  if (token.issuer !== issuer || claims.sub !== auth.sub) {
     throw new AppError('token_mismatch', 'in-band token for another issuer or sub')
   }
-  if (claims.iss !== p.o.verifier.issuer) {
+  if (issuer !== undefined) {
     token = { ...token, claims: { ...claims, sid: auth.sid } }
   } else if (claims.sid !== auth.sid) {
     throw new AppError('token_mismatch', 'in-band token for another sid')
@@ -181,7 +181,7 @@ function dispatch(p: Pipeline, event: string, envelope: Envelope, ack: AckFn | u
     }
     try {
       o.verifier.assertNotRevoked(
-        { sub: auth.sub, sid: auth.sid, kid: auth.kid, iat: socket.data.iat, iss: auth.iss },
+        { sub: auth.sub, sid: auth.sid, kid: auth.kid, iat: socket.data.iat, iss: socket.data.issuer },
         nowMs / 1000,
       )
     } catch (err) {

@@ -6,7 +6,7 @@ export interface RevocationSubject {
   sid: string
   kid: string
   iat: number
-  /** The token's issuer; revocation events apply to the edge's tokens only (docs/protocol.md §12). */
+  /** Another issuer's, when not the edge's: revocation events apply to the edge's tokens only (docs/protocol.md §12). */
   iss?: string
 }
 

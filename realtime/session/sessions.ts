@@ -6,7 +6,7 @@ import { roomAllowed, isServerRoom } from '../../shared/events.ts'
 import type { VerifiedToken } from '../auth/token-verifier.ts'
 import { rtError } from '../errors.ts'
 import { DeadlineWheel } from './deadline-wheel.ts'
-import { socketAuthOf, type SocketData } from './socket-auth.ts'
+import { socketAuthOf, writeIssuer, type SocketData } from './socket-auth.ts'
 
 type AnySocket = Socket<any, any, any, SocketData>
 
@@ -21,12 +21,6 @@ export interface SessionsOptions {
   now: () => number
   /** Called when a socket is disconnected by the server, with the code. */
   onKick?: (code: RealtimeErrorCode) => void
-  /**
-   * The edge's issuer: its revocation events cover only the connections
-   * whose token it issued, never another issuer's user of the same `sub`
-   * (docs/protocol.md §12). @default every connection is the edge's
-   */
-  edgeIssuer?: string
 }
 
 /**
@@ -63,6 +57,7 @@ export class Sessions {
   attach(socket: AnySocket, token: VerifiedToken): void {
     socket.data.auth = socketAuthOf(token.claims, token.kid)
     socket.data.iat = token.claims.iat
+    writeIssuer(socket.data, token)
     this.tokens.set(socket, token.token)
     void socket.join([`user:${token.claims.sub}`, `session:${token.claims.sid}`])
     add(this.bySid, token.claims.sid, socket)
@@ -84,6 +79,7 @@ export class Sessions {
     const previousKid = socket.data.auth.kid
     socket.data.auth = socketAuthOf(token.claims, token.kid)
     socket.data.iat = token.claims.iat
+    writeIssuer(socket.data, token)
     this.tokens.set(socket, token.token)
     if (previousKid !== token.kid) {
       remove(this.byKid, previousKid, socket)
@@ -105,9 +101,10 @@ export class Sessions {
     // A service client's tokens never open a socket (docs/protocol.md §8).
     if (event.kind === 'client') return 0
     const index = event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
-    const { edgeIssuer } = this.options
+    // The edge's events cover the edge's tokens only, never another
+    // issuer's user of the same `sub` (docs/protocol.md §12).
     const sockets = members(index, event.id).filter(
-      (s) => (edgeIssuer === undefined || s.data.auth.iss === edgeIssuer) && (event.kind !== 'user' || s.data.iat <= event.at),
+      (s) => s.data.issuer === undefined && (event.kind !== 'user' || s.data.iat <= event.at),
     )
     for (const socket of sockets) this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))
     return sockets.length

@@ -10,8 +10,6 @@ export interface SocketAuth {
   rooms: string[]
   exp: number
   kid: string
-  /** The token's issuer: the edge's, or another trusted issuer's (docs/protocol.md §12). */
-  iss: string
 }
 
 /** What the server keeps on `socket.data`. */
@@ -19,6 +17,11 @@ export interface SocketData {
   auth: SocketAuth
   /** `iat` of the connection's token, for `user` revocations. */
   iat: number
+  /**
+   * The issuer of the connection's token when it is not the edge (docs/protocol.md §12);
+   * absent for the edge's. The edge's revocation events never cover such a connection.
+   */
+  issuer?: string
   /** Rooms joined with a room grant (docs/protocol.md §11): kept when an in-band token's `rooms` claim would not cover them. */
   grantedRooms?: string[]
 }
@@ -34,11 +37,26 @@ export function socketAuthOf(claims: AccessClaims, kid: string): SocketAuth {
     rooms: claims.rooms,
     exp: claims.exp,
     kid,
-    iss: claims.iss,
   }
 }
 
 /** Whether a space-separated scope string holds `required`. */
 export function hasScope(scope: string, required: string): boolean {
   return ` ${scope} `.includes(` ${required} `)
+}
+
+/**
+ * Record on `socket.data` which issuer the connection's token came from:
+ * `issuer` is set only for another trusted issuer's token (docs/protocol.md §12).
+ *
+ * @param data - the socket's data
+ * @param token - the verified token and, for another issuer's, its issuer
+ * @example
+ * ```ts
+ * writeIssuer(socket.data, verified)
+ * ```
+ */
+export function writeIssuer(data: SocketData, token: { issuer?: string }): void {
+  if (token.issuer === undefined) delete data.issuer
+  else data.issuer = token.issuer
 }

@@ -138,7 +138,6 @@ describe('oidc-provider as a second issuer', () => {
       sid: claims.jti,
       scope: 'chat:read chat:write',
       rooms: ['lobby', 'ops:*'],
-      iss: op.url,
       kid: KID,
     })
     expect(await request(socket, 'rt:join', envelope({ room: 'ops:1' }))).toMatchObject({
