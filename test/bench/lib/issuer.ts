@@ -1,10 +1,11 @@
 /**
- * The bench's token issuer: one ES256 key the bench holds, its JWKS on a
+ * The bench's token issuer: one ES256 key (or RS256, for a second issuer) the bench holds, its JWKS on a
  * loopback HTTP server (as test/realtime/support.ts `startIssuer()` does),
  * and a synchronous `mint` on node:crypto so a fresh token per connection
  * costs the load generator tens of microseconds, not an edge round trip.
  */
 import {
+  constants,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
@@ -21,6 +22,8 @@ export interface MintKey {
   kid: string
   /** PKCS#8 PEM of the bench's private key. */
   privatePem: string
+  /** Its algorithm. @default 'ES256' */
+  alg?: 'ES256' | 'RS256'
 }
 
 /** Claims a minted token may override. */
@@ -44,7 +47,12 @@ const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64ur
  */
 export function minter(key: MintKey): (claims?: MintClaims) => string {
   const privateKey: KeyObject = createPrivateKey(key.privatePem)
-  const header = b64url(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: key.kid }))
+  const alg = key.alg ?? 'ES256'
+  const header = b64url(JSON.stringify({ alg, typ: 'at+jwt', kid: key.kid }))
+  const signOptions =
+    alg === 'ES256'
+      ? { key: privateKey, dsaEncoding: 'ieee-p1363' as const }
+      : { key: privateKey, padding: constants.RSA_PKCS1_PADDING }
   return function mint({
     sub = 'user-1',
     sid = 'session-1',
@@ -69,10 +77,7 @@ export function minter(key: MintKey): (claims?: MintClaims) => string {
       }),
     )
     const input = `${header}.${payload}`
-    const signature = sign('sha256', Buffer.from(input), {
-      key: privateKey,
-      dsaEncoding: 'ieee-p1363',
-    })
+    const signature = sign('sha256', Buffer.from(input), signOptions)
     return `${input}.${b64url(signature)}`
   }
 }
@@ -94,12 +99,19 @@ export interface BenchIssuer {
   close(): Promise<void>
 }
 
-/** Generate a key and serve its JWKS on 127.0.0.1. */
-export async function startBenchIssuer(): Promise<BenchIssuer> {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+/**
+ * Generate a key and serve its JWKS on 127.0.0.1.
+ *
+ * @param alg - the key's algorithm: ES256, or RS256 (2048 bits) for a second issuer. @default 'ES256'
+ */
+export async function startBenchIssuer(alg: 'ES256' | 'RS256' = 'ES256'): Promise<BenchIssuer> {
+  const { privateKey, publicKey } =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 })
   const kid = `bench-${randomUUID().slice(0, 8)}`
   const jwks = JSON.stringify({
-    keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' }],
+    keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' }],
   })
   const server: Server = createServer((req, res) => {
     if (req.url !== '/.well-known/jwks.json') return void res.writeHead(404).end()
@@ -116,6 +128,7 @@ export async function startBenchIssuer(): Promise<BenchIssuer> {
     issuer: url,
     kid,
     privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+    alg,
   }
   return {
     url,
