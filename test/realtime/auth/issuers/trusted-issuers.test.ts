@@ -243,6 +243,15 @@ describe('an issuer whose discovery is down at start', () => {
     await connect(url, { auth: { token: await foreignToken(other) } })
     const token = await foreignToken(third)
     expect(await refusal(url, { auth: { token } })).toEqual(refusedWith('unavailable'))
+    const metrics = await server.metrics.registry.metrics()
+    expect(metrics).toMatch(
+      new RegExp(
+        `realtime_issuer_fetches_total\\{issuer="${third.url}",kind="discovery",outcome="error"\\} [1-9]`,
+      ),
+    )
+    expect(metrics).toContain(
+      `realtime_issuer_fetches_total{issuer="${other.url}",kind="jwks",outcome="ok"} 1`,
+    )
 
     third.down = false
     await eventually(() => server.degradedReasons().length === 0, 'the third issuer loaded', 20_000)
