@@ -16,3 +16,6 @@ export const ISSUER_LOAD_RETRY_MS = 2_000
 
 /** Longest `name` taken from another issuer's token for display; past it the `sub` is shown. */
 export const FOREIGN_NAME_MAX_CHARS = 256
+
+/** Largest `TRUSTED_ISSUERS_FILE` read, in bytes. */
+export const TRUSTED_ISSUERS_FILE_MAX_BYTES = 256 * 1024

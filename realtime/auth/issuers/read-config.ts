@@ -1,8 +1,6 @@
 import { readFileSync, statSync } from 'node:fs'
+import { TRUSTED_ISSUERS_FILE_MAX_BYTES } from './constants.ts'
 import { parseTrustedIssuers, type TrustedIssuer } from './schema.ts'
-
-/** Largest `TRUSTED_ISSUERS_FILE` read, in bytes. */
-export const TRUSTED_ISSUERS_FILE_MAX_BYTES = 256 * 1024
 
 /**
  * The issuers trusted besides the edge (docs/protocol.md §12), from
