@@ -11,6 +11,7 @@ import {
   type SigningAlgorithm,
 } from '../shared/constants.ts'
 import { MAX_SESSIONS_PER_USER, REFRESH_LIMIT_PER_ADDRESS, REFRESH_LIMIT_PER_SESSION } from './constants.ts'
+import { parseHttpUrl, trimTrailingSlashes } from '../shared/url.ts'
 
 /** The edge's configuration, parsed once per `env` from its bindings. */
 export interface EdgeConfig {
@@ -92,7 +93,7 @@ function readIssuer(value: string | undefined): string {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('ISSUER must be http(s)')
   if (url.search || url.hash) throw new ConfigError('ISSUER must not have a query or fragment')
-  return value.replace(/\/+$/, '')
+  return trimTrailingSlashes(value)
 }
 
 function readAudience(value: string | undefined): string | string[] {
@@ -106,13 +107,7 @@ function readAudience(value: string | undefined): string | string[] {
 function readUrls(name: string, value: string | undefined): string[] {
   const list = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)
   for (const entry of list) {
-    let url: URL
-    try {
-      url = new URL(entry)
-    } catch {
-      throw new ConfigError(`${name} must be a comma-separated list of URLs`)
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} entries must be http(s)`)
+    if (!parseHttpUrl(entry)) throw new ConfigError(`${name} must be a comma-separated list of http(s) URLs`)
   }
   return list
 }

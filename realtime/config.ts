@@ -2,6 +2,9 @@ import type { RealtimeServerOptions } from './server.ts'
 import type { LogLevel } from './log.ts'
 import { readTrustedIssuers } from './auth/issuers/read-config.ts'
 import { MAX_QUEUED_BYTES_PER_SOCKET } from './engine/slow-consumer.ts'
+import * as C from './constants.ts'
+import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH } from '../shared/constants.ts'
+import { parseHttpUrl, trimTrailingSlashes } from '../shared/url.ts'
 
 /** The runnable service's configuration, from environment variables. */
 export interface ServiceConfig {
@@ -14,32 +17,32 @@ export interface ServiceConfig {
 
 /** Every variable the service reads, with its default, for the README and for `--help`. */
 export const VARIABLES: Record<string, string> = {
-  REALTIME_PORT: '3000',
-  REALTIME_HOST: '127.0.0.1',
-  EDGE_URL: 'http://127.0.0.1:8787',
+  REALTIME_PORT: String(C.DEFAULT_PORT),
+  REALTIME_HOST: C.DEFAULT_HOST,
+  EDGE_URL: C.DEFAULT_EDGE_URL,
   ISSUER: '$EDGE_URL',
-  JWKS_URL: '$ISSUER/.well-known/jwks.json',
-  AUDIENCE: 'realtime',
+  JWKS_URL: `$ISSUER${JWKS_PATH}`,
+  AUDIENCE: DEFAULT_AUDIENCE,
   ALLOWED_ORIGINS: '$EDGE_URL',
   TOKEN_COOKIE: '(off)',
   ALLOW_QUERY_TOKEN: 'false',
   REQUIRE_ENVELOPE_TOKEN: 'false',
-  CLOCK_TOLERANCE: '5',
-  CONNECT_TIMEOUT_MS: '5000',
-  CONNECTION_RATE: '10',
-  MAX_CONNECTIONS_PER_ADDRESS: '200',
-  MAX_CONNECTIONS_PER_USER: '20',
-  MESSAGE_RATE: '20',
-  MESSAGE_BURST: '40',
+  CLOCK_TOLERANCE: String(CLOCK_TOLERANCE_SECONDS),
+  CONNECT_TIMEOUT_MS: String(C.CONNECT_TIMEOUT_MS),
+  CONNECTION_RATE: String(C.CONNECTION_RATE_PER_SECOND),
+  MAX_CONNECTIONS_PER_ADDRESS: String(C.MAX_CONNECTIONS_PER_ADDRESS),
+  MAX_CONNECTIONS_PER_USER: String(C.MAX_CONNECTIONS_PER_USER),
+  MESSAGE_RATE: String(C.MESSAGE_RATE_PER_SECOND),
+  MESSAGE_BURST: String(C.MESSAGE_BURST),
   CONNECTION_STATE_RECOVERY_MS: '0',
   TRUST_PROXY: 'false',
   LOGIN_URL: '(none)',
-  JWKS_COOLDOWN_MS: '30000',
-  JWKS_MAX_STALE_MS: '3600000',
-  SHUTDOWN_TIMEOUT_MS: '10000',
+  JWKS_COOLDOWN_MS: String(C.JWKS_COOLDOWN_MS),
+  JWKS_MAX_STALE_MS: String(C.JWKS_MAX_STALE_MS),
+  SHUTDOWN_TIMEOUT_MS: String(C.SHUTDOWN_TIMEOUT_MS),
   LOG_LEVEL: 'info',
   REVOCATION_FEED_TOKEN: '(pull off)',
-  REVOCATION_POLL_MS: '2000',
+  REVOCATION_POLL_MS: String(C.REVOCATION_POLL_MS),
   REDIS_URL: '(single node)',
   SOCKETIO_JWT_COMPAT_MS: '0',
   TRUSTED_ISSUERS: '(none: the edge only)',
@@ -64,7 +67,9 @@ export class ConfigErrors extends Error {
  * @param env - the environment. @default process.env
  * @throws ConfigErrors listing each bad variable
  */
-export function readServiceConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
+export function readServiceConfig(
+  env: Record<string, string | undefined> = process.env,
+): ServiceConfig {
   const problems: string[] = []
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name]
@@ -85,47 +90,56 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
   }
   const url = (name: string, fallback: string): string => {
     const raw = env[name] || fallback
-    try {
-      const parsed = new URL(raw)
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error()
-    } catch {
-      // A derived default repeats its source's error; report only what was set.
-      if (env[name]) problems.push(`${name}=${JSON.stringify(raw)}: expected an http(s) URL`)
+    // A derived default repeats its source's error; report only what was set.
+    if (!parseHttpUrl(raw) && env[name]) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected an http(s) URL`)
     }
-    return raw.replace(/\/+$/, '')
+    return trimTrailingSlashes(raw)
   }
 
-  const edgeUrl = url('EDGE_URL', 'http://127.0.0.1:8787')
+  const edgeUrl = url('EDGE_URL', C.DEFAULT_EDGE_URL)
   const issuer = url('ISSUER', edgeUrl)
-  const jwksUrl = url('JWKS_URL', `${issuer}/.well-known/jwks.json`)
-  const audience = (env.AUDIENCE || 'realtime').split(',').map((s) => s.trim()).filter(Boolean)
-  if (audience.length === 0) problems.push(`AUDIENCE=${JSON.stringify(env.AUDIENCE)}: expected one or more comma-separated audiences`)
+  const jwksUrl = url('JWKS_URL', `${issuer}${JWKS_PATH}`)
+  const audience = (env.AUDIENCE || DEFAULT_AUDIENCE)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  if (audience.length === 0)
+    problems.push(
+      `AUDIENCE=${JSON.stringify(env.AUDIENCE)}: expected one or more comma-separated audiences`,
+    )
   let allowedOrigins: string[] | '*' = '*'
   const rawOrigins = env.ALLOWED_ORIGINS ?? safeOrigin(edgeUrl)
   if (rawOrigins.trim() !== '*') {
-    allowedOrigins = rawOrigins.split(',').map((s) => s.trim()).filter(Boolean)
+    allowedOrigins = rawOrigins
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
     // The default derived from EDGE_URL is checked there; report only what was set.
     for (const origin of env.ALLOWED_ORIGINS === undefined ? [] : allowedOrigins) {
       try {
-        if (new URL(origin).origin !== origin.replace(/\/+$/, '')) throw new Error()
+        if (new URL(origin).origin !== trimTrailingSlashes(origin)) throw new Error()
       } catch {
-        problems.push(`ALLOWED_ORIGINS: ${JSON.stringify(origin)} is not an origin (scheme://host[:port])`)
+        problems.push(
+          `ALLOWED_ORIGINS: ${JSON.stringify(origin)} is not an origin (scheme://host[:port])`,
+        )
       }
     }
   }
   const logLevel = (env.LOG_LEVEL || 'info') as LogLevel
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: expected debug, info, warn or error`)
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
+    problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: expected debug, info, warn or error`)
   const cookie = env.TOKEN_COOKIE
   if (cookie !== undefined && cookie !== '' && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie)) {
     problems.push(`TOKEN_COOKIE=${JSON.stringify(cookie)}: not a cookie name`)
   }
   const loginUrl = env.LOGIN_URL || undefined
-  if (loginUrl !== undefined && !isHttpUrl(loginUrl)) {
+  if (loginUrl !== undefined && !parseHttpUrl(loginUrl)) {
     // Sent to clients as `redirect`: never a javascript: or data: URL.
     problems.push(`LOGIN_URL=${JSON.stringify(loginUrl)}: expected an http(s) URL`)
   }
   const recoveryMs = int('CONNECTION_STATE_RECOVERY_MS', 0, 0, 24 * 3600 * 1000)
-  const pollMs = int('REVOCATION_POLL_MS', 2000, 100, 60_000)
+  const pollMs = int('REVOCATION_POLL_MS', C.REVOCATION_POLL_MS, 100, 60_000)
   // socketio-jwt's post-connect flow: time a tokenless socket has to authenticate; 0 is off.
   const compatMs = int('SOCKETIO_JWT_COMPAT_MS', 0, 0, 60_000)
   const redisUrl = env.REDIS_URL || undefined
@@ -141,31 +155,37 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
   const trustedIssuers = readTrustedIssuers(env, issuer, problems)
 
   const config: ServiceConfig = {
-    port: int('REALTIME_PORT', 3000, 0, 65535),
-    host: env.REALTIME_HOST || '127.0.0.1',
-    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    port: int('REALTIME_PORT', C.DEFAULT_PORT, 0, 65535),
+    host: env.REALTIME_HOST || C.DEFAULT_HOST,
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', C.SHUTDOWN_TIMEOUT_MS, 0, 600_000),
     logLevel,
     server: {
       issuer,
       jwksUrl,
       audience: audience.length === 1 ? audience[0]! : audience,
       allowedOrigins,
-      tokenSource: { allowQueryToken: bool('ALLOW_QUERY_TOKEN'), ...(cookie ? { cookieName: cookie } : {}) },
-      requireEnvelopeToken: bool('REQUIRE_ENVELOPE_TOKEN'),
-      clockToleranceSeconds: int('CLOCK_TOLERANCE', 5, 0, 300),
-      connectTimeoutMs: int('CONNECT_TIMEOUT_MS', 5000, 100, 60_000),
-      limits: {
-        ratePerSecond: int('CONNECTION_RATE', 10, 1, 100_000),
-        perAddress: int('MAX_CONNECTIONS_PER_ADDRESS', 200, 1, 1_000_000),
-        perUser: int('MAX_CONNECTIONS_PER_USER', 20, 1, 100_000),
+      tokenSource: {
+        allowQueryToken: bool('ALLOW_QUERY_TOKEN'),
+        ...(cookie ? { cookieName: cookie } : {}),
       },
-      messageRate: { perSecond: int('MESSAGE_RATE', 20, 1, 100_000), burst: int('MESSAGE_BURST', 40, 1, 100_000) },
+      requireEnvelopeToken: bool('REQUIRE_ENVELOPE_TOKEN'),
+      clockToleranceSeconds: int('CLOCK_TOLERANCE', CLOCK_TOLERANCE_SECONDS, 0, 300),
+      connectTimeoutMs: int('CONNECT_TIMEOUT_MS', C.CONNECT_TIMEOUT_MS, 100, 60_000),
+      limits: {
+        ratePerSecond: int('CONNECTION_RATE', C.CONNECTION_RATE_PER_SECOND, 1, 100_000),
+        perAddress: int('MAX_CONNECTIONS_PER_ADDRESS', C.MAX_CONNECTIONS_PER_ADDRESS, 1, 1_000_000),
+        perUser: int('MAX_CONNECTIONS_PER_USER', C.MAX_CONNECTIONS_PER_USER, 1, 100_000),
+      },
+      messageRate: {
+        perSecond: int('MESSAGE_RATE', C.MESSAGE_RATE_PER_SECOND, 1, 100_000),
+        burst: int('MESSAGE_BURST', C.MESSAGE_BURST, 1, 100_000),
+      },
       connectionStateRecovery: recoveryMs > 0 ? { maxDisconnectionDurationMs: recoveryMs } : false,
       trustProxy: bool('TRUST_PROXY'),
       ...(loginUrl ? { loginUrl } : {}),
       jwks: {
-        cooldownMs: int('JWKS_COOLDOWN_MS', 30_000, 0, 3_600_000),
-        maxStaleMs: int('JWKS_MAX_STALE_MS', 3_600_000, 0, 7 * 24 * 3_600_000),
+        cooldownMs: int('JWKS_COOLDOWN_MS', C.JWKS_COOLDOWN_MS, 0, 3_600_000),
+        maxStaleMs: int('JWKS_MAX_STALE_MS', C.JWKS_MAX_STALE_MS, 0, 7 * 24 * 3_600_000),
       },
       ...(env.REVOCATION_FEED_TOKEN
         ? { revocationFeed: { edgeUrl, token: env.REVOCATION_FEED_TOKEN, intervalMs: pollMs } }
@@ -178,15 +198,6 @@ export function readServiceConfig(env: Record<string, string | undefined> = proc
   }
   if (problems.length > 0) throw new ConfigErrors(problems)
   return config
-}
-
-function isHttpUrl(raw: string): boolean {
-  try {
-    const { protocol } = new URL(raw)
-    return protocol === 'http:' || protocol === 'https:'
-  } catch {
-    return false
-  }
 }
 
 function safeOrigin(url: string): string {

@@ -13,7 +13,10 @@ export const RoomPatternSchema = v.pipe(
 export const ScopeSchema = v.pipe(
   v.string(),
   v.maxLength(1024),
-  v.regex(/^(?:[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*)?$/, 'scope: space-separated tokens'),
+  v.regex(
+    /^(?:[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*)?$/,
+    'scope: space-separated tokens',
+  ),
 )
 
 /**
@@ -67,6 +70,13 @@ export const RoomGrantClaimsSchema = v.object({
 
 /** The claims of a room grant. */
 export type RoomGrantClaims = v.InferOutput<typeof RoomGrantClaimsSchema>
+
+/**
+ * The claims about the subject, as the edge chooses them when it signs; the
+ * registered claims (`iss`, `aud`, `jti`, `iat`, `nbf`, `exp`) are added by
+ * the signer. Derived from {@link AccessClaimsSchema}, like every claim shape.
+ */
+export type SubjectClaims = Pick<AccessClaims, 'sub' | 'sid' | 'name' | 'scope' | 'rooms'>
 
 /** A revocation event (PROTOCOL §6). */
 export const RevocationEventSchema = v.object({

@@ -3,6 +3,7 @@ import { DEFAULT_AUDIENCE, JWKS_PATH } from './constants.ts'
 import { AppError } from './errors.ts'
 import { createKeySet, type KeySetOptions } from './jwks/key-set.ts'
 import { verifyAccessToken, type VerifiedAccessToken } from './verify-access-token.ts'
+import { trimTrailingSlashes } from './url.ts'
 
 /** Options of {@link createVerifier}. */
 export interface VerifierOptions {
@@ -58,7 +59,7 @@ export interface Verifier {
  */
 export function createVerifier(options: VerifierOptions): Verifier {
   if (!options.issuer) throw new TypeError('createVerifier: issuer is required')
-  const issuer = options.issuer.replace(/\/+$/, '')
+  const issuer = trimTrailingSlashes(options.issuer)
   const keySet = createKeySet({
     ...options.keySet,
     jwksUrl: options.jwksUrl ?? `${issuer}${JWKS_PATH}`,
@@ -71,7 +72,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const verified = await verifyAccessToken(token, keySet.getKey, {
         issuer,
         audience: options.audience ?? DEFAULT_AUDIENCE,
-        ...(options.clockToleranceSeconds !== undefined && { clockToleranceSeconds: options.clockToleranceSeconds }),
+        ...(options.clockToleranceSeconds !== undefined && {
+          clockToleranceSeconds: options.clockToleranceSeconds,
+        }),
         currentDate: new Date(now),
       })
       if (options.isRevoked && (await options.isRevoked(verified))) {

@@ -33,15 +33,15 @@ export async function login<E extends AppEnv>(
 
   const password = normalizePassword(body.password)
   const user = await findUserByUsername(c.env.DB, body.username)
-  let failure: string | undefined
+  let failure: LoginFailure | undefined
   if (!user) {
     await burnPasswordCheck(password)
-    failure = 'unknown user'
+    failure = 'unknown_user'
   } else {
     const check = await verifyPassword(password, user.password_hash)
     if (!check.ok)
-      failure = check.reason === 'unsupported_hash' ? 'stored hash unsupported' : 'wrong password'
-    else if (user.disabled_at !== null) failure = 'user disabled'
+      failure = check.reason === 'unsupported_hash' ? 'unsupported_hash' : 'wrong_password'
+    else if (user.disabled_at !== null) failure = 'user_disabled'
     else if (check.needsRehash) {
       c.executionCtx.waitUntil(
         hashPassword(password).then((h) =>
@@ -50,11 +50,7 @@ export async function login<E extends AppEnv>(
       )
     }
   }
-  if (failure !== undefined || !user) {
-    if (failure === 'stored hash unsupported')
-      log('error', 'password hash unsupported', { sub: user?.sub })
-    throw new AppError('invalid_credentials', failure ?? 'unknown user')
-  }
+  if (failure !== undefined || !user) throw loginRefused(failure ?? 'unknown_user', user?.sub)
   await throttle.succeed(userKey, now)
   const config = c.get('config')
   const grant = await createSession(c.env.DB, user, now, {
@@ -63,4 +59,31 @@ export async function login<E extends AppEnv>(
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
   })
   return tokenResponse(c, grant)
+}
+
+/** Why a login is refused, internally; on the wire every one is `invalid_credentials`. */
+type LoginFailure = 'unknown_user' | 'wrong_password' | 'user_disabled' | 'unsupported_hash'
+
+/**
+ * The one place a login failure becomes its error (docs/protocol.md §3): the
+ * client sees `invalid_credentials` whatever the reason, so it cannot tell
+ * an unknown user from a wrong password; the log line names the reason, and a
+ * stored hash this build cannot check is an operator's problem, logged as an error.
+ */
+function loginRefused(failure: LoginFailure, sub: string | undefined): AppError {
+  switch (failure) {
+    case 'unsupported_hash':
+      log('error', 'password hash unsupported', { sub })
+      return new AppError('invalid_credentials', 'stored hash unsupported')
+    case 'unknown_user':
+      return new AppError('invalid_credentials', 'unknown user')
+    case 'wrong_password':
+      return new AppError('invalid_credentials', 'wrong password')
+    case 'user_disabled':
+      return new AppError('invalid_credentials', 'user disabled')
+    default: {
+      const unhandled: never = failure
+      return unhandled
+    }
+  }
 }

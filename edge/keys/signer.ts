@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose'
+import type { SubjectClaims } from '../../shared/claims.ts'
 import { ACCESS_TOKEN_TYP, type SigningAlgorithm } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
 import { importKek, importSigningKey } from './key-material.ts'
@@ -51,13 +52,7 @@ export function forgetSigningKey(): void {
 }
 
 /** The claims an access token is minted with; registered claims are added by {@link mintAccessToken}. */
-export interface MintClaims {
-  sub: string
-  sid: string
-  name: string
-  scope: string
-  rooms: string[]
-}
+export type MintClaims = SubjectClaims
 
 /** Options of {@link mintAccessToken}. */
 export interface MintOptions {
@@ -76,8 +71,17 @@ export interface MintOptions {
  * @param claims - the subject's claims
  * @param options - issuer, audience, lifetime and clock
  */
-export function mintAccessToken(signer: SigningKey, claims: MintClaims, options: MintOptions): Promise<string> {
-  return new SignJWT({ name: claims.name, sid: claims.sid, scope: claims.scope, rooms: claims.rooms })
+export function mintAccessToken(
+  signer: SigningKey,
+  claims: MintClaims,
+  options: MintOptions,
+): Promise<string> {
+  return new SignJWT({
+    name: claims.name,
+    sid: claims.sid,
+    scope: claims.scope,
+    rooms: claims.rooms,
+  })
     .setProtectedHeader({ alg: signer.alg, typ: ACCESS_TOKEN_TYP, kid: signer.kid })
     .setIssuer(options.issuer)
     .setAudience(options.audience)

@@ -1,21 +1,24 @@
-import type { Socket } from 'socket.io'
 import { AppError } from '../../shared/errors.ts'
 import { connectError, rateLimited, toRealtimeError } from '../errors.ts'
+import type { RealtimeContext } from '../context.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
-import type { SocketData } from '../session/socket-auth.ts'
-import { socketAuthOf, writeIssuer } from '../session/socket-auth.ts'
+import type { Sessions } from '../session/sessions.ts'
+import { writeIdentity } from '../session/socket-auth.ts'
 import { originAllowed } from './origin-guard.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
+import type { RealtimeSocket } from '../types.ts'
+import { CONNECTION_CAP_RETRY_AFTER_MS } from '../constants.ts'
 
-type AnySocket = Socket<any, any, any, SocketData>
 /** A Socket.IO namespace middleware. */
-export type SocketMiddleware = (socket: AnySocket, next: (err?: Error) => void) => void
+export type SocketMiddleware = (socket: RealtimeSocket, next: (err?: Error) => void) => void
 
 /** Options of {@link handshakeChain}. */
 export interface HandshakeOptions {
   allowedOrigins: ReadonlySet<string> | '*'
   limits: ConnectionLimits
+  /** Keeps each connection's token (never in `socket.data`, which recovery may persist). */
+  sessions: Pick<Sessions, 'holdToken'>
   verifier: TokenVerifier
   tokenSource: TokenSourceOptions
   /** Use the first `X-Forwarded-For` address (only behind a proxy you run). */
@@ -25,6 +28,8 @@ export interface HandshakeOptions {
   now: () => number
   /** Called with each refusal's code (for metrics) and unexpected errors. */
   onRefused?: (code: string, unexpected: unknown) => void
+  /** Called once a socket has its identity, with the verified token (compat mode's `decoded_token`). */
+  onAccepted?: (socket: RealtimeSocket, verified: VerifiedToken) => void
 }
 
 /**
@@ -42,12 +47,16 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
 
   const originGuard: SocketMiddleware = function originGuard(socket, next) {
     const origin = socket.handshake.headers.origin
-    if (originAllowed(options.allowedOrigins, typeof origin === 'string' ? origin : undefined)) return next()
+    if (originAllowed(options.allowedOrigins, typeof origin === 'string' ? origin : undefined))
+      return next()
     refuse(next, new AppError('origin_forbidden', 'origin not in the allow-list'))
   }
 
   const connectionRate: SocketMiddleware = function connectionRate(socket, next) {
-    const wait = options.limits.admitAddress(clientAddress(socket, options.trustProxy), options.now())
+    const wait = options.limits.admitAddress(
+      clientAddress(socket, options.trustProxy),
+      options.now(),
+    )
     if (wait === 0) return next()
     refuse(next, rateLimited('connection rate or per-address cap', wait))
   }
@@ -62,10 +71,11 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
     options.verifier.verify(token).then(
       (verified) => {
         try {
-          acceptVerified(socket, verified, options.limits)
+          acceptVerified(socket, verified, options)
         } catch (err) {
           return refuse(next, err)
         }
+        options.onAccepted?.(socket, verified)
         next()
       },
       (err) => refuse(next, err),
@@ -76,36 +86,56 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
 }
 
 /**
- * Take a verified token as the socket's identity: the per-user cap, then
- * `socket.data.auth` and the token the connection handler reads. Shared by
- * the handshake and the socketio-jwt compat mode's `authenticate`.
+ * The `onRefused` of the handshake and compat mode: count each refusal by
+ * code, log unexpected failures as errors and the rest at debug.
  *
- * @throws AppError `rate_limited` when the user is at the per-user cap
+ * @param ctx - the server's metrics and logger
+ * @example
+ * ```ts
+ * handshakeChain({ ...options, onRefused: handshakeRefused(ctx) })
+ * ```
  */
-export function acceptVerified(socket: AnySocket, verified: VerifiedToken, limits: ConnectionLimits): void {
-  if (!limits.reserveUser(verified.claims.sub)) throw rateLimited('per-user connection cap', 1000)
-  socket.data.auth = socketAuthOf(verified.claims, verified.kid)
-  socket.data.iat = verified.claims.iat
-  writeIssuer(socket.data, verified)
-  verifiedTokens.set(socket, verified)
+export function handshakeRefused(
+  ctx: Pick<RealtimeContext, 'metrics' | 'logger'>,
+): (code: string, unexpected: unknown) => void {
+  return function onRefused(code, unexpected) {
+    ctx.metrics.handshakes.inc({ outcome: code })
+    if (unexpected)
+      ctx.logger('error', 'handshake failed unexpectedly', { error: String(unexpected) })
+    else ctx.logger('debug', 'handshake refused', { code })
+  }
 }
 
-/** The verified token of each socket that passed the chain, for the connection handler. */
-export const verifiedTokens = new WeakMap<AnySocket, VerifiedToken>()
-
 /**
- * The verified token of a socket that passed the chain, handed over once:
- * the connection keeps what it needs, so the claims are not held for the
- * connection's lifetime.
+ * Take a verified token as the socket's identity: the per-user cap, then
+ * `socket.data` (written here once; the connection handler and everything
+ * after read it there) and the token handed to the sessions. Shared by the
+ * handshake and the socketio-jwt compat mode's `authenticate`. Nothing else
+ * keeps the verified claims.
+ *
+ * @param socket - the socket being admitted
+ * @param verified - the token that passed every check
+ * @param admission - the per-user cap and where the connection's token is kept
+ * @throws AppError `rate_limited` when the user is at the per-user cap
+ * @example
+ * ```ts
+ * acceptVerified(socket, await verifier.verify(token), { limits, sessions })
+ * ```
  */
-export function takeVerified(socket: AnySocket): VerifiedToken | undefined {
-  const verified = verifiedTokens.get(socket)
-  verifiedTokens.delete(socket)
-  return verified
+export function acceptVerified(
+  socket: RealtimeSocket,
+  verified: VerifiedToken,
+  admission: Pick<HandshakeOptions, 'limits' | 'sessions'>,
+): void {
+  if (!admission.limits.reserveUser(verified.claims.sub)) {
+    throw rateLimited('per-user connection cap', CONNECTION_CAP_RETRY_AFTER_MS)
+  }
+  writeIdentity(socket.data, verified)
+  admission.sessions.holdToken(socket, verified.token)
 }
 
 /** The client's address: the socket's peer, or the first `X-Forwarded-For` hop when the proxy is trusted. */
-export function clientAddress(socket: AnySocket, trustProxy: boolean): string {
+export function clientAddress(socket: RealtimeSocket, trustProxy: boolean): string {
   if (trustProxy) {
     const forwarded = socket.handshake.headers['x-forwarded-for']
     const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim()

@@ -1,3 +1,5 @@
+import { parseHttpUrl } from '../../shared/url.ts'
+
 /**
  * Whether a handshake's Origin is acceptable: absent (not a browser), or in
  * the allow-list, or the list is `'*'`. Origins compare exactly, after URL
@@ -6,7 +8,10 @@
  * @param allowed - normalized origins, or '*'
  * @param origin - the Origin header
  */
-export function originAllowed(allowed: ReadonlySet<string> | '*', origin: string | undefined): boolean {
+export function originAllowed(
+  allowed: ReadonlySet<string> | '*',
+  origin: string | undefined,
+): boolean {
   if (origin === undefined) return true
   if (allowed === '*') return true
   return allowed.has(origin)
@@ -22,15 +27,8 @@ export function normalizeOrigins(origins: readonly string[] | '*'): ReadonlySet<
   const set = new Set<string>()
   for (const entry of origins) {
     if (entry === '*') return '*'
-    let url: URL
-    try {
-      url = new URL(entry)
-    } catch {
-      throw new TypeError(`allowed origin ${JSON.stringify(entry)} is not a URL`)
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`allowed origin ${JSON.stringify(entry)} is not http(s)`)
-    }
+    const url = parseHttpUrl(entry)
+    if (!url) throw new TypeError(`allowed origin ${JSON.stringify(entry)} is not an http(s) URL`)
     set.add(url.origin)
   }
   return set

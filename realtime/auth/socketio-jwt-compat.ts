@@ -6,18 +6,16 @@
  * goes through the same verification as a handshake token, and nothing else
  * it sends is processed until then.
  */
-import type { Socket } from 'socket.io'
 import type { AccessClaims } from '../../shared/claims.ts'
 import { SOCKETIO_JWT_COMPAT_TIMEOUT_MS } from '../../shared/constants.ts'
 import { AppError, isAppError, type RealtimeErrorCode } from '../../shared/errors.ts'
 import { rtError, toRealtimeError, wireMessage } from '../errors.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
-import type { SocketData } from '../session/socket-auth.ts'
-import { acceptVerified, takeVerified, verifiedTokens, type SocketMiddleware } from './handshake.ts'
+import type { Sessions } from '../session/sessions.ts'
+import { acceptVerified, type SocketMiddleware } from './handshake.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
-
-type AnySocket = Socket<any, any, any, SocketData>
+import type { RealtimeSocket } from '../types.ts'
 
 /** The `socketioJwtCompat` option of `createRealtimeServer`. */
 export interface SocketioJwtCompatOptions {
@@ -31,6 +29,8 @@ export interface SocketioJwtCompatDeps extends SocketioJwtCompatOptions {
   verifier: TokenVerifier
   /** For the per-user cap, as in the handshake. */
   limits: ConnectionLimits
+  /** Keeps the connection's token, as in the handshake. */
+  sessions: Pick<Sessions, 'holdToken'>
   /** Called with each refusal's code (for metrics) and unexpected errors, like the handshake's. */
   onRefused?: (code: string, unexpected: unknown) => void
   /** Called once per pending socket with `ok` or the refusal code (to see when old clients are gone). */
@@ -45,6 +45,14 @@ export interface UnauthorizedPayload {
   data: { message: string; code: 'invalid_token'; type: 'UnauthorizedError' }
 }
 
+/** What compat mode sends a socketio-jwt client besides the contract's events. */
+export interface SocketioJwtCompatEvents {
+  /** Authentication failed or timed out; the socket is disconnected next. */
+  unauthorized: (payload: UnauthorizedPayload, ack: () => void) => void
+  /** `authenticate` succeeded; the socket is now like a handshake-authenticated one. */
+  authenticated: () => void
+}
+
 /**
  * @deprecated A socket authenticated in compat mode also carries socketio-jwt's
  * `decoded_token`: the claims of the token it connected with, never updated by
@@ -56,20 +64,22 @@ export type WithDecodedToken = { decoded_token?: AccessClaims }
 export interface HoldSteps {
   /** The namespace's user middleware, run only once the socket has an identity. */
   middleware: SocketMiddleware
-  /** The connection bookkeeping of a handshake-authenticated socket (session, dispatcher, limits, metrics). */
-  admit: (verified: VerifiedToken) => void
+  /** The connection bookkeeping of a handshake-authenticated socket (session, dispatcher, limits, metrics); reads `socket.data`. */
+  admit: () => void
 }
 
 /** The compat mode as the server uses it. */
 export interface SocketioJwtCompat {
   /** Wrap the handshake's `verifyToken`: a handshake with no token (`token_missing` only) passes, pending. */
   gate(verifyToken: SocketMiddleware): SocketMiddleware
+  /** The handshake's `onAccepted`: socketio-jwt's deprecated `decoded_token` on a socket verified at the handshake. */
+  decorate(socket: RealtimeSocket, verified: VerifiedToken): void
   /** Whether a socket passed the chain without a token and awaits `authenticate`. */
-  isPending(socket: AnySocket): boolean
+  isPending(socket: RealtimeSocket): boolean
   /** On connection of a pending socket: drop its packets, wait for `authenticate` until the deadline. */
-  hold(socket: AnySocket, steps: HoldSteps): void
+  hold(socket: RealtimeSocket, steps: HoldSteps): void
   /** Shutdown: tell every pending socket `rt:error` `unavailable` and disconnect it; returns them. */
-  drain(): AnySocket[]
+  drain(): RealtimeSocket[]
 }
 
 /**
@@ -82,7 +92,7 @@ export interface SocketioJwtCompat {
  * @throws TypeError when `timeoutMs` is not a positive number
  * @example
  * ```ts
- * const compat = createSocketioJwtCompat({ timeoutMs: 5000, tokenSource: {}, verifier, limits })
+ * const compat = createSocketioJwtCompat({ timeoutMs: 5000, tokenSource: {}, verifier, limits, sessions })
  * nsp.use(compat.gate(verifyToken))
  * ```
  */
@@ -91,8 +101,8 @@ export function createSocketioJwtCompat(deps: SocketioJwtCompatDeps): SocketioJw
   if (!(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
     throw new TypeError('socketioJwtCompat.timeoutMs must be a positive number of milliseconds')
   }
-  const awaiting = new WeakSet<AnySocket>()
-  const held = new Map<AnySocket, () => void>()
+  const awaiting = new WeakSet<RealtimeSocket>()
+  const held = new Map<RealtimeSocket, () => void>()
 
   return {
     gate(verifyToken) {
@@ -105,20 +115,21 @@ export function createSocketioJwtCompat(deps: SocketioJwtCompatDeps): SocketioJw
             return next()
           }
         }
-        verifyToken(socket, (err) => {
-          const verified = verifiedTokens.get(socket)
-          if (!err && verified) decorate(socket, verified.claims)
-          next(err)
-        })
+        verifyToken(socket, next)
       }
     },
+
+    decorate: (socket, verified) => decorate(socket, verified.claims),
 
     isPending: (socket) => awaiting.has(socket),
 
     hold(socket, steps) {
       awaiting.delete(socket)
       let state: 'pending' | 'verifying' | 'open' | 'done' = 'pending'
-      const timer = setTimeout(() => refuse(new AppError('token_missing', 'no authenticate before the deadline')), timeoutMs)
+      const timer = setTimeout(
+        () => refuse(new AppError('token_missing', 'no authenticate before the deadline')),
+        timeoutMs,
+      )
       const settle = () => {
         clearTimeout(timer)
         held.delete(socket)
@@ -145,16 +156,17 @@ export function createSocketioJwtCompat(deps: SocketioJwtCompatDeps): SocketioJw
       const authenticate = async (payload: unknown) => {
         const verified = await deps.verifier.verify(tokenOf(payload))
         if (state !== 'verifying' || !socket.connected) return
-        acceptVerified(socket, verified, deps.limits)
+        acceptVerified(socket, verified, deps)
         decorate(socket, verified.claims)
-        const refused = await new Promise<Error | undefined>((resolve) => steps.middleware(socket, resolve))
-        if (refused) throw new AppError('forbidden', 'connection middleware refused', { cause: refused })
+        const refused = await new Promise<Error | undefined>((resolve) =>
+          steps.middleware(socket, resolve),
+        )
+        if (refused)
+          throw new AppError('forbidden', 'connection middleware refused', { cause: refused })
         if (state !== 'verifying' || !socket.connected) return
         state = 'open'
         settle()
-        // The connection keeps what it needs from here; the handshake's copy goes.
-        takeVerified(socket)
-        steps.admit(verified)
+        steps.admit()
         deps.onOutcome?.('ok')
         if (socket.connected) socket.emit('authenticated')
       }
@@ -204,12 +216,17 @@ export function unauthorizedPayload(code: RealtimeErrorCode): UnauthorizedPayloa
 
 /** The token of an `authenticate` payload, `{ token: string }`. */
 function tokenOf(payload: unknown): string {
-  const token = typeof payload === 'object' && payload !== null ? (payload as { token?: unknown }).token : undefined
-  if (token === undefined || token === null || token === '') throw new AppError('token_missing', 'authenticate carried no token')
-  if (typeof token !== 'string') throw new AppError('token_malformed', 'authenticate token is not a string')
+  const token =
+    typeof payload === 'object' && payload !== null
+      ? (payload as { token?: unknown }).token
+      : undefined
+  if (token === undefined || token === null || token === '')
+    throw new AppError('token_missing', 'authenticate carried no token')
+  if (typeof token !== 'string')
+    throw new AppError('token_malformed', 'authenticate token is not a string')
   return token
 }
 
-function decorate(socket: AnySocket, claims: AccessClaims): void {
-  ;(socket as AnySocket & WithDecodedToken).decoded_token = claims
+function decorate(socket: RealtimeSocket, claims: AccessClaims): void {
+  ;(socket as RealtimeSocket & WithDecodedToken).decoded_token = claims
 }

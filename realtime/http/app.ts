@@ -2,6 +2,8 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { Registry } from 'prom-client'
 import { isAppError } from '../../shared/errors.ts'
+import type { PushFailure } from '../revocations/push-receiver.ts'
+import { MAX_PUSH_BODY_BYTES } from '../constants.ts'
 
 /** What the health endpoints report on. */
 export interface HealthSource {
@@ -30,7 +32,10 @@ export function createHttpApp(
   const app = new Hono()
   app.post(
     '/internal/revocations',
-    bodyLimit({ maxSize: 512 * 1024, onError: (c) => c.json({ error: 'payload_too_large' }, 413) }),
+    bodyLimit({
+      maxSize: MAX_PUSH_BODY_BYTES,
+      onError: (c) => c.json({ error: 'payload_too_large' }, 413),
+    }),
     async (c) => {
       let body: unknown
       try {
@@ -42,9 +47,12 @@ export function createHttpApp(
         const applied = await receivePush(body)
         return c.json({ applied }, 200)
       } catch (err) {
-        if (!isAppError(err)) throw err
-        const status = err.code === 'invalid_request' ? 400 : 401
-        return c.json({ error: err.code, error_description: status === 400 ? 'body must be { token }' : 'push refused' }, status)
+        const refusal = pushRefusal(err)
+        if (!refusal) throw err
+        return c.json(
+          { error: refusal.code, error_description: refusal.description },
+          refusal.status,
+        )
       }
     },
   )
@@ -62,4 +70,37 @@ export function createHttpApp(
   })
   app.notFound((c) => c.json({ error: 'not_found' }, 404))
   return app
+}
+
+/** The HTTP answer to a refused push. */
+interface PushRefusal {
+  code: PushFailure
+  status: 400 | 401 | 503
+  description: string
+}
+
+/**
+ * The one place a push failure meets its HTTP status (docs/protocol.md §6):
+ * a bad body is 400, a token that fails a check 401, and a JWKS outage 503
+ * `unavailable`, which the edge retries. Any other error is a bug (500).
+ */
+function pushRefusal(err: unknown): PushRefusal | undefined {
+  if (!isAppError(err)) return undefined
+  const code = err.code as PushFailure
+  switch (code) {
+    case 'invalid_request':
+      return { code, status: 400, description: 'body must be { token }' }
+    case 'unauthorized':
+      return { code, status: 401, description: 'push refused' }
+    case 'unavailable':
+      return { code, status: 503, description: 'signing keys unavailable' }
+    default:
+      return unexpected(code)
+  }
+}
+
+/** Exhaustiveness: a new {@link PushFailure} fails to compile here until it has a status. */
+function unexpected(code: never): undefined {
+  void code
+  return undefined
 }

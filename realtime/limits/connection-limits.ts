@@ -1,4 +1,12 @@
 import { TokenBucket } from './token-bucket.ts'
+import {
+  CONNECTION_BURST,
+  CONNECTION_CAP_RETRY_AFTER_MS,
+  CONNECTION_RATE_PER_SECOND,
+  MAX_CONNECTIONS_PER_ADDRESS,
+  MAX_CONNECTIONS_PER_USER,
+  RATE_BUCKETS_SWEEP_THRESHOLD_COUNT,
+} from '../constants.ts'
 
 /**
  * How long a handshake's per-user reservation holds a slot before its socket
@@ -36,18 +44,18 @@ export class ConnectionLimits {
   readonly perUser: number
 
   constructor(options: ConnectionLimitOptions = {}) {
-    this.rate = options.ratePerSecond ?? 10
-    this.burst = options.burst ?? 30
-    this.perAddress = options.perAddress ?? 200
-    this.perUser = options.perUser ?? 20
+    this.rate = options.ratePerSecond ?? CONNECTION_RATE_PER_SECOND
+    this.burst = options.burst ?? CONNECTION_BURST
+    this.perAddress = options.perAddress ?? MAX_CONNECTIONS_PER_ADDRESS
+    this.perUser = options.perUser ?? MAX_CONNECTIONS_PER_USER
   }
 
   /** Milliseconds to wait before `address` may open another connection; 0 to go ahead. */
   admitAddress(address: string, now: number): number {
-    if ((this.byAddress.get(address) ?? 0) >= this.perAddress) return 1000
+    if ((this.byAddress.get(address) ?? 0) >= this.perAddress) return CONNECTION_CAP_RETRY_AFTER_MS
     let bucket = this.buckets.get(address)
     if (!bucket) {
-      if (this.buckets.size > 100_000) this.sweep(now)
+      if (this.buckets.size > RATE_BUCKETS_SWEEP_THRESHOLD_COUNT) this.sweep(now)
       bucket = new TokenBucket(this.rate, this.burst, now)
       this.buckets.set(address, bucket)
     }

@@ -1,5 +1,4 @@
 import * as v from 'valibot'
-import type { Server, Socket } from 'socket.io'
 import { MAX_ENVELOPE_BYTES } from '../../shared/constants.ts'
 import { envelopeBytes, parseEnvelope, type Ack, type Envelope } from '../../shared/envelope.ts'
 import { AppError } from '../../shared/errors.ts'
@@ -7,16 +6,16 @@ import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.ts'
 import { ackError, rateLimited, rtError, toRealtimeError } from '../errors.ts'
 import { TokenBucket } from '../limits/token-bucket.ts'
 import type { Sessions } from '../session/sessions.ts'
-import { hasScope, type SocketData } from '../session/socket-auth.ts'
+import { hasScope } from '../session/socket-auth.ts'
 import { needsExactSize } from './frame-size.ts'
 import type { EventRegistry } from './registry.ts'
+import type { RealtimeIo, RealtimeSocket } from '../types.ts'
 
-type AnySocket = Socket<any, any, any, SocketData>
 type AckFn = (reply: Ack) => void
 
 /** Options of {@link createDispatcher}. */
 export interface DispatcherOptions {
-  io: Server<any, any, any, SocketData>
+  io: RealtimeIo
   registry: EventRegistry
   verifier: TokenVerifier
   sessions: Sessions
@@ -39,7 +38,7 @@ export interface DispatcherOptions {
 /** One socket's pipeline state. */
 interface Pipeline {
   o: DispatcherOptions
-  socket: AnySocket
+  socket: RealtimeSocket
   bucket: TokenBucket
   /** Packets behind one that is still waiting; undefined when none waits. */
   backlog: unknown[][] | undefined
@@ -59,7 +58,7 @@ interface Pipeline {
  *
  * @returns a function that installs the pipeline on a newly connected socket
  */
-export function createDispatcher(options: DispatcherOptions): (socket: AnySocket) => void {
+export function createDispatcher(options: DispatcherOptions): (socket: RealtimeSocket) => void {
   return function install(socket) {
     const pipeline: Pipeline = {
       o: options,
@@ -97,7 +96,13 @@ async function drain(p: Pipeline): Promise<void> {
 /** A packet that arrived while the backlog was full: refused, as over the rate. */
 function overflow(p: Pipeline, packet: unknown[]): void {
   const { event, ack, raw } = incoming(packet)
-  refuse(p, typeof event === 'string' ? event : 'invalid', rateLimited('backlog full', 1000), ack, idOf(raw))
+  refuse(
+    p,
+    typeof event === 'string' ? event : 'invalid',
+    rateLimited('backlog full', 1000),
+    ack,
+    idOf(raw),
+  )
 }
 
 /**
@@ -112,7 +117,8 @@ function handle(p: Pipeline, packet: unknown[]): Promise<void> | undefined {
   let id: string | undefined
   try {
     if (!socket.connected) return undefined
-    if (typeof event !== 'string' || argc !== 1) throw new AppError('envelope_invalid', 'expected one envelope argument')
+    if (typeof event !== 'string' || argc !== 1)
+      throw new AppError('envelope_invalid', 'expected one envelope argument')
     if (needsExactSize(packet) && envelopeBytes(raw) > MAX_ENVELOPE_BYTES) {
       throw new AppError('payload_too_large', 'envelope over the limit')
     }
@@ -169,14 +175,23 @@ function adopt(p: Pipeline, token: VerifiedToken): void {
  *
  * @returns a promise when the handler returned one, else undefined (done)
  */
-function dispatch(p: Pipeline, event: string, envelope: Envelope, ack: AckFn | undefined): Promise<void> | undefined {
+function dispatch(
+  p: Pipeline,
+  event: string,
+  envelope: Envelope,
+  ack: AckFn | undefined,
+): Promise<void> | undefined {
   const { o, socket } = p
   try {
     // 4. the connection's token has not expired, 5. nor been revoked
     const auth = socket.data.auth
     const nowMs = o.now()
     if (auth.exp + o.clockToleranceSeconds <= nowMs / 1000) {
-      o.sessions.kick(socket, new AppError('token_expired', 'connection token expired'), envelope.id)
+      o.sessions.kick(
+        socket,
+        new AppError('token_expired', 'connection token expired'),
+        envelope.id,
+      )
       throw new AppError('token_expired', 'connection token expired')
     }
     try {
@@ -194,13 +209,20 @@ function dispatch(p: Pipeline, event: string, envelope: Envelope, ack: AckFn | u
     // 7. registered, 8. scope, 9. data schema, 10. joined room
     const definition = o.registry.get(event)
     if (!definition) throw new AppError('unknown_event', 'event not registered')
-    if (definition.scope && !hasScope(auth.scope, definition.scope)) throw new AppError('forbidden', 'scope missing')
+    if (definition.scope && !hasScope(auth.scope, definition.scope))
+      throw new AppError('forbidden', 'scope missing')
     const parsed = v.safeParse(definition.schema, envelope.data)
     if (!parsed.success) throw new AppError('envelope_invalid', 'data schema')
     if (definition.room && !socket.rooms.has(definition.room(parsed.output))) {
       throw new AppError('forbidden', 'room not joined')
     }
-    const result = definition.handler({ data: parsed.output, auth, envelope: envelope as Envelope<never>, socket, io: o.io })
+    const result = definition.handler({
+      data: parsed.output,
+      auth,
+      envelope: envelope as Envelope<never>,
+      socket,
+      io: o.io,
+    })
     if (isThenable(result)) {
       return Promise.resolve(result).then(
         (value) => done(p, event, ack, value),
@@ -220,7 +242,13 @@ function done(p: Pipeline, event: string, ack: AckFn | undefined, result: unknow
 }
 
 /** Answer a refusal through the ack, or `rt:error` without one. */
-function refuse(p: Pipeline, event: string, err: unknown, ack: AckFn | undefined, id: string | undefined): void {
+function refuse(
+  p: Pipeline,
+  event: string,
+  err: unknown,
+  ack: AckFn | undefined,
+  id: string | undefined,
+): void {
   const { error, unexpected } = toRealtimeError(err)
   if (unexpected) p.o.onUnexpected?.(err, event)
   p.o.onMessage?.(event, error.code)
@@ -229,7 +257,12 @@ function refuse(p: Pipeline, event: string, err: unknown, ack: AckFn | undefined
 }
 
 /** A packet's parts: event name, acknowledgement callback (if the client asked for one), argument count and first argument. */
-function incoming(packet: unknown[]): { event: unknown; ack: AckFn | undefined; argc: number; raw: unknown } {
+function incoming(packet: unknown[]): {
+  event: unknown
+  ack: AckFn | undefined
+  argc: number
+  raw: unknown
+} {
   const last = packet[packet.length - 1]
   const ack = packet.length > 1 && typeof last === 'function' ? (last as AckFn) : undefined
   const argc = packet.length - (ack ? 2 : 1)

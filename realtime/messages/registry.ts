@@ -1,7 +1,7 @@
 import type * as v from 'valibot'
-import type { Server, Socket } from 'socket.io'
 import type { Envelope } from '../../shared/envelope.ts'
-import type { SocketAuth, SocketData } from '../session/socket-auth.ts'
+import type { SocketAuth } from '../session/socket-auth.ts'
+import type { RealtimeIo, RealtimeSocket } from '../types.ts'
 
 /** What a handler receives: validated data and the caller's verified identity. */
 export interface EventContext<D> {
@@ -11,8 +11,8 @@ export interface EventContext<D> {
   auth: SocketAuth
   /** The whole envelope (id, ts). */
   envelope: Envelope<D>
-  socket: Socket<any, any, any, SocketData>
-  io: Server<any, any, any, SocketData>
+  socket: RealtimeSocket
+  io: RealtimeIo
 }
 
 /** An event a client may send. */
@@ -42,8 +42,11 @@ export interface EventDefinition<S extends v.GenericSchema = v.GenericSchema> {
  * })
  * ```
  */
-export function defineEvent<S extends v.GenericSchema>(definition: EventDefinition<S>): EventDefinition<S> {
-  if (typeof definition.handler !== 'function') throw new TypeError('defineEvent: handler must be a function')
+export function defineEvent<S extends v.GenericSchema>(
+  definition: EventDefinition<S>,
+): EventDefinition<S> {
+  if (typeof definition.handler !== 'function')
+    throw new TypeError('defineEvent: handler must be a function')
   return definition
 }
 
@@ -52,5 +55,11 @@ export type EventRegistry = ReadonlyMap<string, EventDefinition<any>>
 
 /** Names reserved by the protocol and Socket.IO, which applications cannot register. */
 export const RESERVED_EVENTS = new Set([
-  'connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener', 'error',
+  'connect',
+  'connect_error',
+  'disconnect',
+  'disconnecting',
+  'newListener',
+  'removeListener',
+  'error',
 ])

@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { RevocationEventSchema, type RevocationEvent } from '../../shared/claims.ts'
 import type { Logger } from '../log.ts'
+import { REVOCATION_POLL_MS, REVOCATION_POLL_TIMEOUT_MS } from '../constants.ts'
 
 const FeedPage = v.object({
   events: v.array(RevocationEventSchema),
@@ -35,10 +36,16 @@ export class FeedPoller {
   private timer: ReturnType<typeof setTimeout> | undefined
   private abort: AbortController | undefined
   private stopped = true
-  private readonly options: Required<Omit<FeedPollerOptions, 'logger'>> & Pick<FeedPollerOptions, 'logger'>
+  private readonly options: Required<Omit<FeedPollerOptions, 'logger'>> &
+    Pick<FeedPollerOptions, 'logger'>
 
   constructor(options: FeedPollerOptions) {
-    this.options = { intervalMs: 2000, timeoutMs: 5000, fetch: globalThis.fetch, ...options }
+    this.options = {
+      intervalMs: REVOCATION_POLL_MS,
+      timeoutMs: REVOCATION_POLL_TIMEOUT_MS,
+      fetch: globalThis.fetch,
+      ...options,
+    }
   }
 
   /** Whether the feed has been read to its end at least once. */
@@ -72,10 +79,13 @@ export class FeedPoller {
     this.abort = new AbortController()
     const timeout = setTimeout(() => this.abort?.abort(), this.options.timeoutMs)
     try {
-      const res = await this.options.fetch(`${this.options.edgeUrl}/auth/revocations?after=${this.cursor}`, {
-        headers: { authorization: `Bearer ${this.options.feedToken}` },
-        signal: this.abort.signal,
-      })
+      const res = await this.options.fetch(
+        `${this.options.edgeUrl}/auth/revocations?after=${this.cursor}`,
+        {
+          headers: { authorization: `Bearer ${this.options.feedToken}` },
+          signal: this.abort.signal,
+        },
+      )
       if (!res.ok) {
         await res.body?.cancel()
         throw new Error(`HTTP ${res.status}`)
@@ -88,7 +98,10 @@ export class FeedPoller {
       if (advanced && page.events.length > 0) again = 0
       else this.isSynced = true
     } catch (err) {
-      if (!this.stopped) this.options.logger?.('warn', 'revocation feed poll failed', { error: (err as Error).message })
+      if (!this.stopped)
+        this.options.logger?.('warn', 'revocation feed poll failed', {
+          error: (err as Error).message,
+        })
     } finally {
       clearTimeout(timeout)
     }

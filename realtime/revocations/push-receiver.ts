@@ -7,20 +7,23 @@ import {
   REVOCATION_TOKEN_TYP,
   SIGNING_ALGORITHMS,
 } from '../../shared/constants.ts'
-import { AppError } from '../../shared/errors.ts'
+import { AppError, isAppError } from '../../shared/errors.ts'
+import {
+  MAX_EVENTS_PER_PUSH,
+  MAX_PUSH_LIFETIME_SECONDS,
+  MAX_PUSH_TOKEN_BYTES,
+} from '../constants.ts'
 
-/** Longest lifetime a push token may declare (PROTOCOL §6: exp within 60 s). */
-const MAX_PUSH_LIFETIME_SECONDS = 60
-/** Events one push may carry. */
-const MAX_EVENTS_PER_PUSH = 1000
-
-const PushBody = v.strictObject({ token: v.pipe(v.string(), v.maxLength(256 * 1024)) })
+const PushBody = v.strictObject({ token: v.pipe(v.string(), v.maxLength(MAX_PUSH_TOKEN_BYTES)) })
 const PushClaims = v.object({
   jti: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
   iat: v.number(),
   exp: v.number(),
   events: v.pipe(v.array(RevocationEventSchema), v.maxLength(MAX_EVENTS_PER_PUSH)),
 })
+
+/** Why a push is refused: the codes {@link createPushReceiver} throws. */
+export type PushFailure = 'invalid_request' | 'unauthorized' | 'unavailable'
 
 /** Options of {@link createPushReceiver}. */
 export interface PushReceiverOptions {
@@ -38,9 +41,12 @@ export interface PushReceiverOptions {
  * most 60 s, whose `jti` has not been seen. Anything else is refused.
  *
  * @returns a function from the request body to the events it carries
- * @throws AppError `invalid_request` for a malformed body, `unauthorized` for a token that fails any check
+ * @throws AppError `invalid_request` for a malformed body, `unauthorized` for a token that fails any
+ *   check, `unavailable` when the edge's keys cannot be fetched (the edge retries)
  */
-export function createPushReceiver(options: PushReceiverOptions): (body: unknown) => Promise<RevocationEvent[]> {
+export function createPushReceiver(
+  options: PushReceiverOptions,
+): (body: unknown) => Promise<RevocationEvent[]> {
   const now = options.now ?? Date.now
   const seen = new Map<string, number>()
   return async function receivePush(body) {
@@ -59,12 +65,18 @@ export function createPushReceiver(options: PushReceiverOptions): (body: unknown
         currentDate: new Date(now()),
       }))
     } catch (err) {
-      throw new AppError('unauthorized', `push token rejected (${String((err as { code?: string }).code ?? 'error')})`)
+      // The keys could not be had (a JWKS outage): not the push's fault, and worth a retry.
+      if (isAppError(err) && err.code === 'unavailable') throw err
+      throw new AppError(
+        'unauthorized',
+        `push token rejected (${String((err as { code?: string }).code ?? 'error')})`,
+      )
     }
     const claims = v.safeParse(PushClaims, payload)
     if (!claims.success) throw new AppError('unauthorized', 'push claims malformed')
     const { jti, iat, exp, events } = claims.output
-    if (exp - iat > MAX_PUSH_LIFETIME_SECONDS) throw new AppError('unauthorized', 'push token lives too long')
+    if (exp - iat > MAX_PUSH_LIFETIME_SECONDS)
+      throw new AppError('unauthorized', 'push token lives too long')
     const nowSeconds = now() / 1000
     for (const [id, until] of seen) if (until < nowSeconds) seen.delete(id)
     if (seen.has(jti)) throw new AppError('unauthorized', 'push token replayed')

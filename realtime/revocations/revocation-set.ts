@@ -1,12 +1,12 @@
-import type { RevocationEvent, RevocationKind } from '../../shared/claims.ts'
+import type { AccessClaims, RevocationEvent, RevocationKind } from '../../shared/claims.ts'
 
-/** What a revocation check needs from a token. */
-export interface RevocationSubject {
-  sub: string
-  sid: string
+/**
+ * What a revocation check needs from a token: three of its claims, the `kid`
+ * that signed it and, for another issuer's token, that issuer: the edge's
+ * events apply to the edge's tokens only (docs/protocol.md §12).
+ */
+export type RevocationSubject = Pick<AccessClaims, 'sub' | 'sid' | 'iat'> & {
   kid: string
-  iat: number
-  /** Another issuer's, when not the edge's: revocation events apply to the edge's tokens only (docs/protocol.md §12). */
   iss?: string
 }
 
@@ -32,12 +32,18 @@ export class RevocationSet {
    */
   add(event: Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>, nowSeconds: number): boolean {
     if (event.until <= nowSeconds) return false
-    if (event.kind === 'session') this.sessions.set(event.id, Math.max(event.until, this.sessions.get(event.id) ?? 0))
-    else if (event.kind === 'key') this.keys.set(event.id, Math.max(event.until, this.keys.get(event.id) ?? 0))
-    else if (event.kind === 'client') this.clients.set(event.id, Math.max(event.until, this.clients.get(event.id) ?? 0))
+    if (event.kind === 'session')
+      this.sessions.set(event.id, Math.max(event.until, this.sessions.get(event.id) ?? 0))
+    else if (event.kind === 'key')
+      this.keys.set(event.id, Math.max(event.until, this.keys.get(event.id) ?? 0))
+    else if (event.kind === 'client')
+      this.clients.set(event.id, Math.max(event.until, this.clients.get(event.id) ?? 0))
     else {
       const prev = this.users.get(event.id)
-      this.users.set(event.id, { at: Math.max(event.at, prev?.at ?? 0), until: Math.max(event.until, prev?.until ?? 0) })
+      this.users.set(event.id, {
+        at: Math.max(event.at, prev?.at ?? 0),
+        until: Math.max(event.until, prev?.until ?? 0),
+      })
     }
     return true
   }
@@ -59,7 +65,10 @@ export class RevocationSet {
    * Which kind of event revokes a service token (docs/protocol.md §8) at
    * `nowSeconds`, if any: its client, or the key that signed it.
    */
-  checkClient(token: { clientId: string; kid: string }, nowSeconds: number): 'client' | 'key' | undefined {
+  checkClient(
+    token: { clientId: string; kid: string },
+    nowSeconds: number,
+  ): 'client' | 'key' | undefined {
     const c = this.clients.get(token.clientId)
     if (c !== undefined && c > nowSeconds) return 'client'
     const k = this.keys.get(token.kid)

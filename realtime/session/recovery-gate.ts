@@ -1,12 +1,15 @@
-import type { Namespace, Socket } from 'socket.io'
 import { isServerRoom, roomAllowed } from '../../shared/events.ts'
 import type { SocketData } from './socket-auth.ts'
+import type { RealtimeNamespace, RealtimeSocket } from '../types.ts'
+import { MAX_PENDING_RECOVERIES_COUNT } from '../constants.ts'
 
-type Session = { sid: string; pid: string; rooms: string[]; data: unknown; missedPackets: unknown[][] }
-type AnySocket = Socket<any, any, any, SocketData>
-
-/** Recovered sessions waiting for their handshake to pass; bounded so refused handshakes cannot grow it. */
-const MAX_PENDING = 10_000
+type Session = {
+  sid: string
+  pid: string
+  rooms: string[]
+  data: unknown
+  missedPackets: unknown[][]
+}
 
 /**
  * Re-authentication for Socket.IO's connection state recovery.
@@ -26,15 +29,18 @@ export class RecoveryGate {
   private readonly pending = new Map<string, Session>()
 
   /** Intercept session restoration on a namespace's adapter. */
-  install(nsp: Namespace): void {
-    const adapter = nsp.adapter as unknown as { restoreSession(pid: string, offset: string): Promise<Session | null> | Session | null }
+  install(nsp: RealtimeNamespace): void {
+    const adapter = nsp.adapter as unknown as {
+      restoreSession(pid: string, offset: string): Promise<Session | null> | Session | null
+    }
     const restore = adapter.restoreSession.bind(adapter)
     adapter.restoreSession = async (pid, offset) => {
       const session = await restore(pid, offset)
       if (!session) return session
       this.pending.delete(session.sid)
       this.pending.set(session.sid, session)
-      if (this.pending.size > MAX_PENDING) this.pending.delete(this.pending.keys().next().value!)
+      if (this.pending.size > MAX_PENDING_RECOVERIES_COUNT)
+        this.pending.delete(this.pending.keys().next().value!)
       return { ...session, rooms: [], data: {}, missedPackets: [] }
     }
   }
@@ -44,7 +50,7 @@ export class RecoveryGate {
    *
    * @returns how many missed packets were delivered
    */
-  complete(socket: AnySocket): number {
+  complete(socket: RealtimeSocket): number {
     if (!socket.recovered) return 0
     const session = this.pending.get(socket.id)
     this.pending.delete(socket.id)
@@ -56,7 +62,11 @@ export class RecoveryGate {
     const allowed = clientRooms.filter((r) => roomAllowed(auth.rooms, r))
     void socket.join(allowed)
     if (allowed.length !== clientRooms.length) return 0
-    for (const [event, ...args] of session.missedPackets) socket.emit(event as string, ...args)
+    // Missed packets are replayed as Socket.IO stored them: already-emitted
+    // events of the typed map, whose name and arguments it no longer knows.
+    const replay = socket.emit as (event: string, ...args: unknown[]) => boolean
+    for (const [event, ...args] of session.missedPackets)
+      replay.call(socket, event as string, ...args)
     return session.missedPackets.length
   }
 }

@@ -1,4 +1,3 @@
-import type { Socket } from 'socket.io'
 import type { RevocationEvent } from '../../shared/claims.ts'
 import { EXPIRING_NOTICE_SECONDS } from '../../shared/constants.ts'
 import { AppError, type RealtimeErrorCode } from '../../shared/errors.ts'
@@ -6,12 +5,9 @@ import { roomAllowed, isServerRoom } from '../../shared/events.ts'
 import type { VerifiedToken } from '../auth/token-verifier.ts'
 import { rtError } from '../errors.ts'
 import { DeadlineWheel } from './deadline-wheel.ts'
-import { socketAuthOf, writeIssuer, type SocketData } from './socket-auth.ts'
-
-type AnySocket = Socket<any, any, any, SocketData>
-
-/** Most extra lead an `rt:expiring` notice gets to spread refreshes out, in seconds. */
-const NOTICE_SPREAD_SECONDS = 2
+import { writeIdentity } from './socket-auth.ts'
+import type { RealtimeSocket } from '../types.ts'
+import { NOTICE_SPREAD_SECONDS } from '../constants.ts'
 
 /** Options of {@link Sessions}. */
 export interface SessionsOptions {
@@ -33,9 +29,9 @@ export class Sessions {
   private readonly bySub: Index = new Map()
   private readonly byKid: Index = new Map()
   /** Each connection's token, kept out of `socket.data` (which recovery may persist to Redis). */
-  private readonly tokens = new WeakMap<AnySocket, string>()
-  private readonly notices: DeadlineWheel<AnySocket>
-  private readonly expiries: DeadlineWheel<AnySocket>
+  private readonly tokens = new WeakMap<RealtimeSocket, string>()
+  private readonly notices: DeadlineWheel<RealtimeSocket>
+  private readonly expiries: DeadlineWheel<RealtimeSocket>
   private readonly options: SessionsOptions
 
   constructor(options: SessionsOptions) {
@@ -46,28 +42,36 @@ export class Sessions {
     })
     this.expiries = new DeadlineWheel({
       now: options.now,
-      onDue: (socket) => this.kick(socket, new AppError('token_expired', 'not refreshed before exp')),
+      onDue: (socket) =>
+        this.kick(socket, new AppError('token_expired', 'not refreshed before exp')),
     })
   }
 
   /**
-   * Record a verified connection: `socket.data.auth`, its rooms, its
-   * deadlines. The caller calls {@link Sessions.detach} on disconnect.
+   * Keep the token a socket was admitted with (the handshake hands it over
+   * with `socket.data`; it is kept here, not there, since recovery may persist
+   * `socket.data` to Redis).
    */
-  attach(socket: AnySocket, token: VerifiedToken): void {
-    socket.data.auth = socketAuthOf(token.claims, token.kid)
-    socket.data.iat = token.claims.iat
-    writeIssuer(socket.data, token)
-    this.tokens.set(socket, token.token)
-    void socket.join([`user:${token.claims.sub}`, `session:${token.claims.sid}`])
-    add(this.bySid, token.claims.sid, socket)
-    add(this.bySub, token.claims.sub, socket)
-    add(this.byKid, token.kid, socket)
-    this.schedule(socket, token)
+  holdToken(socket: RealtimeSocket, token: string): void {
+    this.tokens.set(socket, token)
+  }
+
+  /**
+   * Record a connection whose handshake wrote its identity to `socket.data`:
+   * its rooms, its indexes, its deadlines. The caller calls
+   * {@link Sessions.detach} on disconnect.
+   */
+  attach(socket: RealtimeSocket): void {
+    const { auth } = socket.data
+    void socket.join([`user:${auth.sub}`, `session:${auth.sid}`])
+    add(this.bySid, auth.sid, socket)
+    add(this.bySub, auth.sub, socket)
+    add(this.byKid, auth.kid, socket)
+    this.schedule(socket)
   }
 
   /** The token the connection holds now (the handshake's or the last in-band one). */
-  currentToken(socket: AnySocket): string | undefined {
+  currentToken(socket: RealtimeSocket): string | undefined {
     return this.tokens.get(socket)
   }
 
@@ -75,21 +79,20 @@ export class Sessions {
    * Make an in-band token the connection's token: new deadlines, and rooms
    * the new `rooms` claim no longer allows are left.
    */
-  replaceToken(socket: AnySocket, token: VerifiedToken): void {
+  replaceToken(socket: RealtimeSocket, token: VerifiedToken): void {
     const previousKid = socket.data.auth.kid
-    socket.data.auth = socketAuthOf(token.claims, token.kid)
-    socket.data.iat = token.claims.iat
-    writeIssuer(socket.data, token)
+    writeIdentity(socket.data, token)
     this.tokens.set(socket, token.token)
     if (previousKid !== token.kid) {
       remove(this.byKid, previousKid, socket)
       add(this.byKid, token.kid, socket)
     }
     for (const room of socket.rooms) {
-      if (room === socket.id || isServerRoom(room) || socket.data.grantedRooms?.includes(room)) continue
+      if (room === socket.id || isServerRoom(room) || socket.data.grantedRooms?.includes(room))
+        continue
       if (!roomAllowed(token.claims.rooms, room)) void socket.leave(room)
     }
-    this.schedule(socket, token)
+    this.schedule(socket)
   }
 
   /**
@@ -100,18 +103,20 @@ export class Sessions {
   revoke(event: Pick<RevocationEvent, 'kind' | 'id' | 'at'>): number {
     // A service client's tokens never open a socket (docs/protocol.md §8).
     if (event.kind === 'client') return 0
-    const index = event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
+    const index =
+      event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
     // The edge's events cover the edge's tokens only, never another
     // issuer's user of the same `sub` (docs/protocol.md §12).
     const sockets = members(index, event.id).filter(
       (s) => s.data.issuer === undefined && (event.kind !== 'user' || s.data.iat <= event.at),
     )
-    for (const socket of sockets) this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))
+    for (const socket of sockets)
+      this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))
     return sockets.length
   }
 
   /** Send `rt:error` with the code, then disconnect (PROTOCOL §5: rt:error precedes every server-side disconnect). */
-  kick(socket: AnySocket, error: AppError<RealtimeErrorCode>, id?: string): void {
+  kick(socket: RealtimeSocket, error: AppError<RealtimeErrorCode>, id?: string): void {
     if (!socket.connected) return
     socket.emit('rt:error', rtError(error, id))
     this.options.onKick?.(error.code)
@@ -119,7 +124,7 @@ export class Sessions {
   }
 
   /** Every connected socket (for shutdown). */
-  all(): AnySocket[] {
+  all(): RealtimeSocket[] {
     return [...this.bySid.keys()].flatMap((sid) => members(this.bySid, sid))
   }
 
@@ -129,8 +134,9 @@ export class Sessions {
     this.expiries.close()
   }
 
-  private schedule(socket: AnySocket, token: VerifiedToken): void {
-    const { exp, iat } = token.claims
+  private schedule(socket: RealtimeSocket): void {
+    const { exp } = socket.data.auth
+    const { iat } = socket.data
     const lead = Math.min(EXPIRING_NOTICE_SECONDS, Math.max(1, (exp - iat) / 10))
     // Tokens expire on whole seconds, so many sockets share an `exp` and
     // their refreshes would arrive as one burst. Each notice gets up to
@@ -142,7 +148,7 @@ export class Sessions {
   }
 
   /** Forget a connection (call on disconnect). */
-  detach(socket: AnySocket): void {
+  detach(socket: RealtimeSocket): void {
     this.notices.cancel(socket)
     this.expiries.cancel(socket)
     const auth = socket.data.auth
@@ -158,16 +164,16 @@ export class Sessions {
  * is stored bare; a Set is made only for the second (a Set per socket costs
  * most of a kilobyte at 50,000 sockets × three indexes).
  */
-type Index = Map<string, AnySocket | Set<AnySocket>>
+type Index = Map<string, RealtimeSocket | Set<RealtimeSocket>>
 
-function add(index: Index, key: string, socket: AnySocket): void {
+function add(index: Index, key: string, socket: RealtimeSocket): void {
   const entry = index.get(key)
   if (entry === undefined) index.set(key, socket)
   else if (entry instanceof Set) entry.add(socket)
   else if (entry !== socket) index.set(key, new Set([entry, socket]))
 }
 
-function remove(index: Index, key: string, socket: AnySocket): void {
+function remove(index: Index, key: string, socket: RealtimeSocket): void {
   const entry = index.get(key)
   if (entry === socket) index.delete(key)
   else if (entry instanceof Set) {
@@ -176,7 +182,7 @@ function remove(index: Index, key: string, socket: AnySocket): void {
   }
 }
 
-function members(index: Index, key: string): AnySocket[] {
+function members(index: Index, key: string): RealtimeSocket[] {
   const entry = index.get(key)
   return entry === undefined ? [] : entry instanceof Set ? [...entry] : [entry]
 }

@@ -1,14 +1,12 @@
 import type { AccessClaims } from '../../shared/claims.ts'
+import type { VerifiedToken } from '../auth/token-verifier.ts'
 
 /** The verified identity of a connection (PROTOCOL §5): `socket.data.auth`. */
-export interface SocketAuth {
-  sub: string
-  sid: string
-  jti: string
-  name: string
-  scope: string
-  rooms: string[]
-  exp: number
+export type SocketAuth = Pick<
+  AccessClaims,
+  'sub' | 'sid' | 'jti' | 'name' | 'scope' | 'rooms' | 'exp'
+> & {
+  /** The `kid` of the key that signed the token. */
   kid: string
 }
 
@@ -40,23 +38,28 @@ export function socketAuthOf(claims: AccessClaims, kid: string): SocketAuth {
   }
 }
 
+/**
+ * Make a verified token the connection's identity: the one place that writes
+ * `socket.data` (at the handshake, and again for an in-band token). Only the
+ * fields of {@link SocketAuth}, `iat` and, for another issuer's token, its
+ * `issuer` are kept, not the claims object.
+ *
+ * @param data - the socket's `socket.data`
+ * @param verified - the token that passed every check
+ * @example
+ * ```ts
+ * writeIdentity(socket.data, await verifier.verify(token))
+ * ```
+ */
+export function writeIdentity(data: Partial<SocketData>, verified: VerifiedToken): void {
+  data.auth = socketAuthOf(verified.claims, verified.kid)
+  data.iat = verified.claims.iat
+  // Set only for another trusted issuer's token (docs/protocol.md §12).
+  if (verified.issuer === undefined) delete data.issuer
+  else data.issuer = verified.issuer
+}
+
 /** Whether a space-separated scope string holds `required`. */
 export function hasScope(scope: string, required: string): boolean {
   return ` ${scope} `.includes(` ${required} `)
-}
-
-/**
- * Record on `socket.data` which issuer the connection's token came from:
- * `issuer` is set only for another trusted issuer's token (docs/protocol.md §12).
- *
- * @param data - the socket's data
- * @param token - the verified token and, for another issuer's, its issuer
- * @example
- * ```ts
- * writeIssuer(socket.data, verified)
- * ```
- */
-export function writeIssuer(data: SocketData, token: { issuer?: string }): void {
-  if (token.issuer === undefined) delete data.issuer
-  else data.issuer = token.issuer
 }

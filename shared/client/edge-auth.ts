@@ -1,17 +1,12 @@
 import { decodeJwt } from 'jose'
-import type { CookieTokenResponse, TokenResponse } from '../claims.ts'
+import type { AccessClaims, CookieTokenResponse, TokenResponse } from '../claims.ts'
 import { ClientError } from './client-error.ts'
+import { trimTrailingSlashes } from '../url.ts'
 
 /** What the client knows of its session, from the access token's claims. */
-export interface SessionInfo {
+export type SessionInfo = Pick<AccessClaims, 'sub' | 'sid' | 'name' | 'scope' | 'rooms' | 'exp'> & {
+  /** The compact access token itself, for the realtime handshake. */
   accessToken: string
-  sub: string
-  sid: string
-  name: string
-  scope: string
-  rooms: string[]
-  /** Unix seconds. */
-  exp: number
 }
 
 /** Options of {@link EdgeAuth}. */
@@ -43,7 +38,7 @@ export class EdgeAuth {
   refreshes = 0
 
   constructor(options: EdgeAuthOptions) {
-    this.edgeUrl = options.edgeUrl.replace(/\/+$/, '')
+    this.edgeUrl = trimTrailingSlashes(options.edgeUrl)
     this.mode = options.refreshStorage ?? (typeof document === 'undefined' ? 'memory' : 'cookie')
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
   }
@@ -62,7 +57,8 @@ export class EdgeAuth {
   refresh(): Promise<SessionInfo> {
     this.inflight ??= (async () => {
       try {
-        const body = this.mode === 'memory' ? { refresh_token: this.requireRefreshToken() } : undefined
+        const body =
+          this.mode === 'memory' ? { refresh_token: this.requireRefreshToken() } : undefined
         const session = this.accept(await this.post('/auth/refresh', body))
         this.refreshes++
         return session
@@ -84,14 +80,19 @@ export class EdgeAuth {
     try {
       return await this.refresh()
     } catch (err) {
-      if (err instanceof ClientError && (err.code === 'invalid_grant' || err.code === 'invalid_request')) return undefined
+      if (
+        err instanceof ClientError &&
+        (err.code === 'invalid_grant' || err.code === 'invalid_request')
+      )
+        return undefined
       throw err
     }
   }
 
   /** Log out: the edge revokes the session (and every socket of it). */
   async logout(): Promise<void> {
-    const body = this.mode === 'memory' && this.refreshToken ? { refresh_token: this.refreshToken } : undefined
+    const body =
+      this.mode === 'memory' && this.refreshToken ? { refresh_token: this.refreshToken } : undefined
     try {
       if (body || this.mode === 'cookie') await this.post('/auth/logout', body, true)
     } finally {
@@ -107,8 +108,10 @@ export class EdgeAuth {
 
   private accept(body: unknown): SessionInfo {
     const response = body as TokenResponse | CookieTokenResponse
-    if (typeof response?.access_token !== 'string') throw new ClientError('server_error', 'no access token in the response')
-    if ('refresh_token' in response && typeof response.refresh_token === 'string') this.refreshToken = response.refresh_token
+    if (typeof response?.access_token !== 'string')
+      throw new ClientError('server_error', 'no access token in the response')
+    if ('refresh_token' in response && typeof response.refresh_token === 'string')
+      this.refreshToken = response.refresh_token
     const claims = decodeJwt(response.access_token)
     this.session = {
       accessToken: response.access_token,
@@ -138,7 +141,8 @@ export class EdgeAuth {
       throw new ClientError('network', `edge unreachable: ${(err as Error).message}`)
     }
     if (res.status === 204 && allowEmpty) return undefined
-    const payload = (await res.json().catch(() => undefined)) as { error?: string; error_description?: string } | undefined
+    const payload = (await res.json().catch(() => undefined)) as
+      { error?: string; error_description?: string } | undefined
     if (!res.ok) {
       const retry = Number(res.headers.get('retry-after'))
       throw new ClientError(

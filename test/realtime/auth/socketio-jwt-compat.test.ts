@@ -263,7 +263,7 @@ describe('the socketio-jwt compat mode', () => {
   })
 
   it('refuses a timeoutMs that is not a positive number with a TypeError', () => {
-    const deps = { tokenSource: {}, verifier: {} as never, limits: {} as never }
+    const deps = { tokenSource: {}, verifier: {} as never, limits: {} as never, sessions: {} as never }
     for (const timeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => createSocketioJwtCompat({ ...deps, timeoutMs })).toThrow(TypeError)
     }

@@ -102,6 +102,20 @@ describe('createPushReceiver', () => {
     })
   })
 
+  it("refuses with unavailable, not unauthorized, when the edge's keys cannot be fetched", async () => {
+    const issuer = await startIssuer()
+    const receive = createPushReceiver({
+      getKey: async () => {
+        throw new AppError('unavailable', 'key set unreachable')
+      },
+      issuer: issuer.url,
+      now: () => NOW_MS,
+    })
+    await expect(receive({ token: await signPush(issuer) })).rejects.toMatchObject({
+      code: 'unavailable',
+    })
+  })
+
   it('a forged push carrying a real jti must not burn that jti', async () => {
     const issuer = await startIssuer()
     const attacker = await testKey('ES256', issuer.key.kid)
@@ -250,6 +264,38 @@ describe('POST /internal/revocations', () => {
     })
     expect(socket.connected).toBe(true)
     expect(seen).toEqual([])
+  })
+
+  it('answers 503 unavailable to a valid push while the JWKS is unreachable, and applies nothing', async () => {
+    const issuer = await startIssuer()
+    const { url } = await startServer(issuer)
+    const socket = await connect(url, {
+      auth: { token: await issuer.mint({ sid: 'session-target' }) },
+    })
+    // The edge signs with a key this node has not fetched yet, and its JWKS is
+    // down: the push cannot be judged, which is an outage, not a forgery.
+    const rotated = await testKey()
+    issuer.keys.push(rotated)
+    issuer.down = true
+    const now = Math.floor(Date.now() / 1000)
+    const push = await signPush(
+      issuer,
+      {
+        key: rotated,
+        header: { kid: rotated.kid },
+        claims: {
+          events: [{ cursor: 1, kind: 'session', id: 'session-target', at: now, until: now + 300 }],
+        },
+      },
+      now,
+    )
+    const res = await post(url, { token: push })
+    expect(res.status).toBe(503)
+    expect(await res.json()).toEqual({
+      error: 'unavailable',
+      error_description: 'signing keys unavailable',
+    })
+    expect(socket.connected).toBe(true)
   })
 
   it('answers 400 invalid_request to a body that is not { token }', async () => {

@@ -1,0 +1,64 @@
+/**
+ * Every default and bound of the realtime service, with its unit. The
+ * service's configuration (config.ts), the server (server.ts and its parts)
+ * and the limits read them here; docs/protocol.md fixes the ones the contract
+ * names, and shared/constants.ts holds those the edge shares.
+ */
+
+/** Port the service listens on by default. */
+export const DEFAULT_PORT = 3000
+/** Interface the service binds by default (loopback: put a proxy in front). */
+export const DEFAULT_HOST = '127.0.0.1'
+/** The edge's URL when `EDGE_URL` is unset (wrangler dev). */
+export const DEFAULT_EDGE_URL = 'http://127.0.0.1:8787'
+/** Socket.IO's HTTP path. */
+export const DEFAULT_SOCKETIO_PATH = '/socket.io'
+
+/** Time a client may take between opening a connection and sending CONNECT, ms. */
+export const CONNECT_TIMEOUT_MS = 5000
+/** New connections per second per client address. */
+export const CONNECTION_RATE_PER_SECOND = 10
+/** Burst of new connections per client address. */
+export const CONNECTION_BURST = 30
+/** Open connections per client address. */
+export const MAX_CONNECTIONS_PER_ADDRESS = 200
+/** Open connections per user (`sub`). */
+export const MAX_CONNECTIONS_PER_USER = 20
+/** `retryAfterMs` of a refusal for a full per-address or per-user cap, ms. */
+export const CONNECTION_CAP_RETRY_AFTER_MS = 1000
+/** Addresses with a rate bucket past which full buckets are swept, count. */
+export const RATE_BUCKETS_SWEEP_THRESHOLD_COUNT = 100_000
+
+/** Messages per second per socket. */
+export const MESSAGE_RATE_PER_SECOND = 20
+/** Burst of messages per socket, and the most that may queue behind one that waits. */
+export const MESSAGE_BURST = 40
+
+/** Time `close()` gives connections to flush and close before they are cut, ms. */
+export const SHUTDOWN_TIMEOUT_MS = 10_000
+/** Wait between attempts to load the signing keys while the edge is unreachable, ms. */
+export const KEY_LOAD_RETRY_MS = 2000
+/** How often expired revocations are dropped from the set, ms. */
+export const REVOCATION_PRUNE_INTERVAL_MS = 60_000
+/** Pause between polls of the edge's revocation feed, ms. */
+export const REVOCATION_POLL_MS = 2000
+/** Timeout of one poll of the revocation feed, ms. */
+export const REVOCATION_POLL_TIMEOUT_MS = 5000
+/** Largest body `POST /internal/revocations` reads, bytes. */
+export const MAX_PUSH_BODY_BYTES = 512 * 1024
+/** Largest push token, bytes (chars of its compact form). */
+export const MAX_PUSH_TOKEN_BYTES = 256 * 1024
+/** Longest lifetime a push token may declare (docs/protocol.md §6: exp within 60 s), seconds. */
+export const MAX_PUSH_LIFETIME_SECONDS = 60
+/** Events one push may carry, count. */
+export const MAX_EVENTS_PER_PUSH = 1000
+
+/** Minimum time between JWKS refetches for unknown kids (the key set's default), ms. */
+export const JWKS_COOLDOWN_MS = 30_000
+/** How long the last good keys keep verifying past expiry while the edge is down (the key set's default), ms. */
+export const JWKS_MAX_STALE_MS = 3_600_000
+
+/** Recovered sessions waiting for their handshake to pass, count (refused handshakes cannot grow it further). */
+export const MAX_PENDING_RECOVERIES_COUNT = 10_000
+/** Most extra lead an `rt:expiring` notice gets to spread refreshes out, seconds. */
+export const NOTICE_SPREAD_SECONDS = 2

@@ -1,0 +1,76 @@
+import type { RevocationEvent } from '../../shared/claims.ts'
+import type { RealtimeContext } from '../context.ts'
+import { REVOCATION_PRUNE_INTERVAL_MS } from '../constants.ts'
+import { refetchKeysOnKeyEvent } from './key-events.ts'
+
+/** A revocation as the server applies it. */
+export type Revocation = Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>
+
+/** The Socket.IO server-side event that fans a revocation out to the other nodes. */
+export const CLUSTER_REVOCATION_EVENT = 'edgegate:revocation' as const
+
+/** Revocations as a realtime server applies them. */
+export interface RevocationApplier {
+  /** An event from the edge (push, pull, or `revoke()`): enforce here, share with the cluster; returns local sockets kicked. */
+  fromEdge(event: Revocation): number
+  /** {@link RevocationApplier.fromEdge} for each of a push's or a feed page's events; returns how many there were. */
+  fromEdgeAll(events: readonly Revocation[]): number
+  /** Stop pruning. */
+  stop(): void
+}
+
+/**
+ * Apply revocations on this node and fan them out to the cluster: record the
+ * event, disconnect the local sockets it covers, and (clustered) persist it to
+ * Redis and tell the other nodes, which apply it locally only. A node that
+ * (re)connects to Redis loads what it missed.
+ *
+ * @param ctx - the server's shared parts
+ * @example
+ * ```ts
+ * const revoke = createRevocationApplier(ctx)
+ * revoke.fromEdge({ kind: 'session', id: 's-1', at: now, until: now + 900 })
+ * ```
+ */
+export function createRevocationApplier(ctx: RealtimeContext): RevocationApplier {
+  const { cluster, io, keySet, logger, now, revocations, sessions } = ctx
+  /** Record and enforce on this node only. */
+  const applyLocal = (event: Revocation): number => {
+    if (!revocations.add(event, now() / 1000)) return 0
+    // An emergency rotation: learn the new key at once, so new logins connect (docs/protocol.md §4).
+    if (event.kind === 'key') refetchKeysOnKeyEvent(keySet, logger)
+    return sessions.revoke(event)
+  }
+  if (cluster) {
+    io.on(CLUSTER_REVOCATION_EVENT, (event) => void applyLocal(event))
+    // A node that was away (or whose Redis was) picks up what it missed.
+    cluster.onConnect(() => {
+      cluster.loadAll().then(
+        (events) => events.forEach(applyLocal),
+        (err: Error) => logger('warn', 'revocations not loaded from redis', { error: err.message }),
+      )
+    })
+  }
+  const prune = setInterval(() => revocations.prune(now() / 1000), REVOCATION_PRUNE_INTERVAL_MS)
+  prune.unref()
+  const applier: RevocationApplier = {
+    fromEdgeAll(events) {
+      for (const event of events) applier.fromEdge(event)
+      return events.length
+    },
+    fromEdge(event) {
+      const kicked = applyLocal(event)
+      if (cluster) {
+        io.serverSideEmit(CLUSTER_REVOCATION_EVENT, event)
+        cluster
+          .persist(event)
+          .catch((err: Error) =>
+            logger('warn', 'revocation not stored in redis', { error: err.message }),
+          )
+      }
+      return kicked
+    },
+    stop: () => clearInterval(prune),
+  }
+  return applier
+}

@@ -1,0 +1,106 @@
+import type { Server as HttpServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { KeySet } from '../shared/jwks/key-set.ts'
+import type { SocketMiddleware } from './auth/handshake.ts'
+import type { TrustedIssuer } from './auth/issuers/schema.ts'
+import type { SocketioJwtCompatOptions } from './auth/socketio-jwt-compat.ts'
+import type { TokenSourceOptions } from './auth/token-source.ts'
+import type { ConnectionLimitOptions } from './limits/connection-limits.ts'
+import type { Logger } from './log.ts'
+import type { EventDefinition } from './messages/registry.ts'
+import type { Metrics } from './metrics.ts'
+import type { Revocation } from './revocations/apply.ts'
+import type { RevocationSet } from './revocations/revocation-set.ts'
+import type { RealtimeIo } from './types.ts'
+
+/** Options of {@link createRealtimeServer}. Only `issuer` is required. */
+export interface RealtimeServerOptions {
+  /** The edge's issuer URL (`iss`). */
+  issuer: string
+  /** Accepted `aud`. @default 'realtime' */
+  audience?: string | string[]
+  /** Where the keys are; configuration only, never taken from a token. @default `${issuer}/.well-known/jwks.json` */
+  jwksUrl?: string
+  /** Browser origins allowed to connect; a handshake without Origin is not a browser and passes. @default [] */
+  allowedOrigins?: readonly string[] | '*'
+  /** Token sources beyond `auth.token` and `Authorization`. @default { allowQueryToken: false } */
+  tokenSource?: TokenSourceOptions
+  /** Refuse envelopes that carry no `token`. @default false */
+  requireEnvelopeToken?: boolean
+  /** Leeway on `exp`/`nbf`, seconds. @default 5 */
+  clockToleranceSeconds?: number
+  /** Application events, by name. */
+  events?: Record<string, EventDefinition<any>>
+  /** The application's connection middleware for `/`, after the service's own chain. */
+  middleware?: SocketMiddleware | SocketMiddleware[]
+  /** Connection admission. */
+  limits?: ConnectionLimitOptions
+  /** Per-socket message rate. @default { perSecond: 20, burst: 40 } */
+  messageRate?: { perSecond: number; burst: number }
+  /** Socket.IO path. @default '/socket.io' */
+  path?: string
+  /** Time a client may take between opening a connection and sending CONNECT, ms. @default 5000 */
+  connectTimeoutMs?: number
+  /** Enable connection state recovery (re-authenticated before anything is delivered). @default false */
+  connectionStateRecovery?: false | { maxDisconnectionDurationMs: number }
+  /** Use X-Forwarded-For for client addresses (only behind your own proxy). @default false */
+  trustProxy?: boolean
+  /** Login page, sent as `redirect` in refusals whose remedy is to log in. */
+  loginUrl?: string
+  /** JWKS client tuning. */
+  jwks?: { cooldownMs?: number; maxStaleMs?: number; timeoutMs?: number }
+  /** An existing key set (tests, or several servers in one process). */
+  keySet?: KeySet
+  /** fetch for the JWKS. @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch
+  /** Revocations in force. @default a new in-memory set */
+  revocations?: RevocationSet
+  /** ms clock. @default Date.now */
+  now?: () => number
+  /** Structured log lines. @default silent */
+  logger?: Logger
+  /** Pull the edge's revocation feed (PROTOCOL §6); without it only pushes and `revoke()` apply. */
+  revocationFeed?: { edgeUrl: string; token: string; intervalMs?: number }
+  /** Scale out: Redis Streams adapter, shared revocation set, revocations fanned out to every node. */
+  redisUrl?: string
+  /**
+   * socketio-jwt's post-connect flow, for clients still migrating off it (README
+   * "Migrating from socketio-jwt"): a socket with no token has `timeoutMs` to
+   * emit `authenticate` `{ token }`. @default false
+   */
+  socketioJwtCompat?: false | SocketioJwtCompatOptions
+  /** Most bytes queued for one connection before it is closed (slow consumer). @default 1 MiB */
+  maxQueuedBytesPerSocket?: number
+  /** Engine.IO heartbeat. @default { pingIntervalMs: 25000, pingTimeoutMs: 20000 } */
+  heartbeat?: { pingIntervalMs: number; pingTimeoutMs: number }
+  /** Issuers trusted besides the edge, each with its own keys (docs/protocol.md §12). @default [] */
+  trustedIssuers?: readonly TrustedIssuer[]
+}
+
+/** A running (or ready to run) realtime server. */
+export interface RealtimeServer {
+  io: RealtimeIo
+  httpServer: HttpServer
+  metrics: Metrics
+  revocations: RevocationSet
+  keySet: KeySet
+  /** Listen on `port` (0 for any) and `host`. @default 0, '127.0.0.1' */
+  listen(port?: number, host?: string): Promise<AddressInfo>
+  /** Add the application's middleware (one function or an array) to a namespace, after the service's chain. */
+  use(namespace: string, middleware: SocketMiddleware | SocketMiddleware[]): void
+  /**
+   * Apply a revocation on every node: record it (in Redis too, when
+   * clustered), tell the other nodes, and disconnect the local sockets it
+   * covers. Returns how many local sockets were disconnected.
+   */
+  revoke(event: Revocation): number
+  /** Reasons this node is not ready; empty when ready. */
+  notReadyReasons(): string[]
+  /**
+   * Other trusted issuers whose discovery or keys are not loaded
+   * (docs/protocol.md §12): listed by `/readyz`, not a reason to leave rotation.
+   */
+  degradedReasons(): string[]
+  /** Stop accepting, tell clients `rt:error unavailable`, disconnect, close; bounded by `timeoutMs`. */
+  close(options?: { timeoutMs?: number }): Promise<void>
+}

@@ -1,0 +1,39 @@
+import type { Namespace, Server, Socket } from 'socket.io'
+import type { ClientToServerEvents, ServerToClientEvents } from '../shared/events.ts'
+import type { SocketioJwtCompatEvents } from './auth/socketio-jwt-compat.ts'
+import type { Revocation } from './revocations/apply.ts'
+import type { SocketData } from './session/socket-auth.ts'
+
+/** Events the realtime nodes of one cluster send each other (`serverSideEmit`). */
+export interface InterServerEvents {
+  /** A revocation from the edge, applied on the node that received it, for the others to apply locally. */
+  'edgegate:revocation': (event: Revocation) => void
+}
+
+/** What the server sends: the contract's events, plus socketio-jwt's in compat mode. */
+export type RealtimeServerEvents = ServerToClientEvents & SocketioJwtCompatEvents
+
+/**
+ * The realtime Socket.IO server, typed once from the shared event maps
+ * (STYLE §21), so every `emit` and `on` is checked against them.
+ */
+export type RealtimeIo = Server<
+  ClientToServerEvents,
+  RealtimeServerEvents,
+  InterServerEvents,
+  SocketData
+>
+/** A namespace of {@link RealtimeIo}. */
+export type RealtimeNamespace = Namespace<
+  ClientToServerEvents,
+  RealtimeServerEvents,
+  InterServerEvents,
+  SocketData
+>
+/** A connection of {@link RealtimeIo}. */
+export type RealtimeSocket = Socket<
+  ClientToServerEvents,
+  RealtimeServerEvents,
+  InterServerEvents,
+  SocketData
+>
