@@ -1,7 +1,7 @@
 import * as v from 'valibot'
 import { AppError } from '../../../shared/errors.ts'
 import { abortable } from '../../../shared/jwks/http.ts'
-import { DISCOVERY_MAX_BYTES, DISCOVERY_TIMEOUT_MS } from './constants.ts'
+import { DISCOVERY_MAX_BYTES, DISCOVERY_TIMEOUT_MS } from '../../constants.ts'
 
 /** The part of an OpenID Provider's metadata realtime uses (OpenID Connect Discovery 1.0 §3). */
 const DiscoverySchema = v.object({

@@ -3,7 +3,7 @@ import { AccessClaimsSchema, type AccessClaims } from '../../../shared/claims.ts
 import { ACCESS_TOKEN_TYP } from '../../../shared/constants.ts'
 import { AppError } from '../../../shared/errors.ts'
 import { checkJwtClaims, typIs } from '../jwt-claims.ts'
-import { FOREIGN_NAME_MAX_CHARS } from './constants.ts'
+import { FOREIGN_NAME_MAX_CHARS } from '../../constants.ts'
 import type { TrustedIssuer } from './schema.ts'
 
 /** Another issuer's tokens need no `sid`: the connection's session is the token's `jti` (docs/protocol.md §12). */

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs'
-import { TRUSTED_ISSUERS_FILE_MAX_BYTES } from './constants.ts'
+import { TRUSTED_ISSUERS_FILE_MAX_BYTES } from '../../constants.ts'
 import { parseTrustedIssuers, type TrustedIssuer } from './schema.ts'
 
 /**

@@ -1,6 +1,6 @@
 import * as v from 'valibot'
 import { KEY_SET_ALGORITHMS } from '../../../shared/jwks/algorithms.ts'
-import { MAX_TRUSTED_ISSUERS } from './constants.ts'
+import { MAX_TRUSTED_ISSUERS_COUNT } from '../../constants.ts'
 
 /** An absolute http(s) URL. */
 const HttpUrlSchema = v.pipe(
@@ -67,10 +67,10 @@ export const TrustedIssuerSchema = v.pipe(
 /** A trusted issuer, as configured (defaults applied). */
 export type TrustedIssuer = v.InferOutput<typeof TrustedIssuerSchema>
 
-/** The list of trusted issuers: at most {@link MAX_TRUSTED_ISSUERS}, each `issuer` once. */
+/** The list of trusted issuers: at most {@link MAX_TRUSTED_ISSUERS_COUNT}, each `issuer` once. */
 export const TrustedIssuersSchema = v.pipe(
   v.array(TrustedIssuerSchema),
-  v.maxLength(MAX_TRUSTED_ISSUERS),
+  v.maxLength(MAX_TRUSTED_ISSUERS_COUNT),
   v.check(
     (list) => new Set(list.map((i) => i.issuer)).size === list.length,
     'expected each issuer listed once',

@@ -4,7 +4,7 @@
  * http(s) `jwks_uri`; redirects are not followed; the body is bounded.
  */
 import { describe, expect, it } from 'vitest'
-import { DISCOVERY_MAX_BYTES } from '../../../../realtime/auth/issuers/constants.ts'
+import { DISCOVERY_MAX_BYTES } from '../../../../realtime/constants.ts'
 import { discoverJwksUri } from '../../../../realtime/auth/issuers/discovery.ts'
 
 const ISSUER = 'https://tenant.example/'
