@@ -44,7 +44,7 @@ export default defineConfig({
         test: {
           name: 'node',
           root,
-          include: ['test/local/**/*.test.ts', 'test/shared/**/*.test.ts', 'test/interop/**/*.test.ts', 'test/realtime/**/*.test.ts', 'test/browser/**/*.test.ts', 'test/cluster/**/*.test.ts'],
+          include: ['test/local/**/*.test.ts', 'test/shared/**/*.test.ts', 'test/package/**/*.test.ts', 'test/interop/**/*.test.ts', 'test/realtime/**/*.test.ts', 'test/browser/**/*.test.ts', 'test/cluster/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,
