@@ -11,14 +11,7 @@ import { once } from 'node:events'
 import Provider from 'oidc-provider'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { TrustedIssuer } from '../../realtime/auth/issuers/schema.ts'
-import {
-  cleanup,
-  connect,
-  envelope,
-  refusal,
-  startIssuer,
-  type TestIssuer,
-} from '../realtime/support.ts'
+import { cleanup, connect, envelope, refusal, startIssuer } from '../realtime/support.ts'
 import {
   eventually,
   movableClock,
@@ -33,7 +26,6 @@ const CLIENT = { client_id: 'backend', client_secret: 'backend-secret-for-tests-
 const KID = 'op-rs256-1'
 
 let op: { url: string; server: Server }
-let edge: TestIssuer
 
 beforeAll(async () => {
   // A generated RSA key: the provider signs RS256 with it.
@@ -70,7 +62,6 @@ beforeAll(async () => {
   })
   server.on('request', provider.callback())
   op = { url, server }
-  edge = await startIssuer()
 })
 
 afterAll(async () => {
@@ -119,6 +110,8 @@ function resign(token: string, key: KeyObject, alg: 'ES256' | 'RS256'): string {
 }
 
 async function start(options: { now?: () => number } = {}) {
+  // The edge (a test issuer, closed with the server after each test) stays the default issuer.
+  const edge = await startIssuer()
   const started = await startRecordingServer(edge, { trustedIssuers: [trusted()], ...options })
   await eventually(
     () => started.server.degradedReasons().length === 0,
