@@ -107,6 +107,17 @@ describe('tokens of another trusted issuer', () => {
     expect([edge.fetches, other.fetches, stranger.fetches]).toEqual([...before, 0])
   })
 
+  it("unknown kids under another issuer's iss cost its JWKS at most one refetch per cooldown, and the edge's none", async () => {
+    const { edge, other, url } = await setUp()
+    const before = [edge.fetches, other.fetches]
+    for (let i = 0; i < 5; i++) {
+      const token = await foreignToken(other, {}, { header: { kid: `made-up-${i}` } })
+      expect(await refusal(url, { auth: { token } })).toEqual(refusedWith('token_invalid'))
+    }
+    expect(edge.fetches).toBe(before[0])
+    expect(other.fetches - before[1]!).toBeLessThanOrEqual(1)
+  })
+
   it("a kid published by two issuers with different keys never verifies the other's tokens", async () => {
     const edge = await startIssuer()
     const other = await startIssuer()
