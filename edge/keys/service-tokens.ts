@@ -1,6 +1,5 @@
-import { SignJWT } from 'jose'
 import { ACCESS_TOKEN_TYP, ROOM_GRANT_TYP, SERVICE_AUDIENCE } from '../../shared/constants.ts'
-import type { SigningKey } from './signer.ts'
+import { signJwt, type SigningKey } from './signer.ts'
 
 /** Options of {@link mintServiceToken}. */
 export interface MintServiceOptions {
@@ -29,16 +28,12 @@ export function mintServiceToken(
   claims: { clientId: string; scope: string },
   options: MintServiceOptions,
 ): Promise<string> {
-  return new SignJWT({ client_id: claims.clientId, scope: claims.scope })
-    .setProtectedHeader({ alg: signer.alg, typ: ACCESS_TOKEN_TYP, kid: signer.kid })
-    .setIssuer(options.issuer)
-    .setAudience(SERVICE_AUDIENCE)
-    .setSubject(claims.clientId)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt(options.now)
-    .setNotBefore(options.now)
-    .setExpirationTime(options.now + options.ttlSeconds)
-    .sign(signer.key)
+  return signJwt(
+    signer,
+    ACCESS_TOKEN_TYP,
+    { client_id: claims.clientId, scope: claims.scope },
+    { ...options, audience: SERVICE_AUDIENCE, subject: claims.clientId, notBefore: true },
+  )
 }
 
 /** What a room grant is for (docs/protocol.md §11). */
@@ -74,17 +69,14 @@ export function mintRoomGrant(
   grant: RoomGrantRequest,
   options: MintGrantOptions,
 ): Promise<string> {
-  return new SignJWT({
-    ...(grant.sid !== undefined && { sid: grant.sid }),
-    rooms: grant.rooms,
-    client_id: grant.clientId,
-  })
-    .setProtectedHeader({ alg: signer.alg, typ: ROOM_GRANT_TYP, kid: signer.kid })
-    .setIssuer(options.issuer)
-    .setAudience(options.audience)
-    .setSubject(grant.sub)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt(options.now)
-    .setExpirationTime(options.now + options.ttlSeconds)
-    .sign(signer.key)
+  return signJwt(
+    signer,
+    ROOM_GRANT_TYP,
+    {
+      ...(grant.sid !== undefined && { sid: grant.sid }),
+      rooms: grant.rooms,
+      client_id: grant.clientId,
+    },
+    { ...options, subject: grant.sub },
+  )
 }

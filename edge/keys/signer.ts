@@ -76,19 +76,56 @@ export function mintAccessToken(
   claims: MintClaims,
   options: MintOptions,
 ): Promise<string> {
-  return new SignJWT({
-    name: claims.name,
-    sid: claims.sid,
-    scope: claims.scope,
-    rooms: claims.rooms,
-  })
-    .setProtectedHeader({ alg: signer.alg, typ: ACCESS_TOKEN_TYP, kid: signer.kid })
-    .setIssuer(options.issuer)
-    .setAudience(options.audience)
-    .setSubject(claims.sub)
+  const { name, sid, scope, rooms } = claims
+  return signJwt(
+    signer,
+    ACCESS_TOKEN_TYP,
+    { name, sid, scope, rooms },
+    { ...options, subject: claims.sub, notBefore: true },
+  )
+}
+
+/** The registered claims of a token this edge signs. */
+export interface RegisteredClaims {
+  issuer: string
+  audience: string | string[]
+  subject: string
+  /** Lifetime, seconds. */
+  ttlSeconds: number
+  /** Unix seconds: `iat` (and `nbf` with `notBefore`). */
+  now: number
+  /** Set `nbf` = `iat`. @default false */
+  notBefore?: boolean
+}
+
+/**
+ * Sign a JWS with the edge's key: the one place every token kind (access,
+ * service, room grant) gets its header and registered claims, so each kind
+ * differs only in `typ` and its own claims. A fresh `jti` every time.
+ *
+ * @param signer - the active key
+ * @param typ - the header `typ` that keeps the kinds apart
+ * @param claims - the kind's own claims
+ * @param registered - issuer, audience, subject, lifetime and clock
+ * @example
+ * ```ts
+ * await signJwt(signer, 'at+jwt', { scope: 'publish' }, { issuer, audience, subject, ttlSeconds: 300, now })
+ * ```
+ */
+export function signJwt(
+  signer: SigningKey,
+  typ: string,
+  claims: Record<string, unknown>,
+  registered: RegisteredClaims,
+): Promise<string> {
+  const jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: signer.alg, typ, kid: signer.kid })
+    .setIssuer(registered.issuer)
+    .setAudience(registered.audience)
+    .setSubject(registered.subject)
     .setJti(crypto.randomUUID())
-    .setIssuedAt(options.now)
-    .setNotBefore(options.now)
-    .setExpirationTime(options.now + options.ttlSeconds)
-    .sign(signer.key)
+    .setIssuedAt(registered.now)
+    .setExpirationTime(registered.now + registered.ttlSeconds)
+  if (registered.notBefore) jwt.setNotBefore(registered.now)
+  return jwt.sign(signer.key)
 }
