@@ -94,11 +94,6 @@ export class TokenVerifier {
     return verified
   }
 
-  /** The edge's issuer URL. */
-  get issuer(): string {
-    return this.options.issuer
-  }
-
   /**
    * The checks a cache hit skips: routed by `iss` to exactly one issuer's
    * key set (the edge's unless another trusted issuer is named), then the
