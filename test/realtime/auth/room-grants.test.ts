@@ -136,6 +136,18 @@ describe('rt:join with a room grant', () => {
     )
   })
 
+  it.each([
+    ['no client_id', { client_id: undefined }],
+    ['a room pattern instead of exact rooms', { rooms: ['doc:*'] }],
+    ['an empty room list', { rooms: [] }],
+    ['another audience', { aud: 'realtime-api' }],
+    ['an nbf in the future', { nbf: Math.floor(Date.now() / 1000) + 600 }],
+    ['no jti', { jti: undefined }],
+  ])('refuses a grant with %s as token_invalid', async (_, claims) => {
+    const { issuer, join } = await setUp()
+    expect(await join('doc:42', await mintGrant(issuer, claims))).toEqual(refused('token_invalid'))
+  })
+
   it.each([['user:user-2'], ['user:user-1'], ['session:session-1']])(
     'never joins the server-managed room %s, even with a grant listing it',
     async (room) => {
