@@ -47,6 +47,10 @@ export const VARIABLES: Record<string, string> = {
   SOCKETIO_JWT_COMPAT_MS: '0',
   TRUSTED_ISSUERS: '(none: the edge only)',
   TRUSTED_ISSUERS_FILE: '(none)',
+  API_RATE: String(C.DEFAULT_API_RATE_PER_SECOND),
+  API_BURST: String(C.DEFAULT_API_BURST),
+  USER_STREAM_MAX: String(C.DEFAULT_USER_STREAM_MAX),
+  USER_STREAM_TTL: String(C.DEFAULT_USER_STREAM_TTL_SECONDS),
   MAX_QUEUED_BYTES_PER_SOCKET: '1048576',
 }
 
@@ -193,6 +197,17 @@ export function readServiceConfig(
       ...(redisUrl ? { redisUrl } : {}),
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
       ...(trustedIssuers.length > 0 ? { trustedIssuers } : {}),
+      // docs/protocol.md §8 (rate per service client) and §9 (user-stream retention).
+      serverApi: {
+        rate: {
+          perSecond: int('API_RATE', C.DEFAULT_API_RATE_PER_SECOND, 1, 100_000),
+          burst: int('API_BURST', C.DEFAULT_API_BURST, 1, 100_000),
+        },
+        userStream: {
+          maxEntries: int('USER_STREAM_MAX', C.DEFAULT_USER_STREAM_MAX, 1, 10_000),
+          ttlSeconds: int('USER_STREAM_TTL', C.DEFAULT_USER_STREAM_TTL_SECONDS, 1, 30 * 86_400),
+        },
+      },
       maxQueuedBytesPerSocket: int('MAX_QUEUED_BYTES_PER_SOCKET', MAX_QUEUED_BYTES_PER_SOCKET, 1024, 1024 ** 3),
     },
   }

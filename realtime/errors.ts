@@ -18,6 +18,8 @@ const HINTS: Record<RealtimeErrorCode, { retryable: boolean; refresh: boolean; l
   payload_too_large: { retryable: false, refresh: false, login: false },
   unknown_event: { retryable: false, refresh: false, login: false },
   unavailable: { retryable: true, refresh: false, login: false },
+  // Each disconnect says whether it is retryable (docs/protocol.md §8).
+  disconnected: { retryable: false, refresh: false, login: false },
 }
 
 /** The wire text of each code. Detailed reasons stay in the server's log. */
@@ -36,6 +38,7 @@ const MESSAGES: Record<RealtimeErrorCode, string> = {
   payload_too_large: 'the message is too large',
   unknown_event: 'unknown event',
   unavailable: 'temporarily unavailable',
+  disconnected: 'closed by the application',
 }
 
 /** A refusal with a realtime code. */

@@ -12,6 +12,7 @@ import type { Metrics } from './metrics.ts'
 import type { Revocation } from './revocations/apply.ts'
 import type { RevocationSet } from './revocations/revocation-set.ts'
 import type { RealtimeIo } from './types.ts'
+import type { ServerApiSettings } from './api/server-api.ts'
 
 /** Options of {@link createRealtimeServer}. Only `issuer` is required. */
 export interface RealtimeServerOptions {
@@ -69,6 +70,8 @@ export interface RealtimeServerOptions {
    * emit `authenticate` `{ token }`. @default false
    */
   socketioJwtCompat?: false | SocketioJwtCompatOptions
+  /** The server API's rate per client and the user streams' retention (docs/protocol.md §8, §9). */
+  serverApi?: ServerApiSettings
   /** Most bytes queued for one connection before it is closed (slow consumer). @default 1 MiB */
   maxQueuedBytesPerSocket?: number
   /** Engine.IO heartbeat. @default { pingIntervalMs: 25000, pingTimeoutMs: 20000 } */

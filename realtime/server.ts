@@ -20,6 +20,7 @@ import { ConnectionLimits } from './limits/connection-limits.ts'
 import { silentLogger } from './log.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
 import { createEventRegistry } from './messages/create-registry.ts'
+import { createPublishStore, createServerApiRoutes } from './api/server-api.ts'
 import { createMetrics } from './metrics.ts'
 import { createRevocationApplier } from './revocations/apply.ts'
 import { FeedPoller } from './revocations/feed-poller.ts'
@@ -92,7 +93,6 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     now,
     onOutcome: (outcome) => metrics.roomGrants.inc({ outcome }),
   })
-  const registry = createEventRegistry(options.events, { grants })
   const verifier = new TokenVerifier({
     keySet,
     issuer: options.issuer,
@@ -114,6 +114,13 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         onPublishesDropped: (count) => metrics.clusterPublishesDropped.inc(count),
       })
     : undefined
+  // Publish idempotency and user streams (docs/protocol.md §8, §9): Redis when clustered, else memory.
+  const publishStore = createPublishStore({
+    ...(cluster && { redis: { client: cluster.client, isReady: cluster.connected } }),
+    ...(options.serverApi && { settings: options.serverApi }),
+    now,
+  })
+  const registry = createEventRegistry(options.events, { streams: publishStore, grants })
   const feed = options.revocationFeed
     ? new FeedPoller({
         edgeUrl: options.revocationFeed.edgeUrl,
@@ -173,6 +180,19 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const revoke = createRevocationApplier(ctx)
   const keys = createKeyLoader(keySet, logger)
   const notReadyReasons = readiness(ctx, keys.loaded)
+  app.route(
+    C.SERVER_API_PREFIX,
+    createServerApiRoutes({
+      ...{ io, sessions, now, logger, revocations, getKey: keySet.getKey },
+      store: publishStore,
+      keysReady: () => keys.loaded() && keySet.isReady(),
+      issuer: options.issuer,
+      clockToleranceSeconds: tolerance,
+      registry: metrics.registry,
+      clustered: cluster !== undefined,
+      ...(options.serverApi && { settings: options.serverApi }),
+    }),
+  )
 
   const onRefused = handshakeRefused(ctx)
   const compat = options.socketioJwtCompat

@@ -8,6 +8,12 @@ import type { SocketData } from './session/socket-auth.ts'
 export interface InterServerEvents {
   /** A revocation from the edge, applied on the node that received it, for the others to apply locally. */
   'edgegate:revocation': (event: Revocation) => void
+  /** A server-API disconnect (docs/protocol.md §8), applied on the node that took it, for the others to apply locally. */
+  'edgegate:disconnect': (event: {
+    kind: 'user' | 'session'
+    id: string
+    retryable: boolean
+  }) => void
 }
 
 /** What the server sends: the contract's events, plus socketio-jwt's in compat mode. */

@@ -45,6 +45,8 @@ export const REALTIME_ERROR_CODES = [
   'payload_too_large',
   'unknown_event',
   'unavailable',
+  // v1.1: a service closed the connection through the server API (docs/protocol.md §8).
+  'disconnected',
 ] as const
 
 /** A code of `connect_error`, acks and `rt:error`. */

@@ -59,6 +59,8 @@ export interface RealtimeErrorPayload {
   id?: string
   code: RealtimeErrorCode
   message: string
+  /** With `disconnected` (docs/protocol.md §8): whether the client may connect again. */
+  retryable?: boolean
 }
 
 /** `connect_error`'s `err.data` (PROTOCOL §5). */
@@ -83,4 +85,9 @@ export interface ClientToServerEvents {
   'rt:join': (envelope: Envelope<{ room: string; grant?: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
   'rt:leave': (envelope: Envelope<{ room: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
   'chat:send': (envelope: Envelope<{ room: string; text: string }>, ack?: (reply: Ack<{ id: string }>) => void) => void
+  /** Catch up on the caller's stream (docs/protocol.md §9). */
+  'rt:sync': (
+    envelope: Envelope<{ since: string | null }>,
+    ack?: (reply: Ack<{ delivered: number; last: string | null; gap: boolean }>) => void,
+  ) => void
 }

@@ -88,7 +88,8 @@ export function readKid(token: string): string {
   return header.kid
 }
 
-function mapJoseError(err: unknown): AppError {
+/** Map a jose failure to the contract's token codes (PROTOCOL §5 error table). */
+export function mapJoseError(err: unknown): AppError {
   const code = (err as { code?: unknown } | null)?.code
   switch (code) {
     case 'ERR_JWT_EXPIRED':

@@ -2,7 +2,7 @@ import { createMiddleware } from 'hono/factory'
 import { MAX_BODY_BYTES } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { AppEnv } from '../types.ts'
-import { isMediaType, readText } from './json-body.ts'
+import { isMediaType, readText } from '../../shared/read-body.ts'
 
 /** A parsed form: each parameter once, empty values left out (RFC 6749 §3.1). */
 export type FormParams = ReadonlyMap<string, string>

@@ -1,7 +1,7 @@
 /**
  * The demo page, built on the client SDK only: log in at the edge, connect
  * to realtime, see the connection and token state, join rooms the token
- * allows, chat, log out.
+ * allows, chat, see notifications other services publish, log out.
  */
 import type { ChatMessage } from '../../shared/events.ts'
 import { ClientError, EdgeAuth, RealtimeClient, type ConnectionState } from '../../shared/client/index.ts'
@@ -16,6 +16,9 @@ let activeRoom: string | undefined
 const joined = new Set<string>()
 const history = new Map<string, ChatMessage[]>()
 const seen = new Set<string>()
+/** The event `npm run demo:notify` publishes, and where the page keeps its stream offset between visits. */
+const NOTIFICATION_EVENT = 'notification'
+const NOTIFICATION_OFFSET = 'edgegate.notification-offset'
 
 const STATE_TEXT: Record<ConnectionState, string> = {
   idle: 'not connected',
@@ -146,6 +149,10 @@ async function leaveRoom(room: string) {
 
 function signedOut(message?: string) {
   localStorage.removeItem(SESSION_HINT)
+  // The offset is this user's place in their own stream.
+  localStorage.removeItem(NOTIFICATION_OFFSET)
+  document.getElementById('notifications')?.previousElementSibling?.remove()
+  document.getElementById('notifications')?.remove()
   client?.close()
   client = undefined
   joined.clear()
@@ -158,6 +165,25 @@ function signedOut(message?: string) {
   renderSession()
 }
 
+/** Server-published notifications (docs/protocol.md §8), newest first, in a list the page adds once. */
+function showNotification(data: unknown, ts: number) {
+  let list = document.getElementById('notifications')
+  if (!list) {
+    const heading = document.createElement('h2')
+    heading.textContent = 'Notifications'
+    list = document.createElement('ul')
+    list.id = 'notifications'
+    list.className = 'rooms'
+    list.setAttribute('aria-live', 'polite')
+    $('logout').before(heading, list)
+  }
+  const li = document.createElement('li')
+  const text = typeof data === 'object' && data !== null && typeof (data as { text?: unknown }).text === 'string'
+  li.textContent = `${new Date(ts).toLocaleTimeString()} ${text ? (data as { text: string }).text : JSON.stringify(data)}`
+  list.prepend(li)
+  while (list.children.length > 20) list.lastElementChild!.remove()
+}
+
 async function start() {
   $('login').hidden = true
   $('app').hidden = false
@@ -165,6 +191,7 @@ async function start() {
   client = new RealtimeClient({
     url: config.realtimeUrl,
     auth,
+    notifications: { since: localStorage.getItem(NOTIFICATION_OFFSET) },
     onStateChange: (state) => {
       setState(state)
       renderSession()
@@ -173,6 +200,10 @@ async function start() {
       signedOut(code === 'token_revoked' ? 'Your session was ended. Please log in again.' : 'Please log in again.'),
   })
   client.on<ChatMessage>('chat:message', onMessage)
+  client.onNotification<unknown>(NOTIFICATION_EVENT, (n) => {
+    showNotification(n.data, n.ts)
+    if (n.offset) localStorage.setItem(NOTIFICATION_OFFSET, n.offset)
+  })
   try {
     await client.connect()
   } catch (err) {

@@ -24,6 +24,8 @@ type OffsetHook = (packet: unknown, opts: unknown, offset: string) => void
 
 /** A node's link to the cluster through Redis. */
 export interface RedisCluster {
+  /** The node's Redis client, for other shared state (the server API's idempotency keys and user streams). */
+  client: ReturnType<typeof createClient>
   /** The Socket.IO adapter factory (Redis Streams: broadcasts, disconnects, recovery across nodes). */
   adapter: ReturnType<typeof createAdapter>
   /** Whether Redis is connected and answering its pings in time. */
@@ -142,6 +144,7 @@ export function createRedisCluster(
   }
 
   return {
+    client,
     adapter,
     connected: () => health.available(),
     async persist(event) {
@@ -162,7 +165,7 @@ export function createRedisCluster(
         keys.forEach((key, i) => {
           const [kind, ...rest] = key.slice(REVOKED_PREFIX.length).split(':')
           const value = values[i]
-          if (!value || (kind !== 'session' && kind !== 'user' && kind !== 'key')) return
+          if (!value || (kind !== 'session' && kind !== 'user' && kind !== 'key' && kind !== 'client')) return
           try {
             const { at, until } = JSON.parse(value) as { at: number; until: number }
             if (typeof at === 'number' && typeof until === 'number')

@@ -2,6 +2,8 @@ import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom, roomAllowed, RoomJoinSchema, RoomRequestSchema } from '../../shared/events.ts'
 import type { RoomGrants } from '../auth/room-grants.ts'
+import { createSyncEvent } from '../streams/sync-event.ts'
+import type { PublishStore } from '../streams/types.ts'
 import { defineEvent, type EventContext } from './registry.ts'
 
 /**
@@ -15,21 +17,24 @@ function isSocketRoom(socket: EventContext<unknown>['socket'], room: string): bo
 
 /** What the built-in events need from the server. */
 export interface BuiltinEventDeps {
+  /** Where `rt:sync` reads the user streams (docs/protocol.md §9). */
+  streams: Pick<PublishStore, 'read'>
   /** Room grants for `rt:join` (docs/protocol.md §11); without it a grant is refused `forbidden`. */
   grants?: RoomGrants
 }
 
 /**
- * The protocol's own client events (PROTOCOL §5 reserved events). They go
- * through the same pipeline as application events.
+ * The protocol's own client events (PROTOCOL §5 reserved events, and
+ * `rt:sync` of docs/protocol.md §9). They go through the same pipeline as
+ * application events.
  *
  * @param deps - {@link BuiltinEventDeps}
  * @example
  * ```ts
- * const registry = new Map(Object.entries(createBuiltinEvents({ grants })))
+ * const registry = new Map(Object.entries(createBuiltinEvents({ streams, grants })))
  * ```
  */
-export const createBuiltinEvents = (deps: BuiltinEventDeps = {}) => ({
+export const createBuiltinEvents = (deps: BuiltinEventDeps) => ({
   /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
   'rt:auth': defineEvent({
     schema: v.null(),
@@ -73,7 +78,6 @@ export const createBuiltinEvents = (deps: BuiltinEventDeps = {}) => ({
       return { room: data.room }
     },
   }),
+  /** Catch up on the caller's stream (docs/protocol.md §9). */
+  'rt:sync': createSyncEvent(deps.streams),
 })
-
-/** The built-in events without room grants. */
-export const builtinEvents = createBuiltinEvents()

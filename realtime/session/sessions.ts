@@ -115,10 +115,32 @@ export class Sessions {
     return sockets.length
   }
 
-  /** Send `rt:error` with the code, then disconnect (PROTOCOL §5: rt:error precedes every server-side disconnect). */
-  kick(socket: RealtimeSocket, error: AppError<RealtimeErrorCode>, id?: string): void {
+  /**
+   * Close every local socket of a user or session for a service
+   * (docs/protocol.md §8 disconnect): `rt:error` `disconnected` with
+   * `retryable`, then the disconnect. Not a revocation: they may come back.
+   *
+   * @returns how many sockets were closed
+   */
+  disconnect(target: { kind: 'user' | 'session'; id: string }, retryable: boolean): number {
+    const sockets = members(target.kind === 'user' ? this.bySub : this.bySid, target.id)
+    const error = new AppError('disconnected', 'closed through the server API')
+    for (const socket of sockets) this.kick(socket, error, undefined, { retryable })
+    return sockets.length
+  }
+
+  /**
+   * Send `rt:error` with the code (and `extra` fields), then disconnect
+   * (PROTOCOL §5: rt:error precedes every server-side disconnect).
+   */
+  kick(
+    socket: RealtimeSocket,
+    error: AppError<RealtimeErrorCode>,
+    id?: string,
+    extra?: { retryable: boolean },
+  ): void {
     if (!socket.connected) return
-    socket.emit('rt:error', rtError(error, id))
+    socket.emit('rt:error', extra ? { ...rtError(error, id), ...extra } : rtError(error, id))
     this.options.onKick?.(error.code)
     socket.disconnect(true)
   }

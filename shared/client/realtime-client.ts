@@ -4,6 +4,7 @@ import type { ConnectErrorData, RealtimeErrorPayload } from '../events.ts'
 import { ClientError, type ClientErrorCode } from './client-error.ts'
 import type { EdgeAuth, SessionInfo } from './edge-auth.ts'
 import { grantStale, type GrantProvider } from './room-grants.ts'
+import { NotificationTracker, sendSync, type Notification, type SyncOutcome } from './notifications.ts'
 
 /** Where the connection is. */
 export type ConnectionState =
@@ -40,6 +41,12 @@ export interface RealtimeClientOptions {
   socketOptions?: Partial<ManagerOptions & SocketOptions>
   /** Random source for backoff jitter. @default Math.random */
   random?: () => number
+  /**
+   * Server-published events (docs/protocol.md §8, §9): `since`, an offset
+   * stored from an earlier run; `onSync`, called after each (re)connect's
+   * `rt:sync` (on `gap: true`, refetch from your application).
+   */
+  notifications?: { since?: string | null; maxSeen?: number; onSync?: (outcome: SyncOutcome) => void }
 }
 
 type Pending = {
@@ -99,8 +106,13 @@ export class RealtimeClient {
   private readonly rooms = new Set<string>()
   /** The grant each room granted (not by the `rooms` claim) was joined with, for re-joins. */
   private readonly grants = new Map<string, string>()
-  private readonly options: Required<Omit<RealtimeClientOptions, 'onAuthRequired' | 'onStateChange' | 'socketOptions' | 'grantProvider'>> &
-    Pick<RealtimeClientOptions, 'onAuthRequired' | 'onStateChange' | 'grantProvider'>
+  private readonly options: Required<
+    Omit<RealtimeClientOptions, 'onAuthRequired' | 'onStateChange' | 'socketOptions' | 'notifications' | 'grantProvider'>
+  > &
+    Pick<RealtimeClientOptions, 'onAuthRequired' | 'onStateChange' | 'notifications' | 'grantProvider'>
+  private readonly notifications: NotificationTracker
+  /** Handlers of server-published events, by event. */
+  private readonly notificationHandlers = new Map<string, Set<(n: Notification<any>) => void>>()
   private readonly prefix: string
   private seq = 0
   private attempt = 0
@@ -114,6 +126,7 @@ export class RealtimeClient {
     this.options = { ackTimeoutMs: 10_000, queueLimit: 100, random: Math.random, ...options }
     const bytes = new Uint8Array(6)
     crypto.getRandomValues(bytes)
+    this.notifications = new NotificationTracker(options.notifications)
     this.prefix = Array.from(bytes, (b) => b.toString(36).padStart(2, '0')).join('').slice(0, 8)
     this.socket = io(options.url, {
       autoConnect: false,
@@ -183,6 +196,36 @@ export class RealtimeClient {
   on<T = unknown>(event: string, handler: (payload: T) => void): () => void {
     this.socket.on(event, handler)
     return () => void this.socket.off(event, handler)
+  }
+
+  /**
+   * Handle a server-published event (docs/protocol.md §8): each
+   * notification once, whether it came live or through the `rt:sync` sent
+   * on every (re)connect from the newest offset seen.
+   *
+   * @returns the unsubscribe function
+   * @example
+   * ```ts
+   * client.onNotification<{ order: number }>('order.shipped', (n) => toast(`order ${n.data.order} shipped`))
+   * ```
+   */
+  onNotification<T = unknown>(event: string, handler: (notification: Notification<T>) => void): () => void {
+    let handlers = this.notificationHandlers.get(event)
+    if (!handlers) {
+      const set = (handlers = new Set())
+      this.notificationHandlers.set(event, set)
+      this.socket.on(event, (payload: unknown) => {
+        const notification = this.notifications.accept(payload)
+        if (notification) for (const h of [...set]) h(notification)
+      })
+    }
+    handlers.add(handler as (n: Notification<any>) => void)
+    return () => void handlers.delete(handler as (n: Notification<any>) => void)
+  }
+
+  /** The newest stream offset seen, to store and pass back as `notifications.since` next time. */
+  get notificationOffset(): string | null {
+    return this.notifications.since
   }
 
   /**
@@ -305,6 +348,9 @@ export class RealtimeClient {
         this.socket.emit('rt:join', { v: 1, id: `${this.prefix}-${++this.seq}`, ts: Date.now(), data })
       }
     }
+    if (this.notificationHandlers.size > 0 || this.options.notifications) {
+      sendSync((...args) => this.socket.emit(...args), this.notifications, `${this.prefix}-${++this.seq}`, this.options.notifications?.onSync)
+    }
     this.setState('connected')
     this.scheduleFallback(this.options.auth.current())
     this.connected?.resolve()
@@ -339,6 +385,10 @@ export class RealtimeClient {
       return
     }
     if (code === 'token_expired') return void this.refreshThenReconnect()
+    // A service closed the connection (docs/protocol.md §8): come back only when it says so.
+    if (code === 'disconnected' && this.lastServerError?.retryable !== true) {
+      return this.fail(new ClientError('disconnected', 'closed by the application'))
+    }
     this.retryLater()
   }
 

@@ -9,7 +9,7 @@
  *   npm run bench:smoke           (or BENCH_SMOKE=1 npm run bench: seconds per section, tiny
  *                                  counts; checks the harness works, asserts nothing about speed)
  *
- * Environment: RUNS, BENCH_ONLY=handshakes,messages,memory,expiry,edge,cluster (a subset),
+ * Environment: RUNS, BENCH_ONLY=handshakes,messages,memory,expiry,edge,cluster,api (a subset),
  * BENCH_CPU_PROF=<variant> (start that server variant with --cpu-prof and
  * summarize its profile), HANDSHAKES, MESSAGE_SECONDS, MEMORY_SOCKETS,
  * EXPIRY_SOCKETS, EXPIRY_WINDOW_SECONDS, EDGE_SECONDS.
@@ -26,6 +26,7 @@ import { startBenchIssuer } from './lib/issuer.ts'
 import { summarizeProfile } from './lib/profile.ts'
 import { commit, machine, renderTable } from './lib/stats.ts'
 import { buildRows } from './lib/targets.ts'
+import { benchServerApi } from './sections/api.ts'
 import { benchCluster } from './sections/cluster.ts'
 import { benchEdge } from './sections/edge.ts'
 import { benchExpiry } from './sections/expiry.ts'
@@ -33,7 +34,7 @@ import { benchHandshakes } from './sections/handshakes.ts'
 import { benchMemory } from './sections/memory.ts'
 import { benchMessages } from './sections/messages.ts'
 
-const SECTIONS = ['handshakes', 'messages', 'memory', 'expiry', 'edge', 'cluster'] as const
+const SECTIONS = ['handshakes', 'messages', 'memory', 'expiry', 'edge', 'cluster', 'api'] as const
 const smoke = process.env.BENCH_SMOKE === '1' || process.argv.includes('--smoke')
 const runs = Number(process.env.RUNS ?? (smoke ? 2 : 3))
 if (!Number.isInteger(runs) || runs < 1) throw new TypeError('RUNS must be a positive integer')
@@ -71,6 +72,7 @@ const sections: Record<(typeof SECTIONS)[number], () => Promise<SectionResult>> 
   expiry: () => benchExpiry(ctx),
   edge: () => benchEdge(ctx, `${resultsDir}${smoke ? 'edge-smoke.json' : 'edge.json'}`),
   cluster: () => benchCluster(ctx),
+  api: () => benchServerApi(ctx),
 }
 console.log(
   `edgegate bench${smoke ? ' (smoke: tiny counts, figures mean nothing)' : ''}, ${runs} run(s) per figure`,

@@ -10,11 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import AxeBuilder from '@axe-core/playwright'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seedDemoUsers } from '../../edge/local/demo-users.ts'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
+import { createPublisher } from '../../shared/publisher/index.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts')
@@ -173,6 +175,41 @@ describe('the demo page', () => {
     await page.fill('#password', 'not-the-password')
     await page.click('#login-button')
     await page.waitForSelector('#login-error:has-text("Wrong username or password.")')
+  })
+  it('shows what a service publishes to alice once, and after a reload what was published while away', async () => {
+    const alice = await loggedIn('alice')
+    const created = await fetch(`${edge.url}/admin/clients`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${edge.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'browser-test', scope: 'publish' }),
+    })
+    expect(created.status).toBe(201)
+    const { client_id, client_secret } = (await created.json()) as { client_id: string; client_secret: string }
+    const port = (realtime.httpServer.address() as AddressInfo).port
+    const publisher = createPublisher({
+      edgeUrl: edge.url,
+      realtimeUrl: `http://127.0.0.1:${port}`,
+      clientId: client_id,
+      clientSecret: client_secret,
+    })
+    // alice's user id, from a session of her own (the page's session stays untouched).
+    const login = await fetch(`${edge.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'alice-password-1' }),
+    })
+    const sub = decodeJwt(((await login.json()) as { access_token: string }).access_token).sub!
+    const notifications = () => alice.$$eval('#notifications li', (els) => els.map((el) => el.textContent ?? ''))
+
+    await publisher.publish({ to: { user: sub }, event: 'notification', data: { text: 'report ready' } })
+    await alice.waitForSelector('#notifications li:has-text("report ready")')
+    // Away: the page is gone while a service publishes; back, it catches up from its stored offset.
+    await alice.goto('about:blank')
+    await publisher.publish({ to: { user: sub }, event: 'notification', data: { text: 'while away' } })
+    await alice.goto(edge.url)
+    await alice.waitForSelector('#notifications li:has-text("while away")')
+    expect(await notifications()).toEqual([expect.stringMatching(/ while away$/)])
+    expect(consoleErrors.get(alice)).toEqual([])
   })
 })
 

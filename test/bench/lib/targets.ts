@@ -173,5 +173,47 @@ export function buildRows(results: Record<string, SectionResult | undefined>): R
       },
     )
   }
+  const api = results.api?.figures
+  if (api) {
+    const section = '7 server API'
+    rows.push(
+      {
+        section,
+        figure: 'publish→delivery p50, 2 other nodes',
+        value: api['publish→delivery p50'],
+        unit: 'ms',
+      },
+      {
+        section,
+        figure: 'publish→delivery p99, 2 other nodes',
+        value: api['publish→delivery p99'],
+        unit: 'ms',
+      },
+      {
+        section,
+        figure: 'publishes/s, one node (memory)',
+        value: api['publishes/s memory'],
+        unit: '/s',
+      },
+      {
+        section,
+        figure: 'publishes/s, one node of the Redis cluster',
+        value: api['publishes/s redis'],
+        unit: '/s',
+      },
+      {
+        section,
+        figure: 'server CPU per publish (memory)',
+        value: api['cpu per publish memory'],
+        unit: 'µs',
+      },
+      {
+        section,
+        figure: 'server CPU per publish (Redis)',
+        value: api['cpu per publish redis'],
+        unit: 'µs',
+      },
+    )
+  }
   return rows
 }

@@ -73,3 +73,20 @@ describe('RevocationSet', () => {
     expect(set.check(token({ sub: 'u-2', kid: 'k-x' }), 1150)).toBe('user')
   })
 })
+
+describe('RevocationSet client events (docs/protocol.md §6, v1.1)', () => {
+  it('revokes the service tokens of a client, and of a revoked key, until the event is forgotten', () => {
+    const set = new RevocationSet()
+    set.add({ kind: 'client', id: 'svc-1', at: 1000, until: 1900 }, 1000)
+    set.add({ kind: 'key', id: 'k-9', at: 1000, until: 1300 }, 1000)
+    expect(set.checkClient({ clientId: 'svc-1', kid: 'k-1' }, 1100)).toBe('client')
+    expect(set.checkClient({ clientId: 'svc-2', kid: 'k-9' }, 1100)).toBe('key')
+    expect(set.checkClient({ clientId: 'svc-2', kid: 'k-1' }, 1100)).toBeUndefined()
+    // A client id never revokes a user's token, whatever its sub.
+    expect(set.check({ sub: 'svc-1', sid: 'svc-1', kid: 'k-1', iat: 900 }, 1100)).toBeUndefined()
+    expect(set.size).toBe(2)
+    set.prune(1900)
+    expect(set.checkClient({ clientId: 'svc-1', kid: 'k-1' }, 1900)).toBeUndefined()
+    expect(set.size).toBe(0)
+  })
+})

@@ -1,0 +1,110 @@
+/** A server-published event as delivered (docs/protocol.md §8): the one argument of the event. */
+export interface Notification<T = unknown> {
+  id: string
+  ts: number
+  data: T
+  /** Present for publishes to a user: its place in the user's stream (opaque). */
+  offset?: string
+}
+
+/** The ack data of `rt:sync` (docs/protocol.md §9). */
+export interface SyncOutcome {
+  delivered: number
+  last: string | null
+  /** Entries were lost to retention: refetch from the application. */
+  gap: boolean
+}
+
+/** Default number of notification ids remembered to drop repeats. */
+export const NOTIFICATION_SEEN_IDS = 1000
+
+/**
+ * The client side of server-published events: drops repeats by `id` (an
+ * entry can arrive both live and through `rt:sync`), and remembers the
+ * newest `offset` so each (re)connect syncs from there. It holds at most
+ * `maxSeen` ids, oldest forgotten first.
+ */
+export class NotificationTracker {
+  private readonly seen = new Set<string>()
+  private readonly maxSeen: number
+  private offset: string | null
+
+  /**
+   * @param options - `since`: an offset stored from an earlier run (default none); `maxSeen` (default 1000)
+   */
+  constructor(options: { since?: string | null; maxSeen?: number } = {}) {
+    this.offset = options.since ?? null
+    this.maxSeen = options.maxSeen ?? NOTIFICATION_SEEN_IDS
+    if (!(this.maxSeen >= 1)) throw new TypeError('NotificationTracker: maxSeen >= 1 required')
+  }
+
+  /** The offset to sync from: the newest seen, or null. */
+  get since(): string | null {
+    return this.offset
+  }
+
+  /**
+   * Take a delivery: the notification when it is new and well-formed, else
+   * undefined (a repeat, or not a published event's argument).
+   */
+  accept(payload: unknown): Notification | undefined {
+    if (!isNotification(payload) || this.seen.has(payload.id)) return undefined
+    this.seen.add(payload.id)
+    if (this.seen.size > this.maxSeen) this.seen.delete(this.seen.values().next().value!)
+    if (payload.offset !== undefined) this.offset = payload.offset
+    return payload
+  }
+
+  /** After a sync's ack: with no offset yet, start from the stream's `last`. */
+  synced(outcome: SyncOutcome): void {
+    if (this.offset === null || outcome.gap) this.offset = outcome.last
+  }
+}
+
+/** Whether `value` is a published event's argument `{ id, ts, data, offset? }`. */
+export function isNotification(value: unknown): value is Notification {
+  if (typeof value !== 'object' || value === null || !('data' in value)) return false
+  const { id, ts, offset } = value as Record<string, unknown>
+  return (
+    typeof id === 'string' &&
+    typeof ts === 'number' &&
+    (offset === undefined || typeof offset === 'string')
+  )
+}
+
+/**
+ * Send `rt:sync` from the tracker's offset (docs/protocol.md §9); the
+ * entries arrive as their events before the ack, through the same
+ * listeners as live ones, which drop the repeats.
+ *
+ * @param emit - the socket's `emit`
+ * @param tracker - the client's tracker
+ * @param id - the envelope id
+ * @param onOutcome - called with the ack's data (check `gap`)
+ */
+export function sendSync(
+  emit: (event: 'rt:sync', envelope: object, ack: (reply: unknown) => void) => void,
+  tracker: NotificationTracker,
+  id: string,
+  onOutcome?: (outcome: SyncOutcome) => void,
+): void {
+  emit('rt:sync', { v: 1, id, ts: Date.now(), data: { since: tracker.since } }, (reply) => {
+    const data =
+      (reply as { ok?: unknown; data?: unknown } | null)?.ok === true
+        ? (reply as { data: unknown }).data
+        : undefined
+    if (!isSyncOutcome(data)) return
+    tracker.synced(data)
+    onOutcome?.(data)
+  })
+}
+
+function isSyncOutcome(value: unknown): value is SyncOutcome {
+  if (typeof value !== 'object' || value === null) return false
+  const { delivered, last, gap } = value as Record<string, unknown>
+  return (
+    typeof delivered === 'number' &&
+    typeof gap === 'boolean' &&
+    (last === null || typeof last === 'string')
+  )
+}
