@@ -20,6 +20,7 @@ import {
 } from '../../support.ts'
 import { eventually, refusedWith, startRecordingServer } from '../handshake-helpers.ts'
 import { disconnection, request, settle } from '../../waits.ts'
+import { post, serviceToken } from '../../api/service.ts'
 
 afterEach(cleanup)
 
@@ -182,6 +183,25 @@ describe('tokens of another trusted issuer', () => {
     })
     // A new handshake with its token is not refused either.
     await connect(url, { auth: { token: await foreignToken(other, { sub: 'u-x' }) } })
+  })
+
+  it("the server API's disconnect closes another issuer's connections too (by user and by session = jti)", async () => {
+    const { edge, other, url } = await setUp()
+    const byUser = await connect(url, {
+      auth: { token: await foreignToken(other, { sub: 'u-d' }) },
+    })
+    const bySession = await connect(url, {
+      auth: { token: await foreignToken(other, { sub: 'u-e', jti: 'j-e' }) },
+    })
+    const service = await serviceToken(edge)
+    const gone = [disconnection(byUser), disconnection(bySession)]
+    expect(await post(url, '/api/v1/disconnect', { user: 'u-d' }, service)).toMatchObject({
+      status: 202,
+    })
+    expect(await post(url, '/api/v1/disconnect', { session: 'j-e' }, service)).toMatchObject({
+      status: 202,
+    })
+    expect(await Promise.all(gone)).toEqual(['io server disconnect', 'io server disconnect'])
   })
 
   it('an in-band token of the same issuer and sub keeps the session; an edge token for the same sub is token_mismatch', async () => {
