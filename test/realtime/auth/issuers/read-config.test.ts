@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigErrors, readServiceConfig } from '../../../../realtime/config.ts'
+import { readTrustedIssuers } from '../../../../realtime/auth/issuers/read-config.ts'
 
 const AUTH0 = {
   issuer: 'https://tenant.eu.auth0.com/',
@@ -18,14 +19,11 @@ const AUTH0 = {
   roomsClaim: 'https://example.com/rooms',
 }
 
+/** The problem lines `env` gives, with the default edge issuer. */
 function problemsOf(env: Record<string, string>): string[] {
-  try {
-    readServiceConfig(env)
-    return []
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigErrors)
-    return (err as ConfigErrors).problems
-  }
+  const problems: string[] = []
+  readTrustedIssuers(env, 'http://127.0.0.1:8787', problems)
+  return problems
 }
 
 let dir: string | undefined
@@ -119,6 +117,12 @@ describe('TRUSTED_ISSUERS', () => {
     expect(problemsOf({ TRUSTED_ISSUERS_FILE: '/nonexistent/issuers.json' })).toEqual([
       'TRUSTED_ISSUERS_FILE (/nonexistent/issuers.json): cannot be read (ENOENT)',
     ])
+  })
+
+  it('stops the service configuration with those lines', () => {
+    const env = { TRUSTED_ISSUERS: JSON.stringify([{ ...AUTH0, algorithms: ['none'] }]) }
+    expect(() => readServiceConfig(env)).toThrow(ConfigErrors)
+    expect(() => readServiceConfig(env)).toThrow(problemsOf(env)[0])
   })
 
   it('never echoes a value in a problem', () => {
