@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import * as v from 'valibot'
-import { RoomNameSchema, type ServiceClaims } from '../../shared/claims.ts'
+import { RoomNameSchema } from '../../shared/claims.ts'
+import type { ServiceTokenClaims } from '../../shared/verify-service-token.ts'
 import {
   DEFAULT_ROOM_GRANT_TTL_SECONDS,
   MAX_ROOM_GRANT_TTL_SECONDS,
@@ -41,7 +42,7 @@ export const RoomGrantBody = v.strictObject({
  * `room+jwt` grant for the body's user, session and rooms, on behalf of the
  * calling client, and answer `{ grant, expires_in }`, `no-store`.
  */
-export async function roomGrant<E extends AppEnv & { Variables: { service: ServiceClaims } }>(
+export async function roomGrant<E extends AppEnv & { Variables: { service: ServiceTokenClaims } }>(
   c: Context<E>,
   body: v.InferOutput<typeof RoomGrantBody>,
 ) {

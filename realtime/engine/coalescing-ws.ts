@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module'
-import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type * as Ws from 'ws'
 
@@ -8,33 +7,40 @@ import type * as Ws from 'ws'
 const requireFromEngine = createRequire(createRequire(import.meta.url).resolve('engine.io'))
 const { WebSocket, WebSocketServer } = requireFromEngine('ws') as typeof Ws
 
+/** The TCP socket ws keeps for a connection (private to ws, held as `_socket` since ws 1). */
+type WithRawSocket = { _socket: Duplex | null }
+
 /**
  * A connection whose writes are coalesced per tick: the first frame sent in
  * a tick corks the TCP socket, and it is uncorked once the ticks already
- * queued have run. Two fields per connection, no closures.
+ * queued have run. No field of its own and no closure: ws already holds the
+ * TCP socket, and the socket's cork count tells whether this tick corked it
+ * (ws corks only around the writes of one frame, and uncorks before it returns).
  */
 class CoalescingWebSocket extends WebSocket {
-  /** The TCP socket under the connection, set when the upgrade completes. */
-  raw: Duplex | undefined = undefined
-  corked = false
-
   // ws's send has two overloads; the arguments pass through untouched.
   override send(data: unknown, options?: unknown, cb?: unknown): void {
-    const raw = this.raw
-    if (raw !== undefined && !this.corked && raw.writable) {
-      this.corked = true
+    const raw = (this as unknown as WithRawSocket)._socket
+    if (raw !== null && raw.writableCorked === 0 && raw.writable) {
       raw.cork()
       // Queued behind the packets Socket.IO has already scheduled for this
       // read (it dispatches each in its own tick), so their replies join in.
-      process.nextTick(uncork, this)
+      // One tick uncorks every connection corked meanwhile: a broadcast to
+      // a room corks each member once and queues one tick, not one each.
+      if (corked.push(raw) === 1) process.nextTick(uncorkAll)
     }
     ;(super.send as (...args: unknown[]) => void)(data, options, cb)
   }
 }
 
-function uncork(ws: CoalescingWebSocket): void {
-  ws.corked = false
-  ws.raw?.uncork()
+/** Connections corked since the last {@link uncorkAll}. */
+let corked: Duplex[] = []
+
+function uncorkAll(): void {
+  const list = corked
+  // A connection corked by a callback of these writes starts a batch of its own.
+  corked = []
+  for (const raw of list) raw.uncork()
 }
 
 /**
@@ -46,17 +52,5 @@ function uncork(ws: CoalescingWebSocket): void {
 export class CoalescingWebSocketServer extends WebSocketServer {
   constructor(options: Ws.ServerOptions, callback?: () => void) {
     super({ ...options, WebSocket: CoalescingWebSocket }, callback)
-  }
-
-  override handleUpgrade(
-    request: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    callback: (client: Ws.WebSocket, request: IncomingMessage) => void,
-  ): void {
-    super.handleUpgrade(request, socket, head, (client, req) => {
-      ;(client as CoalescingWebSocket).raw = socket
-      callback(client, req)
-    })
   }
 }

@@ -19,7 +19,6 @@ interface WsLike {
 
 /** Per connection: bytes created since the write buffer was last handed to the transport. */
 const pending = new WeakMap<EngineSocket, number>()
-const limits = new WeakMap<EngineSocket, Required<SlowConsumerOptions>>()
 
 /**
  * Bound what the node queues for each Engine.IO connection (docs/protocol.md
@@ -48,10 +47,20 @@ export function guardSlowConsumers(engine: EngineServer, options: SlowConsumerOp
   }
   if (!(settings.maxQueuedBytes > 0))
     throw new TypeError('guardSlowConsumers: maxQueuedBytes must be positive')
+  // Listeners shared by every connection of this engine, called with the
+  // connection as `this`: no closure, and no per-connection copy of the settings.
+  function onPacketCreate(this: EngineSocket, packet: { data?: unknown }): void {
+    const queued = (pending.get(this) ?? 0) + sizeOf(packet.data)
+    pending.set(this, queued)
+    const ws = (this.transport as unknown as { socket?: WsLike }).socket
+    const total = queued + (ws?.bufferedAmount ?? 0)
+    if (total <= settings.maxQueuedBytes) return
+    this.off('packetCreate', onPacketCreate)
+    closeNow(this, ws)
+    settings.onExceeded({ queuedBytes: total, transport: this.transport.name })
+  }
   engine.on('connection', (conn: EngineSocket) => {
     pending.set(conn, 0)
-    limits.set(conn, settings)
-    // Shared listeners, called with the connection as `this`: no closure per connection.
     conn.on('packetCreate', onPacketCreate)
     conn.on('flush', onFlush)
   })
@@ -62,19 +71,7 @@ function onFlush(this: EngineSocket): void {
   pending.set(this, 0)
 }
 
-function onPacketCreate(this: EngineSocket, packet: { data?: unknown }): void {
-  const queued = (pending.get(this) ?? 0) + sizeOf(packet.data)
-  pending.set(this, queued)
-  const settings = limits.get(this)!
-  const ws = (this.transport as unknown as { socket?: WsLike }).socket
-  const total = queued + (ws?.bufferedAmount ?? 0)
-  if (total <= settings.maxQueuedBytes) return
-  closeNow(this, ws)
-  settings.onExceeded({ queuedBytes: total, transport: this.transport.name })
-}
-
 function closeNow(conn: EngineSocket, ws: WsLike | undefined): void {
-  conn.off('packetCreate', onPacketCreate)
   // Discard: a plain close waits for the buffer to drain, which never happens here.
   conn.close(true)
   // ws's close handshake would hold the socket (and its buffer) for 30 s more.

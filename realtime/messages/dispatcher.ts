@@ -39,7 +39,8 @@ export interface DispatcherOptions {
 interface Pipeline {
   o: DispatcherOptions
   socket: RealtimeSocket
-  bucket: TokenBucket
+  /** Made on the first message: an idle socket holds none (a new bucket is full, as one made at connect would be by then). */
+  bucket: TokenBucket | undefined
   /** Packets behind one that is still waiting; undefined when none waits. */
   backlog: unknown[][] | undefined
 }
@@ -60,18 +61,26 @@ interface Pipeline {
  */
 export function createDispatcher(options: DispatcherOptions): (socket: RealtimeSocket) => void {
   return function install(socket) {
-    const pipeline: Pipeline = {
-      o: options,
-      socket,
-      bucket: new TokenBucket(options.rate.perSecond, options.rate.burst, options.now()),
-      backlog: undefined,
-    }
-    socket.use((packet) => {
+    const pipeline: Pipeline = { o: options, socket, bucket: undefined, backlog: undefined }
+    useOnly(socket, (packet) => {
       // Never call next(): the pipeline is the only dispatcher, so no listener
       // can run on an unchecked packet.
       accept(pipeline, packet as unknown[])
     })
   }
+}
+
+/**
+ * `socket.use(fn)` on a socket with no middleware yet, without its cost:
+ * Socket.IO's list starts as `[]`, and the first push grows it to 17 slots,
+ * about 150 bytes per socket for one function. The pipeline is each socket's
+ * first middleware, so the list is made with one slot; Socket.IO reads it
+ * only in its own `run`, and a later `socket.use` still appends.
+ */
+function useOnly(socket: RealtimeSocket, fn: Parameters<RealtimeSocket['use']>[0]): void {
+  const internals = socket as unknown as { fns?: unknown }
+  if (Array.isArray(internals.fns) && internals.fns.length === 0) internals.fns = [fn]
+  else socket.use(fn)
 }
 
 function accept(p: Pipeline, packet: unknown[]): void {
@@ -204,6 +213,7 @@ function dispatch(
       throw err
     }
     // 6. rate
+    p.bucket ??= new TokenBucket(o.rate.perSecond, o.rate.burst, nowMs)
     const wait = p.bucket.take(nowMs)
     if (wait > 0) throw rateLimited('message rate', wait)
     // 7. registered, 8. scope, 9. data schema, 10. joined room

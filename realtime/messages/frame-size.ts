@@ -65,20 +65,28 @@ class FrameSizeDecoder extends Decoder {
   constructor(...args: ConstructorParameters<typeof Decoder>) {
     super(...args)
     // `decoded` is emitted inside add(), after the frame's length was noted.
-    this.on('decoded', (packet) => {
-      if (
-        (this.frame < 0 || this.frame > SMALL_FRAME_CHARS) &&
-        packet.type === PacketType.EVENT &&
-        Array.isArray(packet.data)
-      ) {
-        unmeasured.add(packet.data)
-      }
-    })
+    // One listener shared by every decoder (the emitter calls it with the
+    // decoder as `this`), not a closure per connection.
+    this.on('decoded', markUnmeasured)
   }
 
   override add(obj: unknown): void {
     this.frame = typeof obj === 'string' ? obj.length : -1
     super.add(obj)
+  }
+
+  /** Whether the frame being decoded may hold an envelope over the limit. */
+  largeFrame(): boolean {
+    return this.frame < 0 || this.frame > SMALL_FRAME_CHARS
+  }
+}
+
+function markUnmeasured(
+  this: FrameSizeDecoder,
+  packet: { type: SocketIoParser.PacketType; data?: unknown },
+): void {
+  if (this.largeFrame() && packet.type === PacketType.EVENT && Array.isArray(packet.data)) {
+    unmeasured.add(packet.data)
   }
 }
 

@@ -36,9 +36,14 @@ export class Sessions {
 
   constructor(options: SessionsOptions) {
     this.options = options
+    // A socket waits in one wheel at a time, the notice's and then the
+    // expiry's: one wheel entry per idle socket rather than two.
     this.notices = new DeadlineWheel({
       now: options.now,
-      onDue: (socket) => socket.emit('rt:expiring', { exp: socket.data.auth.exp }),
+      onDue: (socket) => {
+        this.expiries.schedule(socket, this.expiryAtMs(socket.data.auth.exp))
+        socket.emit('rt:expiring', { exp: socket.data.auth.exp })
+      },
     })
     this.expiries = new DeadlineWheel({
       now: options.now,
@@ -165,8 +170,14 @@ export class Sessions {
     // min(lead/2, 2 s) of extra lead, by a hash of the socket id: never less
     // than the contract's lead, and the same for the same socket.
     const extra = Math.min(lead / 2, NOTICE_SPREAD_SECONDS) * spread(socket.id)
+    // The notice comes at least a second before `exp`, so always before the expiry.
     this.notices.schedule(socket, (exp - lead - extra) * 1000)
-    this.expiries.schedule(socket, (exp + this.options.clockToleranceSeconds) * 1000)
+    this.expiries.cancel(socket)
+  }
+
+  /** When a connection whose token expires at `exp` is disconnected, ms. */
+  private expiryAtMs(exp: number): number {
+    return (exp + this.options.clockToleranceSeconds) * 1000
   }
 
   /** Forget a connection (call on disconnect). */

@@ -7,8 +7,12 @@
  * Commands over IPC: `connect` opens sockets, each with its own token
  * (distinct sub and sid) and optionally a staggered lifetime; on
  * `rt:expiring` a socket refreshes in-band with `rt:auth` and a fresh token
- * of the same sub and sid. `stats`, `closeAll` and `shutdown` do what they say.
+ * of the same sub and sid. With `fanoutGroup`, the sockets join the server's
+ * fan-out room and count its broadcasts (lib/fanout.ts); `fanoutSender` adds
+ * the group's sender and `fanout` measures it. `stats`, `closeAll` and
+ * `shutdown` do what they say.
  */
+import { FANOUT_QUERY, FanoutGroup, type FanoutCommand } from './lib/fanout.ts'
 import { minter, type MintKey } from './lib/issuer.ts'
 import { connectSio, nextLocalAddress, type SioClient } from './lib/sio-client.ts'
 
@@ -25,10 +29,25 @@ export interface ConnectCommand {
   spreadSeconds: number
   /** Lifetime of refreshed tokens, seconds. */
   refreshTtlSeconds: number
+  /** Make the sockets receivers of this fan-out group. */
+  fanoutGroup?: string
+}
+
+/** Arguments of the `fanoutSender` command. */
+export interface FanoutSenderCommand {
+  url: string
+  group: string
+  prefix: string
 }
 
 const mint = minter(JSON.parse(process.env.BENCH_MINT_KEY!) as MintKey)
 const clients = new Set<SioClient>()
+const groups = new Map<string, FanoutGroup>()
+const groupOf = (name: string) => {
+  let group = groups.get(name)
+  if (!group) groups.set(name, (group = new FanoutGroup()))
+  return group
+}
 const counts = { refreshed: 0, refreshFailed: 0, lost: 0, lastFailure: '' }
 let closing = false
 let seq = 0
@@ -48,11 +67,14 @@ async function connect(c: ConnectCommand) {
       issuedSecondsAgo: Math.max(0, c.refreshTtlSeconds - ttlSeconds),
     })
     let client: SioClient | undefined
+    const group = c.fanoutGroup === undefined ? undefined : groupOf(c.fanoutGroup)
     client = await connectSio(c.url, {
       auth: { token },
+      ...(group && { query: FANOUT_QUERY }),
       localAddress: nextLocalAddress(),
       timeoutMs: 60_000,
-      onEvent: (self, name) => {
+      onEvent: (self, name, arg) => {
+        if (name === 'fan') return group?.receive(self, arg)
         if (name !== 'rt:expiring') return
         const envelope = {
           v: 1,
@@ -70,10 +92,12 @@ async function connect(c: ConnectCommand) {
         })
       },
       onClose: () => {
+        if (client) group?.lost(client)
         if (client && clients.delete(client) && !closing) counts.lost++
       },
     })
     clients.add(client)
+    group?.add(client)
   }
   await Promise.all(
     Array.from({ length: Math.min(c.concurrency, c.count) }, async () => {
@@ -83,8 +107,20 @@ async function connect(c: ConnectCommand) {
   return { connected: c.count, ms: performance.now() - started }
 }
 
+/** Connect the sender of a fan-out group (not a member of the room). */
+async function fanoutSender(c: FanoutSenderCommand) {
+  const token = mint({ sub: `${c.prefix}-sender`, sid: `${c.prefix}-sender`, ttlSeconds: 3600 })
+  groupOf(c.group).sender = await connectSio(c.url, {
+    auth: { token },
+    localAddress: nextLocalAddress(),
+  })
+  return true
+}
+
 async function closeAll() {
   closing = true
+  for (const group of groups.values()) group.close()
+  groups.clear()
   const all = [...clients]
   clients.clear()
   for (const client of all) client.close()
@@ -96,6 +132,8 @@ async function closeAll() {
 
 const commands: Record<string, (arg: any) => unknown> = {
   connect,
+  fanoutSender,
+  fanout: (c: FanoutCommand) => groupOf(c.group).run(c),
   closeAll,
   stats: () => ({ open: clients.size, ...counts }),
   async shutdown() {

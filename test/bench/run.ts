@@ -9,9 +9,9 @@
  *   npm run bench:smoke           (or BENCH_SMOKE=1 npm run bench: seconds per section, tiny
  *                                  counts; checks the harness works, asserts nothing about speed)
  *
- * Environment: RUNS, BENCH_ONLY=handshakes,messages,memory,expiry,edge,cluster,api (a subset),
+ * Environment: RUNS, BENCH_ONLY=handshakes,messages,fanout,memory,expiry,edge,cluster,api (a subset),
  * BENCH_CPU_PROF=<variant> (start that server variant with --cpu-prof and
- * summarize its profile), HANDSHAKES, MESSAGE_SECONDS, MEMORY_SOCKETS,
+ * summarize its profile), HANDSHAKES_PER_SLICE, MESSAGE_SLICE_MS, FANOUT_SOCKETS, FANOUT_SLICE_MS, MEMORY_SOCKETS,
  * EXPIRY_SOCKETS, EXPIRY_WINDOW_SECONDS, EDGE_SECONDS.
  *
  * The edge and cluster sections run test/bench/edge.ts and test/bench/cluster.ts.
@@ -30,11 +30,21 @@ import { benchServerApi } from './sections/api.ts'
 import { benchCluster } from './sections/cluster.ts'
 import { benchEdge } from './sections/edge.ts'
 import { benchExpiry } from './sections/expiry.ts'
+import { benchFanout } from './sections/fanout.ts'
 import { benchHandshakes } from './sections/handshakes.ts'
 import { benchMemory } from './sections/memory.ts'
 import { benchMessages } from './sections/messages.ts'
 
-const SECTIONS = ['handshakes', 'messages', 'memory', 'expiry', 'edge', 'cluster', 'api'] as const
+const SECTIONS = [
+  'handshakes',
+  'messages',
+  'fanout',
+  'memory',
+  'expiry',
+  'edge',
+  'cluster',
+  'api',
+] as const
 const smoke = process.env.BENCH_SMOKE === '1' || process.argv.includes('--smoke')
 const runs = Number(process.env.RUNS ?? (smoke ? 2 : 3))
 if (!Number.isInteger(runs) || runs < 1) throw new TypeError('RUNS must be a positive integer')
@@ -68,6 +78,7 @@ const timings: Record<string, number> = {}
 const sections: Record<(typeof SECTIONS)[number], () => Promise<SectionResult>> = {
   handshakes: () => benchHandshakes(ctx),
   messages: () => benchMessages(ctx),
+  fanout: () => benchFanout(ctx),
   memory: () => benchMemory(ctx),
   expiry: () => benchExpiry(ctx),
   edge: () => benchEdge(ctx, `${resultsDir}${smoke ? 'edge-smoke.json' : 'edge.json'}`),

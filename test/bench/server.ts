@@ -4,9 +4,9 @@
  *   node [--expose-gc] [--cpu-prof] test/bench/server.ts <variant>
  *
  * with BENCH_ISSUER, BENCH_JWKS_URL and BENCH_PUBLIC_PEM in the environment.
- * Every variant serves the same `bench` event (ack `{ ok: true }`) on
+ * Every variant serves the same `bench` and `fanout` events (ack `{ ok: true }`) on
  * 127.0.0.1, port 0, and answers the parent over IPC: `ready` with its port,
- * then `mem` (RSS after gc), `cpu` (CPU time used, µs), `fds` (descriptors open), `loop-start`/`loop-stop` (event-loop delay and
+ * then `mem` (RSS after gc), `cpu` (CPU time used, µs), `signature-checks` (edgegate's count), `fds` (descriptors open), `loop-start`/`loop-stop` (event-loop delay and
  * CPU over a window), `count` (connected sockets) and `shutdown`.
  */
 import { readdirSync } from 'node:fs'
@@ -19,13 +19,16 @@ import { authorize } from 'socketio-jwt'
 import { Server, type Socket } from 'socket.io'
 import * as v from 'valibot'
 import { defineEvent } from '../../realtime/messages/registry.ts'
+import { CoalescingWebSocketServer } from '../../realtime/engine/coalescing-ws.ts'
 import { createRealtimeServer } from '../../realtime/server.ts'
+import { FANOUT_QUERY, FANOUT_ROOM } from './lib/fanout.ts'
 
 /** The server variants the bench compares. */
 export const VARIANTS = [
   'edgegate',
   'edgegate-required',
   'plain',
+  'plain-coalescing',
   'socketio-jwt',
   'tutorial',
   'naive',
@@ -35,9 +38,25 @@ export type Variant = (typeof VARIANTS)[number]
 /** Event-loop delay sampling period, ms (as the service's own metric). */
 const LOOP_RESOLUTION_MS = 10
 
-/** The bench's registered event: a tiny schema, no scope, a handler that returns nothing. */
+/**
+ * The bench's registered events: `bench`, a tiny schema, no scope, a handler
+ * that returns nothing; `fanout`, the same schema, its data broadcast to the
+ * fan-out room as `fan`.
+ */
 export const benchEvents = {
   bench: defineEvent({ schema: v.object({ n: v.number() }), handler: () => {} }),
+  fanout: defineEvent({
+    schema: v.object({ n: v.number() }),
+    handler: ({ data, io }) => {
+      // `fan` is the bench's own event, outside the contract's typed event map.
+      ;(io as unknown as Server).to(FANOUT_ROOM).emit('fan', data)
+    },
+  }),
+}
+
+/** Sockets whose handshake asks for it join the fan-out room, the same way on every variant. */
+function joinFanoutRoom(socket: Socket): void {
+  if (socket.handshake.query.fanout === FANOUT_QUERY.fanout) void socket.join(FANOUT_ROOM)
 }
 
 /** Raised limits so that only the work, not admission control, is measured. */
@@ -47,9 +66,13 @@ export const BENCH_MESSAGE_RATE = { perSecond: 1e9, burst: 1e9 }
 
 type Ack = (reply: unknown) => void
 
-async function start(
-  variant: Variant,
-): Promise<{ port: number; count: () => number; close: () => Promise<void> }> {
+async function start(variant: Variant): Promise<{
+  port: number
+  count: () => number
+  close: () => Promise<void>
+  /** Signatures checked so far (edgegate only: the others keep no count). */
+  signatureChecks?: () => Promise<number>
+}> {
   const issuer = process.env.BENCH_ISSUER!
   const publicPem = process.env.BENCH_PUBLIC_PEM!
   if (variant === 'edgegate' || variant === 'edgegate-required') {
@@ -70,10 +93,14 @@ async function start(
     for (let i = 0; i < 500 && waiting().length > 0; i++)
       await new Promise((r) => setTimeout(r, 20))
     if (waiting().length > 0) throw new Error(`not ready: ${waiting().join(', ')}`)
+    // After edgegate's own listener, which admits the socket (or disconnects it).
+    server.io.of('/').on('connection', (socket) => socket.connected && joinFanoutRoom(socket))
     return {
       port,
       count: () => server.io.of('/').sockets.size,
       close: () => server.close({ timeoutMs: 2000 }),
+      signatureChecks: async () =>
+        (await server.metrics.signatureChecks.get()).values.reduce((sum, x) => sum + x.value, 0),
     }
   }
 
@@ -82,6 +109,8 @@ async function start(
     serveClient: false,
     perMessageDeflate: false,
     httpCompression: false,
+    // The peer that writes as well as edgegate does: the same per-tick write coalescing.
+    ...(variant === 'plain-coalescing' && { wsEngine: CoalescingWebSocketServer }),
   })
   // The tutorial middleware: token from the handshake auth, PEM public key, jsonwebtoken.verify.
   const tutorial = (socket: Socket, next: (err?: Error) => void) => {
@@ -103,6 +132,11 @@ async function start(
   if (variant === 'socketio-jwt') io.use(authorize(socketioJwtOptions) as never)
   if (variant === 'tutorial' || variant === 'naive') io.use(tutorial)
   io.on('connection', (socket) => {
+    joinFanoutRoom(socket)
+    socket.on('fanout', (envelope: { data?: unknown }, ack?: Ack) => {
+      io.to(FANOUT_ROOM).emit('fan', envelope?.data)
+      ack?.({ ok: true })
+    })
     if (variant === 'naive') {
       // Re-verify the JWT signature on every message.
       socket.on('bench', (envelope: { token?: unknown }, ack?: Ack) => {
@@ -145,6 +179,7 @@ const commands: Record<string, () => Promise<unknown> | unknown> = {
     return { rss, heapUsed, external, arrayBuffers, gc: Boolean(gc) }
   },
   count: () => server.count(),
+  'signature-checks': () => server.signatureChecks?.() ?? null,
   /** Write a heap snapshot (to find what a socket costs); returns its path. */
   snapshot: () => writeHeapSnapshot(),
   cpu: () => {

@@ -1,11 +1,10 @@
 /**
- * The bench's token issuer: one ES256 key (or RS256, for a second issuer) the bench holds, its JWKS on a
+ * The bench's token issuer: an ES256 key and an RS256 key the bench holds, their JWKS on a
  * loopback HTTP server (as test/realtime/support.ts `startIssuer()` does),
  * and a synchronous `mint` on node:crypto so a fresh token per connection
  * costs the load generator tens of microseconds, not an edge round trip.
  */
 import {
-  constants,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
@@ -22,7 +21,7 @@ export interface MintKey {
   kid: string
   /** PKCS#8 PEM of the bench's private key. */
   privatePem: string
-  /** Its algorithm. @default 'ES256' */
+  /** The key's `alg`. @default 'ES256' */
   alg?: 'ES256' | 'RS256'
 }
 
@@ -39,8 +38,8 @@ export interface MintClaims {
 const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64url')
 
 /**
- * A synchronous minter for `key`: access tokens (typ at+jwt, ES256) with
- * the claims the realtime service requires.
+ * A synchronous minter for `key`: access tokens (typ at+jwt, ES256 or RS256)
+ * with the claims the realtime service requires.
  *
  * @param key - {@link MintKey}
  * @returns `mint(claims)` returning a compact JWS
@@ -49,10 +48,6 @@ export function minter(key: MintKey): (claims?: MintClaims) => string {
   const privateKey: KeyObject = createPrivateKey(key.privatePem)
   const alg = key.alg ?? 'ES256'
   const header = b64url(JSON.stringify({ alg, typ: 'at+jwt', kid: key.kid }))
-  const signOptions =
-    alg === 'ES256'
-      ? { key: privateKey, dsaEncoding: 'ieee-p1363' as const }
-      : { key: privateKey, padding: constants.RSA_PKCS1_PADDING }
   return function mint({
     sub = 'user-1',
     sid = 'session-1',
@@ -77,7 +72,11 @@ export function minter(key: MintKey): (claims?: MintClaims) => string {
       }),
     )
     const input = `${header}.${payload}`
-    const signature = sign('sha256', Buffer.from(input), signOptions)
+    // RS256 is PKCS#1 v1.5, node's default for an RSA key; ES256 is r || s (RFC 7518 §3.4).
+    const signature = sign('sha256', Buffer.from(input), {
+      key: privateKey,
+      ...(alg === 'ES256' && { dsaEncoding: 'ieee-p1363' as const }),
+    })
     return `${input}.${b64url(signature)}`
   }
 }
@@ -96,22 +95,23 @@ export interface BenchIssuer {
   publicPem: string
   key: MintKey
   mint: (claims?: MintClaims) => string
+  /** A second key in the same JWKS, RS256 (2048-bit), for the RS256 handshake rows. */
+  rs256Key: MintKey
+  mintRs256: (claims?: MintClaims) => string
   close(): Promise<void>
 }
 
-/**
- * Generate a key and serve its JWKS on 127.0.0.1.
- *
- * @param alg - the key's algorithm: ES256, or RS256 (2048 bits) for a second issuer. @default 'ES256'
- */
-export async function startBenchIssuer(alg: 'ES256' | 'RS256' = 'ES256'): Promise<BenchIssuer> {
-  const { privateKey, publicKey } =
-    alg === 'ES256'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : generateKeyPairSync('rsa', { modulusLength: 2048 })
+/** Generate the keys (ES256 and RS256) and serve their JWKS on 127.0.0.1. */
+export async function startBenchIssuer(): Promise<BenchIssuer> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const kid = `bench-${randomUUID().slice(0, 8)}`
+  const rsKid = `bench-rs-${randomUUID().slice(0, 8)}`
   const jwks = JSON.stringify({
-    keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' }],
+    keys: [
+      { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' },
+      { ...rsa.publicKey.export({ format: 'jwk' }), kid: rsKid, alg: 'RS256', use: 'sig' },
+    ],
   })
   const server: Server = createServer((req, res) => {
     if (req.url !== '/.well-known/jwks.json') return void res.writeHead(404).end()
@@ -128,7 +128,12 @@ export async function startBenchIssuer(alg: 'ES256' | 'RS256' = 'ES256'): Promis
     issuer: url,
     kid,
     privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
-    alg,
+  }
+  const rs256Key: MintKey = {
+    issuer: url,
+    kid: rsKid,
+    privatePem: rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+    alg: 'RS256',
   }
   return {
     url,
@@ -136,6 +141,8 @@ export async function startBenchIssuer(alg: 'ES256' | 'RS256' = 'ES256'): Promis
     publicPem: createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }) as string,
     key,
     mint: minter(key),
+    rs256Key,
+    mintRs256: minter(rs256Key),
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections()

@@ -2,8 +2,9 @@
  * 1. Authenticated handshakes per second over websocket, a fresh token per
  * connection: edgegate vs plain Socket.IO (no auth, the ceiling) vs
  * socketio-jwt (handshake mode, token in the query) vs a tutorial `io.use` +
- * jsonwebtoken.verify (token in auth). Each handshake connects, waits for
- * CONNECT, and closes. Within a run the variants take turns in short
+ * jsonwebtoken.verify (token in auth); then edgegate and plain reconnecting
+ * with recently seen tokens, and with fresh RS256 tokens. Each handshake
+ * connects, waits for CONNECT, and closes. Within a run the variants take turns in short
  * slices, so a noisy neighbour slows them all alike.
  */
 import { rotate, serverFlags, type BenchContext, type SectionResult } from '../lib/context.ts'
@@ -13,53 +14,98 @@ import { ConnectRefused, connectSio, nextLocalAddress } from '../lib/sio-client.
 import { figure } from '../lib/stats.ts'
 
 const VARIANTS = ['edgegate', 'plain', 'socketio-jwt', 'tutorial'] as const
+type Variant = (typeof VARIANTS)[number]
+/** Where a case's tokens come from. */
+type Tokens = 'fresh' | 'recent' | 'rs256'
+
+/**
+ * What is measured: each variant with fresh ES256 tokens; edgegate and plain
+ * reconnecting with recently seen tokens (edgegate's verified-token cache:
+ * no signature check); edgegate and plain with fresh RS256 tokens. Plain
+ * ignores the token, but gets the same ones, so the client's work is alike.
+ */
+const CASES: { name: string; variant: Variant; tokens: Tokens }[] = [
+  ...VARIANTS.map((variant) => ({ name: variant, variant, tokens: 'fresh' as const })),
+  { name: 'edgegate reconnect', variant: 'edgegate', tokens: 'recent' },
+  { name: 'plain reconnect', variant: 'plain', tokens: 'recent' },
+  { name: 'edgegate rs256', variant: 'edgegate', tokens: 'rs256' },
+  { name: 'plain rs256', variant: 'plain', tokens: 'rs256' },
+]
 
 export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult> {
   const perSlice = ctx.smoke ? 20 : Number(process.env.HANDSHAKES_PER_SLICE ?? 250)
   const slices = ctx.smoke ? 2 : 8
   const warmup = ctx.smoke ? 10 : 300
   const concurrency = ctx.smoke ? 4 : 32
+  // Well under the verifier's cache (1,024 tokens), each reused several times per slice.
+  const poolSize = ctx.smoke ? 10 : 100
   const servers = new Map<string, Awaited<ReturnType<typeof spawnServer>>>()
   for (const variant of VARIANTS)
     servers.set(variant, await spawnServer(variant, ctx.serverEnv, serverFlags(ctx, variant)))
   const rates: Record<string, number[]> = {}
   const cpuPer: Record<string, number[]> = {}
   let serial = 0
+  const identity = () => {
+    const i = ++serial
+    return { sub: `hs-u${i}`, sid: `hs-s${i}`, ttlSeconds: 3600 }
+  }
+  // The reconnecting sockets' tokens: one pool for both variants, seen by edgegate in the warmup.
+  const pool = Array.from({ length: poolSize }, () => ctx.issuer.mint(identity()))
+  let cursor = 0
   // Minted before the clock starts: the load generator's signing is not measured.
-  const mint = (n: number) =>
-    Array.from({ length: n }, () => {
-      const i = ++serial
-      return ctx.issuer.mint({ sub: `hs-u${i}`, sid: `hs-s${i}` })
-    })
+  const tokens = (kind: Tokens, n: number): string[] =>
+    Array.from({ length: n }, () =>
+      kind === 'recent'
+        ? pool[cursor++ % poolSize]!
+        : kind === 'rs256'
+          ? ctx.issuer.mintRs256(identity())
+          : ctx.issuer.mint(identity()),
+    )
+  const signatureChecks = () => servers.get('edgegate')!.child.call<number>('signature-checks')
   try {
     // Each authenticating variant must refuse a token whose signature does not verify.
     for (const variant of VARIANTS) {
-      const refused = await refuses(servers.get(variant)!.url, variant, forge(mint(1)[0]!))
+      const refused = await refuses(
+        servers.get(variant)!.url,
+        variant,
+        forge(tokens('fresh', 1)[0]!),
+      )
       if (refused !== (variant !== 'plain'))
         throw new Error(`${variant}: a forged token was ${refused ? 'refused' : 'accepted'}`)
     }
-    for (const variant of VARIANTS)
-      await handshakes(servers.get(variant)!.url, variant, mint(warmup), concurrency)
+    if (!(await refuses(servers.get('edgegate')!.url, 'edgegate', forge(tokens('rs256', 1)[0]!))))
+      throw new Error('edgegate: a forged RS256 token was accepted')
+    for (const { variant, tokens: kind } of CASES)
+      await handshakes(servers.get(variant)!.url, variant, tokens(kind, warmup), concurrency)
+    const checksBefore = await signatureChecks()
+    await handshakes(
+      servers.get('edgegate')!.url,
+      'edgegate',
+      tokens('recent', poolSize * 2),
+      concurrency,
+    )
+    if ((await signatureChecks()) !== checksBefore)
+      throw new Error('edgegate: a reconnect with a recently seen token checked its signature')
     for (let run = 0; run < ctx.runs; run++) {
-      const total = Object.fromEntries(VARIANTS.map((v) => [v, { done: 0, ms: 0, cpuUs: 0 }]))
+      const total = Object.fromEntries(CASES.map((c) => [c.name, { done: 0, ms: 0, cpuUs: 0 }]))
       for (let slice = 0; slice < slices; slice++) {
-        for (const variant of rotate(VARIANTS, run + slice)) {
+        for (const { name, variant, tokens: kind } of rotate(CASES, run + slice)) {
           const { url, child } = servers.get(variant)!
-          const tokens = mint(perSlice)
+          const list = tokens(kind, perSlice)
           const cpuBefore = await child.call<number>('cpu')
-          const { done, ms } = await handshakes(url, variant, tokens, concurrency)
+          const { done, ms } = await handshakes(url, variant, list, concurrency)
           // The server's CPU time per handshake is robust to neighbours that slow the wall clock.
-          total[variant]!.cpuUs += (await child.call<number>('cpu')) - cpuBefore
-          total[variant]!.done += done
-          total[variant]!.ms += ms
+          total[name]!.cpuUs += (await child.call<number>('cpu')) - cpuBefore
+          total[name]!.done += done
+          total[name]!.ms += ms
         }
       }
-      for (const variant of VARIANTS) {
-        const { done, ms, cpuUs } = total[variant]!
-        ;(rates[variant] ??= []).push((done / ms) * 1000)
-        ;(cpuPer[variant] ??= []).push(cpuUs / done)
+      for (const { name } of CASES) {
+        const { done, ms, cpuUs } = total[name]!
+        ;(rates[name] ??= []).push((done / ms) * 1000)
+        ;(cpuPer[name] ??= []).push(cpuUs / done)
         ctx.log(
-          `  run ${run + 1} ${variant}: ${Math.round((done / ms) * 1000)} handshakes/s (${done} in ${Math.round(ms)} ms), ` +
+          `  run ${run + 1} ${name}: ${Math.round((done / ms) * 1000)} handshakes/s (${done} in ${Math.round(ms)} ms), ` +
             `server CPU ${Math.round(cpuUs / done)} µs each`,
         )
       }
@@ -72,10 +118,12 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
       ...Object.entries(rates).map(([k, xs]) => [k, figure(xs)]),
       ...Object.entries(cpuPer).map(([k, xs]) => [`${k} cpu`, figure(xs)]),
     ]),
-    config: { handshakesPerRun: perSlice * slices, slices, warmup, concurrency },
+    config: { handshakesPerRun: perSlice * slices, slices, warmup, concurrency, poolSize },
     notes: [
       'handshakes: websocket transport, a fresh ES256 token per connection (minted before the clock starts); connect, CONNECT, close; ' +
         `${concurrency} in flight; each variant first shown to refuse a forged signature`,
+      `handshakes, reconnect: tokens from a pool of ${poolSize}, each already verified by edgegate (its cache), ` +
+        'first shown to cost edgegate no signature check; RS256: a fresh 2048-bit RS256 token per connection',
     ],
   }
 }

@@ -1,7 +1,9 @@
 /**
  * 2. Client→server messages per second with acks, small payloads, over 1
  * and 100 clients: edgegate (token optional), edgegate with a token on
- * every envelope, plain Socket.IO, and jsonwebtoken.verify on every message.
+ * every envelope, plain Socket.IO, plain Socket.IO with edgegate's write
+ * coalescing (the peer the checks' cost is judged against), and
+ * jsonwebtoken.verify on every message.
  * Each client keeps a fixed number of messages in flight (a new one on each
  * ack), so the figure is the server's capacity, not one round trip. Within
  * a run the variants take turns in short slices, so a noisy neighbour slows
@@ -19,7 +21,7 @@ import { spawnServer } from '../lib/procs.ts'
 import { connectSio, nextLocalAddress, type SioClient } from '../lib/sio-client.ts'
 import { figure } from '../lib/stats.ts'
 
-const VARIANTS = ['edgegate', 'edgegate-required', 'plain', 'naive'] as const
+const VARIANTS = ['edgegate', 'edgegate-required', 'plain', 'plain-coalescing', 'naive'] as const
 /** Variants whose envelopes carry the connection's token. */
 const WITH_TOKEN = new Set<string>(['edgegate-required', 'naive'])
 const SHAPES = [

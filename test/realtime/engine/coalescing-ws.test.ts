@@ -16,7 +16,9 @@ async function pair() {
   const wss = new CoalescingWebSocketServer({ noServer: true })
   const accepted = new Promise<{ ws: WebSocket; raw: Socket }>((resolve) => {
     server = createServer()
-    server.on('upgrade', (req, raw: Socket, head) => wss.handleUpgrade(req, raw, head, (ws) => resolve({ ws: ws as never, raw })))
+    server.on('upgrade', (req, raw: Socket, head) =>
+      wss.handleUpgrade(req, raw, head, (ws) => resolve({ ws: ws as never, raw })),
+    )
   })
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
   const client = new WebSocket(`ws://127.0.0.1:${(server!.address() as AddressInfo).port}`)
@@ -29,7 +31,10 @@ async function pair() {
 /** Count the writes that reach the TCP socket (each `_write` or `_writev` is one system call). */
 function countWrites(raw: Socket): { writes: number; writevs: number } {
   const counts = { writes: 0, writevs: 0 }
-  const socket = raw as Socket & { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void }
+  const socket = raw as Socket & {
+    _write: (...a: unknown[]) => void
+    _writev: (...a: unknown[]) => void
+  }
   const write = socket._write.bind(socket)
   const writev = socket._writev.bind(socket)
   socket._write = (...a) => (counts.writes++, write(...a))
@@ -62,5 +67,41 @@ describe('CoalescingWebSocketServer', () => {
     expect(await closed).toBe(4001)
     expect(received).toEqual(['first', 'second'])
     expect(counts.writes + counts.writevs).toBe(2)
+  })
+
+  it('coalesces every connection written in one tick (a broadcast), each in its own single write', async () => {
+    const wss = new CoalescingWebSocketServer({ noServer: true })
+    const accepted: { ws: WebSocket; raw: Socket }[] = []
+    server = createServer()
+    server.on('upgrade', (req, raw: Socket, head) =>
+      wss.handleUpgrade(req, raw, head, (ws) => accepted.push({ ws: ws as never, raw })),
+    )
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const clients = Array.from({ length: 3 }, () => new WebSocket(url))
+    const received = clients.map((client) => {
+      const list: string[] = []
+      client.on('message', (data) => list.push(String(data)))
+      return list
+    })
+    try {
+      await Promise.all(
+        clients.map((client) => new Promise((resolve) => client.once('open', resolve))),
+      )
+      await expect.poll(() => accepted.length).toBe(3)
+      const counts = accepted.map(({ raw }) => countWrites(raw))
+      for (let i = 0; i < 4; i++) for (const { ws } of accepted) ws.send(`b${i}`)
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(counts).toEqual(accepted.map(() => ({ writes: 0, writevs: 1 })))
+      for (const list of received) await expect.poll(() => list.length).toBe(4)
+      expect(received).toEqual(accepted.map(() => ['b0', 'b1', 'b2', 'b3']))
+      // A later tick corks again: one more system call per connection.
+      for (const { ws } of accepted) ws.send('later')
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(counts.map((c) => c.writes + c.writevs)).toEqual([2, 2, 2])
+    } finally {
+      for (const { ws } of accepted) ws.terminate()
+      for (const client of clients) client.terminate()
+    }
   })
 })
