@@ -34,6 +34,8 @@ export const VARIABLES: Record<string, string> = {
   MAX_CONNECTIONS_PER_USER: String(C.MAX_CONNECTIONS_PER_USER),
   MESSAGE_RATE: String(C.MESSAGE_RATE_PER_SECOND),
   MESSAGE_BURST: String(C.MESSAGE_BURST),
+  MAX_ROOMS_PER_SOCKET: String(C.MAX_ROOMS_PER_SOCKET),
+  MAX_ROOMS_PER_USER: String(C.MAX_ROOMS_PER_USER),
   CONNECTION_STATE_RECOVERY_MS: '0',
   TRUST_PROXY: 'false',
   LOGIN_URL: '(none)',
@@ -47,6 +49,8 @@ export const VARIABLES: Record<string, string> = {
   SOCKETIO_JWT_COMPAT_MS: '0',
   TRUSTED_ISSUERS: '(none: the edge only)',
   TRUSTED_ISSUERS_FILE: '(none)',
+  PRESENCE_GRACE_MS: String(C.PRESENCE_GRACE_MS),
+  PRESENCE_BATCH_MS: String(C.PRESENCE_BATCH_MS),
   API_RATE: String(C.DEFAULT_API_RATE_PER_SECOND),
   API_BURST: String(C.DEFAULT_API_BURST),
   USER_STREAM_MAX: String(C.DEFAULT_USER_STREAM_MAX),
@@ -137,6 +141,12 @@ export function readServiceConfig(
   if (cookie !== undefined && cookie !== '' && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie)) {
     problems.push(`TOKEN_COOKIE=${JSON.stringify(cookie)}: not a cookie name`)
   }
+  if (allowedOrigins === '*' && cookie) {
+    // Any site could then open a socket with its visitor's cookie (hardening issue 15 item 8).
+    problems.push(
+      'ALLOWED_ORIGINS=* with TOKEN_COOKIE: any site could connect as its visitor; list the origins',
+    )
+  }
   const loginUrl = env.LOGIN_URL || undefined
   if (loginUrl !== undefined && !parseHttpUrl(loginUrl)) {
     // Sent to clients as `redirect`: never a javascript: or data: URL.
@@ -184,6 +194,10 @@ export function readServiceConfig(
         perSecond: int('MESSAGE_RATE', C.MESSAGE_RATE_PER_SECOND, 1, 100_000),
         burst: int('MESSAGE_BURST', C.MESSAGE_BURST, 1, 100_000),
       },
+      rooms: {
+        perSocket: int('MAX_ROOMS_PER_SOCKET', C.MAX_ROOMS_PER_SOCKET, 1, 100_000),
+        perUser: int('MAX_ROOMS_PER_USER', C.MAX_ROOMS_PER_USER, 1, 1_000_000),
+      },
       connectionStateRecovery: recoveryMs > 0 ? { maxDisconnectionDurationMs: recoveryMs } : false,
       trustProxy: bool('TRUST_PROXY'),
       ...(loginUrl ? { loginUrl } : {}),
@@ -197,6 +211,11 @@ export function readServiceConfig(
       ...(redisUrl ? { redisUrl } : {}),
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
       ...(trustedIssuers.length > 0 ? { trustedIssuers } : {}),
+      // docs/protocol.md §10: the grace period, and the batch period (never under a second).
+      presence: {
+        graceMs: int('PRESENCE_GRACE_MS', C.PRESENCE_GRACE_MS, 0, 3_600_000),
+        batchMs: int('PRESENCE_BATCH_MS', C.PRESENCE_BATCH_MS, 1000, 60_000),
+      },
       // docs/protocol.md §8 (rate per service client) and §9 (user-stream retention).
       serverApi: {
         rate: {

@@ -29,6 +29,14 @@ export const CONNECTION_CAP_RETRY_AFTER_MS = 1000
 /** Addresses with a rate bucket past which full buckets are swept, count. */
 export const RATE_BUCKETS_SWEEP_THRESHOLD_COUNT = 100_000
 
+/** Users holding handshake reservations at which every user's gone handshakes are swept (then at twice as many), count. */
+export const RESERVATION_SWEEP_THRESHOLD_COUNT = 1024
+
+/** Rooms one socket may join besides its server-managed ones, count. */
+export const MAX_ROOMS_PER_SOCKET = 100
+/** Rooms one user's sockets in one namespace may hold together on this node, count. */
+export const MAX_ROOMS_PER_USER = 500
+
 /** Messages per second per socket. */
 export const MESSAGE_RATE_PER_SECOND = 20
 /** Burst of messages per socket, and the most that may queue behind one that waits. */
@@ -44,10 +52,17 @@ export const REVOCATION_PRUNE_INTERVAL_MS = 60_000
 export const REVOCATION_POLL_MS = 2000
 /** Timeout of one poll of the revocation feed, ms. */
 export const REVOCATION_POLL_TIMEOUT_MS = 5000
-/** Largest body `POST /internal/revocations` reads, bytes. */
-export const MAX_PUSH_BODY_BYTES = 512 * 1024
-/** Largest push token, bytes (chars of its compact form). */
-export const MAX_PUSH_TOKEN_BYTES = 256 * 1024
+/**
+ * Largest body `POST /internal/revocations` reads, bytes. The edge sends at
+ * most 100 events a push (about 14 KiB signed): room for long ids, none for abuse.
+ */
+export const MAX_PUSH_BODY_BYTES = 64 * 1024
+/** Largest push token, bytes (chars of its compact form): what fits in the body. */
+export const MAX_PUSH_TOKEN_BYTES = MAX_PUSH_BODY_BYTES
+/** Revocation pushes per second per client address, sustained: well above the edge's one-alarm-at-a-time pusher. */
+export const PUSH_RATE_PER_SECOND = 20
+/** Burst of revocation pushes per client address. */
+export const PUSH_BURST = 50
 /** Longest lifetime a push token may declare (docs/protocol.md §6: exp within 60 s), seconds. */
 export const MAX_PUSH_LIFETIME_SECONDS = 60
 /** Events one push may carry, count. */
@@ -81,6 +96,47 @@ export const FOREIGN_NAME_MAX_CHARS = 256
 
 /** Largest `TRUSTED_ISSUERS_FILE` read, in bytes. */
 export const TRUSTED_ISSUERS_FILE_MAX_BYTES = 256 * 1024
+
+// Presence (docs/protocol.md §10, docs/presence.md). The environment overrides the grace and
+// batch periods (PRESENCE_GRACE_MS, PRESENCE_BATCH_MS).
+
+/** A user's last socket gone, how long before they leave the room's presence, ms (§10: 5000). */
+export const PRESENCE_GRACE_MS = 5000
+/** Shortest interval between two change batches of one room, ms (§10: at most one per second). */
+export const PRESENCE_BATCH_MS = 1000
+/** How often a node looks for batches that are due, ms. */
+export const PRESENCE_FLUSH_TICK_MS = 250
+/** Members per page of `rt:presence` (§10) and the most the server API lists at once (§8). */
+export const PRESENCE_PAGE_SIZE = 1000
+/** Most users one room's presence lists; later ones join the room unlisted until a place frees. */
+export const PRESENCE_MAX_MEMBERS_PER_ROOM = 10_000
+/** Most rooms with presence on one node; a socket joining a further room is in it unlisted. */
+export const PRESENCE_MAX_ROOMS = 10_000
+/** Most changes (joined plus left) one `rt:presence` message carries; a larger batch goes out as several in the same flush. */
+export const PRESENCE_MAX_BATCH_CHANGES = 1000
+/** Rooms one flush takes from Redis per round trip. */
+export const PRESENCE_FLUSH_ROOMS_PER_CALL = 100
+/** How often a node refreshes its heartbeat and looks for dead nodes, ms. */
+export const PRESENCE_HEARTBEAT_MS = 3000
+/**
+ * A node whose heartbeat is older than this is dead and its members are
+ * swept, ms. With the heartbeat and a batch this keeps a dead node's members
+ * within §10's "grace period plus 15 s": 10 + 3 + 1.25 s.
+ */
+export const PRESENCE_NODE_TTL_MS = 10_000
+/** Entries one sweep call removes from a dead node. */
+export const PRESENCE_SWEEP_CHUNK = 500
+/** How long a node remembers removals to replay them after a Redis restart, ms. */
+export const PRESENCE_REPLAY_WINDOW_MS = 10_000
+/** Longest `cursor` accepted, characters. */
+export const PRESENCE_CURSOR_MAX_CHARS = 1024
+/**
+ * The pseudo-room that holds each connected user once, for
+ * `GET /api/v1/presence/users/:sub`. Its name is outside the room alphabet,
+ * so no client room can collide with it; it has no batches and no caps
+ * (the connection limits bound it).
+ */
+export const ONLINE_ROOM = '*online'
 // The server API and the per-user streams (docs/protocol.md §8, §9).
 
 /** Path prefix of the server API on the realtime port (docs/protocol.md §8). */

@@ -15,6 +15,8 @@ export interface IoOptions {
   connectTimeoutMs: number
   /** Browser origins allowed (CORS); `'*'` for any. */
   allowedOrigins: ReadonlySet<string> | '*'
+  /** Let cross-site pages send credentials: only where a cookie can carry the token. @default false */
+  corsCredentials?: boolean
   /** Connection state recovery, re-authenticated by the handshake chain. */
   connectionStateRecovery: false | { maxDisconnectionDurationMs: number }
   /** The Redis adapter, when clustered. */
@@ -60,7 +62,11 @@ export function createIo(httpServer: HttpServer, options: IoOptions): RealtimeIo
     maxHttpBufferSize: MAX_FRAME_BYTES,
     // Replies to a batch of pipelined messages leave in one write.
     wsEngine: CoalescingWebSocketServer,
-    cors: { origin: allowedOrigins === '*' ? true : [...allowedOrigins], credentials: true },
+    // Credentials only where a cookie can carry the token: otherwise no cross-site page needs them.
+    cors: {
+      origin: allowedOrigins === '*' ? true : [...allowedOrigins],
+      credentials: options.corsCredentials ?? false,
+    },
     cleanupEmptyChildNamespaces: true,
     ...(cluster && { adapter: cluster.adapter }),
     ...(connectionStateRecovery && {

@@ -17,6 +17,10 @@ export interface Metrics {
   issuerFetches: Counter<'issuer' | 'kind' | 'outcome'>
   /** Room grants checked at `rt:join`, by outcome: ok or the refusal code (docs/protocol.md §11). */
   roomGrants: Counter<'outcome'>
+  /** `rt:join` refused by a room cap, by cap: `socket` or `user`. */
+  roomJoinsRefused: Counter<'cap'>
+  /** `POST /internal/revocations` by outcome: `ok` or the refusal's error. */
+  revocationPushes: Counter<'outcome'>
   /** Connections closed for holding more queued output than the bound (issue 15 item 1). */
   slowConsumerDisconnects: Counter
   /** Cross-node publishes dropped from the Redis outage buffer (oldest first) when it was full. */
@@ -123,6 +127,18 @@ export function createMetrics(): Metrics {
     roomGrants: new Counter({
       name: 'realtime_room_grants_total',
       help: 'Room grants checked at rt:join, by outcome: ok or the refusal code',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    roomJoinsRefused: new Counter({
+      name: 'realtime_room_joins_refused_total',
+      help: 'rt:join refused because a room cap was reached, by cap: socket or user',
+      labelNames: ['cap'],
+      registers: [registry],
+    }),
+    revocationPushes: new Counter({
+      name: 'realtime_revocation_pushes_total',
+      help: 'Revocation pushes received, by outcome: ok, rate_limited, payload_too_large, invalid_request, unauthorized',
       labelNames: ['outcome'],
       registers: [registry],
     }),

@@ -6,12 +6,14 @@ import type { TrustedIssuer } from './auth/issuers/schema.ts'
 import type { SocketioJwtCompatOptions } from './auth/socketio-jwt-compat.ts'
 import type { TokenSourceOptions } from './auth/token-source.ts'
 import type { ConnectionLimitOptions } from './limits/connection-limits.ts'
+import type { RoomLimitOptions } from './limits/room-limits.ts'
 import type { Logger } from './log.ts'
 import type { EventDefinition } from './messages/registry.ts'
 import type { Metrics } from './metrics.ts'
 import type { Revocation } from './revocations/apply.ts'
 import type { RevocationSet } from './revocations/revocation-set.ts'
 import type { RealtimeIo } from './types.ts'
+import type { Presence, PresenceSettings } from './presence/presence.ts'
 import type { ServerApiSettings } from './api/server-api.ts'
 
 /** Options of {@link createRealtimeServer}. Only `issuer` is required. */
@@ -36,6 +38,8 @@ export interface RealtimeServerOptions {
   middleware?: SocketMiddleware | SocketMiddleware[]
   /** Connection admission. */
   limits?: ConnectionLimitOptions
+  /** Caps on rooms joined per socket and per user on this node. @default { perSocket: 100, perUser: 500 } */
+  rooms?: Omit<RoomLimitOptions, 'onRefused'>
   /** Per-socket message rate. @default { perSecond: 20, burst: 40 } */
   messageRate?: { perSecond: number; burst: number }
   /** Socket.IO path. @default '/socket.io' */
@@ -44,7 +48,7 @@ export interface RealtimeServerOptions {
   connectTimeoutMs?: number
   /** Enable connection state recovery (re-authenticated before anything is delivered). @default false */
   connectionStateRecovery?: false | { maxDisconnectionDurationMs: number }
-  /** Use X-Forwarded-For for client addresses (only behind your own proxy). @default false */
+  /** Use X-Forwarded-For for client addresses, and X-Forwarded-Host/-Proto for the own origin (only behind your own proxy). @default false */
   trustProxy?: boolean
   /** Login page, sent as `redirect` in refusals whose remedy is to log in. */
   loginUrl?: string
@@ -78,6 +82,8 @@ export interface RealtimeServerOptions {
   heartbeat?: { pingIntervalMs: number; pingTimeoutMs: number }
   /** Issuers trusted besides the edge, each with its own keys (docs/protocol.md §12). @default [] */
   trustedIssuers?: readonly TrustedIssuer[]
+  /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/constants.ts */
+  presence?: PresenceSettings
 }
 
 /** A running (or ready to run) realtime server. */
@@ -87,6 +93,8 @@ export interface RealtimeServer {
   metrics: Metrics
   revocations: RevocationSet
   keySet: KeySet
+  /** Who is in each room (docs/protocol.md §10). */
+  presence: Presence
   /** Listen on `port` (0 for any) and `host`. @default 0, '127.0.0.1' */
   listen(port?: number, host?: string): Promise<AddressInfo>
   /** Add the application's middleware (one function or an array) to a namespace, after the service's chain. */

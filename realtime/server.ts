@@ -17,6 +17,7 @@ import { listen } from './http/listen.ts'
 import { readiness } from './http/readiness.ts'
 import { createIo } from './io.ts'
 import { ConnectionLimits } from './limits/connection-limits.ts'
+import { RoomLimits } from './limits/room-limits.ts'
 import { silentLogger } from './log.ts'
 import { createDispatcher } from './messages/dispatcher.ts'
 import { createEventRegistry } from './messages/create-registry.ts'
@@ -33,6 +34,10 @@ import { createNamespaces } from './session/namespaces.ts'
 import { RecoveryGate } from './session/recovery-gate.ts'
 import { Sessions } from './session/sessions.ts'
 import { createShutdown } from './session/shutdown.ts'
+import { createPresenceEvent } from './presence/event.ts'
+import { createPresence } from './presence/presence.ts'
+import { createPresenceReads } from './presence/reads.ts'
+import { createRedisStore } from './presence/redis-store.ts'
 import { trimTrailingSlashes } from '../shared/url.ts'
 import * as C from './constants.ts'
 
@@ -62,8 +67,18 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const tolerance = options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS
   const allowedOrigins = normalizeOrigins(options.allowedOrigins ?? [])
   const tokenSource = options.tokenSource ?? {}
+  const cookieTokens = Boolean(tokenSource.cookieName)
+  if (allowedOrigins === '*' && cookieTokens) {
+    throw new TypeError(
+      'createRealtimeServer: allowedOrigins "*" with a token cookie lets any site connect as its visitor',
+    )
+  }
   const metrics = createMetrics()
   const revocations = options.revocations ?? new RevocationSet()
+  const roomLimits = new RoomLimits({
+    ...options.rooms,
+    onRefused: (cap) => metrics.roomJoinsRefused.inc({ cap }),
+  })
   const keySet =
     options.keySet ??
     createKeySet({
@@ -120,7 +135,11 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     ...(options.serverApi && { settings: options.serverApi }),
     now,
   })
-  const registry = createEventRegistry(options.events, { streams: publishStore, grants })
+  const registry = createEventRegistry(options.events, {
+    streams: publishStore,
+    rooms: roomLimits,
+    grants,
+  })
   const feed = options.revocationFeed
     ? new FeedPoller({
         edgeUrl: options.revocationFeed.edgeUrl,
@@ -153,12 +172,18 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       logger('debug', 'revocation push applied', { events: applied })
       return applied
     },
+    {
+      trustProxy: options.trustProxy ?? false,
+      now,
+      onPush: (outcome) => metrics.revocationPushes.inc({ outcome }),
+    },
   )
   const httpServer = createAdaptorServer({ fetch: app.fetch }) as HttpServer
   const io = createIo(httpServer, {
     path: options.path ?? C.DEFAULT_SOCKETIO_PATH,
     connectTimeoutMs: options.connectTimeoutMs ?? C.CONNECT_TIMEOUT_MS,
     allowedOrigins,
+    corsCredentials: cookieTokens,
     connectionStateRecovery: options.connectionStateRecovery ?? false,
     cluster,
     ...(options.heartbeat && { heartbeat: options.heartbeat }),
@@ -177,6 +202,25 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     state: { draining: false },
   }
 
+  // Who is in each room (docs/protocol.md §10), following the main namespace's joins and leaves.
+  const presence = createPresence({
+    io,
+    registry: metrics.registry,
+    now,
+    logger,
+    ...options.presence,
+    ...(cluster && {
+      store: createRedisStore({
+        client: cluster.client,
+        onConnect: cluster.onConnect,
+        // A closed node's users keep their grace: they may reconnect elsewhere.
+        closeTtlMs: options.presence?.graceMs ?? C.PRESENCE_GRACE_MS,
+      }),
+    }),
+  })
+  presence.install(io.of('/'))
+  registry.set('rt:presence', createPresenceEvent(presence))
+
   const revoke = createRevocationApplier(ctx)
   const keys = createKeyLoader(keySet, logger)
   const notReadyReasons = readiness(ctx, keys.loaded)
@@ -190,6 +234,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       clockToleranceSeconds: tolerance,
       registry: metrics.registry,
       clustered: cluster !== undefined,
+      presence: createPresenceReads(presence),
       ...(options.serverApi && { settings: options.serverApi }),
     }),
   )
@@ -250,6 +295,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     metrics,
     revocations,
     keySet,
+    presence,
     listen(port = 0, host = '127.0.0.1') {
       keys.start()
       trustedIssuers.start()
@@ -263,6 +309,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     close: createShutdown(ctx, {
       httpServer,
       stop: [keys.stop, revoke.stop, () => feed?.stop(), () => trustedIssuers.close()],
+      finish: [presence.close],
       ...(compat && { drainPending: () => compat.drain() }),
     }),
   }

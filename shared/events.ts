@@ -72,11 +72,27 @@ export interface ConnectErrorData {
   redirect?: string
 }
 
+/** A member in an `rt:presence` answer (docs/protocol.md §10). */
+export interface PresenceMember {
+  sub: string
+  name: string
+  /** That user's sockets in the room, cluster-wide; 0 while in the grace period. */
+  connections: number
+}
+
+/** `rt:presence` server → client: one room's changes since its last batch (docs/protocol.md §10). */
+export interface PresenceChanges {
+  room: string
+  joined: { sub: string; name: string }[]
+  left: { sub: string }[]
+}
+
 /** Events the server sends. */
 export interface ServerToClientEvents {
   'rt:error': (payload: RealtimeErrorPayload) => void
   'rt:expiring': (payload: { exp: number }) => void
   'chat:message': (message: ChatMessage) => void
+  'rt:presence': (changes: PresenceChanges) => void
 }
 
 /** Events a client sends: one envelope and an optional ack. */
@@ -84,6 +100,10 @@ export interface ClientToServerEvents {
   'rt:auth': (envelope: Envelope<null>, ack?: (reply: Ack<{ exp: number }>) => void) => void
   'rt:join': (envelope: Envelope<{ room: string; grant?: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
   'rt:leave': (envelope: Envelope<{ room: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
+  'rt:presence': (
+    envelope: Envelope<{ room: string; cursor?: string }>,
+    ack?: (reply: Ack<{ members: PresenceMember[]; next?: string }>) => void,
+  ) => void
   'chat:send': (envelope: Envelope<{ room: string; text: string }>, ack?: (reply: Ack<{ id: string }>) => void) => void
   /** Catch up on the caller's stream (docs/protocol.md §9). */
   'rt:sync': (

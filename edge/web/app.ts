@@ -4,7 +4,7 @@
  * allows, chat, see notifications other services publish, log out.
  */
 import type { ChatMessage } from '../../shared/events.ts'
-import { ClientError, EdgeAuth, RealtimeClient, type ConnectionState } from '../../shared/client/index.ts'
+import { ClientError, EdgeAuth, PresenceView, RealtimeClient, type ConnectionState, type PresenceViewMember } from '../../shared/client/index.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const config = (await (await fetch('/demo/config')).json()) as { realtimeUrl: string }
@@ -16,6 +16,8 @@ let activeRoom: string | undefined
 const joined = new Set<string>()
 const history = new Map<string, ChatMessage[]>()
 const seen = new Set<string>()
+/** Who is in the active room (docs/protocol.md §10), kept current by the server's batches. */
+let presence: PresenceView | undefined
 /** The event `npm run demo:notify` publishes, and where the page keeps its stream offset between visits. */
 const NOTIFICATION_EVENT = 'notification'
 const NOTIFICATION_OFFSET = 'edgegate.notification-offset'
@@ -91,7 +93,29 @@ function renderRooms() {
   )
 }
 
+function renderPresence(members: PresenceViewMember[]) {
+  $('presence').replaceChildren(
+    ...members.map((m) => {
+      const li = document.createElement('li')
+      li.dataset.sub = m.sub
+      li.textContent = m.name
+      return li
+    }),
+  )
+}
+
+function followPresence(room: string | undefined) {
+  presence?.close()
+  presence = undefined
+  renderPresence([])
+  if (!room || !client) return
+  const view = new PresenceView(client, room, { onChange: (m) => view === presence && renderPresence(m) })
+  presence = view
+  view.start().catch(() => undefined)
+}
+
 function selectRoom(room: string | undefined) {
+  if (room !== activeRoom || !presence) followPresence(room)
   activeRoom = room
   $('room-title').textContent = room ?? 'No room'
   renderRooms()
@@ -155,6 +179,7 @@ function signedOut(message?: string) {
   document.getElementById('notifications')?.remove()
   client?.close()
   client = undefined
+  followPresence(undefined)
   joined.clear()
   history.clear()
   seen.clear()

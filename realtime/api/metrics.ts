@@ -8,6 +8,8 @@ export interface ApiMetrics {
   repeats: Counter
   /** Disconnect requests by outcome: `ok` or the refusal code. */
   disconnects: Counter<'outcome'>
+  /** Presence reads (docs/protocol.md §8) by outcome. */
+  presenceReads: Counter<'outcome'>
   /** Requests refused as over a client's rate. */
   rateLimited: Counter
 }
@@ -58,6 +60,12 @@ export function createApiMetrics(registry: Registry, held: HeldState): ApiMetric
     repeats: new Counter({
       name: 'realtime_api_publish_repeats_total',
       help: 'Publishes that repeated an id of the idempotency window: answered as before, not delivered',
+      registers: [registry],
+    }),
+    presenceReads: new Counter({
+      name: 'realtime_api_presence_reads_total',
+      help: 'Server API presence reads by outcome: ok or the refusal code',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     disconnects: new Counter({

@@ -8,6 +8,7 @@ import { MAX_API_BODY_BYTES } from '../constants.ts'
 import { apiErrorResponse } from './http-errors.ts'
 import type { ApiMetrics } from './metrics.ts'
 import type { ServiceIdentity } from './service-auth.ts'
+import type { PresenceReads } from '../presence/reads.ts'
 
 /** What the server API's routes are built from. */
 export interface ServerApiOptions {
@@ -18,6 +19,8 @@ export interface ServerApiOptions {
   publish: (caller: ServiceIdentity, body: unknown) => Promise<object>
   /** `POST /disconnect`: parsed body to the 202 answer. */
   disconnect: (body: unknown) => { id: string }
+  /** `GET /presence/rooms/:room` and `/presence/users/:sub` (docs/protocol.md §8). */
+  presence?: PresenceReads
   metrics: ApiMetrics
   logger: Logger
 }
@@ -41,7 +44,9 @@ export function createServerApi(options: ServerApiOptions): Hono {
   const endpoint = (
     scope: string,
     counter: ApiMetrics['publishes'],
-    run: (caller: ServiceIdentity, body: unknown) => Promise<object> | object,
+    run: (caller: ServiceIdentity, body: unknown, c: Context) => Promise<object> | object,
+    /** A GET read: no body, 200. */
+    read = false,
   ) =>
     async function serve(c: Context) {
       let clientId: string | undefined
@@ -53,11 +58,11 @@ export function createServerApi(options: ServerApiOptions): Hono {
           metrics.rateLimited.inc()
           throw rateLimited('server API rate per client', wait)
         }
-        const body = await readJson(c.req.raw)
-        const answer = await run(caller, body)
+        const body = read ? undefined : await readJson(c.req.raw)
+        const answer = await run(caller, body, c)
         counter.inc({ outcome: 'ok' })
         c.header('Cache-Control', 'no-store')
-        return c.json(answer, 202)
+        return c.json(answer, read ? 200 : 202)
       } catch (err) {
         const { status, headers, body, unexpected } = apiErrorResponse(err, scope)
         counter.inc({ outcome: body.error })
@@ -83,6 +88,15 @@ export function createServerApi(options: ServerApiOptions): Hono {
     '/disconnect',
     endpoint('disconnect', metrics.disconnects, (_caller, body) => options.disconnect(body)),
   )
+  const reads = options.presence
+  if (reads) {
+    const { presenceReads } = metrics
+    const room = (_: ServiceIdentity, _b: unknown, c: Context) =>
+      reads.room(c.req.param('room')!, c.req.query())
+    const user = (_: ServiceIdentity, _b: unknown, c: Context) => reads.user(c.req.param('sub')!)
+    app.get('/presence/rooms/:room', endpoint('presence:read', presenceReads, room, true))
+    app.get('/presence/users/:sub', endpoint('presence:read', presenceReads, user, true))
+  }
   return app
 }
 

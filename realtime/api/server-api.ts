@@ -1,3 +1,4 @@
+import type { PresenceReads } from '../presence/reads.ts'
 import type { Hono } from 'hono'
 import type { Registry } from 'prom-client'
 import { AppError } from '../../shared/errors.ts'
@@ -56,6 +57,8 @@ export interface ServerApiDeps extends ServiceAuthOptions {
   registry: Registry
   clustered: boolean
   settings?: ServerApiSettings
+  /** Presence reads (docs/protocol.md §8); without them the two GET routes are absent. */
+  presence?: PresenceReads
 }
 
 /**
@@ -92,6 +95,7 @@ export function createServerApiRoutes(deps: ServerApiDeps): Hono {
       clustered: deps.clustered,
       logger: deps.logger,
     }),
+    ...(deps.presence && { presence: deps.presence }),
     metrics,
     logger: deps.logger,
   })

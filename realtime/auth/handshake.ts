@@ -4,7 +4,8 @@ import type { RealtimeContext } from '../context.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
 import type { Sessions } from '../session/sessions.ts'
 import { writeIdentity } from '../session/socket-auth.ts'
-import { originAllowed } from './origin-guard.ts'
+import { firstHeaderValue } from './forwarded.ts'
+import { originAllowed, ownOrigin } from './origin-guard.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
 import type { RealtimeSocket } from '../types.ts'
@@ -46,10 +47,11 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
   }
 
   const originGuard: SocketMiddleware = function originGuard(socket, next) {
-    const origin = socket.handshake.headers.origin
-    if (originAllowed(options.allowedOrigins, typeof origin === 'string' ? origin : undefined))
-      return next()
-    refuse(next, new AppError('origin_forbidden', 'origin not in the allow-list'))
+    const header = socket.handshake.headers.origin
+    const origin = typeof header === 'string' ? header : undefined
+    const own = ownOrigin(socket.handshake, options.trustProxy)
+    if (originAllowed(options.allowedOrigins, origin, own)) return next()
+    refuse(next, new AppError('origin_forbidden', 'origin neither its own nor allowed'))
   }
 
   const connectionRate: SocketMiddleware = function connectionRate(socket, next) {
@@ -127,7 +129,7 @@ export function acceptVerified(
   verified: VerifiedToken,
   admission: Pick<HandshakeOptions, 'limits' | 'sessions'>,
 ): void {
-  if (!admission.limits.reserveUser(verified.claims.sub)) {
+  if (!admission.limits.reserveUser(verified.claims.sub, socket)) {
     throw rateLimited('per-user connection cap', CONNECTION_CAP_RETRY_AFTER_MS)
   }
   writeIdentity(socket.data, verified)
@@ -136,10 +138,8 @@ export function acceptVerified(
 
 /** The client's address: the socket's peer, or the first `X-Forwarded-For` hop when the proxy is trusted. */
 export function clientAddress(socket: RealtimeSocket, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = socket.handshake.headers['x-forwarded-for']
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim()
-    if (first) return first
-  }
-  return socket.handshake.address
+  const forwarded = trustProxy
+    ? firstHeaderValue(socket.handshake.headers['x-forwarded-for'])
+    : undefined
+  return forwarded ?? socket.handshake.address
 }

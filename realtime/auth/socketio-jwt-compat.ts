@@ -134,9 +134,14 @@ export function createSocketioJwtCompat(deps: SocketioJwtCompatDeps): SocketioJw
         clearTimeout(timer)
         held.delete(socket)
       }
+      // A socket refused, drained or gone before it opened gives back its user slot at once.
+      const release = () => {
+        if (socket.data.auth) deps.limits.releaseUser(socket.data.auth.sub, socket.id)
+      }
       held.set(socket, () => {
         state = 'done'
         settle()
+        release()
       })
       socket.once('disconnect', () => held.get(socket)?.())
 
@@ -144,6 +149,7 @@ export function createSocketioJwtCompat(deps: SocketioJwtCompatDeps): SocketioJw
         if (state === 'done' || state === 'open') return
         state = 'done'
         settle()
+        release()
         const { error, unexpected } = toRealtimeError(err)
         deps.onRefused?.(error.code, unexpected ? err : undefined)
         deps.onOutcome?.(error.code)

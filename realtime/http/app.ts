@@ -1,9 +1,12 @@
-import { Hono } from 'hono'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { Registry } from 'prom-client'
 import { isAppError } from '../../shared/errors.ts'
+import { firstHeaderValue } from '../auth/forwarded.ts'
+import { AddressRate } from '../limits/address-rate.ts'
 import type { PushFailure } from '../revocations/push-receiver.ts'
-import { MAX_PUSH_BODY_BYTES } from '../constants.ts'
+import { MAX_PUSH_BODY_BYTES, PUSH_BURST, PUSH_RATE_PER_SECOND } from '../constants.ts'
 
 /** What the health endpoints report on. */
 export interface HealthSource {
@@ -15,40 +18,88 @@ export interface HealthSource {
   degradedReasons?(): string[]
 }
 
+/** How a push ended: `ok`, refused before it was read, or its {@link PushFailure}. */
+export type PushOutcome = 'ok' | 'rate_limited' | 'payload_too_large' | PushFailure
+
+/** Options of {@link createHttpApp}. */
+export interface HttpAppOptions {
+  /** Bounds of `POST /internal/revocations`. @default { maxBodyBytes: 64 KiB, ratePerSecond: 20, burst: 50 } */
+  push?: { maxBodyBytes?: number; ratePerSecond?: number; burst?: number }
+  /** Take the client address from X-Forwarded-For (only behind a proxy you run). @default false */
+  trustProxy?: boolean
+  /** ms clock. @default Date.now */
+  now?: () => number
+  /** Called once per push with its outcome, for metrics. */
+  onPush?: (outcome: PushOutcome) => void
+}
+
 /**
  * The HTTP side of the realtime port: `/healthz` (alive), `/readyz` (keys
  * loaded and dependencies connected, else 503 with reasons), `/metrics`,
- * and `POST /internal/revocations` (the edge's signed pushes).
+ * and `POST /internal/revocations` (the edge's signed pushes), which is
+ * rate-limited per client address before its body is read, and bounded.
  *
  * @param health - readiness source
  * @param metrics - the Prometheus registry
  * @param receivePush - verifies and applies a push body; returns how many events it carried
+ * @param options - {@link HttpAppOptions}
+ * @example
+ * ```ts
+ * const app = createHttpApp(health, metrics.registry, receive, { trustProxy: true })
+ * ```
  */
 export function createHttpApp(
   health: HealthSource,
   metrics: Registry,
   receivePush: (body: unknown) => Promise<number>,
+  options: HttpAppOptions = {},
 ): Hono {
+  const now = options.now ?? Date.now
+  const onPush = options.onPush ?? (() => {})
+  const pushRate = new AddressRate(
+    options.push?.ratePerSecond ?? PUSH_RATE_PER_SECOND,
+    options.push?.burst ?? PUSH_BURST,
+  )
+  // Before the body is read or any signature checked: a push costs a verification.
+  const pushRateLimit: MiddlewareHandler = async function pushRateLimit(c, next) {
+    const forwarded = options.trustProxy
+      ? firstHeaderValue(c.req.header('x-forwarded-for'))
+      : undefined
+    const address = forwarded ?? getConnInfo(c).remote.address ?? 'unknown'
+    const wait = pushRate.take(address, now())
+    if (wait === 0) return next()
+    onPush('rate_limited')
+    c.header('Retry-After', String(Math.ceil(wait / 1000)))
+    return c.json({ error: 'rate_limited' }, 429)
+  }
+
   const app = new Hono()
   app.post(
     '/internal/revocations',
+    pushRateLimit,
     bodyLimit({
-      maxSize: MAX_PUSH_BODY_BYTES,
-      onError: (c) => c.json({ error: 'payload_too_large' }, 413),
+      maxSize: options.push?.maxBodyBytes ?? MAX_PUSH_BODY_BYTES,
+      onError: (c) => {
+        onPush('payload_too_large')
+        return c.json({ error: 'payload_too_large' }, 413)
+      },
     }),
     async (c) => {
       let body: unknown
       try {
         body = await c.req.json()
       } catch {
+        onPush('invalid_request')
         return c.json({ error: 'invalid_request', error_description: 'body is not JSON' }, 400)
       }
       try {
         const applied = await receivePush(body)
+        onPush('ok')
         return c.json({ applied }, 200)
       } catch (err) {
         const refusal = pushRefusal(err)
         if (!refusal) throw err
+        onPush(refusal.code)
         return c.json(
           { error: refusal.code, error_description: refusal.description },
           refusal.status,

@@ -1,7 +1,13 @@
 import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
-import { isServerRoom, roomAllowed, RoomJoinSchema, RoomRequestSchema } from '../../shared/events.ts'
+import {
+  isServerRoom,
+  roomAllowed,
+  RoomJoinSchema,
+  RoomRequestSchema,
+} from '../../shared/events.ts'
 import type { RoomGrants } from '../auth/room-grants.ts'
+import { RoomLimits } from '../limits/room-limits.ts'
 import { createSyncEvent } from '../streams/sync-event.ts'
 import type { PublishStore } from '../streams/types.ts'
 import { defineEvent, type EventContext } from './registry.ts'
@@ -21,6 +27,8 @@ export interface BuiltinEventDeps {
   streams: Pick<PublishStore, 'read'>
   /** Room grants for `rt:join` (docs/protocol.md §11); without it a grant is refused `forbidden`. */
   grants?: RoomGrants
+  /** The caps `rt:join` holds to. @default new RoomLimits() */
+  rooms?: RoomLimits
 }
 
 /**
@@ -31,53 +39,63 @@ export interface BuiltinEventDeps {
  * @param deps - {@link BuiltinEventDeps}
  * @example
  * ```ts
- * const registry = new Map(Object.entries(createBuiltinEvents({ streams, grants })))
+ * const events = createBuiltinEvents({ streams, grants, rooms: new RoomLimits({ perSocket: 50 }) })
  * ```
  */
-export const createBuiltinEvents = (deps: BuiltinEventDeps) => ({
-  /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
-  'rt:auth': defineEvent({
-    schema: v.null(),
-    handler: ({ envelope, auth }) => {
-      if (envelope.token === undefined) throw new AppError('token_missing', 'rt:auth without token')
-      return { exp: auth.exp }
-    },
-  }),
-  /**
-   * Join a room the `rooms` claim allows, or one a room grant names;
-   * server-managed rooms and connections' private rooms never.
-   */
-  'rt:join': defineEvent({
-    schema: RoomJoinSchema,
-    handler: async ({ data, auth, socket }) => {
-      if (isServerRoom(data.room) || isSocketRoom(socket, data.room)) {
-        throw new AppError('forbidden', 'server-managed or private room')
-      }
-      if (!roomAllowed(auth.rooms, data.room)) {
-        if (data.grant === undefined || !deps.grants) {
-          throw new AppError('forbidden', 'room not allowed by the rooms claim')
+export const createBuiltinEvents = (deps: BuiltinEventDeps) => {
+  const rooms = deps.rooms ?? new RoomLimits()
+  return {
+    /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
+    'rt:auth': defineEvent({
+      schema: v.null(),
+      handler: ({ envelope, auth }) => {
+        if (envelope.token === undefined)
+          throw new AppError('token_missing', 'rt:auth without token')
+        return { exp: auth.exp }
+      },
+    }),
+    /**
+     * Join a room the `rooms` claim allows, or one a room grant names
+     * (docs/protocol.md §11), within the room caps; server-managed rooms and
+     * connections' private rooms never.
+     */
+    'rt:join': defineEvent({
+      schema: RoomJoinSchema,
+      handler: async ({ data, auth, socket }) => {
+        if (isServerRoom(data.room) || isSocketRoom(socket, data.room)) {
+          throw new AppError('forbidden', 'server-managed or private room')
         }
-        await deps.grants.authorize(data.grant, socket.data, data.room)
-        // The grant was checked against the connection as it is now: a
-        // connection gone meanwhile joins nothing.
-        if (!socket.connected) throw new AppError('forbidden', 'connection closed')
-        const granted = (socket.data.grantedRooms ??= [])
-        if (!granted.includes(data.room)) granted.push(data.room)
-      }
-      await socket.join(data.room)
-      return { room: data.room }
-    },
-  }),
-  'rt:leave': defineEvent({
-    schema: RoomRequestSchema,
-    handler: async ({ data, socket }) => {
-      if (isServerRoom(data.room) || isSocketRoom(socket, data.room)) throw new AppError('forbidden', 'server-managed room')
-      const granted = socket.data.grantedRooms
-      if (granted?.includes(data.room)) granted.splice(granted.indexOf(data.room), 1)
-      await socket.leave(data.room)
-      return { room: data.room }
-    },
-  }),
-  /** Catch up on the caller's stream (docs/protocol.md §9). */
-  'rt:sync': createSyncEvent(deps.streams),
-})
+        const byGrant = !roomAllowed(auth.rooms, data.room)
+        if (byGrant) {
+          if (data.grant === undefined || !deps.grants) {
+            throw new AppError('forbidden', 'room not allowed by the rooms claim')
+          }
+          await deps.grants.authorize(data.grant, socket.data, data.room)
+          // The grant was checked against the connection as it is now: a
+          // connection gone meanwhile joins nothing.
+          if (!socket.connected) throw new AppError('forbidden', 'connection closed')
+        }
+        rooms.assertCanJoin(socket, data.room)
+        if (byGrant) {
+          const granted = (socket.data.grantedRooms ??= [])
+          if (!granted.includes(data.room)) granted.push(data.room)
+        }
+        await socket.join(data.room)
+        return { room: data.room }
+      },
+    }),
+    'rt:leave': defineEvent({
+      schema: RoomRequestSchema,
+      handler: async ({ data, socket }) => {
+        if (isServerRoom(data.room) || isSocketRoom(socket, data.room))
+          throw new AppError('forbidden', 'server-managed room')
+        const granted = socket.data.grantedRooms
+        if (granted?.includes(data.room)) granted.splice(granted.indexOf(data.room), 1)
+        await socket.leave(data.room)
+        return { room: data.room }
+      },
+    }),
+    /** Catch up on the caller's stream (docs/protocol.md §9). */
+    'rt:sync': createSyncEvent(deps.streams),
+  }
+}

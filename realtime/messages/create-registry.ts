@@ -5,7 +5,7 @@ import { RESERVED_EVENTS, type EventDefinition } from './registry.ts'
  * The registry of a server: the built-in `rt:*` events plus the application's.
  *
  * @param events - the application's events by name. @default {}
- * @param deps - what the built-in events read: `streams` for `rt:sync`, `grants` for `rt:join`
+ * @param deps - what the built-in events read: `streams` for `rt:sync`, `grants` and `rooms` (the caps) for `rt:join`
  * @throws TypeError when an application event takes a reserved or `rt:` name
  * @example
  * ```ts

@@ -115,7 +115,7 @@ function overflow(p: Pipeline, packet: unknown[]): void {
 }
 
 /**
- * Steps 1–3 of PROTOCOL §5: size, envelope schema, in-band token.
+ * The per-socket rate, then steps 1–3 of PROTOCOL §5: size, envelope schema, in-band token.
  *
  * @returns a promise when the message had to wait, else undefined (done)
  */
@@ -126,6 +126,13 @@ function handle(p: Pipeline, packet: unknown[]): Promise<void> | undefined {
   let id: string | undefined
   try {
     if (!socket.connected) return undefined
+    // Charged before any parsing or signature work, earlier than the step
+    // docs/protocol.md §5 lists (stricter, never looser): an envelope whose
+    // in-band token fails must still cost its sender a message.
+    const nowMs = o.now()
+    p.bucket ??= new TokenBucket(o.rate.perSecond, o.rate.burst, nowMs)
+    const wait = p.bucket.take(nowMs)
+    if (wait > 0) throw rateLimited('message rate', wait)
     if (typeof event !== 'string' || argc !== 1)
       throw new AppError('envelope_invalid', 'expected one envelope argument')
     if (needsExactSize(packet) && envelopeBytes(raw) > MAX_ENVELOPE_BYTES) {
@@ -150,7 +157,10 @@ function handle(p: Pipeline, packet: unknown[]): Promise<void> | undefined {
           }
           return dispatch(p, event, envelope, ack)
         },
-        (err) => refuse(p, event, err, ack, envelope.id),
+        (err) => {
+          refuse(p, event, err, ack, envelope.id)
+          forgedToken(p, err, envelope.id)
+        },
       )
     }
     return dispatch(p, event, envelope, ack)
@@ -158,6 +168,25 @@ function handle(p: Pipeline, packet: unknown[]): Promise<void> | undefined {
     refuse(p, name, err, ack, id ?? idOf(raw))
     return undefined
   }
+}
+
+/**
+ * Codes of a failed in-band token that a real client can cause: a token that
+ * expired on the way, an older token a revocation covers while the
+ * connection's own does not, keys the node cannot reach. Any other failure
+ * (a bad signature, an unknown kid, a malformed token) is not a client's
+ * mistake, so the socket is dropped rather than left to try again.
+ */
+const FORGIVEN_TOKEN_FAILURES: ReadonlySet<string> = new Set([
+  'token_expired',
+  'token_revoked',
+  'unavailable',
+])
+
+/** After a failed in-band token: `rt:error` and disconnect, unless a real client could cause it. */
+function forgedToken(p: Pipeline, err: unknown, id: string): void {
+  const { error } = toRealtimeError(err)
+  if (!FORGIVEN_TOKEN_FAILURES.has(error.code)) p.o.sessions.kick(p.socket, error, id)
 }
 
 /**
@@ -212,10 +241,7 @@ function dispatch(
       o.sessions.kick(socket, err as AppError<'token_revoked'>, envelope.id)
       throw err
     }
-    // 6. rate
-    p.bucket ??= new TokenBucket(o.rate.perSecond, o.rate.burst, nowMs)
-    const wait = p.bucket.take(nowMs)
-    if (wait > 0) throw rateLimited('message rate', wait)
+    // 6. rate: charged on arrival, in handle()
     // 7. registered, 8. scope, 9. data schema, 10. joined room
     const definition = o.registry.get(event)
     if (!definition) throw new AppError('unknown_event', 'event not registered')

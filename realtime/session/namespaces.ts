@@ -52,7 +52,7 @@ export function createNamespaces(ctx: RealtimeContext, parts: NamespaceParts): N
 
   // The handshake wrote the identity to socket.data; from here on it is read there.
   const admit = (socket: RealtimeSocket) => {
-    limits.open(clientAddress(socket, trustProxy), socket.data.auth.sub)
+    limits.open(clientAddress(socket, trustProxy), socket.data.auth.sub, socket.id)
     sessions.attach(socket)
     install(socket)
     metrics.handshakes.inc({ outcome: 'ok' })
@@ -83,6 +83,7 @@ export function createNamespaces(ctx: RealtimeContext, parts: NamespaceParts): N
         return compat.hold(socket, { middleware, admit: () => admit(socket) })
       }
       if (!socket.data.auth || ctx.state.draining) {
+        if (socket.data.auth) limits.releaseUser(socket.data.auth.sub, socket.id)
         socket.disconnect(true)
         return
       }
@@ -103,7 +104,11 @@ export function createNamespaces(ctx: RealtimeContext, parts: NamespaceParts): N
         // A socket yet to authenticate (compat) has no identity: its user middleware runs once it has one.
         nsp.use(function userMiddleware(socket, next) {
           if (compat?.isPending(socket)) return next()
-          guarded(fn, socket, next)
+          guarded(fn, socket, (err) => {
+            // A refusal gives the user's reserved slot back at once, not when it would expire.
+            if (err) limits.releaseUser(socket.data.auth.sub, socket.id)
+            next(err)
+          })
         })
       }
       userMiddleware.set(name, list)

@@ -9,6 +9,8 @@ export interface ShutdownParts {
   httpServer: HttpServer
   /** Background work to stop first (key retry, feed, pruning), in order. */
   stop: (() => void)[]
+  /** Async work once the sockets are gone, before Redis closes (presence), in order. */
+  finish?: (() => Promise<void>)[]
   /** Sockets held outside the sessions (socketio-jwt compat): tell and disconnect them; returns them. */
   drainPending?: () => RealtimeSocket[]
 }
@@ -57,6 +59,7 @@ export function createShutdown(
     ctx.sessions.close()
     ctx.keySet.close()
     ctx.metrics.close()
+    for (const finish of parts.finish ?? []) await finish()
     await ctx.cluster?.close()
   }
 }

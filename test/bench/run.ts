@@ -9,10 +9,10 @@
  *   npm run bench:smoke           (or BENCH_SMOKE=1 npm run bench: seconds per section, tiny
  *                                  counts; checks the harness works, asserts nothing about speed)
  *
- * Environment: RUNS, BENCH_ONLY=handshakes,messages,fanout,memory,expiry,edge,cluster,api (a subset),
+ * Environment: RUNS, BENCH_ONLY=handshakes,messages,fanout,memory,expiry,edge,cluster,presence,api (a subset),
  * BENCH_CPU_PROF=<variant> (start that server variant with --cpu-prof and
  * summarize its profile), HANDSHAKES_PER_SLICE, MESSAGE_SLICE_MS, FANOUT_SOCKETS, FANOUT_SLICE_MS, MEMORY_SOCKETS,
- * EXPIRY_SOCKETS, EXPIRY_WINDOW_SECONDS, EDGE_SECONDS.
+ * EXPIRY_SOCKETS, EXPIRY_WINDOW_SECONDS, EDGE_SECONDS, PRESENCE_SOCKETS, PRESENCE_RECONNECTS.
  *
  * The edge and cluster sections run test/bench/edge.ts and test/bench/cluster.ts.
  * Results: test/bench/results/bench.json (bench-smoke.json in smoke mode), with
@@ -34,6 +34,7 @@ import { benchFanout } from './sections/fanout.ts'
 import { benchHandshakes } from './sections/handshakes.ts'
 import { benchMemory } from './sections/memory.ts'
 import { benchMessages } from './sections/messages.ts'
+import { benchPresence } from './sections/presence.ts'
 
 const SECTIONS = [
   'handshakes',
@@ -43,6 +44,7 @@ const SECTIONS = [
   'expiry',
   'edge',
   'cluster',
+  'presence',
   'api',
 ] as const
 const smoke = process.env.BENCH_SMOKE === '1' || process.argv.includes('--smoke')
@@ -83,6 +85,7 @@ const sections: Record<(typeof SECTIONS)[number], () => Promise<SectionResult>> 
   expiry: () => benchExpiry(ctx),
   edge: () => benchEdge(ctx, `${resultsDir}${smoke ? 'edge-smoke.json' : 'edge.json'}`),
   cluster: () => benchCluster(ctx),
+  presence: () => benchPresence(ctx),
   api: () => benchServerApi(ctx),
 }
 console.log(

@@ -32,6 +32,8 @@ export const VARIANTS = [
   'socketio-jwt',
   'tutorial',
   'naive',
+  'presence',
+  'presence-naive',
 ] as const
 export type Variant = (typeof VARIANTS)[number]
 
@@ -75,6 +77,7 @@ async function start(variant: Variant): Promise<{
 }> {
   const issuer = process.env.BENCH_ISSUER!
   const publicPem = process.env.BENCH_PUBLIC_PEM!
+  if (variant === 'presence' || variant === 'presence-naive') return startPresence(variant, issuer)
   if (variant === 'edgegate' || variant === 'edgegate-required') {
     const server = createRealtimeServer({
       issuer,
@@ -157,6 +160,41 @@ async function start(variant: Variant): Promise<{
     count: () => io.of('/').sockets.size,
     close: () => new Promise<void>((resolve) => io.close(() => resolve())),
   }
+}
+
+/** The room every socket of the presence section is put in. */
+export const PRESENCE_BENCH_ROOM = 'bench-room'
+
+/**
+ * The presence section's servers: edgegate with its presence (batches), or
+ * the hand-rolled way, which broadcasts every join and leave to the room
+ * (edgegate's presence tracking off there: `maxRooms: 0`). Each socket is
+ * put in the room as it connects.
+ */
+async function startPresence(variant: 'presence' | 'presence-naive', issuer: string) {
+  const naive = variant === 'presence-naive'
+  const server = createRealtimeServer({
+    issuer,
+    jwksUrl: process.env.BENCH_JWKS_URL!,
+    events: benchEvents,
+    messageRate: BENCH_MESSAGE_RATE,
+    limits: BENCH_LIMITS,
+    presence: naive ? { maxRooms: 0 } : {},
+  })
+  const room = PRESENCE_BENCH_ROOM
+  // The hand-rolled events are not in the contract's typed event map.
+  const untyped = server.io as unknown as Server
+  // After the service's own connection listener, which authenticates the socket.
+  server.io.of('/').on('connection', (socket) => {
+    const { sub, name } = socket.data.auth
+    void socket.join(room)
+    if (!naive) return
+    untyped.to(room).emit('presence:joined', { room, sub, name })
+    socket.on('disconnect', () => untyped.to(room).emit('presence:left', { room, sub }))
+  })
+  const { port } = await server.listen(0, '127.0.0.1')
+  for (let i = 0; i < 500 && server.notReadyReasons().length > 0; i++) await new Promise((r) => setTimeout(r, 20))
+  return { port, count: () => server.io.of('/').sockets.size, close: () => server.close({ timeoutMs: 5000 }) }
 }
 
 const variant = process.argv[2] as Variant

@@ -241,3 +241,53 @@ describe('accessibility', () => {
     await expect(alice.getByRole('textbox', { name: 'Room to join', exact: true }).count()).resolves.toBe(1)
   })
 })
+
+describe('who is here, on the demo page', () => {
+  /** The names alice's page lists, after every change of the list, in order. */
+  const watch = (page: Page) =>
+    page.evaluate(() => {
+      const log: string[][] = []
+      ;(window as unknown as { presenceLog: string[][] }).presenceLog = log
+      const ul = document.getElementById('presence')!
+      const note = () => log.push([...ul.children].map((li) => li.textContent ?? '').sort())
+      note()
+      new MutationObserver(note).observe(ul, { childList: true })
+    })
+  const logOf = (page: Page) =>
+    page.evaluate(() => (window as unknown as { presenceLog: string[][] }).presenceLog)
+
+  it('shows bob arriving, nothing when he reloads, and his leave after the grace once he closes', async () => {
+    // Earlier tests' windows go first, and their users with them (after the grace).
+    for (const context of contexts.splice(0)) await context.close()
+    const alice = await loggedIn('alice')
+    await alice.waitForSelector('#presence li:text-is("alice")')
+    await alice.waitForFunction(
+      () => ![...document.querySelectorAll('#presence li')].some((li) => li.textContent === 'bob'),
+      null,
+      { timeout: 30_000 },
+    )
+    await watch(alice)
+    const bob = await loggedIn('bob')
+    await alice.waitForSelector('#presence li:text-is("bob")', { timeout: 15_000 })
+    await bob.waitForSelector('#presence li:text-is("alice")')
+
+    await bob.reload()
+    await bob.waitForSelector('#status[data-state="connected"]')
+    await bob.waitForSelector('#presence li:text-is("bob")', { timeout: 15_000 })
+    await bob.context().close()
+    await alice.waitForFunction(
+      () => ![...document.querySelectorAll('#presence li')].some((li) => li.textContent === 'bob'),
+      null,
+      { timeout: 30_000 },
+    )
+
+    // Ordering, not durations: bob was listed in every state from his arrival until the last, which is his leave.
+    const log = await logOf(alice)
+    const arrived = log.findIndex((names) => names.includes('bob'))
+    expect(arrived).toBeGreaterThan(0)
+    expect(log.slice(arrived, -1).every((names) => names.includes('bob'))).toBe(true)
+    expect(log.at(-1)).toEqual(['alice'])
+    await alice.screenshot({ path: join(ARTIFACTS, 'demo-presence.png'), fullPage: true })
+    expect(consoleErrors.get(alice)).toEqual([])
+  }, 120_000)
+})

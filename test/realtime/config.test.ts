@@ -113,6 +113,8 @@ describe('readServiceConfig', () => {
     ['MAX_CONNECTIONS_PER_ADDRESS', '0'],
     ['MAX_CONNECTIONS_PER_USER', '1e3'],
     ['MESSAGE_RATE', '0'],
+    ['MAX_ROOMS_PER_SOCKET', '0'],
+    ['MAX_ROOMS_PER_USER', 'many'],
     ['MESSAGE_BURST', ''.padEnd(20, '9')],
     ['CONNECTION_STATE_RECOVERY_MS', '-5'],
     ['LOGIN_URL', 'javascript:alert(1)'],
@@ -125,6 +127,8 @@ describe('readServiceConfig', () => {
     ['SOCKETIO_JWT_COMPAT_MS', '-1'],
     ['SOCKETIO_JWT_COMPAT_MS', '60001'],
     ['SOCKETIO_JWT_COMPAT_MS', '5s'],
+    ['PRESENCE_GRACE_MS', '-5'],
+    ['PRESENCE_BATCH_MS', '999'],
   ]
 
   it.each(bad)('reports %s=%j with exactly one message naming the variable', (name, value) => {
@@ -150,6 +154,27 @@ describe('readServiceConfig', () => {
     expect(readServiceConfig({}).server.socketioJwtCompat).toBe(false)
     expect(readServiceConfig({ SOCKETIO_JWT_COMPAT_MS: '0' }).server.socketioJwtCompat).toBe(false)
     expect(readServiceConfig({ SOCKETIO_JWT_COMPAT_MS: '5000' }).server.socketioJwtCompat).toEqual({ timeoutMs: 5000 })
+  })
+
+  it('refuses ALLOWED_ORIGINS=* with TOKEN_COOKIE in one line naming both (cross-site socket hijacking)', () => {
+    const problems = problemsOf({ ALLOWED_ORIGINS: '*', TOKEN_COOKIE: 'at' })
+    expect(problems).toEqual([
+      'ALLOWED_ORIGINS=* with TOKEN_COOKIE: any site could connect as its visitor; list the origins',
+    ])
+    expect(problemsOf({ ALLOWED_ORIGINS: ' * ', TOKEN_COOKIE: 'at' })).toHaveLength(1)
+    expect(problemsOf({ ALLOWED_ORIGINS: '*' })).toEqual([])
+    expect(problemsOf({ ALLOWED_ORIGINS: 'https://app.example', TOKEN_COOKIE: 'at' })).toEqual([])
+  })
+
+  it('reads the room caps, 100 per socket and 500 per user by default', () => {
+    expect(readServiceConfig({}).server.rooms).toEqual({ perSocket: 100, perUser: 500 })
+    const { server } = readServiceConfig({ MAX_ROOMS_PER_SOCKET: '5', MAX_ROOMS_PER_USER: '9' })
+    expect(server.rooms).toEqual({ perSocket: 5, perUser: 9 })
+  })
+
+  it('reads the presence grace and batch periods, defaulting to 5000 and 1000 ms (docs/protocol.md §10)', () => {
+    expect(readServiceConfig({}).server.presence).toEqual({ graceMs: 5000, batchMs: 1000 })
+    expect(readServiceConfig({ PRESENCE_GRACE_MS: '250', PRESENCE_BATCH_MS: '2000' }).server.presence).toEqual({ graceMs: 250, batchMs: 2000 })
   })
 
   it('turns on the revocation feed only with a feed token', () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { decodeJwt } from 'jose'
 import * as v from 'valibot'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -7,8 +8,8 @@ import { defineEvent } from '../../../realtime/messages/registry.ts'
 import { createRealtimeServer } from '../../../realtime/server.ts'
 import { AppError } from '../../../shared/errors.ts'
 import { MAX_ENVELOPE_BYTES } from '../../../shared/constants.ts'
-import { cleanup, connect, envelope, next, startIssuer, startServer } from '../support.ts'
-import { disconnection, record, request, settle, until } from '../waits.ts'
+import { cleanup, connect, envelope, next, startIssuer, startServer, type TestIssuer } from '../support.ts'
+import { disconnection, record, request, settle, timeline, until } from '../waits.ts'
 
 afterEach(cleanup)
 
@@ -264,16 +265,16 @@ describe('in-band tokens', () => {
     expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(refused('forbidden'))
   })
 
-  it.each([
-    ['an unverifiable string', 'not-a-jwt', 'token_malformed'],
-    ['a token past its exp', null, 'token_expired'],
-  ])('refuses %s without replacing the connection token', async (_, raw, code) => {
+  it('refuses a token past its exp with token_expired, keeping the connection and its token', async () => {
     const { socket, issuer } = await alice()
-    const now = Math.floor(Date.now() / 1000)
-    const token = raw ?? (await issuer.mint({ iat: now - 600, nbf: now - 600, exp: now - 60 }))
-    expect(await request(socket, 'rt:auth', envelope(null, { token }))).toEqual(refused(code))
+    const token = await expiredToken(issuer)
+    expect(await request(socket, 'rt:auth', envelope(null, { token }))).toEqual(
+      refused('token_expired'),
+    )
     expect(socket.connected).toBe(true)
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
   })
 
   it('refuses rt:auth without a token with token_missing', async () => {
@@ -394,5 +395,87 @@ describe('handlers', () => {
   it.each([['rt:custom'], ['disconnect'], ['connect'], ['error']])('refuses to register the reserved name %s', (name) => {
     const handler = defineEvent({ schema: v.null(), handler: () => undefined })
     expect(() => createRealtimeServer({ issuer: 'http://127.0.0.1:1', events: { [name]: handler } })).toThrow(TypeError)
+  })
+})
+
+/** A token with a valid signature whose `exp` has passed: verifying it costs a full signature check. */
+async function expiredToken(issuer: TestIssuer): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  return issuer.mint({ iat: now - 600, nbf: now - 600, exp: now - 60 })
+}
+
+/** A token under the issuer's real kid with a random signature of the right length. */
+async function forgedToken(issuer: TestIssuer): Promise<string> {
+  const [header, payload, signature] = (await issuer.mint()).split('.')
+  return `${header}.${payload}.${randomBytes(Buffer.from(signature!, 'base64url').length).toString('base64url')}`
+}
+
+/** A connected socket, and the server's count of signature checks since it connected. */
+async function countingVerifications(options: Parameters<typeof startServer>[1] = {}) {
+  const issuer = await startIssuer()
+  const { server, url } = await startServer(issuer, options)
+  const socket = await connect(url, { auth: { token: await issuer.mint() } })
+  const checks = async () => {
+    const { values } = await server.metrics.signatureChecks.get()
+    return values.reduce((sum, { value }) => sum + value, 0)
+  }
+  const before = await checks()
+  return { issuer, server, socket, verifications: async () => (await checks()) - before }
+}
+
+describe('in-band tokens that fail (hardening: issue 15 item 3)', () => {
+  // A frozen server clock: the bucket cannot refill between messages, however slow the machine.
+  const frozen = () => {
+    const t0 = Date.now()
+    return () => t0
+  }
+
+  it('charges the message rate before verifying: past the burst, in-band tokens are refused unverified', async () => {
+    const { issuer, socket, verifications } = await countingVerifications({
+      messageRate: { perSecond: 1, burst: 5 },
+      now: frozen(),
+    })
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => expiredToken(issuer)))
+    const codes: string[] = []
+    for (const token of tokens) {
+      const reply = await request(socket, 'rt:auth', envelope(null, { token }))
+      codes.push(reply.error.code)
+    }
+    expect(codes).toEqual([...Array(5).fill('token_expired'), ...Array(15).fill('rate_limited')])
+    expect(await verifications()).toBe(5)
+    expect(socket.connected).toBe(true)
+  })
+
+  it.each([
+    ['a random signature under a real kid', forgedToken, 'token_invalid'],
+    ['an unverifiable string', async () => 'not-a-jwt', 'token_malformed'],
+  ])('answers %s with its code, then rt:error, then disconnects', async (_, make, code) => {
+    const { issuer, socket } = await alice()
+    const events = timeline(socket)
+    const token = await make(issuer)
+    expect(await request(socket, 'rt:auth', envelope(null, { token, id: 'forged-1' }))).toEqual(
+      refused(code),
+    )
+    await until(() => events.some(([name]) => name === 'disconnect'))
+    expect(events).toEqual([
+      ['rt:error', { id: 'forged-1', code, message: expect.any(String) }],
+      ['disconnect', 'io server disconnect'],
+    ])
+  })
+
+  it('a pipelined flood of forged in-band tokens costs one signature check, then the socket is gone', async () => {
+    const { issuer, server, socket, verifications } = await countingVerifications({
+      messageRate: { perSecond: 20, burst: 10 },
+    })
+    const forged = await Promise.all(Array.from({ length: 200 }, () => forgedToken(issuer)))
+    const gone = disconnection(socket)
+    for (const token of forged)
+      socket.emit('chat:send', envelope({ room: 'lobby', text: 'x' }, { token }))
+    expect(await gone).toBe('io server disconnect')
+    expect(await verifications()).toBe(1)
+    const metrics = await server.metrics.registry.getSingleMetricAsString(
+      'realtime_server_disconnects_total',
+    )
+    expect(metrics).toContain('realtime_server_disconnects_total{code="token_invalid"} 1')
   })
 })

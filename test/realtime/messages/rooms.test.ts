@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanup, connect, envelope, next, startIssuer, startServer } from '../support.ts'
-import { request } from '../waits.ts'
+import type { Socket } from 'socket.io-client'
+import type { RealtimeServer } from '../../../realtime/server.ts'
+import { request, until } from '../waits.ts'
 
 afterEach(cleanup)
 
@@ -104,5 +106,73 @@ describe('a new token narrowing the rooms claim', () => {
     expect(await request(socket, 'chat:send', envelope({ room: 'team:a:x', text: 'hi' }))).toEqual(refused('forbidden'))
     expect(await request(socket, 'rt:join', envelope({ room: 'team:a:x' }))).toEqual(refused('forbidden'))
     expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toMatchObject({ ok: true })
+  })
+})
+
+describe('room caps (hardening: issue 15 item 2)', () => {
+  const capped = async (rooms: { perSocket?: number; perUser?: number }) => {
+    const issuer = await startIssuer()
+    const { server, url } = await startServer(issuer, { rooms })
+    const token = (claims: Record<string, unknown> = {}) =>
+      issuer.mint({ rooms: ['team:a:*'], ...claims })
+    return { server, url, token }
+  }
+  const join = (socket: Socket, room: string) => request(socket, 'rt:join', envelope({ room }))
+  const refusals = async (server: RealtimeServer) =>
+    server.metrics.registry.getSingleMetricAsString('realtime_room_joins_refused_total')
+
+  it('refuses a join past the per-socket cap with forbidden, and a leave frees a slot', async () => {
+    const { server, url, token } = await capped({ perSocket: 3 })
+    const socket = await connect(url, { auth: { token: await token() } })
+    for (const n of [1, 2, 3]) expect(await join(socket, `team:a:${n}`)).toMatchObject({ ok: true })
+    expect(await join(socket, 'team:a:4')).toEqual(refused('forbidden'))
+    const held = server.io.of('/').sockets.get(socket.id!)!.rooms
+    expect(held.has('team:a:4')).toBe(false)
+    // A room already joined is not one more.
+    expect(await join(socket, 'team:a:3')).toMatchObject({ ok: true })
+    expect(await request(socket, 'rt:leave', envelope({ room: 'team:a:1' }))).toMatchObject({
+      ok: true,
+    })
+    expect(await join(socket, 'team:a:4')).toMatchObject({ ok: true })
+    expect(await refusals(server)).toContain('realtime_room_joins_refused_total{cap="socket"} 1')
+  })
+
+  it('holds a socket to 100 rooms by default', async () => {
+    const issuer = await startIssuer()
+    const { url } = await startServer(issuer, { messageRate: { perSecond: 1e6, burst: 1000 } })
+    const socket = await connect(url, {
+      auth: { token: await issuer.mint({ rooms: ['team:a:*'] }) },
+    })
+    const replies = await Promise.all(
+      Array.from({ length: 100 }, (_, n) => join(socket, `team:a:${n}`)),
+    )
+    expect(replies.every((r) => r.ok)).toBe(true)
+    expect(await join(socket, 'team:a:100')).toEqual(refused('forbidden'))
+  })
+
+  it("counts the user's server-managed rooms out: a cap of 1 still allows one room", async () => {
+    const { url, token } = await capped({ perSocket: 1 })
+    const socket = await connect(url, { auth: { token: await token() } })
+    expect(await join(socket, 'team:a:1')).toMatchObject({ ok: true })
+    expect(await join(socket, 'team:a:2')).toEqual(refused('forbidden'))
+  })
+
+  it("refuses a join past the per-user cap across the user's sockets, and a disconnect frees its rooms", async () => {
+    const { server, url, token } = await capped({ perSocket: 10, perUser: 4 })
+    const first = await connect(url, { auth: { token: await token() } })
+    const second = await connect(url, { auth: { token: await token() } })
+    for (const n of [1, 2, 3]) expect(await join(first, `team:a:${n}`)).toMatchObject({ ok: true })
+    expect(await join(second, 'team:a:9')).toMatchObject({ ok: true })
+    expect(await join(second, 'team:a:10')).toEqual(refused('forbidden'))
+    expect(await join(first, 'team:a:11')).toEqual(refused('forbidden'))
+    // Another user is not held to this one's cap.
+    const other = await connect(url, {
+      auth: { token: await token({ sub: 'user-2', sid: 's-2' }) },
+    })
+    expect(await join(other, 'team:a:10')).toMatchObject({ ok: true })
+    first.close()
+    await until(() => server.io.of('/').sockets.size === 2)
+    expect(await join(second, 'team:a:10')).toMatchObject({ ok: true })
+    expect(await refusals(server)).toContain('realtime_room_joins_refused_total{cap="user"} 2')
   })
 })

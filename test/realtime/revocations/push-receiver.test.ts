@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { RevocationEvent } from '../../../shared/claims.ts'
 import { AppError } from '../../../shared/errors.ts'
 import { createPushReceiver } from '../../../realtime/revocations/push-receiver.ts'
+import type { RealtimeServer } from '../../../realtime/server.ts'
 import {
   cleanup,
   connect,
@@ -210,16 +211,7 @@ describe('POST /internal/revocations', () => {
     })
     const seen = timeline(revoked)
     const gone = disconnection(revoked)
-    const now = Math.floor(Date.now() / 1000)
-    const token = await signPush(
-      issuer,
-      {
-        claims: {
-          events: [{ cursor: 1, kind: 'session', id: 'session-pushed', at: now, until: now + 300 }],
-        },
-      },
-      now,
-    )
+    const token = await sessionPush(issuer, 'session-pushed')
 
     const res = await post(url, { token })
     expect(res.status).toBe(200)
@@ -309,6 +301,73 @@ describe('POST /internal/revocations', () => {
     })
   })
 })
+
+describe('POST /internal/revocations bounds (hardening: issue 15 item 7)', () => {
+  // A frozen server clock: the per-address bucket cannot refill between requests.
+  const frozen = () => {
+    const t0 = Date.now()
+    return () => t0
+  }
+  const pushes = (server: RealtimeServer) =>
+    server.metrics.registry.getSingleMetricAsString('realtime_revocation_pushes_total')
+
+  it('answers 413 payload_too_large to a body over 64 KiB, without verifying it', async () => {
+    const issuer = await startIssuer()
+    const { server, url } = await startServer(issuer)
+    const res = await post(url, { token: 'x'.repeat(64 * 1024) })
+    expect(res.status).toBe(413)
+    expect(await res.json()).toEqual({ error: 'payload_too_large' })
+    expect(await pushes(server)).toContain(
+      'realtime_revocation_pushes_total{outcome="payload_too_large"} 1',
+    )
+  })
+
+  it('accepts a genuine push of 100 events (the edge batch), well under the bound', async () => {
+    const issuer = await startIssuer()
+    const { url } = await startServer(issuer)
+    const now = Math.floor(Date.now() / 1000)
+    const events = Array.from({ length: 100 }, (_, n) => ({
+      cursor: n + 1,
+      kind: 'session',
+      id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+      at: now,
+      until: now + 300,
+    }))
+    const res = await post(url, { token: await signPush(issuer, { claims: { events } }, now) })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ applied: 100 })
+  })
+
+  it('answers 429 rate_limited with Retry-After past the per-address burst, before reading the body', async () => {
+    const issuer = await startIssuer()
+    const { server, url } = await startServer(issuer, { now: frozen() })
+    const statuses: number[] = []
+    for (let i = 0; i < 50; i++) statuses.push((await post(url, { token: 1 })).status)
+    expect(new Set(statuses)).toEqual(new Set([400]))
+    const socket = await connect(url, {
+      auth: { token: await issuer.mint({ sid: 'session-late' }) },
+    })
+    const genuine = await sessionPush(issuer, 'session-late')
+    const res = await post(url, { token: genuine })
+    expect(res.status).toBe(429)
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect(await res.json()).toEqual({ error: 'rate_limited' })
+    // Refused unread: the push was not applied.
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
+    expect(await pushes(server)).toContain(
+      'realtime_revocation_pushes_total{outcome="rate_limited"} 1',
+    )
+  })
+})
+
+/** A push, signed now by the issuer's key, revoking session `sid`. */
+async function sessionPush(issuer: TestIssuer, sid: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  const events = [{ cursor: 1, kind: 'session', id: sid, at: now, until: now + 300 }]
+  return signPush(issuer, { claims: { events } }, now)
+}
 
 /** An unsecured JWS (`alg: none`) with the push's claims. */
 async function unsignedPush(issuer: TestIssuer): Promise<string> {

@@ -1,0 +1,51 @@
+import { RATE_BUCKETS_SWEEP_THRESHOLD_COUNT } from '../constants.ts'
+import { TokenBucket } from './token-bucket.ts'
+
+/**
+ * A token bucket per client address, for requests that must be rate-limited
+ * before any work is done on them. A bucket that has refilled holds nothing
+ * worth keeping, so idle addresses are swept once many are held.
+ */
+export class AddressRate {
+  private readonly buckets = new Map<string, TokenBucket>()
+  private readonly perSecond: number
+  private readonly burst: number
+
+  /**
+   * @param perSecond - sustained rate per address
+   * @param burst - bucket size per address
+   * @throws TypeError unless perSecond > 0 and burst >= 1
+   * @example
+   * ```ts
+   * const pushes = new AddressRate(10, 20)
+   * if (pushes.take(address, Date.now()) > 0) return tooManyRequests()
+   * ```
+   */
+  constructor(perSecond: number, burst: number) {
+    if (!(perSecond > 0) || !(burst >= 1)) {
+      throw new TypeError('AddressRate: perSecond > 0 and burst >= 1 required')
+    }
+    this.perSecond = perSecond
+    this.burst = burst
+  }
+
+  /**
+   * Take one token for `address`.
+   *
+   * @param now - ms clock reading
+   * @returns 0 when taken, else milliseconds until one is available
+   */
+  take(address: string, now: number): number {
+    let bucket = this.buckets.get(address)
+    if (!bucket) {
+      if (this.buckets.size >= RATE_BUCKETS_SWEEP_THRESHOLD_COUNT) this.sweep(now)
+      bucket = new TokenBucket(this.perSecond, this.burst, now)
+      this.buckets.set(address, bucket)
+    }
+    return bucket.take(now)
+  }
+
+  private sweep(now: number): void {
+    for (const [address, bucket] of this.buckets) if (bucket.full(now)) this.buckets.delete(address)
+  }
+}
