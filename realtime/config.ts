@@ -1,5 +1,6 @@
 import type { RealtimeServerOptions } from './server.ts'
 import type { LogLevel } from './log.ts'
+import { readTrustedIssuers } from './auth/issuers/read-config.ts'
 import { MAX_QUEUED_BYTES_PER_SOCKET } from './engine/slow-consumer.ts'
 import * as C from './constants.ts'
 import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH } from '../shared/constants.ts'
@@ -46,6 +47,8 @@ export const VARIABLES: Record<string, string> = {
   REVOCATION_POLL_MS: String(C.REVOCATION_POLL_MS),
   REDIS_URL: '(single node)',
   SOCKETIO_JWT_COMPAT_MS: '0',
+  TRUSTED_ISSUERS: '(none: the edge only)',
+  TRUSTED_ISSUERS_FILE: '(none)',
   PRESENCE_GRACE_MS: String(C.PRESENCE_GRACE_MS),
   PRESENCE_BATCH_MS: String(C.PRESENCE_BATCH_MS),
   API_RATE: String(C.DEFAULT_API_RATE_PER_SECOND),
@@ -162,6 +165,9 @@ export function readServiceConfig(
     }
   }
 
+  // docs/protocol.md §12: issuers trusted besides the edge, from JSON.
+  const trustedIssuers = readTrustedIssuers(env, issuer, problems)
+
   const config: ServiceConfig = {
     port: int('REALTIME_PORT', C.DEFAULT_PORT, 0, 65535),
     host: env.REALTIME_HOST || C.DEFAULT_HOST,
@@ -204,6 +210,7 @@ export function readServiceConfig(
         : {}),
       ...(redisUrl ? { redisUrl } : {}),
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
+      ...(trustedIssuers.length > 0 ? { trustedIssuers } : {}),
       // docs/protocol.md §10: the grace period, and the batch period (never under a second).
       presence: {
         graceMs: int('PRESENCE_GRACE_MS', C.PRESENCE_GRACE_MS, 0, 3_600_000),

@@ -13,6 +13,10 @@ export interface Metrics {
   signatureChecks: Counter<'alg'>
   disconnects: Counter<'code'>
   socketioJwtCompat: Counter<'outcome'>
+  /** Discovery and JWKS fetches of the issuers trusted besides the edge (docs/protocol.md §12). */
+  issuerFetches: Counter<'issuer' | 'kind' | 'outcome'>
+  /** Room grants checked at `rt:join`, by outcome: ok or the refusal code (docs/protocol.md §11). */
+  roomGrants: Counter<'outcome'>
   /** `rt:join` refused by a room cap, by cap: `socket` or `user`. */
   roomJoinsRefused: Counter<'cap'>
   /** `POST /internal/revocations` by outcome: `ok` or the refusal's error. */
@@ -111,6 +115,18 @@ export function createMetrics(): Metrics {
     socketioJwtCompat: new Counter({
       name: 'realtime_socketio_jwt_compat_total',
       help: 'Sockets admitted without a token in the socketio-jwt compat mode, by outcome: ok or the refusal code',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    issuerFetches: new Counter({
+      name: 'realtime_issuer_fetches_total',
+      help: 'Discovery and JWKS fetches of the other trusted issuers, by issuer, kind and outcome',
+      labelNames: ['issuer', 'kind', 'outcome'],
+      registers: [registry],
+    }),
+    roomGrants: new Counter({
+      name: 'realtime_room_grants_total',
+      help: 'Room grants checked at rt:join, by outcome: ok or the refusal code',
       labelNames: ['outcome'],
       registers: [registry],
     }),

@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { KeySet } from '../shared/jwks/key-set.ts'
 import type { SocketMiddleware } from './auth/handshake.ts'
+import type { TrustedIssuer } from './auth/issuers/schema.ts'
 import type { SocketioJwtCompatOptions } from './auth/socketio-jwt-compat.ts'
 import type { TokenSourceOptions } from './auth/token-source.ts'
 import type { ConnectionLimitOptions } from './limits/connection-limits.ts'
@@ -79,6 +80,8 @@ export interface RealtimeServerOptions {
   maxQueuedBytesPerSocket?: number
   /** Engine.IO heartbeat. @default { pingIntervalMs: 25000, pingTimeoutMs: 20000 } */
   heartbeat?: { pingIntervalMs: number; pingTimeoutMs: number }
+  /** Issuers trusted besides the edge, each with its own keys (docs/protocol.md §12). @default [] */
+  trustedIssuers?: readonly TrustedIssuer[]
   /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/constants.ts */
   presence?: PresenceSettings
 }
@@ -104,6 +107,11 @@ export interface RealtimeServer {
   revoke(event: Revocation): number
   /** Reasons this node is not ready; empty when ready. */
   notReadyReasons(): string[]
+  /**
+   * Other trusted issuers whose discovery or keys are not loaded
+   * (docs/protocol.md §12): listed by `/readyz`, not a reason to leave rotation.
+   */
+  degradedReasons(): string[]
   /** Stop accepting, tell clients `rt:error unavailable`, disconnect, close; bounded by `timeoutMs`. */
   close(options?: { timeoutMs?: number }): Promise<void>
 }

@@ -7,6 +7,8 @@ import { createKeyLoader } from './auth/key-loader.ts'
 import { normalizeOrigins } from './auth/origin-guard.ts'
 import { createSocketioJwtCompat } from './auth/socketio-jwt-compat.ts'
 import { TokenVerifier } from './auth/token-verifier.ts'
+import { RoomGrants } from './auth/room-grants.ts'
+import { TrustedIssuers } from './auth/issuers/trusted-issuers.ts'
 import { importNativeKey } from './auth/native-signature.ts'
 import { createRedisCluster } from './cluster/redis-cluster.ts'
 import type { RealtimeContext } from './context.ts'
@@ -88,11 +90,30 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       ...options.jwks,
       onFetch: (outcome) => metrics.jwksFetches.inc({ outcome }),
     })
+  // Other issuers (docs/protocol.md §12) and room grants (§11).
+  const trustedIssuers = new TrustedIssuers({
+    issuers: options.trustedIssuers ?? [],
+    ...(options.fetch && { fetch: options.fetch }),
+    now,
+    ...(options.jwks && { jwks: options.jwks }),
+    logger,
+    onFetch: (issuer, kind, outcome) => metrics.issuerFetches.inc({ issuer, kind, outcome }),
+  })
+  const grants = new RoomGrants({
+    keySet,
+    issuer: options.issuer,
+    audience: options.audience ?? DEFAULT_AUDIENCE,
+    revocations,
+    clockToleranceSeconds: tolerance,
+    now,
+    onOutcome: (outcome) => metrics.roomGrants.inc({ outcome }),
+  })
   const verifier = new TokenVerifier({
     keySet,
     issuer: options.issuer,
     audience: options.audience ?? DEFAULT_AUDIENCE,
     revocations,
+    trustedIssuers,
     clockToleranceSeconds: tolerance,
     now,
     onVerified: (kid) => metrics.tokensVerified.inc({ kid }),
@@ -114,7 +135,11 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     ...(options.serverApi && { settings: options.serverApi }),
     now,
   })
-  const registry = createEventRegistry(options.events, { streams: publishStore, rooms: roomLimits })
+  const registry = createEventRegistry(options.events, {
+    streams: publishStore,
+    rooms: roomLimits,
+    grants,
+  })
   const feed = options.revocationFeed
     ? new FeedPoller({
         edgeUrl: options.revocationFeed.edgeUrl,
@@ -134,7 +159,13 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     now,
   })
   const app = createHttpApp(
-    { notReadyReasons: () => notReadyReasons(), draining: () => ctx.state.draining },
+    {
+      notReadyReasons: () => notReadyReasons(),
+      // Another issuer's keys missing degrade the node without taking it out
+      // of rotation: the edge's users are still served (docs/protocol.md §12).
+      degradedReasons: () => trustedIssuers.notReadyReasons(),
+      draining: () => ctx.state.draining,
+    },
     metrics.registry,
     async (body) => {
       const applied = revoke.fromEdgeAll(await receivePush(body))
@@ -267,15 +298,17 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     presence,
     listen(port = 0, host = '127.0.0.1') {
       keys.start()
+      trustedIssuers.start()
       feed?.start()
       return listen(httpServer, port, host)
     },
     use: namespaces.use,
     revoke: revoke.fromEdge,
     notReadyReasons,
+    degradedReasons: () => trustedIssuers.notReadyReasons(),
     close: createShutdown(ctx, {
       httpServer,
-      stop: [keys.stop, revoke.stop, () => feed?.stop()],
+      stop: [keys.stop, revoke.stop, () => feed?.stop(), () => trustedIssuers.close()],
       finish: [presence.close],
       ...(compat && { drainPending: () => compat.drain() }),
     }),

@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { CHAT_TEXT_MAX_CHARS } from './constants.ts'
+import { CHAT_TEXT_MAX_CHARS, MAX_TOKEN_BYTES } from './constants.ts'
 import type { Ack, Envelope } from './envelope.ts'
 import type { RealtimeErrorCode } from './errors.ts'
 
@@ -28,6 +28,12 @@ export function roomAllowed(patterns: readonly string[], room: string): boolean 
 
 /** `data` of `rt:join` and `rt:leave`. */
 export const RoomRequestSchema = v.strictObject({ room: RoomSchema })
+
+/** A room grant as `rt:join` carries it: a compact JWS of at most 4 KiB, like a token (docs/protocol.md §11). */
+export const RoomGrantSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_BYTES))
+
+/** `data` of `rt:join`: the room, and a grant for a room the `rooms` claim does not cover (docs/protocol.md §11). */
+export const RoomJoinSchema = v.strictObject({ room: RoomSchema, grant: v.optional(RoomGrantSchema) })
 
 /** `data` of `chat:send`. */
 export const ChatSendSchema = v.strictObject({
@@ -92,7 +98,7 @@ export interface ServerToClientEvents {
 /** Events a client sends: one envelope and an optional ack. */
 export interface ClientToServerEvents {
   'rt:auth': (envelope: Envelope<null>, ack?: (reply: Ack<{ exp: number }>) => void) => void
-  'rt:join': (envelope: Envelope<{ room: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
+  'rt:join': (envelope: Envelope<{ room: string; grant?: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
   'rt:leave': (envelope: Envelope<{ room: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
   'rt:presence': (
     envelope: Envelope<{ room: string; cursor?: string }>,

@@ -2,9 +2,13 @@ import * as v from 'valibot'
 import { AccessClaimsSchema, type AccessClaims } from '../../shared/claims.ts'
 import { ACCESS_TOKEN_TYP } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
+import { checkJwtClaims, typIs } from './jwt-claims.ts'
 
 /** Claims every access token must carry, besides `iss` and `aud` (docs/protocol.md §5). */
 const REQUIRED_CLAIMS = ['sub', 'sid', 'jti', 'iat', 'exp'] as const
+
+/** Only `at+jwt`: a room grant (`room+jwt`) is never an access token (docs/protocol.md §11). */
+const ACCESS_TYP = typIs(ACCESS_TOKEN_TYP)
 
 /** What {@link checkAccessClaims} checks against. */
 export interface AccessClaimsCheck {
@@ -34,50 +38,10 @@ export function checkAccessClaims(
   payload: Record<string, unknown>,
   check: AccessClaimsCheck,
 ): AccessClaims {
-  const { typ } = header
-  if (typeof typ !== 'string' || normalizeTyp(typ) !== EXPECTED_TYP) {
-    throw new AppError('token_invalid', '"typ" claim check failed')
-  }
-  for (const claim of ['iss', 'aud', ...REQUIRED_CLAIMS]) {
-    if (!Object.hasOwn(payload, claim)) {
-      throw new AppError('token_invalid', `"${claim}" claim check failed`)
-    }
-  }
-  if (payload.iss !== check.issuer) throw new AppError('token_invalid', '"iss" claim check failed')
-  if (!audienceMatches(payload.aud, check.audience)) {
-    throw new AppError('token_invalid', '"aud" claim check failed')
-  }
-  const now = Math.floor(check.nowMs / 1000)
-  const tolerance = check.clockToleranceSeconds
-  if (payload.iat !== undefined && typeof payload.iat !== 'number') {
-    throw new AppError('token_invalid', '"iat" claim check failed')
-  }
-  const { nbf, exp } = payload
-  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) {
-    throw new AppError('token_invalid', '"nbf" claim check failed')
-  }
-  if (exp !== undefined && typeof exp !== 'number') {
-    throw new AppError('token_invalid', '"exp" claim check failed')
-  }
-  if (typeof exp === 'number' && exp <= now - tolerance) {
-    throw new AppError('token_expired', '"exp" claim check failed')
-  }
+  checkJwtClaims(header, payload, { ...check, typ: ACCESS_TYP, required: REQUIRED_CLAIMS })
   const parsed = v.safeParse(AccessClaimsSchema, payload)
   if (!parsed.success) {
     throw new AppError('token_invalid', 'claims do not match the access-token schema')
   }
   return parsed.output
-}
-
-/** jose's `typ` comparison: case-insensitive, `application/` implied when there is no slash. */
-function normalizeTyp(value: string): string {
-  const lower = value.toLowerCase()
-  return value.includes('/') ? lower : `application/${lower}`
-}
-const EXPECTED_TYP = normalizeTyp(ACCESS_TOKEN_TYP)
-
-function audienceMatches(aud: unknown, expected: string | string[]): boolean {
-  const accepted = typeof expected === 'string' ? [expected] : expected
-  if (typeof aud === 'string') return accepted.includes(aud)
-  return Array.isArray(aud) && accepted.some((a) => aud.includes(a))
 }

@@ -4,6 +4,7 @@ import { AppError } from '../../shared/errors.ts'
 import { verifyAccessTokenNative } from './verify-access-token-native.ts'
 import type { RevocationSet, RevocationSubject } from '../revocations/revocation-set.ts'
 import type { KeySet } from '../../shared/jwks/key-set.ts'
+import { peekIssuer, type TrustedIssuers } from './issuers/trusted-issuers.ts'
 
 /** A token that passed every check. */
 export interface VerifiedToken {
@@ -11,6 +12,8 @@ export interface VerifiedToken {
   kid: string
   /** The compact JWS itself, so a connection can tell its own token when an envelope repeats it. */
   token: string
+  /** The issuer, when it is another trusted issuer and not the edge (docs/protocol.md §12). */
+  issuer?: string
 }
 
 /** Options of {@link TokenVerifier}. */
@@ -19,6 +22,11 @@ export interface TokenVerifierOptions {
   issuer: string
   audience: string | string[]
   revocations: RevocationSet
+  /**
+   * Issuers trusted besides the edge (docs/protocol.md §12): a token naming
+   * one of them is checked with that issuer's keys alone. @default none
+   */
+  trustedIssuers?: TrustedIssuers
   /** Seconds of leeway on `exp`/`nbf`. @default 5 */
   clockToleranceSeconds?: number
   /**
@@ -46,8 +54,10 @@ export interface TokenVerifierOptions {
  */
 export class TokenVerifier {
   private readonly cache = new Map<string, VerifiedToken>()
-  private readonly options: Required<Omit<TokenVerifierOptions, 'onVerified' | 'onSignatureCheck'>> &
-    Pick<TokenVerifierOptions, 'onVerified' | 'onSignatureCheck'>
+  private readonly options: Required<
+    Omit<TokenVerifierOptions, 'onVerified' | 'onSignatureCheck' | 'trustedIssuers'>
+  > &
+    Pick<TokenVerifierOptions, 'onVerified' | 'onSignatureCheck' | 'trustedIssuers'>
 
   constructor(options: TokenVerifierOptions) {
     this.options = {
@@ -75,32 +85,56 @@ export class TokenVerifier {
       if (verified.claims.exp + tolerance <= seconds) throw new AppError('token_expired', '"exp" claim check failed')
       if (verified.claims.nbf - tolerance > seconds) throw new AppError('token_invalid', '"nbf" claim check failed')
     } else {
-      // The allow-list is the key set's (never `none` or an HMAC), and the
-      // header's alg must equal the selected key's. node:crypto checks the
-      // signature synchronously once the key is held (docs/protocol.md §5).
-      const { onSignatureCheck } = this.options
-      verified = {
-        token,
-        ...(await verifyAccessTokenNative(token, this.options.keySet, {
-          issuer: this.options.issuer,
-          audience: this.options.audience,
-          clockToleranceSeconds: tolerance,
-          nowMs,
-          ...(onSignatureCheck && { onSignatureCheck }),
-        })),
-      }
+      verified = { token, ...(await this.verifySignature(token, nowMs)) }
       this.cache.set(token, verified)
       if (this.cache.size > this.options.cacheSize) this.cache.delete(this.cache.keys().next().value!)
     }
-    this.assertNotRevoked({ ...verified.claims, kid: verified.kid }, nowMs / 1000)
+    this.assertNotRevoked({ ...verified.claims, kid: verified.kid, iss: verified.issuer }, nowMs / 1000)
     this.options.onVerified?.(verified.kid)
     return verified
   }
 
   /**
+   * The checks a cache hit skips: routed by `iss` to exactly one issuer's
+   * key set (the edge's unless another trusted issuer is named), then the
+   * signature, `typ` and claims.
+   */
+  private async verifySignature(token: string, nowMs: number): Promise<Omit<VerifiedToken, 'token'>> {
+    const { trustedIssuers, onSignatureCheck, clockToleranceSeconds } = this.options
+    if (trustedIssuers && trustedIssuers.size > 0) {
+      const iss = peekIssuer(token)
+      if (iss !== undefined && iss !== this.options.issuer) {
+        // An unlisted issuer costs no key lookup (and no JWKS refetch).
+        if (!trustedIssuers.has(iss)) throw new AppError('token_invalid', '"iss" not a trusted issuer')
+        const verified = await trustedIssuers.verify(token, iss, {
+          clockToleranceSeconds,
+          nowMs,
+          ...(onSignatureCheck && { onSignatureCheck }),
+        })
+        return { ...verified, issuer: iss }
+      }
+    }
+    // The allow-list is the key set's (never `none` or an HMAC), and the
+    // header's alg must equal the selected key's. node:crypto checks the
+    // signature synchronously once the key is held (docs/protocol.md §5).
+    return verifyAccessTokenNative(token, this.options.keySet, {
+      issuer: this.options.issuer,
+      audience: this.options.audience,
+      clockToleranceSeconds,
+      nowMs,
+      ...(onSignatureCheck && { onSignatureCheck }),
+    })
+  }
+
+  /**
+   * The edge's revocation events cover only the edge's tokens
+   * (docs/protocol.md §12): a subject from another issuer is never revoked
+   * here; expiry and the server API's disconnect end its connections.
+   *
    * @throws AppError `token_revoked` when an event in force covers the token
    */
   assertNotRevoked(subject: RevocationSubject, nowSeconds: number): void {
+    if (subject.iss !== undefined) return
     const kind = this.options.revocations.check(subject, nowSeconds)
     if (kind) throw new AppError('token_revoked', `${kind} revoked`)
   }

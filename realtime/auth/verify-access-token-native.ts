@@ -39,6 +39,37 @@ export async function verifyAccessTokenNative(
   keySet: KeySet,
   options: VerifyAccessTokenNativeOptions,
 ): Promise<VerifiedAccessToken> {
+  const { header, payload, kid } = await verifySignedJwsNative(token, keySet, options)
+  return { claims: checkAccessClaims(header, payload, options), kid }
+}
+
+/** A compact JWS whose signature holds, taken apart; its claims are not yet checked. */
+export interface SignedJws {
+  header: Record<string, unknown>
+  payload: Record<string, unknown>
+  kid: string
+}
+
+/**
+ * The signature half of every native check (access tokens, other issuers'
+ * tokens, room grants): the strict compact-form checks, `alg` in the key
+ * set's allow-list and equal to the key's, the key chosen by `kid` from this
+ * key set alone, the signature, then the payload as a JSON object.
+ *
+ * @param token - the compact JWS
+ * @param keySet - the one issuer's key set the token is checked against
+ * @param options - `onSignatureCheck`, called once the signature is about to be checked
+ * @throws AppError `token_malformed` | `token_invalid` | `unavailable`
+ * @example
+ * ```ts
+ * const { header, payload, kid } = await verifySignedJwsNative(grant, keySet, {})
+ * ```
+ */
+export async function verifySignedJwsNative(
+  token: string,
+  keySet: KeySet,
+  options: Pick<VerifyAccessTokenNativeOptions, 'onSignatureCheck'>,
+): Promise<SignedJws> {
   const jws = parseCompactJws(token)
   if (!(keySet.allowedAlgorithms as readonly string[]).includes(jws.alg)) {
     throw new AppError('token_invalid', 'token rejected (alg not allowed)')
@@ -51,7 +82,7 @@ export async function verifyAccessTokenNative(
   }
   const payload = parseJsonObject(Buffer.from(jws.payloadSegment, 'base64url'))
   if (!payload) throw new AppError('token_malformed', 'not a valid JWS/JWT')
-  return { claims: checkAccessClaims(jws.header, payload, options), kid: jws.kid }
+  return { header: jws.header, payload, kid: jws.kid }
 }
 
 function nativeKeyOf(held: HeldKey): NativeKey {

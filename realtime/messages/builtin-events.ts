@@ -1,6 +1,12 @@
 import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
-import { isServerRoom, roomAllowed, RoomRequestSchema } from '../../shared/events.ts'
+import {
+  isServerRoom,
+  roomAllowed,
+  RoomJoinSchema,
+  RoomRequestSchema,
+} from '../../shared/events.ts'
+import type { RoomGrants } from '../auth/room-grants.ts'
 import { RoomLimits } from '../limits/room-limits.ts'
 import { createSyncEvent } from '../streams/sync-event.ts'
 import type { PublishStore } from '../streams/types.ts'
@@ -15,22 +21,28 @@ function isSocketRoom(socket: EventContext<unknown>['socket'], room: string): bo
   return room === socket.id || socket.nsp.sockets.has(room)
 }
 
+/** What the built-in events need from the server. */
+export interface BuiltinEventDeps {
+  /** Where `rt:sync` reads the user streams (docs/protocol.md §9). */
+  streams: Pick<PublishStore, 'read'>
+  /** Room grants for `rt:join` (docs/protocol.md §11); without it a grant is refused `forbidden`. */
+  grants?: RoomGrants
+  /** The caps `rt:join` holds to. @default new RoomLimits() */
+  rooms?: RoomLimits
+}
+
 /**
  * The protocol's own client events (PROTOCOL §5 reserved events, and
  * `rt:sync` of docs/protocol.md §9). They go through the same pipeline as
  * application events.
  *
- * @param deps - `streams`: where `rt:sync` reads the user streams; `rooms`: the caps
- *   `rt:join` holds to (@default new RoomLimits())
+ * @param deps - {@link BuiltinEventDeps}
  * @example
  * ```ts
- * const events = createBuiltinEvents({ streams, rooms: new RoomLimits({ perSocket: 50 }) })
+ * const events = createBuiltinEvents({ streams, grants, rooms: new RoomLimits({ perSocket: 50 }) })
  * ```
  */
-export const createBuiltinEvents = (deps: {
-  streams: Pick<PublishStore, 'read'>
-  rooms?: RoomLimits
-}) => {
+export const createBuiltinEvents = (deps: BuiltinEventDeps) => {
   const rooms = deps.rooms ?? new RoomLimits()
   return {
     /** In-band refresh: the pipeline has already made the envelope's token the connection's. */
@@ -42,15 +54,32 @@ export const createBuiltinEvents = (deps: {
         return { exp: auth.exp }
       },
     }),
-    /** Join a room the `rooms` claim allows; server-managed rooms and connections' private rooms never. */
+    /**
+     * Join a room the `rooms` claim allows, or one a room grant names
+     * (docs/protocol.md §11), within the room caps; server-managed rooms and
+     * connections' private rooms never.
+     */
     'rt:join': defineEvent({
-      schema: RoomRequestSchema,
+      schema: RoomJoinSchema,
       handler: async ({ data, auth, socket }) => {
-        if (!roomAllowed(auth.rooms, data.room))
-          throw new AppError('forbidden', 'room not allowed by the rooms claim')
-        if (isSocketRoom(socket, data.room))
-          throw new AppError('forbidden', 'private room of a connection')
+        if (isServerRoom(data.room) || isSocketRoom(socket, data.room)) {
+          throw new AppError('forbidden', 'server-managed or private room')
+        }
+        const byGrant = !roomAllowed(auth.rooms, data.room)
+        if (byGrant) {
+          if (data.grant === undefined || !deps.grants) {
+            throw new AppError('forbidden', 'room not allowed by the rooms claim')
+          }
+          await deps.grants.authorize(data.grant, socket.data, data.room)
+          // The grant was checked against the connection as it is now: a
+          // connection gone meanwhile joins nothing.
+          if (!socket.connected) throw new AppError('forbidden', 'connection closed')
+        }
         rooms.assertCanJoin(socket, data.room)
+        if (byGrant) {
+          const granted = (socket.data.grantedRooms ??= [])
+          if (!granted.includes(data.room)) granted.push(data.room)
+        }
         await socket.join(data.room)
         return { room: data.room }
       },
@@ -60,6 +89,8 @@ export const createBuiltinEvents = (deps: {
       handler: async ({ data, socket }) => {
         if (isServerRoom(data.room) || isSocketRoom(socket, data.room))
           throw new AppError('forbidden', 'server-managed room')
+        const granted = socket.data.grantedRooms
+        if (granted?.includes(data.room)) granted.splice(granted.indexOf(data.room), 1)
         await socket.leave(data.room)
         return { room: data.room }
       },

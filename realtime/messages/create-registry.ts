@@ -1,13 +1,11 @@
-import type { RoomLimits } from '../limits/room-limits.ts'
-import type { PublishStore } from '../streams/types.ts'
-import { createBuiltinEvents } from './builtin-events.ts'
+import { createBuiltinEvents, type BuiltinEventDeps } from './builtin-events.ts'
 import { RESERVED_EVENTS, type EventDefinition } from './registry.ts'
 
 /**
  * The registry of a server: the built-in `rt:*` events plus the application's.
  *
  * @param events - the application's events by name. @default {}
- * @param deps - what the built-in events read: `streams` for `rt:sync`, `rooms` for `rt:join`'s caps
+ * @param deps - what the built-in events read: `streams` for `rt:sync`, `grants` and `rooms` (the caps) for `rt:join`
  * @throws TypeError when an application event takes a reserved or `rt:` name
  * @example
  * ```ts
@@ -16,7 +14,7 @@ import { RESERVED_EVENTS, type EventDefinition } from './registry.ts'
  */
 export function createEventRegistry(
   events: Record<string, EventDefinition<any>> = {},
-  deps: { streams: Pick<PublishStore, 'read'>; rooms?: RoomLimits },
+  deps: BuiltinEventDeps,
 ): Map<string, EventDefinition<any>> {
   const registry = new Map<string, EventDefinition<any>>(Object.entries(createBuiltinEvents(deps)))
   for (const [name, definition] of Object.entries(events)) {

@@ -189,11 +189,21 @@ function forgedToken(p: Pipeline, err: unknown, id: string): void {
   if (!FORGIVEN_TOKEN_FAILURES.has(error.code)) p.o.sessions.kick(p.socket, error, id)
 }
 
-/** An in-band token for the connection's own `sub` and `sid` replaces its token. */
+/**
+ * An in-band token for the connection's own issuer, `sub` and `sid` replaces
+ * its token. Another issuer's tokens have no `sid` (docs/protocol.md §12):
+ * the connection keeps the session it opened with (its first token's `jti`).
+ */
 function adopt(p: Pipeline, token: VerifiedToken): void {
-  const auth = p.socket.data.auth
-  if (token.claims.sub !== auth.sub || token.claims.sid !== auth.sid) {
-    throw new AppError('token_mismatch', 'in-band token for another sub or sid')
+  const { auth, issuer } = p.socket.data
+  const { claims } = token
+  if (token.issuer !== issuer || claims.sub !== auth.sub) {
+    throw new AppError('token_mismatch', 'in-band token for another issuer or sub')
+  }
+  if (issuer !== undefined) {
+    token = { ...token, claims: { ...claims, sid: auth.sid } }
+  } else if (claims.sid !== auth.sid) {
+    throw new AppError('token_mismatch', 'in-band token for another sid')
   }
   p.o.sessions.replaceToken(p.socket, token)
 }
@@ -224,7 +234,7 @@ function dispatch(
     }
     try {
       o.verifier.assertNotRevoked(
-        { sub: auth.sub, sid: auth.sid, kid: auth.kid, iat: socket.data.iat },
+        { sub: auth.sub, sid: auth.sid, kid: auth.kid, iat: socket.data.iat, iss: socket.data.issuer },
         nowMs / 1000,
       )
     } catch (err) {

@@ -1,7 +1,14 @@
 import type { AccessClaims, RevocationEvent, RevocationKind } from '../../shared/claims.ts'
 
-/** What a revocation check needs from a token: three of its claims and the `kid` that signed it. */
-export type RevocationSubject = Pick<AccessClaims, 'sub' | 'sid' | 'iat'> & { kid: string }
+/**
+ * What a revocation check needs from a token: three of its claims, the `kid`
+ * that signed it and, for another issuer's token, that issuer: the edge's
+ * events apply to the edge's tokens only (docs/protocol.md §12).
+ */
+export type RevocationSubject = Pick<AccessClaims, 'sub' | 'sid' | 'iat'> & {
+  kid: string
+  iss?: string
+}
 
 /**
  * Revocation events in force (PROTOCOL §6), checked on every handshake and

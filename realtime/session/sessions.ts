@@ -93,8 +93,9 @@ export class Sessions {
       add(this.byKid, token.kid, socket)
     }
     for (const room of socket.rooms) {
-      if (room !== socket.id && !isServerRoom(room) && !roomAllowed(token.claims.rooms, room))
-        void socket.leave(room)
+      if (room === socket.id || isServerRoom(room) || socket.data.grantedRooms?.includes(room))
+        continue
+      if (!roomAllowed(token.claims.rooms, room)) void socket.leave(room)
     }
     this.schedule(socket)
   }
@@ -109,8 +110,10 @@ export class Sessions {
     if (event.kind === 'client') return 0
     const index =
       event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
+    // The edge's events cover the edge's tokens only, never another
+    // issuer's user of the same `sub` (docs/protocol.md §12).
     const sockets = members(index, event.id).filter(
-      (s) => event.kind !== 'user' || s.data.iat <= event.at,
+      (s) => s.data.issuer === undefined && (event.kind !== 'user' || s.data.iat <= event.at),
     )
     for (const socket of sockets)
       this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))

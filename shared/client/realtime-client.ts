@@ -3,6 +3,7 @@ import type { Ack } from '../envelope.ts'
 import type { ConnectErrorData, RealtimeErrorPayload } from '../events.ts'
 import { ClientError, type ClientErrorCode } from './client-error.ts'
 import type { EdgeAuth, SessionInfo } from './edge-auth.ts'
+import { grantStale, type GrantProvider } from './room-grants.ts'
 import { NotificationTracker, sendSync, type Notification, type SyncOutcome } from './notifications.ts'
 
 /** Where the connection is. */
@@ -26,6 +27,12 @@ export interface RealtimeClientOptions {
   onAuthRequired?: (code: ClientErrorCode) => void
   /** Called on every state change. */
   onStateChange?: (state: ConnectionState) => void
+  /**
+   * Fetches a room grant from your application (docs/room-grants.md): called
+   * when a `join` without a grant is refused `forbidden`, and before a
+   * re-join after a reconnect when the room's grant has expired.
+   */
+  grantProvider?: GrantProvider
   /** How long an emit may wait for its ack, queue time included, ms. @default 10000 */
   ackTimeoutMs?: number
   /** Emits held while (re)connecting or refreshing. @default 100 */
@@ -97,8 +104,12 @@ export class RealtimeClient {
   /** Sent, ack not yet in. Socket.IO drops ack callbacks on disconnect, so these are settled here. */
   private readonly inflight = new Set<Pending>()
   private readonly rooms = new Set<string>()
-  private readonly options: Required<Omit<RealtimeClientOptions, 'onAuthRequired' | 'onStateChange' | 'socketOptions' | 'notifications'>> &
-    Pick<RealtimeClientOptions, 'onAuthRequired' | 'onStateChange' | 'notifications'>
+  /** The grant each room granted (not by the `rooms` claim) was joined with, for re-joins. */
+  private readonly grants = new Map<string, string>()
+  private readonly options: Required<
+    Omit<RealtimeClientOptions, 'onAuthRequired' | 'onStateChange' | 'socketOptions' | 'notifications' | 'grantProvider'>
+  > &
+    Pick<RealtimeClientOptions, 'onAuthRequired' | 'onStateChange' | 'notifications' | 'grantProvider'>
   private readonly notifications: NotificationTracker
   /** Handlers of server-published events, by event. */
   private readonly notificationHandlers = new Map<string, Set<(n: Notification<any>) => void>>()
@@ -217,15 +228,38 @@ export class RealtimeClient {
     return this.notifications.since
   }
 
-  /** Join a room (re-joined automatically after a reconnect). */
-  async join(room: string): Promise<void> {
-    await this.emit('rt:join', { room })
+  /**
+   * Join a room (re-joined automatically after a reconnect). A room the
+   * `rooms` claim does not cover needs a grant (docs/protocol.md §11): pass
+   * it, or let `grantProvider` fetch one when the join is refused `forbidden`.
+   *
+   * @param room - the room
+   * @param options - `grant`: a room grant from your application
+   * @throws ClientError with the refusal's code
+   * @example
+   * ```ts
+   * await client.join('doc:42', { grant: await fetchGrant('doc:42') })
+   * ```
+   */
+  async join(room: string, options: { grant?: string } = {}): Promise<void> {
+    let { grant } = options
+    try {
+      await this.emit('rt:join', grant === undefined ? { room } : { room, grant })
+    } catch (err) {
+      const retry = grant === undefined && this.options.grantProvider !== undefined
+      if (!retry || !(err instanceof ClientError) || err.code !== 'forbidden') throw err
+      grant = await this.fetchGrant(room)
+      await this.emit('rt:join', { room, grant })
+    }
     this.rooms.add(room)
+    if (grant === undefined) this.grants.delete(room)
+    else this.grants.set(room, grant)
   }
 
   /** Leave a room. */
   async leave(room: string): Promise<void> {
     this.rooms.delete(room)
+    this.grants.delete(room)
     await this.emit('rt:leave', { room })
   }
 
@@ -262,10 +296,56 @@ export class RealtimeClient {
     this.attempt = 0
     this.lastServerError = undefined
     // Rooms first: the server handles one socket's packets in order, so the
-    // joins land before the queued messages that may target them.
+    // joins land before the queued messages that may target them. Expired
+    // grants are fetched afresh first; emits wait in the queue meanwhile.
+    if (!this.socket.recovered) {
+      const stale = [...this.grants].filter(([, grant]) => grantStale(grant, Date.now())).map(([room]) => room)
+      if (stale.length > 0 && this.options.grantProvider) {
+        void this.refreshGrants(stale).then(() => {
+          if (this.socket.connected && this.state !== 'connected') this.rejoinThenReady()
+        })
+        return
+      }
+    }
+    this.rejoinThenReady()
+  }
+
+  /**
+   * Fetch fresh grants for `rooms` (each bounded by `ackTimeoutMs`); a room
+   * whose grant cannot be had is dropped from the re-joins.
+   */
+  private async refreshGrants(rooms: string[]): Promise<void> {
+    await Promise.all(
+      rooms.map(async (room) => {
+        try {
+          this.grants.set(room, await this.fetchGrant(room))
+        } catch {
+          this.rooms.delete(room)
+          this.grants.delete(room)
+        }
+      }),
+    )
+  }
+
+  /** A grant from `grantProvider`, or `timeout` after `ackTimeoutMs`. */
+  private async fetchGrant(room: string): Promise<string> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ClientError('timeout', `grant for ${room}: none within ${this.options.ackTimeoutMs} ms`)), this.options.ackTimeoutMs)
+    })
+    try {
+      return await Promise.race([this.options.grantProvider!(room), timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private rejoinThenReady(): void {
     if (!this.socket.recovered) {
       for (const room of this.rooms) {
-        this.socket.emit('rt:join', { v: 1, id: `${this.prefix}-${++this.seq}`, ts: Date.now(), data: { room } })
+        const grant = this.grants.get(room)
+        const data = grant === undefined ? { room } : { room, grant }
+        this.socket.emit('rt:join', { v: 1, id: `${this.prefix}-${++this.seq}`, ts: Date.now(), data })
       }
     }
     if (this.notificationHandlers.size > 0 || this.options.notifications) {

@@ -84,14 +84,18 @@ async function start(variant: Variant): Promise<{
       jwksUrl: process.env.BENCH_JWKS_URL!,
       events: benchEvents,
       requireEnvelopeToken: variant === 'edgegate-required',
+      // A second issuer (test/bench/issuers.ts), as TRUSTED_ISSUERS would configure it.
+      ...(process.env.BENCH_TRUSTED_ISSUERS && {
+        trustedIssuers: JSON.parse(process.env.BENCH_TRUSTED_ISSUERS),
+      }),
       messageRate: BENCH_MESSAGE_RATE,
       limits: BENCH_LIMITS,
     })
     const { port } = await server.listen(0, '127.0.0.1')
-    for (let i = 0; i < 500 && server.notReadyReasons().length > 0; i++)
+    const waiting = () => [...server.notReadyReasons(), ...server.degradedReasons()]
+    for (let i = 0; i < 500 && waiting().length > 0; i++)
       await new Promise((r) => setTimeout(r, 20))
-    if (server.notReadyReasons().length > 0)
-      throw new Error(`not ready: ${server.notReadyReasons().join(', ')}`)
+    if (waiting().length > 0) throw new Error(`not ready: ${waiting().join(', ')}`)
     // After edgegate's own listener, which admits the socket (or disconnects it).
     server.io.of('/').on('connection', (socket) => socket.connected && joinFanoutRoom(socket))
     return {

@@ -42,6 +42,9 @@ export interface TestIssuer {
   key: TestKey
   /** JWKS requests served so far. */
   fetches: number
+  /** Its discovery document's URL, and the requests it served. */
+  discoveryUrl: string
+  discoveryFetches: number
   /** While true, the JWKS endpoint answers 503. */
   down: boolean
   /** Cache-Control max-age the JWKS is served with, seconds. */
@@ -53,6 +56,13 @@ export interface TestIssuer {
 /** Start a test issuer with one ES256 key. */
 export async function startIssuer(): Promise<TestIssuer> {
   const server: HttpServer = createServer((req, res) => {
+    // Discovery (docs/protocol.md §12), down with the JWKS.
+    if (req.url === '/.well-known/openid-configuration') {
+      issuer.discoveryFetches++
+      if (issuer.down) return void res.writeHead(503).end()
+      res.writeHead(200, { 'content-type': 'application/json' })
+      return void res.end(JSON.stringify({ issuer: url, jwks_uri: issuer.jwksUrl }))
+    }
     if (req.url !== '/.well-known/jwks.json') {
       res.writeHead(404).end()
       return
@@ -76,6 +86,8 @@ export async function startIssuer(): Promise<TestIssuer> {
     keys: [key],
     key,
     fetches: 0,
+    discoveryUrl: `${url}/.well-known/openid-configuration`,
+    discoveryFetches: 0,
     down: false,
     maxAge: 300,
     async mint(claims = {}, options = {}) {

@@ -1,0 +1,57 @@
+/**
+ * Room grants on the client side (docs/protocol.md §11): where a grant comes
+ * from, and whether one held is still worth sending.
+ */
+
+/**
+ * Fetches a room grant from the application's own endpoint, which checks its
+ * rules and asks the edge (docs/room-grants.md), the way Pusher's client
+ * calls an auth endpoint for a private channel.
+ *
+ * @example
+ * ```ts
+ * const grantProvider: GrantProvider = async (room) => {
+ *   const res = await fetch('/api/room-grants', { method: 'POST', body: JSON.stringify({ room }) })
+ *   return (await res.json()).grant
+ * }
+ * ```
+ */
+export type GrantProvider = (room: string) => Promise<string>
+
+/** A grant this close to its `exp` is fetched afresh before a re-join, in seconds. */
+export const GRANT_REFRESH_MARGIN_SECONDS = 5
+
+/**
+ * Whether a grant held for a re-join should be replaced: its `exp` is less
+ * than the margin away, or it cannot be read. Read without verification,
+ * only to decide when to ask for a new one; the server verifies.
+ *
+ * @param grant - a compact JWS
+ * @param nowMs - the clock
+ * @param marginSeconds - @default {@link GRANT_REFRESH_MARGIN_SECONDS}
+ * @example
+ * ```ts
+ * if (grantStale(grant, Date.now())) grant = await grantProvider(room)
+ * ```
+ */
+export function grantStale(
+  grant: string,
+  nowMs: number,
+  marginSeconds = GRANT_REFRESH_MARGIN_SECONDS,
+): boolean {
+  const exp = expOf(grant)
+  return exp === undefined || exp - marginSeconds <= nowMs / 1000
+}
+
+function expOf(grant: string): number | undefined {
+  const segment = grant.split('.')[1]
+  if (!segment) return undefined
+  try {
+    const base64 = segment.replaceAll('-', '+').replaceAll('_', '/')
+    const json = new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)))
+    const exp = (JSON.parse(json) as { exp?: unknown }).exp
+    return typeof exp === 'number' ? exp : undefined
+  } catch {
+    return undefined
+  }
+}
