@@ -107,11 +107,6 @@ export interface RealtimeServer {
   revoke(event: Revocation): number
   /** Reasons this node is not ready; empty when ready. */
   notReadyReasons(): string[]
-  /**
-   * Other trusted issuers whose discovery or keys are not loaded
-   * (docs/protocol.md §12): listed by `/readyz`, not a reason to leave rotation.
-   */
-  degradedReasons(): string[]
   /** Stop accepting, tell clients `rt:error unavailable`, disconnect, close; bounded by `timeoutMs`. */
   close(options?: { timeoutMs?: number }): Promise<void>
 }

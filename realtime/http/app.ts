@@ -14,8 +14,6 @@ export interface HealthSource {
   notReadyReasons(): string[]
   /** Whether the node is draining for shutdown. */
   draining(): boolean
-  /** Parts missing that do not make the node unready (another issuer's keys); listed by `/readyz`. */
-  degradedReasons?(): string[]
 }
 
 /** How a push ended: `ok`, refused before it was read, or its {@link PushFailure}. */
@@ -111,9 +109,7 @@ export function createHttpApp(
   app.get('/readyz', (c) => {
     const reasons = health.draining() ? ['draining'] : health.notReadyReasons()
     c.header('Cache-Control', 'no-store')
-    const degraded = health.degradedReasons?.() ?? []
-    if (reasons.length > 0) return c.json({ ready: false, reasons: [...reasons, ...degraded] }, 503)
-    return c.json(degraded.length === 0 ? { ready: true } : { ready: true, degraded })
+    return reasons.length === 0 ? c.json({ ready: true }) : c.json({ ready: false, reasons }, 503)
   })
   app.get('/metrics', async (c) => {
     c.header('Content-Type', metrics.contentType)

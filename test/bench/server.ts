@@ -92,7 +92,7 @@ async function start(variant: Variant): Promise<{
       limits: BENCH_LIMITS,
     })
     const { port } = await server.listen(0, '127.0.0.1')
-    const waiting = () => [...server.notReadyReasons(), ...server.degradedReasons()]
+    const waiting = () => server.notReadyReasons()
     for (let i = 0; i < 500 && waiting().length > 0; i++)
       await new Promise((r) => setTimeout(r, 20))
     if (waiting().length > 0) throw new Error(`not ready: ${waiting().join(', ')}`)

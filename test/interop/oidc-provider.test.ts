@@ -114,7 +114,7 @@ async function start(options: { now?: () => number } = {}) {
   const edge = await startIssuer()
   const started = await startRecordingServer(edge, { trustedIssuers: [trusted()], ...options })
   await eventually(
-    () => started.server.degradedReasons().length === 0,
+    () => started.server.notReadyReasons().length === 0,
     "the provider's keys loaded",
   )
   return started

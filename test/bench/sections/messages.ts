@@ -58,7 +58,17 @@ export async function benchMessages(ctx: BenchContext): Promise<SectionResult> {
           })
         }
         clients.set(variant, list)
-        if (WITH_TOKEN.has(variant)) await expectRefusal(variant, list[0]!.client, list[0]!.token)
+        if (WITH_TOKEN.has(variant)) {
+          // On a connection of its own: edgegate drops a socket that sends a forged token.
+          const n = ++serial
+          const token = ctx.issuer.mint({ sub: `msg-u${n}`, sid: `msg-s${n}` })
+          const probe = await connectSio(servers.get(variant)!.url, {
+            auth: { token },
+            localAddress: nextLocalAddress(),
+          })
+          await expectRefusal(variant, probe, token)
+          probe.close()
+        }
         await measure(variant, list, shape.inFlight, warmupMs)
       }
       for (let run = 0; run < ctx.runs; run++) {
