@@ -23,7 +23,7 @@ import { revocationFeed } from './revocations/feed.ts'
 import { pushRevocationsAfter } from './revocations/push.ts'
 import type { AppEnv } from './types.ts'
 
-/** The edge's HTTP API (PROTOCOL §3). */
+/** The edge's HTTP API (docs/protocol.md §3). */
 export const app = new Hono<AppEnv>()
 
 app.use(requestLog)
@@ -46,8 +46,12 @@ app.post('/auth/login', jsonBody(LoginBody), (c) => login(c, c.get('body')))
 const afterReuse = pushRevocationsAfter((status) => status === 401)
 const afterSuccess = pushRevocationsAfter((status) => status < 300)
 
-app.post('/auth/refresh', afterReuse, jsonBody(RefreshBody, { optional: true }), (c) => refresh(c, c.get('body')))
-app.post('/auth/logout', afterSuccess, jsonBody(LogoutBody, { optional: true }), (c) => logout(c, c.get('body')))
+app.post('/auth/refresh', afterReuse, jsonBody(RefreshBody, { optional: true }), (c) =>
+  refresh(c, c.get('body')),
+)
+app.post('/auth/logout', afterSuccess, jsonBody(LogoutBody, { optional: true }), (c) =>
+  logout(c, c.get('body')),
+)
 app.get('/auth/revocations', requireSecret('REVOCATION_FEED_TOKEN'), revocationFeed)
 // Service clients (docs/protocol.md §8, §11).
 app.post('/auth/token', formBody, (c) => clientCredentialsToken(c, c.get('form')))

@@ -10,7 +10,11 @@ import {
   MIN_JWKS_MAX_AGE_SECONDS,
   type SigningAlgorithm,
 } from '../shared/constants.ts'
-import { MAX_SESSIONS_PER_USER, REFRESH_LIMIT_PER_ADDRESS, REFRESH_LIMIT_PER_SESSION } from './constants.ts'
+import {
+  MAX_SESSIONS_PER_USER,
+  REFRESH_LIMIT_PER_ADDRESS,
+  REFRESH_LIMIT_PER_SESSION,
+} from './constants.ts'
 import { parseHttpUrl, trimTrailingSlashes } from '../shared/url.ts'
 
 /** The edge's configuration, parsed once per `env` from its bindings. */
@@ -67,14 +71,33 @@ export function readConfig(env: Env): EdgeConfig {
   const config: EdgeConfig = {
     issuer: readIssuer(vars.ISSUER),
     audience: readAudience(vars.AUDIENCE),
-    accessTokenTtlSeconds: readSeconds(vars, 'ACCESS_TOKEN_TTL', DEFAULT_ACCESS_TOKEN_TTL_SECONDS, 10, MAX_ACCESS_TOKEN_TTL_SECONDS),
-    serviceTokenTtlSeconds: readSeconds(vars, 'SERVICE_TOKEN_TTL', DEFAULT_SERVICE_TOKEN_TTL_SECONDS, 10, MAX_SERVICE_TOKEN_TTL_SECONDS),
+    accessTokenTtlSeconds: readSeconds(
+      vars,
+      'ACCESS_TOKEN_TTL',
+      DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+      10,
+      MAX_ACCESS_TOKEN_TTL_SECONDS,
+    ),
+    serviceTokenTtlSeconds: readSeconds(
+      vars,
+      'SERVICE_TOKEN_TTL',
+      DEFAULT_SERVICE_TOKEN_TTL_SECONDS,
+      10,
+      MAX_SERVICE_TOKEN_TTL_SECONDS,
+    ),
     sessionTtlSeconds: readSeconds(vars, 'SESSION_TTL', 30 * 24 * 3600, 300, 400 * 24 * 3600),
-    jwksMaxAgeSeconds: readSeconds(vars, 'JWKS_MAX_AGE', DEFAULT_JWKS_MAX_AGE_SECONDS, MIN_JWKS_MAX_AGE_SECONDS, 24 * 3600),
+    jwksMaxAgeSeconds: readSeconds(
+      vars,
+      'JWKS_MAX_AGE',
+      DEFAULT_JWKS_MAX_AGE_SECONDS,
+      MIN_JWKS_MAX_AGE_SECONDS,
+      24 * 3600,
+    ),
     rotationPeriodSeconds: readSeconds(vars, 'ROTATION_PERIOD', 86400, 60, 365 * 24 * 3600),
     signingAlg: readAlg(vars.SIGNING_ALG),
     realtimeUrls: readUrls('REALTIME_URLS', vars.REALTIME_URLS),
-    realtimePublicUrl: readUrls('REALTIME_PUBLIC_URL', vars.REALTIME_PUBLIC_URL ?? 'http://127.0.0.1:3000')[0] ?? '',
+    realtimePublicUrl:
+      readUrls('REALTIME_PUBLIC_URL', vars.REALTIME_PUBLIC_URL ?? 'http://127.0.0.1:3000')[0] ?? '',
     refreshLimitPerSession: readCount(vars, 'REFRESH_LIMIT_PER_SESSION', REFRESH_LIMIT_PER_SESSION),
     refreshLimitPerAddress: readCount(vars, 'REFRESH_LIMIT_PER_ADDRESS', REFRESH_LIMIT_PER_ADDRESS),
     maxSessionsPerUser: readCount(vars, 'MAX_SESSIONS_PER_USER', MAX_SESSIONS_PER_USER),
@@ -91,23 +114,32 @@ function readIssuer(value: string | undefined): string {
   } catch {
     throw new ConfigError('ISSUER must be an absolute URL')
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('ISSUER must be http(s)')
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ConfigError('ISSUER must be http(s)')
   if (url.search || url.hash) throw new ConfigError('ISSUER must not have a query or fragment')
   return trimTrailingSlashes(value)
 }
 
 function readAudience(value: string | undefined): string | string[] {
-  const list = (value ?? DEFAULT_AUDIENCE).split(',').map((s) => s.trim()).filter(Boolean)
+  const list = (value ?? DEFAULT_AUDIENCE)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   if (list.length === 0) throw new ConfigError('AUDIENCE must name at least one audience')
   // User tokens must never pass where service tokens are expected (docs/protocol.md §8).
-  if (list.includes(SERVICE_AUDIENCE)) throw new ConfigError(`AUDIENCE must not include ${SERVICE_AUDIENCE}`)
+  if (list.includes(SERVICE_AUDIENCE))
+    throw new ConfigError(`AUDIENCE must not include ${SERVICE_AUDIENCE}`)
   return list.length === 1 ? list[0]! : list
 }
 
 function readUrls(name: string, value: string | undefined): string[] {
-  const list = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  const list = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   for (const entry of list) {
-    if (!parseHttpUrl(entry)) throw new ConfigError(`${name} must be a comma-separated list of http(s) URLs`)
+    if (!parseHttpUrl(entry))
+      throw new ConfigError(`${name} must be a comma-separated list of http(s) URLs`)
   }
   return list
 }
@@ -136,7 +168,11 @@ function readSeconds(
 }
 
 /** A positive whole number (a limit or a cap) from the variable `name`, or `fallback` when unset. */
-function readCount(vars: Record<string, string | undefined>, name: string, fallback: number): number {
+function readCount(
+  vars: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+): number {
   const raw = vars[name]
   if (raw === undefined || raw === '') return fallback
   const n = /^\d{1,9}$/.test(raw) ? Number(raw) : 0

@@ -5,7 +5,7 @@
 
 import { MAX_ROOM_GRANT_TTL_SECONDS, MAX_SERVICE_TOKEN_TTL_SECONDS } from '../shared/constants.ts'
 
-/** Bytes of randomness in a refresh token (256 bits, PROTOCOL §3). */
+/** Bytes of randomness in a refresh token (256 bits, docs/protocol.md §3). */
 export const REFRESH_TOKEN_BYTES = 32
 
 /**
@@ -16,13 +16,13 @@ export const REFRESH_TOKEN_BYTES = 32
  */
 export const ACTIVE_KEY_CACHE_SECONDS = 30
 
-/** Login failures for one (username, address) pair within the window before 429 (PROTOCOL §3). */
+/** Login failures for one (username, address) pair within the window before 429 (docs/protocol.md §3). */
 export const LOGIN_FAILURES_PER_USER_ADDRESS = 5
 
 /** Login failures from one address, across usernames, within the window before 429. */
 export const LOGIN_FAILURES_PER_ADDRESS = 50
 
-/** The login-throttle window, in seconds (15 minutes, PROTOCOL §3). */
+/** The login-throttle window, in seconds (15 minutes, docs/protocol.md §3). */
 export const LOGIN_THROTTLE_WINDOW_SECONDS = 15 * 60
 
 /** Revocation events returned by one page of the feed. */
@@ -31,16 +31,16 @@ export const REVOCATION_FEED_PAGE_SIZE = 500
 /** How long revocation events are kept after their `until`, in seconds (for audit). */
 export const REVOCATION_RETENTION_SECONDS = 7 * 24 * 3600
 
-/** Longest username, in code points (PROTOCOL §3). */
+/** Longest username, in code points (docs/protocol.md §3). */
 export const USERNAME_MAX_CHARS = 64
 
-/** Longest password, in code points (PROTOCOL §3). */
+/** Longest password, in code points (docs/protocol.md §3). */
 export const PASSWORD_MAX_CHARS = 1024
 
 /** Most room patterns a user may hold. */
 export const ROOMS_MAX_ENTRIES = 64
 
-/** Lifetime of a revocation push token, in seconds (PROTOCOL §6: within 60 s). */
+/** Lifetime of a revocation push token, in seconds (docs/protocol.md §6: within 60 s). */
 export const REVOCATION_PUSH_TOKEN_TTL_SECONDS = 60
 
 /** Events per push request. */
@@ -70,7 +70,10 @@ export const GRANT_SUBJECT_MAX_CHARS = 256
  * of that client can live, since both stop at the event (docs/protocol.md §8,
  * §11). Grants live longest (up to an hour).
  */
-export const CLIENT_REVOCATION_TTL_SECONDS = Math.max(MAX_SERVICE_TOKEN_TTL_SECONDS, MAX_ROOM_GRANT_TTL_SECONDS)
+export const CLIENT_REVOCATION_TTL_SECONDS = Math.max(
+  MAX_SERVICE_TOKEN_TTL_SECONDS,
+  MAX_ROOM_GRANT_TTL_SECONDS,
+)
 
 /** The refresh-throttle window, in seconds. */
 export const REFRESH_THROTTLE_WINDOW_SECONDS = 60

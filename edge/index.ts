@@ -8,6 +8,8 @@ export { RevocationPusher } from './revocations/push.ts'
 export default {
   fetch: app.fetch,
   scheduled(controller, env, ctx) {
-    ctx.waitUntil(runScheduledMaintenance(env, { now: Math.floor(controller.scheduledTime / 1000) }))
+    ctx.waitUntil(
+      runScheduledMaintenance(env, { now: Math.floor(controller.scheduledTime / 1000) }),
+    )
   },
 } satisfies ExportedHandler<Env>

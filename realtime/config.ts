@@ -15,7 +15,7 @@ export interface ServiceConfig {
   server: RealtimeServerOptions
 }
 
-/** Every variable the service reads, with its default, for the README and for `--help`. */
+/** Every variable the service reads, with its default, for docs/configuration.md and for `--help`. */
 export const VARIABLES: Record<string, string> = {
   REALTIME_PORT: String(C.DEFAULT_PORT),
   REALTIME_HOST: C.DEFAULT_HOST,
@@ -227,7 +227,12 @@ export function readServiceConfig(
           ttlSeconds: int('USER_STREAM_TTL', C.DEFAULT_USER_STREAM_TTL_SECONDS, 1, 30 * 86_400),
         },
       },
-      maxQueuedBytesPerSocket: int('MAX_QUEUED_BYTES_PER_SOCKET', MAX_QUEUED_BYTES_PER_SOCKET, 1024, 1024 ** 3),
+      maxQueuedBytesPerSocket: int(
+        'MAX_QUEUED_BYTES_PER_SOCKET',
+        MAX_QUEUED_BYTES_PER_SOCKET,
+        1024,
+        1024 ** 3,
+      ),
     },
   }
   if (problems.length > 0) throw new ConfigErrors(problems)

@@ -2,7 +2,7 @@ import { AppError, isAppError, type RealtimeErrorCode } from '../shared/errors.t
 import type { Ack } from '../shared/envelope.ts'
 import type { ConnectErrorData, RealtimeErrorPayload } from '../shared/events.ts'
 
-/** What a client should do about each code, for `connect_error` (PROTOCOL §5 error table). */
+/** What a client should do about each code, for `connect_error` (docs/protocol.md §5 error table). */
 const HINTS: Record<RealtimeErrorCode, { retryable: boolean; refresh: boolean; login: boolean }> = {
   token_missing: { retryable: false, refresh: false, login: true },
   token_in_query: { retryable: false, refresh: false, login: false },
@@ -54,8 +54,12 @@ export function rateLimited(reason: string, retryAfterMs: number): RealtimeError
  * or outages: the caller logs the original, the client sees `unavailable`.
  */
 export function toRealtimeError(err: unknown): { error: RealtimeError; unexpected: boolean } {
-  if (isAppError(err) && err.code in HINTS) return { error: err as RealtimeError, unexpected: false }
-  return { error: new AppError('unavailable', 'unexpected failure', { cause: err }), unexpected: true }
+  if (isAppError(err) && err.code in HINTS)
+    return { error: err as RealtimeError, unexpected: false }
+  return {
+    error: new AppError('unavailable', 'unexpected failure', { cause: err }),
+    unexpected: true,
+  }
 }
 
 /** The wire message for a code. */
@@ -70,27 +74,47 @@ export function wireMessage(code: RealtimeErrorCode): string {
  * @param error - the refusal
  * @param options - `loginUrl` becomes `redirect` for codes whose move is "log in"
  */
-export function connectError(error: RealtimeError, options: { loginUrl?: string } = {}): Error & { data: ConnectErrorData } {
+export function connectError(
+  error: RealtimeError,
+  options: { loginUrl?: string } = {},
+): Error & { data: ConnectErrorData } {
   const hint = HINTS[error.code]
-  const data: ConnectErrorData = { code: error.code, retryable: hint.retryable, refresh: hint.refresh }
-  if (error.retryAfterSeconds !== undefined) data.retryAfterMs = Math.ceil(error.retryAfterSeconds * 1000)
+  const data: ConnectErrorData = {
+    code: error.code,
+    retryable: hint.retryable,
+    refresh: hint.refresh,
+  }
+  if (error.retryAfterSeconds !== undefined)
+    data.retryAfterMs = Math.ceil(error.retryAfterSeconds * 1000)
   if (hint.login && options.loginUrl) data.redirect = options.loginUrl
   return Object.assign(new Error(error.code), { data })
 }
 
 /** The ack for a refused envelope. */
 export function ackError(error: RealtimeError): Ack<never> {
-  const reply: Ack<never> & { retryAfterMs?: number } = { ok: false, error: { code: error.code, message: MESSAGES[error.code] } }
+  const reply: Ack<never> & { retryAfterMs?: number } = {
+    ok: false,
+    error: { code: error.code, message: MESSAGES[error.code] },
+  }
   if (error.retryAfterSeconds !== undefined) {
-    ;(reply.error as { retryAfterMs?: number }).retryAfterMs = Math.ceil(error.retryAfterSeconds * 1000)
+    ;(reply.error as { retryAfterMs?: number }).retryAfterMs = Math.ceil(
+      error.retryAfterSeconds * 1000,
+    )
   }
   return reply
 }
 
 /** The `rt:error` for a refused envelope sent without an ack. */
-export function rtError(error: RealtimeError, id?: string): RealtimeErrorPayload & { retryAfterMs?: number } {
-  const payload: RealtimeErrorPayload & { retryAfterMs?: number } = { code: error.code, message: MESSAGES[error.code] }
+export function rtError(
+  error: RealtimeError,
+  id?: string,
+): RealtimeErrorPayload & { retryAfterMs?: number } {
+  const payload: RealtimeErrorPayload & { retryAfterMs?: number } = {
+    code: error.code,
+    message: MESSAGES[error.code],
+  }
   if (id !== undefined) payload.id = id
-  if (error.retryAfterSeconds !== undefined) payload.retryAfterMs = Math.ceil(error.retryAfterSeconds * 1000)
+  if (error.retryAfterSeconds !== undefined)
+    payload.retryAfterMs = Math.ceil(error.retryAfterSeconds * 1000)
   return payload
 }

@@ -19,7 +19,9 @@ export function createLogger(minLevel: LogLevel = 'info'): Logger {
   return (level, msg, fields = {}) => {
     if (level === 'debug') trace('%s %o', msg, fields)
     if (ORDER[level] < ORDER[minLevel]) return
-    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }) + '\n')
+    process.stderr.write(
+      JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }) + '\n',
+    )
   }
 }
 

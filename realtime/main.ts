@@ -1,6 +1,6 @@
 /**
  * The realtime service, as run on a VM: `node realtime/main.ts`.
- * Configuration comes from environment variables (see README).
+ * Configuration comes from environment variables (see docs/configuration.md).
  */
 import { ConfigErrors, readServiceConfig } from './config.ts'
 import { chatEvents } from './events/chat.ts'
@@ -21,7 +21,9 @@ const logger = createLogger(config.logLevel)
 // connection lost mid-publish would otherwise crash the node, which must keep
 // serving its own sockets while Redis is away. Log it instead.
 process.on('unhandledRejection', (reason) => {
-  logger('error', 'unhandled rejection', { error: reason instanceof Error ? reason.message : String(reason) })
+  logger('error', 'unhandled rejection', {
+    error: reason instanceof Error ? reason.message : String(reason),
+  })
 })
 const server = createRealtimeServer({ ...config.server, events: chatEvents, logger })
 try {
@@ -29,16 +31,24 @@ try {
   logger('info', 'realtime listening', {
     url: `http://${address.address}:${address.port}`,
     issuer: config.server.issuer,
-    revocationFeed: config.server.revocationFeed ? 'pull on' : 'pull off (REVOCATION_FEED_TOKEN unset): pushes only',
+    revocationFeed: config.server.revocationFeed
+      ? 'pull on'
+      : 'pull off (REVOCATION_FEED_TOKEN unset): pushes only',
     cluster: config.server.redisUrl ? 'redis' : 'single node',
   })
   if (config.server.socketioJwtCompat) {
-    logger('warn', 'socketio-jwt compat mode on: sockets without a token are admitted until they authenticate; turn it off once clients send auth.token', {
-      timeoutMs: config.server.socketioJwtCompat.timeoutMs,
-    })
+    logger(
+      'warn',
+      'socketio-jwt compat mode on: sockets without a token are admitted until they authenticate; turn it off once clients send auth.token',
+      {
+        timeoutMs: config.server.socketioJwtCompat.timeoutMs,
+      },
+    )
   }
 } catch (err) {
-  process.stderr.write(`realtime: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`)
+  process.stderr.write(
+    `realtime: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`,
+  )
   process.exit(1)
 }
 

@@ -74,7 +74,11 @@ export function createMetrics(): Metrics {
   })
   return {
     registry,
-    connections: new Gauge({ name: 'realtime_connections', help: 'Open authenticated connections', registers: [registry] }),
+    connections: new Gauge({
+      name: 'realtime_connections',
+      help: 'Open authenticated connections',
+      registers: [registry],
+    }),
     handshakes: new Counter({
       name: 'realtime_handshakes_total',
       help: 'Handshakes by outcome: ok or the refusal code',

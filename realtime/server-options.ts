@@ -64,13 +64,13 @@ export interface RealtimeServerOptions {
   now?: () => number
   /** Structured log lines. @default silent */
   logger?: Logger
-  /** Pull the edge's revocation feed (PROTOCOL §6); without it only pushes and `revoke()` apply. */
+  /** Pull the edge's revocation feed (docs/protocol.md §6); without it only pushes and `revoke()` apply. */
   revocationFeed?: { edgeUrl: string; token: string; intervalMs?: number }
   /** Scale out: Redis Streams adapter, shared revocation set, revocations fanned out to every node. */
   redisUrl?: string
   /**
-   * socketio-jwt's post-connect flow, for clients still migrating off it (README
-   * "Migrating from socketio-jwt"): a socket with no token has `timeoutMs` to
+   * socketio-jwt's post-connect flow, for clients still migrating off it
+   * (docs/migrating-from-socketio-jwt.md): a socket with no token has `timeoutMs` to
    * emit `authenticate` `{ token }`. @default false
    */
   socketioJwtCompat?: false | SocketioJwtCompatOptions

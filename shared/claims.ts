@@ -20,7 +20,7 @@ export const ScopeSchema = v.pipe(
 )
 
 /**
- * The claims of an edgegate access token (PROTOCOL §4). Verifiers parse the
+ * The claims of an edgegate access token (docs/protocol.md §4). Verifiers parse the
  * verified payload through this schema, so every consumer sees the same types.
  */
 export const AccessClaimsSchema = v.object({
@@ -78,7 +78,7 @@ export type RoomGrantClaims = v.InferOutput<typeof RoomGrantClaimsSchema>
  */
 export type SubjectClaims = Pick<AccessClaims, 'sub' | 'sid' | 'name' | 'scope' | 'rooms'>
 
-/** A revocation event (PROTOCOL §6). */
+/** A revocation event (docs/protocol.md §6). */
 export const RevocationEventSchema = v.object({
   cursor: v.pipe(v.number(), v.integer(), v.minValue(1)),
   kind: v.picklist(['session', 'user', 'key', 'client']),
@@ -87,14 +87,14 @@ export const RevocationEventSchema = v.object({
   until: v.number(),
 })
 
-/** A revocation event (PROTOCOL §6). */
+/** A revocation event (docs/protocol.md §6). */
 export type RevocationEvent = v.InferOutput<typeof RevocationEventSchema>
 
 /** What a revocation event names. */
 export type RevocationKind = RevocationEvent['kind']
 
 /**
- * The token response of `/auth/login` and `/auth/refresh` (PROTOCOL §3). In
+ * The token response of `/auth/login` and `/auth/refresh` (docs/protocol.md §3). In
  * cookie mode (`X-Edgegate-Refresh: cookie`) it is a {@link CookieTokenResponse}.
  */
 export interface TokenResponse {

@@ -1,19 +1,19 @@
 /**
- * Protocol constants from PROTOCOL.md. Values a deployment can change live in
+ * Protocol constants from docs/protocol.md. Values a deployment can change live in
  * each runtime's configuration; these are the fixed parts of the contract and
  * the defaults the configuration starts from.
  */
 
-/** Largest JSON request body the edge parses, in bytes (PROTOCOL §3). */
+/** Largest JSON request body the edge parses, in bytes (docs/protocol.md §3). */
 export const MAX_BODY_BYTES = 8 * 1024
 
-/** Default access-token lifetime, in seconds (PROTOCOL §4). */
+/** Default access-token lifetime, in seconds (docs/protocol.md §4). */
 export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 300
 
-/** Upper bound on the access-token lifetime, in seconds (PROTOCOL §4). */
+/** Upper bound on the access-token lifetime, in seconds (docs/protocol.md §4). */
 export const MAX_ACCESS_TOKEN_TTL_SECONDS = 3600
 
-/** Default JWKS `max-age` and key pre-publication period, in seconds (PROTOCOL §4). */
+/** Default JWKS `max-age` and key pre-publication period, in seconds (docs/protocol.md §4). */
 export const DEFAULT_JWKS_MAX_AGE_SECONDS = 300
 
 /**
@@ -23,25 +23,25 @@ export const DEFAULT_JWKS_MAX_AGE_SECONDS = 300
  */
 export const MIN_JWKS_MAX_AGE_SECONDS = 1
 
-/** Clock tolerance every verifier applies to `exp` and `nbf`, in seconds (PROTOCOL §5). */
+/** Clock tolerance every verifier applies to `exp` and `nbf`, in seconds (docs/protocol.md §5). */
 export const CLOCK_TOLERANCE_SECONDS = 5
 
-/** Largest access token a verifier accepts, in bytes (PROTOCOL §5). */
+/** Largest access token a verifier accepts, in bytes (docs/protocol.md §5). */
 export const MAX_TOKEN_BYTES = 4 * 1024
 
 /** JOSE `typ` of access tokens (RFC 9068). */
 export const ACCESS_TOKEN_TYP = 'at+jwt'
 
-/** JOSE `typ` of revocation pushes (PROTOCOL §6). */
+/** JOSE `typ` of revocation pushes (docs/protocol.md §6). */
 export const REVOCATION_TOKEN_TYP = 'revocation+jwt'
 
-/** Audience of revocation pushes (PROTOCOL §6). */
+/** Audience of revocation pushes (docs/protocol.md §6). */
 export const REVOCATION_AUDIENCE = 'realtime-internal'
 
-/** Default audience of access tokens (PROTOCOL §4). */
+/** Default audience of access tokens (docs/protocol.md §4). */
 export const DEFAULT_AUDIENCE = 'realtime'
 
-/** Signing algorithms an edge may be configured with (PROTOCOL §4). */
+/** Signing algorithms an edge may be configured with (docs/protocol.md §4). */
 export const SIGNING_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'] as const
 
 /** A signing algorithm an edge may be configured with. */
@@ -53,13 +53,13 @@ export const JWKS_PATH = '/.well-known/jwks.json'
 /** Path of the OpenID-style discovery document on the edge. */
 export const DISCOVERY_PATH = '/.well-known/openid-configuration'
 
-/** Largest serialized envelope, in bytes (PROTOCOL §5, `MAX_ENVELOPE_BYTES`). */
+/** Largest serialized envelope, in bytes (docs/protocol.md §5, `MAX_ENVELOPE_BYTES`). */
 export const MAX_ENVELOPE_BYTES = 16 * 1024
 
-/** Longest chat message, in characters (PROTOCOL §5 demo events). */
+/** Longest chat message, in characters (docs/protocol.md §5 demo events). */
 export const CHAT_TEXT_MAX_CHARS = 2000
 
-/** `rt:expiring` is sent this long before `exp`, or a tenth of the lifetime if shorter (PROTOCOL §5). */
+/** `rt:expiring` is sent this long before `exp`, or a tenth of the lifetime if shorter (docs/protocol.md §5). */
 export const EXPIRING_NOTICE_SECONDS = 30
 
 /** Time a tokenless socket has to emit `authenticate` in the socketio-jwt compat mode, by default. */

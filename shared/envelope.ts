@@ -1,12 +1,18 @@
 import * as v from 'valibot'
 import { MAX_ENVELOPE_BYTES } from './constants.ts'
 
-/** An envelope id: 1–64 characters of `[A-Za-z0-9_-]` (PROTOCOL §5). */
-export const EnvelopeIdSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'id: 1-64 of [A-Za-z0-9_-]'))
+/** An envelope id, and a publish id (docs/protocol.md §5, §8): 1–64 characters of `[A-Za-z0-9_-]`. */
+export const ENVELOPE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+
+/** An envelope id (docs/protocol.md §5). */
+export const EnvelopeIdSchema = v.pipe(
+  v.string(),
+  v.regex(ENVELOPE_ID_PATTERN, 'id: 1-64 of [A-Za-z0-9_-]'),
+)
 
 /**
  * The envelope every client-to-server event carries as its one argument
- * (PROTOCOL §5). Strict: unknown top-level keys are refused. `data` is
+ * (docs/protocol.md §5). Strict: unknown top-level keys are refused. `data` is
  * checked again by the event's own schema.
  */
 export const EnvelopeSchema = v.strictObject({
@@ -20,10 +26,9 @@ export const EnvelopeSchema = v.strictObject({
 /** An envelope whose `data` is `D`. */
 export type Envelope<D = unknown> = Omit<v.InferOutput<typeof EnvelopeSchema>, 'data'> & { data: D }
 
-/** The reply to an acknowledged envelope (PROTOCOL §5). */
+/** The reply to an acknowledged envelope (docs/protocol.md §5). */
 export type Ack<D = unknown> =
-  | { ok: true; data?: D }
-  | { ok: false; error: { code: string; message: string } }
+  { ok: true; data?: D } | { ok: false; error: { code: string; message: string } }
 
 /**
  * Parse an envelope. The `data` key must be present (`null` is a value).

@@ -6,7 +6,7 @@
  * a code is the only thing callers and tests need to match on.
  */
 
-/** Codes the edge's HTTP API answers with (PROTOCOL §3). */
+/** Codes the edge's HTTP API answers with (docs/protocol.md §3). */
 export const EDGE_ERROR_CODES = [
   'invalid_request',
   'invalid_credentials',
@@ -29,7 +29,7 @@ export const EDGE_ERROR_CODES = [
 /** A code the edge's HTTP API answers with. */
 export type EdgeErrorCode = (typeof EDGE_ERROR_CODES)[number]
 
-/** Codes of `connect_error`, acks and `rt:error` (PROTOCOL §5). */
+/** Codes of `connect_error`, acks and `rt:error` (docs/protocol.md §5). */
 export const REALTIME_ERROR_CODES = [
   'token_missing',
   'token_in_query',
@@ -95,6 +95,8 @@ export class AppError<C extends ErrorCode = ErrorCode> extends Error {
 export function isAppError(value: unknown): value is AppError {
   return (
     value instanceof AppError ||
-    (value instanceof Error && value.name === 'AppError' && typeof (value as AppError).code === 'string')
+    (value instanceof Error &&
+      value.name === 'AppError' &&
+      typeof (value as AppError).code === 'string')
   )
 }

@@ -4,7 +4,10 @@ import type { Ack, Envelope } from './envelope.ts'
 import type { RealtimeErrorCode } from './errors.ts'
 
 /** A room name: 1–128 of `[A-Za-z0-9:_.-]`. */
-export const RoomSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9:_.\-]{1,128}$/, 'room: 1-128 of [A-Za-z0-9:_.-]'))
+export const RoomSchema = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9:_.\-]{1,128}$/, 'room: 1-128 of [A-Za-z0-9:_.-]'),
+)
 
 /** Rooms the server manages; no client may join or leave them. */
 export const SERVER_ROOM_PREFIXES = ['user:', 'session:'] as const
@@ -33,7 +36,10 @@ export const RoomRequestSchema = v.strictObject({ room: RoomSchema })
 export const RoomGrantSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_BYTES))
 
 /** `data` of `rt:join`: the room, and a grant for a room the `rooms` claim does not cover (docs/protocol.md §11). */
-export const RoomJoinSchema = v.strictObject({ room: RoomSchema, grant: v.optional(RoomGrantSchema) })
+export const RoomJoinSchema = v.strictObject({
+  room: RoomSchema,
+  grant: v.optional(RoomGrantSchema),
+})
 
 /** `data` of `chat:send`. */
 export const ChatSendSchema = v.strictObject({
@@ -41,7 +47,10 @@ export const ChatSendSchema = v.strictObject({
   text: v.pipe(
     v.string(),
     v.check((s) => s.isWellFormed(), 'text: well-formed unicode'),
-    v.check((s) => s.length >= 1 && [...s].length <= CHAT_TEXT_MAX_CHARS, `text: 1-${CHAT_TEXT_MAX_CHARS} characters`),
+    v.check(
+      (s) => s.length >= 1 && [...s].length <= CHAT_TEXT_MAX_CHARS,
+      `text: 1-${CHAT_TEXT_MAX_CHARS} characters`,
+    ),
   ),
 })
 
@@ -63,7 +72,7 @@ export interface RealtimeErrorPayload {
   retryable?: boolean
 }
 
-/** `connect_error`'s `err.data` (PROTOCOL §5). */
+/** `connect_error`'s `err.data` (docs/protocol.md §5). */
 export interface ConnectErrorData {
   code: RealtimeErrorCode
   retryable: boolean
@@ -98,13 +107,22 @@ export interface ServerToClientEvents {
 /** Events a client sends: one envelope and an optional ack. */
 export interface ClientToServerEvents {
   'rt:auth': (envelope: Envelope<null>, ack?: (reply: Ack<{ exp: number }>) => void) => void
-  'rt:join': (envelope: Envelope<{ room: string; grant?: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
-  'rt:leave': (envelope: Envelope<{ room: string }>, ack?: (reply: Ack<{ room: string }>) => void) => void
+  'rt:join': (
+    envelope: Envelope<{ room: string; grant?: string }>,
+    ack?: (reply: Ack<{ room: string }>) => void,
+  ) => void
+  'rt:leave': (
+    envelope: Envelope<{ room: string }>,
+    ack?: (reply: Ack<{ room: string }>) => void,
+  ) => void
   'rt:presence': (
     envelope: Envelope<{ room: string; cursor?: string }>,
     ack?: (reply: Ack<{ members: PresenceMember[]; next?: string }>) => void,
   ) => void
-  'chat:send': (envelope: Envelope<{ room: string; text: string }>, ack?: (reply: Ack<{ id: string }>) => void) => void
+  'chat:send': (
+    envelope: Envelope<{ room: string; text: string }>,
+    ack?: (reply: Ack<{ id: string }>) => void,
+  ) => void
   /** Catch up on the caller's stream (docs/protocol.md §9). */
   'rt:sync': (
     envelope: Envelope<{ since: string | null }>,

@@ -12,6 +12,16 @@ export { EnvelopeSchema, parseEnvelope } from './envelope.ts'
 export type { Ack, Envelope } from './envelope.ts'
 export { AppError, isAppError, EDGE_ERROR_CODES, REALTIME_ERROR_CODES } from './errors.ts'
 export type { EdgeErrorCode, ErrorCode, RealtimeErrorCode } from './errors.ts'
-export type { ChatMessage, ConnectErrorData, ServerToClientEvents, ClientToServerEvents } from './events.ts'
+export type {
+  ChatMessage,
+  ConnectErrorData,
+  ServerToClientEvents,
+  ClientToServerEvents,
+} from './events.ts'
 export { createPublisher, PublisherError } from './publisher/index.ts'
-export type { Publisher, PublisherOptions, PublisherErrorCode, PublishTo } from './publisher/index.ts'
+export type {
+  Publisher,
+  PublisherOptions,
+  PublisherErrorCode,
+  PublishTo,
+} from './publisher/index.ts'

@@ -1,7 +1,12 @@
 import { decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from 'jose'
 import * as v from 'valibot'
 import { AccessClaimsSchema, type AccessClaims } from './claims.ts'
-import { ACCESS_TOKEN_TYP, CLOCK_TOLERANCE_SECONDS, MAX_TOKEN_BYTES, SIGNING_ALGORITHMS } from './constants.ts'
+import {
+  ACCESS_TOKEN_TYP,
+  CLOCK_TOLERANCE_SECONDS,
+  MAX_TOKEN_BYTES,
+  SIGNING_ALGORITHMS,
+} from './constants.ts'
 import { AppError } from './errors.ts'
 
 /** Options of {@link verifyAccessToken}. */
@@ -25,7 +30,7 @@ export interface VerifiedAccessToken {
 }
 
 /**
- * Verify an edgegate access token (PROTOCOL §5 checks): size, compact-JWS
+ * Verify an edgegate access token (docs/protocol.md §5 checks): size, compact-JWS
  * shape, a string `kid`, signature by a key from `getKey` under an allowed
  * `alg`, `typ: at+jwt`, `iss`, `aud`, `exp`/`nbf` within the tolerance, and
  * the required claims with their types. Headers such as `jku`, `x5u` and
@@ -62,7 +67,8 @@ export async function verifyAccessToken(
     throw mapJoseError(err)
   }
   const parsed = v.safeParse(AccessClaimsSchema, payload)
-  if (!parsed.success) throw new AppError('token_invalid', 'claims do not match the access-token schema')
+  if (!parsed.success)
+    throw new AppError('token_invalid', 'claims do not match the access-token schema')
   return { claims: parsed.output, kid }
 }
 
@@ -71,7 +77,8 @@ export async function verifyAccessToken(
  * segments, a JSON header with a string `kid`.
  */
 export function readKid(token: string): string {
-  if (token.length > MAX_TOKEN_BYTES) throw new AppError('token_malformed', `token over ${MAX_TOKEN_BYTES} bytes`)
+  if (token.length > MAX_TOKEN_BYTES)
+    throw new AppError('token_malformed', `token over ${MAX_TOKEN_BYTES} bytes`)
   if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
     throw new AppError('token_malformed', 'not a compact JWS')
   }
@@ -88,7 +95,7 @@ export function readKid(token: string): string {
   return header.kid
 }
 
-/** Map a jose failure to the contract's token codes (PROTOCOL §5 error table). */
+/** Map a jose failure to the contract's token codes (docs/protocol.md §5 error table). */
 export function mapJoseError(err: unknown): AppError {
   const code = (err as { code?: unknown } | null)?.code
   switch (code) {

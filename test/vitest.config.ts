@@ -9,7 +9,9 @@ export default defineConfig({
     root,
     // Request logs are shown for failing tests only.
     silent: 'passed-only',
-    reporters: process.env.CI ? ['default', ['json', { outputFile: 'test/.artifacts/vitest.json' }]] : ['default'],
+    reporters: process.env.CI
+      ? ['default', ['json', { outputFile: 'test/.artifacts/vitest.json' }]]
+      : ['default'],
     projects: [
       {
         // Edge tests run inside workerd against real D1 and Durable Objects.
@@ -44,7 +46,15 @@ export default defineConfig({
         test: {
           name: 'node',
           root,
-          include: ['test/local/**/*.test.ts', 'test/shared/**/*.test.ts', 'test/package/**/*.test.ts', 'test/interop/**/*.test.ts', 'test/realtime/**/*.test.ts', 'test/browser/**/*.test.ts', 'test/cluster/**/*.test.ts'],
+          include: [
+            'test/local/**/*.test.ts',
+            'test/shared/**/*.test.ts',
+            'test/package/**/*.test.ts',
+            'test/interop/**/*.test.ts',
+            'test/realtime/**/*.test.ts',
+            'test/browser/**/*.test.ts',
+            'test/cluster/**/*.test.ts',
+          ],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,

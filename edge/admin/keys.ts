@@ -23,14 +23,22 @@ export async function listKeys(c: Context<AppEnv>) {
  * revocation event covers tokens it signed, including those other isolates
  * mint in the seconds before their key cache expires.
  */
-export async function rotateKeys<E extends AppEnv>(c: Context<E>, body: v.InferOutput<typeof RotateBody>) {
+export async function rotateKeys<E extends AppEnv>(
+  c: Context<E>,
+  body: v.InferOutput<typeof RotateBody>,
+) {
   const now = Math.floor(c.get('now') / 1000)
   const config = c.get('config')
   const result = await keyStore(c.env).rotate(now, body.emergency ? 'emergency' : 'manual')
   if (result.kind === 'conflict') throw new AppError('conflict', result.reason)
   forgetSigningKey()
   if (result.kind === 'rotated' && result.dropped) {
-    await revocationStatement(c.env.DB, { kind: 'key', id: result.dropped, at: now, until: removalTime(now, config) }).run()
+    await revocationStatement(c.env.DB, {
+      kind: 'key',
+      id: result.dropped,
+      at: now,
+      until: removalTime(now, config),
+    }).run()
     log('warn', 'emergency key rotation', { dropped: result.dropped, active: result.active })
   }
   c.header('Cache-Control', 'no-store')

@@ -51,7 +51,8 @@ export function readClientCredentials(
 /** `Basic base64(urlencode(id) ":" urlencode(secret))`, strictly. */
 function readBasic(header: string): ClientCredentials {
   const [scheme = '', ...rest] = header.trim().split(' ')
-  if (scheme.toLowerCase() !== 'basic') throw new AppError('invalid_client', 'authorization scheme is not Basic')
+  if (scheme.toLowerCase() !== 'basic')
+    throw new AppError('invalid_client', 'authorization scheme is not Basic')
   const encoded = rest.join(' ').trim()
   let decoded: string
   try {

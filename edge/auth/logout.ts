@@ -16,7 +16,10 @@ import { revokeSession, sessionOfRefreshToken } from './sessions.ts'
  * already-ended session succeeds (logout is idempotent); an unknown or
  * invalid credential is 401 `invalid_grant`.
  */
-export async function logout<E extends AppEnv>(c: Context<E>, body: v.InferOutput<typeof LogoutBody> | undefined) {
+export async function logout<E extends AppEnv>(
+  c: Context<E>,
+  body: v.InferOutput<typeof LogoutBody> | undefined,
+) {
   const config = c.get('config')
   const now = Math.floor(c.get('now') / 1000)
   let sid: string | undefined
@@ -27,7 +30,8 @@ export async function logout<E extends AppEnv>(c: Context<E>, body: v.InferOutpu
     if (!sid) throw new AppError('invalid_grant', 'unknown refresh token')
   } else {
     const bearer = readBearer(c.req.header('authorization'))
-    if (bearer === undefined) throw new AppError('invalid_request', 'refresh_token or a bearer access token is required')
+    if (bearer === undefined)
+      throw new AppError('invalid_request', 'refresh_token or a bearer access token is required')
     try {
       const jwks = createLocalJWKSet({ keys: await keyStore(c.env).jwks(now) })
       const { claims } = await verifyAccessToken(bearer, jwks, {

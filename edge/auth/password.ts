@@ -20,11 +20,16 @@ export const CURRENT_SCRYPT_PARAMS: ScryptParams = { ln: 14, r: 8, p: 5 }
  * deploy. An isolate has 128 MB, so the 128·N·r bytes scrypt needs are capped
  * well below that too.
  */
-export const SCRYPT_LIMITS = { maxNrp: 2 ** 20, maxMemoryBytes: 32 * 1024 * 1024, minLn: 10 } as const
+export const SCRYPT_LIMITS = {
+  maxNrp: 2 ** 20,
+  maxMemoryBytes: 32 * 1024 * 1024,
+  minLn: 10,
+} as const
 
 const SALT_BYTES = 16
 const KEY_BYTES = 32
-const PHC = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{22,}={0,2})\$([A-Za-z0-9+/]{43,}={0,2})$/
+const PHC =
+  /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{22,}={0,2})\$([A-Za-z0-9+/]{43,}={0,2})$/
 
 /** Whether `params` fit production workerd's and an isolate's limits. */
 export function withinLimits({ ln, r, p }: ScryptParams): boolean {
@@ -39,8 +44,12 @@ export function withinLimits({ ln, r, p }: ScryptParams): boolean {
  * @param password - the password (normalized by the caller)
  * @param params - cost; defaults to {@link CURRENT_SCRYPT_PARAMS}
  */
-export async function hashPassword(password: string, params: ScryptParams = CURRENT_SCRYPT_PARAMS): Promise<string> {
-  if (!withinLimits(params)) throw new TypeError('hashPassword: scrypt parameters exceed production limits')
+export async function hashPassword(
+  password: string,
+  params: ScryptParams = CURRENT_SCRYPT_PARAMS,
+): Promise<string> {
+  if (!withinLimits(params))
+    throw new TypeError('hashPassword: scrypt parameters exceed production limits')
   const salt = randomBytes(SALT_BYTES)
   const key = await derive(password, salt, params, KEY_BYTES)
   return `$scrypt$ln=${params.ln},r=${params.r},p=${params.p}$${salt.toString('base64')}$${key.toString('base64')}`
@@ -48,8 +57,7 @@ export async function hashPassword(password: string, params: ScryptParams = CURR
 
 /** Result of {@link verifyPassword}. */
 export type PasswordCheck =
-  | { ok: true; needsRehash: boolean }
-  | { ok: false; reason: 'mismatch' | 'unsupported_hash' }
+  { ok: true; needsRehash: boolean } | { ok: false; reason: 'mismatch' | 'unsupported_hash' }
 
 /**
  * Check a password against a stored hash in constant time. A hash that does
@@ -68,7 +76,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
     return { ok: false, reason: 'unsupported_hash' }
   }
   const key = await derive(password, parsed.salt, parsed.params, parsed.key.length)
-  if (key.length !== parsed.key.length || !timingSafeEqual(key, parsed.key)) return { ok: false, reason: 'mismatch' }
+  if (key.length !== parsed.key.length || !timingSafeEqual(key, parsed.key))
+    return { ok: false, reason: 'mismatch' }
   const c = CURRENT_SCRYPT_PARAMS
   const weaker = parsed.params.ln < c.ln || parsed.params.r < c.r || parsed.params.p < c.p
   return { ok: true, needsRehash: weaker || parsed.key.length !== KEY_BYTES }
@@ -96,7 +105,12 @@ function parse(stored: string): { params: ScryptParams; salt: Buffer; key: Buffe
   return { params, salt, key }
 }
 
-function derive(password: string, salt: Buffer, { ln, r, p }: ScryptParams, length: number): Promise<Buffer> {
+function derive(
+  password: string,
+  salt: Buffer,
+  { ln, r, p }: ScryptParams,
+  length: number,
+): Promise<Buffer> {
   const n = 2 ** ln
   return new Promise((resolve, reject) => {
     scrypt(password, salt, length, { N: n, r, p, maxmem: 128 * n * r + 1024 * 1024 }, (err, key) =>

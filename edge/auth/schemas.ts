@@ -2,24 +2,33 @@ import * as v from 'valibot'
 import { RoomPatternSchema, ScopeSchema } from '../../shared/claims.ts'
 import { PASSWORD_MAX_CHARS, ROOMS_MAX_ENTRIES, USERNAME_MAX_CHARS } from '../constants.ts'
 
-/** Length in code points, so an emoji counts once (PROTOCOL §3 counts characters). */
+/** Length in code points, so an emoji counts once (docs/protocol.md §3 counts characters). */
 const codePoints = (s: string) => [...s].length
 
 /** Well-formed UTF-16 (no lone surrogates), which D1 and the hash would silently rewrite. */
-const wellFormed = v.check<string, 'not well-formed unicode'>((s) => s.isWellFormed(), 'not well-formed unicode')
+const wellFormed = v.check<string, 'not well-formed unicode'>(
+  (s) => s.isWellFormed(),
+  'not well-formed unicode',
+)
 
 /** A username as sent to `/auth/login`: 1–64 characters. */
 export const UsernameSchema = v.pipe(
   v.string(),
   wellFormed,
-  v.check((s) => codePoints(s) >= 1 && codePoints(s) <= USERNAME_MAX_CHARS, `length 1-${USERNAME_MAX_CHARS}`),
+  v.check(
+    (s) => codePoints(s) >= 1 && codePoints(s) <= USERNAME_MAX_CHARS,
+    `length 1-${USERNAME_MAX_CHARS}`,
+  ),
 )
 
 /** A password: 1–1024 characters. */
 export const PasswordSchema = v.pipe(
   v.string(),
   wellFormed,
-  v.check((s) => codePoints(s) >= 1 && codePoints(s) <= PASSWORD_MAX_CHARS, `length 1-${PASSWORD_MAX_CHARS}`),
+  v.check(
+    (s) => codePoints(s) >= 1 && codePoints(s) <= PASSWORD_MAX_CHARS,
+    `length 1-${PASSWORD_MAX_CHARS}`,
+  ),
 )
 
 /** A username being created: also printable, no surrounding space, no control characters. */
@@ -32,10 +41,14 @@ export const NewUsernameSchema = v.pipe(
 export const LoginBody = v.strictObject({ username: UsernameSchema, password: PasswordSchema })
 
 /** `POST /auth/refresh` (in cookie mode the body may be empty or omit the token). */
-export const RefreshBody = v.strictObject({ refresh_token: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(512))) })
+export const RefreshBody = v.strictObject({
+  refresh_token: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(512))),
+})
 
 /** `POST /auth/logout` (the body is optional when a bearer access token is sent). */
-export const LogoutBody = v.strictObject({ refresh_token: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(512))) })
+export const LogoutBody = v.strictObject({
+  refresh_token: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(512))),
+})
 
 /** `POST /admin/users` */
 export const CreateUserBody = v.strictObject({

@@ -8,7 +8,7 @@ import { roomsOf } from './users.ts'
 
 /**
  * Mint an access token for a session and answer with the token response of
- * PROTOCOL §3, marked `no-store` so no cache keeps it. In cookie mode the
+ * docs/protocol.md §3, marked `no-store` so no cache keeps it. In cookie mode the
  * refresh token goes only into the HttpOnly cookie, never the body.
  *
  * @param c - the request context
@@ -20,8 +20,19 @@ export async function tokenResponse<E extends AppEnv>(c: Context<E>, grant: Sess
   const signer = await getSigningKey(c.env, now)
   const accessToken = await mintAccessToken(
     signer,
-    { sub: grant.user.sub, sid: grant.sid, name: grant.user.username, scope: grant.user.scope, rooms: roomsOf(grant.user) },
-    { issuer: config.issuer, audience: config.audience, ttlSeconds: config.accessTokenTtlSeconds, now },
+    {
+      sub: grant.user.sub,
+      sid: grant.sid,
+      name: grant.user.username,
+      scope: grant.user.scope,
+      rooms: roomsOf(grant.user),
+    },
+    {
+      issuer: config.issuer,
+      audience: config.audience,
+      ttlSeconds: config.accessTokenTtlSeconds,
+      now,
+    },
   )
   const refreshExpiresIn = Math.max(0, grant.expiresAt - now)
   const cookie = wantsRefreshCookie(c)

@@ -18,9 +18,14 @@ export interface UserRow {
  * @param db - the D1 binding
  * @param username - as sent; normalized here
  */
-export async function findUserByUsername(db: D1Database, username: string): Promise<UserRow | undefined> {
+export async function findUserByUsername(
+  db: D1Database,
+  username: string,
+): Promise<UserRow | undefined> {
   const row = await db
-    .prepare('SELECT sub, username, password_hash, scope, rooms, disabled_at FROM users WHERE username_key = ?')
+    .prepare(
+      'SELECT sub, username, password_hash, scope, rooms, disabled_at FROM users WHERE username_key = ?',
+    )
     .bind(usernameKey(username))
     .first<UserRow>()
   return row ?? undefined
@@ -34,7 +39,9 @@ export async function findUserByUsername(db: D1Database, username: string): Prom
  */
 export async function findUserBySub(db: D1Database, sub: string): Promise<UserRow | undefined> {
   const row = await db
-    .prepare('SELECT sub, username, password_hash, scope, rooms, disabled_at FROM users WHERE sub = ?')
+    .prepare(
+      'SELECT sub, username, password_hash, scope, rooms, disabled_at FROM users WHERE sub = ?',
+    )
     .bind(sub)
     .first<UserRow>()
   return row ?? undefined
@@ -53,7 +60,11 @@ export interface NewUser {
  *
  * @throws AppError `conflict` when the username (after normalization) is taken
  */
-export async function createUser(db: D1Database, user: NewUser, now: number): Promise<{ sub: string }> {
+export async function createUser(
+  db: D1Database,
+  user: NewUser,
+  now: number,
+): Promise<{ sub: string }> {
   const sub = crypto.randomUUID()
   const hash = await hashPassword(normalizePassword(user.password))
   const username = user.username.normalize('NFC')
@@ -72,7 +83,12 @@ export async function createUser(db: D1Database, user: NewUser, now: number): Pr
  * Replace a user's password hash (the login path's rehash on raised parameters).
  * Only replaces the hash it verified, so a concurrent password change wins.
  */
-export async function replacePasswordHash(db: D1Database, sub: string, oldHash: string, newHash: string): Promise<void> {
+export async function replacePasswordHash(
+  db: D1Database,
+  sub: string,
+  oldHash: string,
+  newHash: string,
+): Promise<void> {
   await db
     .prepare('UPDATE users SET password_hash = ? WHERE sub = ? AND password_hash = ?')
     .bind(newHash, sub, oldHash)

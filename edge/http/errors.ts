@@ -70,7 +70,10 @@ export function errorResponse(c: Context, code: EdgeErrorCode, description = DES
     c.header('WWW-Authenticate', 'Bearer error="insufficient_scope"')
   } else if (STATUS[code] === 401 && code !== 'invalid_credentials') {
     // RFC 6750 §3: a 401 for a bearer-protected resource names the scheme.
-    c.header('WWW-Authenticate', `Bearer error="invalid_token", error_description="${DESCRIPTION[code]}"`)
+    c.header(
+      'WWW-Authenticate',
+      `Bearer error="invalid_token", error_description="${DESCRIPTION[code]}"`,
+    )
   }
   return c.json({ error: code, error_description: description }, STATUS[code])
 }
@@ -81,7 +84,8 @@ export function errorResponse(c: Context, code: EdgeErrorCode, description = DES
  */
 export function handleError(err: Error, c: Context) {
   if (isAppError(err) && isEdgeCode(err.code)) {
-    if (err.retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))))
+    if (err.retryAfterSeconds !== undefined)
+      c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))))
     log('warn', 'request refused', { code: err.code, reason: err.message })
     return errorResponse(c, err.code, err.code === 'invalid_request' ? err.message : undefined)
   }

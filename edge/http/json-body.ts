@@ -32,7 +32,8 @@ export function jsonBody<S extends v.GenericSchema, O extends boolean = false>(
   options: JsonBodyOptions & { optional?: O } = {},
 ) {
   const maxBytes = options.maxBytes ?? MAX_BODY_BYTES
-  if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new TypeError('jsonBody: maxBytes must be a positive integer')
+  if (!Number.isInteger(maxBytes) || maxBytes <= 0)
+    throw new TypeError('jsonBody: maxBytes must be a positive integer')
   type Body = O extends true ? v.InferOutput<S> | undefined : v.InferOutput<S>
   return createMiddleware<AppEnv & { Variables: { body: Body } }>(async function jsonBody(c, next) {
     if (options.optional && c.req.header('content-type') === undefined && isEmpty(c.req.raw)) {

@@ -19,12 +19,28 @@ export function discovery(c: Context<AppEnv>) {
     revocation_endpoint: `${issuer}/auth/logout`,
     // Every algorithm a key in the JWKS may use: during a change of
     // SIGNING_ALG, retired keys of the old algorithm are still published.
-    id_token_signing_alg_values_supported: [signingAlg, ...SIGNING_ALGORITHMS.filter((a) => a !== signingAlg)],
+    id_token_signing_alg_values_supported: [
+      signingAlg,
+      ...SIGNING_ALGORITHMS.filter((a) => a !== signingAlg),
+    ],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     grant_types_supported: ['client_credentials'],
     response_types_supported: ['token'],
     subject_types_supported: ['public'],
     scopes_supported: ['chat:read', 'chat:write', ...SERVICE_SCOPES],
-    claims_supported: ['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'nbf', 'exp', 'name', 'scope', 'rooms', 'client_id'],
+    claims_supported: [
+      'iss',
+      'aud',
+      'sub',
+      'sid',
+      'jti',
+      'iat',
+      'nbf',
+      'exp',
+      'name',
+      'scope',
+      'rooms',
+      'client_id',
+    ],
   })
 }

@@ -6,7 +6,7 @@ import { keyStore } from './store.ts'
 /**
  * `GET /.well-known/jwks.json`: public keys only, cacheable for
  * `JWKS_MAX_AGE`, with a content ETag honoured by `If-None-Match`, and open
- * to every origin (PROTOCOL §4).
+ * to every origin (docs/protocol.md §4).
  */
 export async function jwks(c: Context<AppEnv>) {
   const now = Math.floor(c.get('now') / 1000)

@@ -1,4 +1,11 @@
-import { base64url, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose'
+import {
+  base64url,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JWK,
+} from 'jose'
 import type { SigningAlgorithm } from '../../shared/constants.ts'
 
 /** A new key pair: the public JWK to publish and the private JWK encrypted at rest. */
@@ -19,8 +26,15 @@ const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const
  * @param alg - the signing algorithm
  * @param kek - the key-encryption key (from {@link importKek})
  */
-export async function generateSigningKey(alg: SigningAlgorithm, kek: CryptoKey): Promise<GeneratedKey> {
-  const pair = await generateKeyPair(alg, { extractable: true, modulusLength: 2048, crv: alg === 'EdDSA' ? 'Ed25519' : undefined })
+export async function generateSigningKey(
+  alg: SigningAlgorithm,
+  kek: CryptoKey,
+): Promise<GeneratedKey> {
+  const pair = await generateKeyPair(alg, {
+    extractable: true,
+    modulusLength: 2048,
+    crv: alg === 'EdDSA' ? 'Ed25519' : undefined,
+  })
   const privateJwk = await exportJWK(pair.privateKey)
   const full = await exportJWK(pair.publicKey)
   const publicJwk: JWK = {}
@@ -30,7 +44,11 @@ export async function generateSigningKey(alg: SigningAlgorithm, kek: CryptoKey):
   const iv = crypto.getRandomValues(new Uint8Array(12))
   const plaintext = new TextEncoder().encode(JSON.stringify(privateJwk))
   const ct = new Uint8Array(
-    await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(kid) }, kek, plaintext),
+    await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(kid) },
+      kek,
+      plaintext,
+    ),
   )
   const blob = new Uint8Array(iv.length + ct.length)
   blob.set(iv)
@@ -52,7 +70,11 @@ export async function importSigningKey(
 ): Promise<CryptoKey> {
   const blob = base64url.decode(stored.privateEnc)
   const plaintext = await crypto.subtle.decrypt(
-    { name: 'AES-GCM', iv: blob.subarray(0, 12), additionalData: new TextEncoder().encode(stored.kid) },
+    {
+      name: 'AES-GCM',
+      iv: blob.subarray(0, 12),
+      additionalData: new TextEncoder().encode(stored.kid),
+    },
     kek,
     blob.subarray(12),
   )

@@ -2,7 +2,7 @@ import type { JWK } from 'jose'
 import { CLOCK_TOLERANCE_SECONDS, type SigningAlgorithm } from '../../shared/constants.ts'
 import { ACTIVE_KEY_CACHE_SECONDS } from '../constants.ts'
 
-/** Where a key is in its life (PROTOCOL §4). Removed keys are deleted, not kept with a state. */
+/** Where a key is in its life (docs/protocol.md §4). Removed keys are deleted, not kept with a state. */
 export type KeyState = 'next' | 'active' | 'retired'
 
 /** A signing key as the `KEYS` Durable Object stores it. Times are Unix seconds. */
@@ -34,7 +34,13 @@ export type RotationMode = 'scheduled' | 'manual' | 'emergency'
 export type RotationPlan =
   | { kind: 'none' }
   | { kind: 'conflict'; reason: string }
-  | { kind: 'rotate'; promote: string | null; retire: string | null; drop: string | null; removeAt: number }
+  | {
+      kind: 'rotate'
+      promote: string | null
+      retire: string | null
+      drop: string | null
+      removeAt: number
+    }
 
 /**
  * The keys in the JWKS at `now`: everything but retired keys past `removeAt`.
@@ -82,10 +88,19 @@ export function planRotation(
   const next = keys.find((k) => k.state === 'next')
   const removeAt = removalTime(now, cfg)
   if (mode === 'emergency') {
-    return { kind: 'rotate', promote: next?.kid ?? null, retire: null, drop: active?.kid ?? null, removeAt }
+    return {
+      kind: 'rotate',
+      promote: next?.kid ?? null,
+      retire: null,
+      drop: active?.kid ?? null,
+      removeAt,
+    }
   }
   if (!active || !next) return { kind: 'none' }
-  if (mode === 'scheduled' && now < (active.activatedAt ?? active.createdAt) + cfg.rotationPeriodSeconds) {
+  if (
+    mode === 'scheduled' &&
+    now < (active.activatedAt ?? active.createdAt) + cfg.rotationPeriodSeconds
+  ) {
     return { kind: 'none' }
   }
   if (!nextIsReady(next, now, cfg)) {

@@ -64,7 +64,7 @@ export interface MintOptions {
 }
 
 /**
- * Sign an access token (PROTOCOL §4): `typ: at+jwt`, `kid`, and `iss`, `aud`,
+ * Sign an access token (docs/protocol.md §4): `typ: at+jwt`, `kid`, and `iss`, `aud`,
  * `sub`, `sid`, `jti`, `iat`, `nbf`, `exp`, `name`, `scope`, `rooms`.
  *
  * @param signer - the key to sign with

@@ -53,7 +53,7 @@ type Row = {
 
 /**
  * The `KEYS` Durable Object: the one place signing keys are created, promoted,
- * retired and removed (PROTOCOL §4). A single instance (`idFromName('keys')`)
+ * retired and removed (docs/protocol.md §4). A single instance (`idFromName('keys')`)
  * makes "exactly one key is active" a local fact. Every method takes `now`
  * from the caller, so the lifecycle runs on whatever clock a test drives.
  */
@@ -70,7 +70,12 @@ export class KeyStore extends DurableObject<Env> {
   async activeKey(now: number): Promise<ActiveKey> {
     const keys = await this.ensureKeys(now)
     const active = keys.find((k) => k.state === 'active')!
-    return { kid: active.kid, alg: active.alg, privateEnc: active.privateEnc, cacheUntil: now + ACTIVE_KEY_CACHE_SECONDS }
+    return {
+      kid: active.kid,
+      alg: active.alg,
+      privateEnc: active.privateEnc,
+      cacheUntil: now + ACTIVE_KEY_CACHE_SECONDS,
+    }
   }
 
   /** The public JWKs to publish at `now`: active, next, then retired keys still in use. */
@@ -100,7 +105,8 @@ export class KeyStore extends DurableObject<Env> {
       const cfg = this.lifecycleConfig()
       const plan = planRotation(this.read(), now, cfg, mode)
       if (plan.kind === 'conflict') return { kind: 'conflict', reason: plan.reason }
-      for (const kid of expiredKeys(this.read(), now)) this.sql('DELETE FROM keys WHERE kid = ?', kid)
+      for (const kid of expiredKeys(this.read(), now))
+        this.sql('DELETE FROM keys WHERE kid = ?', kid)
       let dropped: string | null = null
       if (plan.kind === 'rotate') {
         if (plan.drop) {
@@ -108,10 +114,19 @@ export class KeyStore extends DurableObject<Env> {
           dropped = plan.drop
         }
         if (plan.retire) {
-          this.sql(`UPDATE keys SET state = 'retired', retired_at = ?, remove_at = ? WHERE kid = ?`, now, plan.removeAt, plan.retire)
+          this.sql(
+            `UPDATE keys SET state = 'retired', retired_at = ?, remove_at = ? WHERE kid = ?`,
+            now,
+            plan.removeAt,
+            plan.retire,
+          )
         }
         if (plan.promote) {
-          this.sql(`UPDATE keys SET state = 'active', activated_at = ? WHERE kid = ?`, now, plan.promote)
+          this.sql(
+            `UPDATE keys SET state = 'active', activated_at = ? WHERE kid = ?`,
+            now,
+            plan.promote,
+          )
         } else {
           await this.insert(now, 'active')
         }
@@ -123,7 +138,9 @@ export class KeyStore extends DurableObject<Env> {
         next: keys.find((k) => k.state === 'next')!.kid,
         retired: keys.filter((k) => k.state === 'retired').map((k) => k.kid),
       }
-      return plan.kind === 'rotate' ? { kind: 'rotated', ...summary, dropped } : { kind: 'unchanged', ...summary }
+      return plan.kind === 'rotate'
+        ? { kind: 'rotated', ...summary, dropped }
+        : { kind: 'unchanged', ...summary }
     })
   }
 

@@ -1,8 +1,13 @@
 import { hashClientSecret } from '../clients/secret.ts'
 
-/** The demo users of PROTOCOL §2, seeded by `npm start` only, never by production config. */
+/** The demo users of docs/protocol.md §2, seeded by `npm start` only, never by production config. */
 export const DEMO_USERS = [
-  { username: 'alice', password: 'alice-password-1', scope: 'chat:read chat:write', rooms: ['lobby', 'team:a:*'] },
+  {
+    username: 'alice',
+    password: 'alice-password-1',
+    scope: 'chat:read chat:write',
+    rooms: ['lobby', 'team:a:*'],
+  },
   { username: 'bob', password: 'bob-password-1', scope: 'chat:read chat:write', rooms: ['lobby'] },
   { username: 'carol', password: 'carol-password-1', scope: 'chat:read', rooms: ['lobby'] },
 ] as const

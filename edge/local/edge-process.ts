@@ -71,7 +71,10 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
   const stdio: Output = options.stdio === 'ignore' ? 'ignore' : (options.output ?? 'inherit')
   await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], stdio)
   if (options.seedSql) {
-    await run(['d1', 'execute', 'DB', '--local', '--persist-to', stateDir, '--command', options.seedSql], 'ignore')
+    await run(
+      ['d1', 'execute', 'DB', '--local', '--persist-to', stateDir, '--command', options.seedSql],
+      'ignore',
+    )
   }
 
   // A free port is only free until someone binds it: pick it after the migrations (seconds),
@@ -86,15 +89,32 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
     REVOCATION_FEED_TOKEN: feedToken,
     KEY_ENCRYPTION_KEY: await localKek(stateDir),
   }
-  await writeFile(envFile, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n', {
-    mode: 0o600,
-  })
+  await writeFile(
+    envFile,
+    Object.entries(vars)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join('\n') + '\n',
+    {
+      mode: 0o600,
+    },
+  )
 
   const child = wrangler(
     [
-      'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,
-      '--env-file', envFile, '--test-scheduled', '--show-interactive-dev-session=false',
-      '--inspector-port', String(await freePort()),
+      'dev',
+      '--local',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--persist-to',
+      stateDir,
+      '--env-file',
+      envFile,
+      '--test-scheduled',
+      '--show-interactive-dev-session=false',
+      '--inspector-port',
+      String(await freePort()),
     ],
     stdio,
   )
@@ -144,13 +164,23 @@ type Output = 'inherit' | 'ignore' | ((line: string) => void)
 function wrangler(args: string[], stdio: Output): ChildProcess {
   const child = spawn(process.execPath, [WRANGLER, ...args], {
     cwd: ROOT,
-    stdio: ['ignore', stdio === 'ignore' ? 'ignore' : 'pipe', stdio === 'ignore' ? 'ignore' : 'pipe'],
+    stdio: [
+      'ignore',
+      stdio === 'ignore' ? 'ignore' : 'pipe',
+      stdio === 'ignore' ? 'ignore' : 'pipe',
+    ],
     detached: true,
     env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
   })
   if (stdio !== 'ignore') {
-    forwardQuietly(child.stdout!, typeof stdio === 'function' ? stdio : (l) => process.stdout.write(l))
-    forwardQuietly(child.stderr!, typeof stdio === 'function' ? stdio : (l) => process.stderr.write(l))
+    forwardQuietly(
+      child.stdout!,
+      typeof stdio === 'function' ? stdio : (l) => process.stdout.write(l),
+    )
+    forwardQuietly(
+      child.stderr!,
+      typeof stdio === 'function' ? stdio : (l) => process.stderr.write(l),
+    )
   }
   return child
 }
@@ -172,7 +202,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 90_000
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode} before it was ready`)
+    if (child.exitCode !== null)
+      throw new Error(`wrangler dev exited with ${child.exitCode} before it was ready`)
     try {
       const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
       if (res.ok) return

@@ -28,7 +28,10 @@ export async function startRealtime(
   const port = Number(env.REALTIME_PORT ?? 3000)
   const url = `http://127.0.0.1:${port}`
   const stdio = options.stdio ?? 'inherit'
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', stdio, stdio] })
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', stdio, stdio],
+  })
   const exited = once(child, 'exit') as Promise<[number | null]>
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
@@ -46,7 +49,8 @@ export async function startRealtime(
   const probe = options.waitFor === 'alive' ? '/healthz' : '/readyz'
   const deadline = Date.now() + 30_000
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`realtime exited with ${child.exitCode} before it was ready`)
+    if (child.exitCode !== null)
+      throw new Error(`realtime exited with ${child.exitCode} before it was ready`)
     try {
       const res = await fetch(`${url}${probe}`, { signal: AbortSignal.timeout(1000) })
       await res.body?.cancel()

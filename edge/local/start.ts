@@ -8,9 +8,14 @@
  * DEMO_SERVICE_SECRET (the demo service client's secret), any
  * worker variable (ACCESS_TOKEN_TTL, JWKS_MAX_AGE, ROTATION_PERIOD,
  * SIGNING_ALG, AUDIENCE, SESSION_TTL, SERVICE_TOKEN_TTL) to override wrangler.toml, and any
- * realtime variable (see README), which the realtime node inherits.
+ * realtime variable (see docs/configuration.md), which the realtime node inherits.
  */
-import { DEMO_SERVICE_CLIENT, DEMO_USERS, demoServiceClientSql, seedDemoUsers } from './demo-users.ts'
+import {
+  DEMO_SERVICE_CLIENT,
+  DEMO_USERS,
+  demoServiceClientSql,
+  seedDemoUsers,
+} from './demo-users.ts'
 import { startEdge } from './edge-process.ts'
 import { startRealtime, type RealtimeProcess } from './realtime-process.ts'
 
@@ -23,7 +28,15 @@ if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) {
 }
 if (nodeCount > 1 && !process.env.REDIS_URL) process.env.REDIS_URL = 'redis://127.0.0.1:6379'
 
-const WORKER_VARS = ['ACCESS_TOKEN_TTL', 'SERVICE_TOKEN_TTL', 'JWKS_MAX_AGE', 'ROTATION_PERIOD', 'SIGNING_ALG', 'AUDIENCE', 'SESSION_TTL']
+const WORKER_VARS = [
+  'ACCESS_TOKEN_TTL',
+  'SERVICE_TOKEN_TTL',
+  'JWKS_MAX_AGE',
+  'ROTATION_PERIOD',
+  'SIGNING_ALG',
+  'AUDIENCE',
+  'SESSION_TTL',
+]
 const CRON_INTERVAL_MS = 5 * 60 * 1000
 
 const port = Number(process.env.EDGE_PORT ?? 8787)
@@ -31,11 +44,14 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   console.error(`EDGE_PORT must be a port number, got ${JSON.stringify(process.env.EDGE_PORT)}`)
   process.exit(2)
 }
-const vars = Object.fromEntries(WORKER_VARS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])))
+const vars = Object.fromEntries(
+  WORKER_VARS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
+)
 const firstPort = Number(process.env.REALTIME_PORT ?? 3000)
 const realtimePorts = Array.from({ length: nodeCount }, (_, i) => firstPort + i)
 // Where the edge pushes revocations: the local realtime nodes unless told otherwise.
-vars.REALTIME_URLS = process.env.REALTIME_URLS ?? realtimePorts.map((p) => `http://127.0.0.1:${p}`).join(',')
+vars.REALTIME_URLS =
+  process.env.REALTIME_URLS ?? realtimePorts.map((p) => `http://127.0.0.1:${p}`).join(',')
 
 // Local only: a demo service client with a stable, documented secret.
 const demoServiceSecret = process.env.DEMO_SERVICE_SECRET || DEMO_SERVICE_CLIENT.defaultSecret

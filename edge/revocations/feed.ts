@@ -9,7 +9,8 @@ import { listRevocations } from './log.ts'
  */
 export async function revocationFeed(c: Context<AppEnv>) {
   const raw = c.req.query('after') ?? '0'
-  if (!/^\d{1,15}$/.test(raw)) throw new AppError('invalid_request', 'after: expected a non-negative integer')
+  if (!/^\d{1,15}$/.test(raw))
+    throw new AppError('invalid_request', 'after: expected a non-negative integer')
   const page = await listRevocations(c.env.DB, Number(raw), Math.floor(c.get('now') / 1000))
   c.header('Cache-Control', 'no-store')
   return c.json(page, 200)

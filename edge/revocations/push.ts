@@ -27,7 +27,7 @@ export interface PushTarget {
 }
 
 /**
- * Pushes revocation events to one realtime URL of `REALTIME_URLS` (PROTOCOL
+ * Pushes revocation events to one realtime URL of `REALTIME_URLS` (docs/protocol.md
  * §6); there is one object per URL (`idFromName(url)`). Each batch is a
  * `revocation+jwt` signed by the edge's active key, retried with exponential
  * backoff until the target accepts it. The work runs in Durable Object
@@ -52,7 +52,14 @@ export class RevocationPusher extends DurableObject<Env> {
   async target(): Promise<PushTarget | undefined> {
     const url = await this.ctx.storage.get<string>('url')
     if (!url || !readConfig(this.env).realtimeUrls.includes(url)) return undefined
-    return (await this.ctx.storage.get<PushTarget>('target')) ?? { url, cursor: 0, failures: 0, nextAttemptAt: 0 }
+    return (
+      (await this.ctx.storage.get<PushTarget>('target')) ?? {
+        url,
+        cursor: 0,
+        failures: 0,
+        nextAttemptAt: 0,
+      }
+    )
   }
 
   override async alarm(): Promise<void> {
@@ -94,7 +101,11 @@ export class RevocationPusher extends DurableObject<Env> {
       target.failures++
       const backoff = Math.min(REVOCATION_PUSH_BACKOFF_MAX_SECONDS, 2 ** (target.failures - 1))
       target.nextAttemptAt = nowMs + backoff * 1000
-      log('warn', 'revocation push failed', { target: target.url, failures: target.failures, error: (err as Error).message })
+      log('warn', 'revocation push failed', {
+        target: target.url,
+        failures: target.failures,
+        error: (err as Error).message,
+      })
       return true
     }
   }
@@ -125,7 +136,9 @@ export function pushRevocationsAfter(when: (status: number) => boolean) {
     await next()
     if (!when(c.res.status)) return
     c.executionCtx.waitUntil(
-      kickRevocationPush(c.env).catch((err: Error) => log('error', 'revocation push kick failed', { error: err.message })),
+      kickRevocationPush(c.env).catch((err: Error) =>
+        log('error', 'revocation push kick failed', { error: err.message }),
+      ),
     )
   })
 }
@@ -137,5 +150,7 @@ export function pushRevocationsAfter(when: (status: number) => boolean) {
  */
 export async function kickRevocationPush(env: Env): Promise<void> {
   const pushers = env.REVOCATION_PUSHER
-  await Promise.all(readConfig(env).realtimeUrls.map((url) => pushers.get(pushers.idFromName(url)).kick(url)))
+  await Promise.all(
+    readConfig(env).realtimeUrls.map((url) => pushers.get(pushers.idFromName(url)).kick(url)),
+  )
 }

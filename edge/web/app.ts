@@ -1,10 +1,20 @@
+// Why this file is long (301 lines): the whole demo page in one script, so a
+// reader sees every SDK call a page makes in one place; it has no logic the
+// SDK does not already test.
 /**
  * The demo page, built on the client SDK only: log in at the edge, connect
  * to realtime, see the connection and token state, join rooms the token
  * allows, chat, see notifications other services publish, log out.
  */
 import type { ChatMessage } from '../../shared/events.ts'
-import { ClientError, EdgeAuth, PresenceView, RealtimeClient, type ConnectionState, type PresenceViewMember } from '../../shared/client/index.ts'
+import {
+  ClientError,
+  EdgeAuth,
+  PresenceView,
+  RealtimeClient,
+  type ConnectionState,
+  type PresenceViewMember,
+} from '../../shared/client/index.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const config = (await (await fetch('/demo/config')).json()) as { realtimeUrl: string }
@@ -41,13 +51,20 @@ function show(el: HTMLElement, text: string | undefined) {
 function describe(err: unknown): string {
   if (err instanceof ClientError) {
     switch (err.code) {
-      case 'invalid_credentials': return 'Wrong username or password.'
-      case 'rate_limited': return `Too many attempts. Try again in ${Math.ceil((err.retryAfterMs ?? 60_000) / 1000)} s.`
-      case 'forbidden': return 'Your token does not allow that.'
-      case 'envelope_invalid': return 'That message is not valid.'
-      case 'network': return 'The server cannot be reached.'
-      case 'timeout': return 'No answer from the server; try again.'
-      default: return `Refused: ${err.code}`
+      case 'invalid_credentials':
+        return 'Wrong username or password.'
+      case 'rate_limited':
+        return `Too many attempts. Try again in ${Math.ceil((err.retryAfterMs ?? 60_000) / 1000)} s.`
+      case 'forbidden':
+        return 'Your token does not allow that.'
+      case 'envelope_invalid':
+        return 'That message is not valid.'
+      case 'network':
+        return 'The server cannot be reached.'
+      case 'timeout':
+        return 'No answer from the server; try again.'
+      default:
+        return `Refused: ${err.code}`
     }
   }
   return 'Something went wrong.'
@@ -57,7 +74,8 @@ function setState(state: ConnectionState) {
   const pill = $('status')
   pill.dataset.state = state
   pill.textContent = STATE_TEXT[state]
-  $<HTMLButtonElement>('send').disabled = state !== 'connected' && state !== 'refreshing' && state !== 'reconnecting'
+  $<HTMLButtonElement>('send').disabled =
+    state !== 'connected' && state !== 'refreshing' && state !== 'reconnecting'
 }
 
 function renderSession() {
@@ -109,7 +127,9 @@ function followPresence(room: string | undefined) {
   presence = undefined
   renderPresence([])
   if (!room || !client) return
-  const view = new PresenceView(client, room, { onChange: (m) => view === presence && renderPresence(m) })
+  const view = new PresenceView(client, room, {
+    onChange: (m) => view === presence && renderPresence(m),
+  })
   presence = view
   view.start().catch(() => undefined)
 }
@@ -203,7 +223,10 @@ function showNotification(data: unknown, ts: number) {
     $('logout').before(heading, list)
   }
   const li = document.createElement('li')
-  const text = typeof data === 'object' && data !== null && typeof (data as { text?: unknown }).text === 'string'
+  const text =
+    typeof data === 'object' &&
+    data !== null &&
+    typeof (data as { text?: unknown }).text === 'string'
   li.textContent = `${new Date(ts).toLocaleTimeString()} ${text ? (data as { text: string }).text : JSON.stringify(data)}`
   list.prepend(li)
   while (list.children.length > 20) list.lastElementChild!.remove()
@@ -222,7 +245,11 @@ async function start() {
       renderSession()
     },
     onAuthRequired: (code) =>
-      signedOut(code === 'token_revoked' ? 'Your session was ended. Please log in again.' : 'Please log in again.'),
+      signedOut(
+        code === 'token_revoked'
+          ? 'Your session was ended. Please log in again.'
+          : 'Please log in again.',
+      ),
   })
   client.on<ChatMessage>('chat:message', onMessage)
   client.onNotification<unknown>(NOTIFICATION_EVENT, (n) => {
@@ -297,5 +324,6 @@ setInterval(() => {
 setState('idle')
 // A live session (the HttpOnly cookie) survives a reload. The hint is not a
 // secret; it only saves a refresh request (and its 4xx) when there was never a session.
-if (localStorage.getItem(SESSION_HINT) && (await auth.resume().catch(() => undefined))) await start()
+if (localStorage.getItem(SESSION_HINT) && (await auth.resume().catch(() => undefined)))
+  await start()
 else localStorage.removeItem(SESSION_HINT)

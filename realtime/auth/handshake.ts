@@ -35,7 +35,7 @@ export interface HandshakeOptions {
 
 /**
  * The connection middleware the service puts before any of the
- * application's (PROTOCOL §5): origin guard, connection rate limit, token
+ * application's (docs/protocol.md §5): origin guard, connection rate limit, token
  * verification (with the per-user cap). On success `socket.data.auth` holds
  * the verified identity.
  */

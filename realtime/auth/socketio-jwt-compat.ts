@@ -1,7 +1,7 @@
 /**
  * Opt-in compatibility with socketio-jwt's post-connect flow, for apps
- * migrating off that unmaintained package (README "Migrating from
- * socketio-jwt"). A socket that connects with no token at all is admitted
+ * migrating off that unmaintained package
+ * (docs/migrating-from-socketio-jwt.md). A socket that connects with no token at all is admitted
  * pending: it has a bounded time to emit `authenticate` `{ token }`, which
  * goes through the same verification as a handshake token, and nothing else
  * it sends is processed until then.

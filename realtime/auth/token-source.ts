@@ -16,7 +16,7 @@ export interface HandshakeLike {
 }
 
 /**
- * Find the handshake's token (PROTOCOL §5): `auth.token`, then
+ * Find the handshake's token (docs/protocol.md §5): `auth.token`, then
  * `Authorization: Bearer`, then the configured cookie; first found wins.
  * A `token` query parameter is refused unless enabled.
  *
@@ -24,8 +24,15 @@ export interface HandshakeLike {
  */
 export function extractToken(handshake: HandshakeLike, options: TokenSourceOptions = {}): string {
   const auth = handshake.auth
-  if (auth && typeof auth === 'object' && 'token' in auth && auth.token !== undefined && auth.token !== null) {
-    if (typeof auth.token !== 'string') throw new AppError('token_malformed', 'auth.token is not a string')
+  if (
+    auth &&
+    typeof auth === 'object' &&
+    'token' in auth &&
+    auth.token !== undefined &&
+    auth.token !== null
+  ) {
+    if (typeof auth.token !== 'string')
+      throw new AppError('token_malformed', 'auth.token is not a string')
     if (auth.token === '') throw new AppError('token_missing', 'auth.token is empty')
     return auth.token
   }
@@ -41,8 +48,10 @@ export function extractToken(handshake: HandshakeLike, options: TokenSourceOptio
   }
   const query = handshake.query.token
   if (query !== undefined) {
-    if (!options.allowQueryToken) throw new AppError('token_in_query', 'token sent in the query string')
-    if (typeof query !== 'string') throw new AppError('token_malformed', 'query token is not a string')
+    if (!options.allowQueryToken)
+      throw new AppError('token_in_query', 'token sent in the query string')
+    if (typeof query !== 'string')
+      throw new AppError('token_malformed', 'query token is not a string')
     if (query === '') throw new AppError('token_missing', 'query token is empty')
     return query
   }

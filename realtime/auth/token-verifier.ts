@@ -82,14 +82,20 @@ export class TokenVerifier {
       this.cache.delete(token)
       this.cache.set(token, verified)
       const seconds = nowMs / 1000
-      if (verified.claims.exp + tolerance <= seconds) throw new AppError('token_expired', '"exp" claim check failed')
-      if (verified.claims.nbf - tolerance > seconds) throw new AppError('token_invalid', '"nbf" claim check failed')
+      if (verified.claims.exp + tolerance <= seconds)
+        throw new AppError('token_expired', '"exp" claim check failed')
+      if (verified.claims.nbf - tolerance > seconds)
+        throw new AppError('token_invalid', '"nbf" claim check failed')
     } else {
       verified = { token, ...(await this.verifySignature(token, nowMs)) }
       this.cache.set(token, verified)
-      if (this.cache.size > this.options.cacheSize) this.cache.delete(this.cache.keys().next().value!)
+      if (this.cache.size > this.options.cacheSize)
+        this.cache.delete(this.cache.keys().next().value!)
     }
-    this.assertNotRevoked({ ...verified.claims, kid: verified.kid, iss: verified.issuer }, nowMs / 1000)
+    this.assertNotRevoked(
+      { ...verified.claims, kid: verified.kid, iss: verified.issuer },
+      nowMs / 1000,
+    )
     this.options.onVerified?.(verified.kid)
     return verified
   }
@@ -99,13 +105,17 @@ export class TokenVerifier {
    * key set (the edge's unless another trusted issuer is named), then the
    * signature, `typ` and claims.
    */
-  private async verifySignature(token: string, nowMs: number): Promise<Omit<VerifiedToken, 'token'>> {
+  private async verifySignature(
+    token: string,
+    nowMs: number,
+  ): Promise<Omit<VerifiedToken, 'token'>> {
     const { trustedIssuers, onSignatureCheck, clockToleranceSeconds } = this.options
     if (trustedIssuers && trustedIssuers.size > 0) {
       const iss = peekIssuer(token)
       if (iss !== undefined && iss !== this.options.issuer) {
         // An unlisted issuer costs no key lookup (and no JWKS refetch).
-        if (!trustedIssuers.has(iss)) throw new AppError('token_invalid', '"iss" not a trusted issuer')
+        if (!trustedIssuers.has(iss))
+          throw new AppError('token_invalid', '"iss" not a trusted issuer')
         const verified = await trustedIssuers.verify(token, iss, {
           clockToleranceSeconds,
           nowMs,

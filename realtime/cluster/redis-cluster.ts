@@ -165,7 +165,11 @@ export function createRedisCluster(
         keys.forEach((key, i) => {
           const [kind, ...rest] = key.slice(REVOKED_PREFIX.length).split(':')
           const value = values[i]
-          if (!value || (kind !== 'session' && kind !== 'user' && kind !== 'key' && kind !== 'client')) return
+          if (
+            !value ||
+            (kind !== 'session' && kind !== 'user' && kind !== 'key' && kind !== 'client')
+          )
+            return
           try {
             const { at, until } = JSON.parse(value) as { at: number; until: number }
             if (typeof at === 'number' && typeof until === 'number')

@@ -3,7 +3,7 @@ import { ChatSendSchema, type ChatMessage } from '../../shared/events.ts'
 import { defineEvent } from '../messages/registry.ts'
 
 /**
- * The demo chat (PROTOCOL §5): `chat:send` broadcasts `chat:message` to a
+ * The demo chat (docs/protocol.md §5): `chat:send` broadcasts `chat:message` to a
  * joined room. The sender's identity comes from the token, never the data.
  */
 export const chatEvents = {

@@ -1,10 +1,7 @@
-import type { Socket } from 'socket.io'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom } from '../../shared/events.ts'
 import { MAX_ROOMS_PER_SOCKET, MAX_ROOMS_PER_USER } from '../constants.ts'
-import type { SocketData } from '../session/socket-auth.ts'
-
-type AnySocket = Socket<any, any, any, SocketData>
+import type { RealtimeSocket } from '../types.ts'
 
 /** Options of {@link RoomLimits}. */
 export interface RoomLimitOptions {
@@ -46,7 +43,7 @@ export class RoomLimits {
    *
    * @throws AppError `forbidden` when the socket or its user is at its cap
    */
-  assertCanJoin(socket: AnySocket, room: string): void {
+  assertCanJoin(socket: RealtimeSocket, room: string): void {
     if (socket.rooms.has(room)) return
     if (clientRooms(socket) >= this.perSocket) this.refuse('socket')
     const ids = socket.nsp.adapter.rooms.get(`user:${socket.data.auth.sub}`) ?? new Set([socket.id])
@@ -65,7 +62,7 @@ export class RoomLimits {
 }
 
 /** Rooms a socket is in besides its own id room and the server-managed `user:*` / `session:*`. */
-function clientRooms(socket: AnySocket): number {
+function clientRooms(socket: RealtimeSocket): number {
   let n = 0
   for (const room of socket.rooms) if (room !== socket.id && !isServerRoom(room)) n++
   return n

@@ -14,7 +14,8 @@ export class TokenBucket {
    * @param now - ms clock reading at creation
    */
   constructor(perSecond: number, burst: number, now: number) {
-    if (!(perSecond > 0) || !(burst >= 1)) throw new TypeError('TokenBucket: perSecond > 0 and burst >= 1 required')
+    if (!(perSecond > 0) || !(burst >= 1))
+      throw new TypeError('TokenBucket: perSecond > 0 and burst >= 1 required')
     this.perMs = perSecond / 1000
     this.burst = burst
     this.tokens = burst

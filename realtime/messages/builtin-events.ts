@@ -32,7 +32,7 @@ export interface BuiltinEventDeps {
 }
 
 /**
- * The protocol's own client events (PROTOCOL §5 reserved events, and
+ * The protocol's own client events (docs/protocol.md §5 reserved events, and
  * `rt:sync` of docs/protocol.md §9). They go through the same pipeline as
  * application events.
  *

@@ -1,6 +1,18 @@
+// Why this file is long (322 lines): the per-message pipeline of
+// docs/protocol.md §5 is one sequence (rate, size, schema, in-band token,
+// expiry, revocation, event, scope, data, room, handler) with a synchronous
+// fast path and one queue for messages that must wait; keeping the steps in
+// one file keeps their order visible. Packet parsing and replies are small
+// helpers at the bottom.
 import * as v from 'valibot'
 import { MAX_ENVELOPE_BYTES } from '../../shared/constants.ts'
-import { envelopeBytes, parseEnvelope, type Ack, type Envelope } from '../../shared/envelope.ts'
+import {
+  ENVELOPE_ID_PATTERN,
+  envelopeBytes,
+  parseEnvelope,
+  type Ack,
+  type Envelope,
+} from '../../shared/envelope.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.ts'
 import { ackError, rateLimited, rtError, toRealtimeError } from '../errors.ts'
@@ -47,7 +59,7 @@ interface Pipeline {
 
 /**
  * Install the per-message pipeline on a socket. Every packet goes through the
- * checks of PROTOCOL §5 in the contract's order; refusals answer through the
+ * checks of docs/protocol.md §5 in the contract's order; refusals answer through the
  * ack, or `rt:error` without one (a `socket.use` error would never reach the
  * client). Packets of one socket are handled in order, so an in-band refresh
  * takes effect before the envelopes behind it.
@@ -115,7 +127,7 @@ function overflow(p: Pipeline, packet: unknown[]): void {
 }
 
 /**
- * The per-socket rate, then steps 1–3 of PROTOCOL §5: size, envelope schema, in-band token.
+ * The per-socket rate, then steps 1–3 of docs/protocol.md §5: size, envelope schema, in-band token.
  *
  * @returns a promise when the message had to wait, else undefined (done)
  */
@@ -209,7 +221,7 @@ function adopt(p: Pipeline, token: VerifiedToken): void {
 }
 
 /**
- * Steps 4–10 of PROTOCOL §5, then the handler.
+ * Steps 4–10 of docs/protocol.md §5, then the handler.
  *
  * @returns a promise when the handler returned one, else undefined (done)
  */
@@ -234,7 +246,13 @@ function dispatch(
     }
     try {
       o.verifier.assertNotRevoked(
-        { sub: auth.sub, sid: auth.sid, kid: auth.kid, iat: socket.data.iat, iss: socket.data.issuer },
+        {
+          sub: auth.sub,
+          sid: auth.sid,
+          kid: auth.kid,
+          iat: socket.data.iat,
+          iss: socket.data.issuer,
+        },
         nowMs / 1000,
       )
     } catch (err) {
@@ -312,5 +330,5 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** The id of an envelope that failed its schema, if it has a usable one, so a refusal can name it. */
 function idOf(raw: unknown): string | undefined {
   const id = (raw as { id?: unknown } | null)?.id
-  return typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : undefined
+  return typeof id === 'string' && ENVELOPE_ID_PATTERN.test(id) ? id : undefined
 }

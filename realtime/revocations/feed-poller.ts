@@ -25,7 +25,7 @@ export interface FeedPollerOptions {
 }
 
 /**
- * Pulls the edge's revocation feed from the last cursor (PROTOCOL §6), so a
+ * Pulls the edge's revocation feed from the last cursor (docs/protocol.md §6), so a
  * node that missed pushes (down, partitioned, just started) catches up. It
  * starts at cursor 0, which returns the events still in force, and counts
  * as synced once a poll has reached the end of the feed.

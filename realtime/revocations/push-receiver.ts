@@ -36,7 +36,7 @@ export interface PushReceiverOptions {
 }
 
 /**
- * Verifies the edge's revocation pushes (PROTOCOL §6): a `revocation+jwt`
+ * Verifies the edge's revocation pushes (docs/protocol.md §6): a `revocation+jwt`
  * signed by a key of the edge's JWKS, for `realtime-internal`, living at
  * most 60 s, whose `jti` has not been seen. Anything else is refused.
  *

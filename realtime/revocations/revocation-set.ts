@@ -11,7 +11,7 @@ export type RevocationSubject = Pick<AccessClaims, 'sub' | 'sid' | 'iat'> & {
 }
 
 /**
- * Revocation events in force (PROTOCOL §6), checked on every handshake and
+ * Revocation events in force (docs/protocol.md §6), checked on every handshake and
  * every message. A `session` event revokes its `sid`, a `key` event its
  * `kid`, a `user` event every token of its `sub` issued at or before `at`.
  * Events are forgotten after `until`, when every token they cover has

@@ -136,7 +136,7 @@ export class Sessions {
 
   /**
    * Send `rt:error` with the code (and `extra` fields), then disconnect
-   * (PROTOCOL §5: rt:error precedes every server-side disconnect).
+   * (docs/protocol.md §5: rt:error precedes every server-side disconnect).
    */
   kick(
     socket: RealtimeSocket,

@@ -1,7 +1,7 @@
 import type { AccessClaims } from '../../shared/claims.ts'
 import type { VerifiedToken } from '../auth/token-verifier.ts'
 
-/** The verified identity of a connection (PROTOCOL §5): `socket.data.auth`. */
+/** The verified identity of a connection (docs/protocol.md §5): `socket.data.auth`. */
 export type SocketAuth = Pick<
   AccessClaims,
   'sub' | 'sid' | 'jti' | 'name' | 'scope' | 'rooms' | 'exp'

@@ -1,3 +1,4 @@
+import { ENVELOPE_ID_PATTERN } from '../../shared/envelope.ts'
 import * as v from 'valibot'
 import { SYNC_BURST_BYTES, SYNC_WAIT_POLL_MS } from '../constants.ts'
 import { emitPublished } from '../api/publish.ts'
@@ -10,7 +11,8 @@ import type { PublishStore } from './types.ts'
  */
 const OffsetSchema = v.pipe(
   v.string(),
-  v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'since: an offset or null'),
+  // Offsets use the envelope-id alphabet and length, so one bound serves both.
+  v.regex(ENVELOPE_ID_PATTERN, 'since: an offset or null'),
 )
 
 /** `data` of `rt:sync` (docs/protocol.md §9). */

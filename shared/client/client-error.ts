@@ -1,7 +1,8 @@
 import type { ErrorCode } from '../errors.ts'
 
 /** Codes the client adds to the contract's: its own timeouts and states. */
-export type ClientOnlyCode = 'timeout' | 'disconnected' | 'queue_full' | 'auth_required' | 'network' | 'closed'
+export type ClientOnlyCode =
+  'timeout' | 'disconnected' | 'queue_full' | 'auth_required' | 'network' | 'closed'
 
 /** Every code a client call can reject with. */
 export type ClientErrorCode = ErrorCode | ClientOnlyCode

@@ -1,10 +1,21 @@
+// Why this file is long (493 lines): RealtimeClient is one state machine over
+// one socket: connect, in-band refresh, the ordered outbox, re-joins with
+// grants, notifications and backoff all move the same state and must see each
+// other's transitions. Pieces with no state of their own already live beside
+// it (notifications.ts, room-grants.ts, client-error.ts); splitting the rest
+// would pass the state around rather than remove it. Next split: the outbox.
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
 import type { Ack } from '../envelope.ts'
 import type { ConnectErrorData, RealtimeErrorPayload } from '../events.ts'
 import { ClientError, type ClientErrorCode } from './client-error.ts'
 import type { EdgeAuth, SessionInfo } from './edge-auth.ts'
 import { grantStale, type GrantProvider } from './room-grants.ts'
-import { NotificationTracker, sendSync, type Notification, type SyncOutcome } from './notifications.ts'
+import {
+  NotificationTracker,
+  sendSync,
+  type Notification,
+  type SyncOutcome,
+} from './notifications.ts'
 
 /** Where the connection is. */
 export type ConnectionState =
@@ -46,7 +57,11 @@ export interface RealtimeClientOptions {
    * stored from an earlier run; `onSync`, called after each (re)connect's
    * `rt:sync` (on `gap: true`, refetch from your application).
    */
-  notifications?: { since?: string | null; maxSeen?: number; onSync?: (outcome: SyncOutcome) => void }
+  notifications?: {
+    since?: string | null
+    maxSeen?: number
+    onSync?: (outcome: SyncOutcome) => void
+  }
 }
 
 type Pending = {
@@ -107,9 +122,15 @@ export class RealtimeClient {
   /** The grant each room granted (not by the `rooms` claim) was joined with, for re-joins. */
   private readonly grants = new Map<string, string>()
   private readonly options: Required<
-    Omit<RealtimeClientOptions, 'onAuthRequired' | 'onStateChange' | 'socketOptions' | 'notifications' | 'grantProvider'>
+    Omit<
+      RealtimeClientOptions,
+      'onAuthRequired' | 'onStateChange' | 'socketOptions' | 'notifications' | 'grantProvider'
+    >
   > &
-    Pick<RealtimeClientOptions, 'onAuthRequired' | 'onStateChange' | 'notifications' | 'grantProvider'>
+    Pick<
+      RealtimeClientOptions,
+      'onAuthRequired' | 'onStateChange' | 'notifications' | 'grantProvider'
+    >
   private readonly notifications: NotificationTracker
   /** Handlers of server-published events, by event. */
   private readonly notificationHandlers = new Map<string, Set<(n: Notification<any>) => void>>()
@@ -127,7 +148,9 @@ export class RealtimeClient {
     const bytes = new Uint8Array(6)
     crypto.getRandomValues(bytes)
     this.notifications = new NotificationTracker(options.notifications)
-    this.prefix = Array.from(bytes, (b) => b.toString(36).padStart(2, '0')).join('').slice(0, 8)
+    this.prefix = Array.from(bytes, (b) => b.toString(36).padStart(2, '0'))
+      .join('')
+      .slice(0, 8)
     this.socket = io(options.url, {
       autoConnect: false,
       reconnection: true,
@@ -135,7 +158,9 @@ export class RealtimeClient {
       auth: (cb) => cb({ token: this.options.auth.current()?.accessToken }),
     })
     this.socket.on('connect', () => this.onConnect())
-    this.socket.on('connect_error', (err) => this.onConnectError(err as Error & { data?: ConnectErrorData }))
+    this.socket.on('connect_error', (err) =>
+      this.onConnectError(err as Error & { data?: ConnectErrorData }),
+    )
     this.socket.on('disconnect', (reason) => this.onDisconnect(reason))
     this.socket.on('rt:expiring', () => void this.refreshInBand())
     this.socket.on('rt:error', (payload: RealtimeErrorPayload) => {
@@ -166,9 +191,18 @@ export class RealtimeClient {
    * @returns the ack's `data`
    * @throws ClientError with the contract's code, or `timeout`, `queue_full`, `disconnected`, `closed`
    */
-  emit<T = unknown>(event: string, data: unknown, options: { timeoutMs?: number } = {}): Promise<T> {
+  emit<T = unknown>(
+    event: string,
+    data: unknown,
+    options: { timeoutMs?: number } = {},
+  ): Promise<T> {
     if (this.state === 'closed' || this.state === 'failed' || this.state === 'auth_required') {
-      return Promise.reject(new ClientError(this.state === 'auth_required' ? 'auth_required' : 'closed', `client is ${this.state}`))
+      return Promise.reject(
+        new ClientError(
+          this.state === 'auth_required' ? 'auth_required' : 'closed',
+          `client is ${this.state}`,
+        ),
+      )
     }
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = {
@@ -180,13 +214,21 @@ export class RealtimeClient {
         timer: setTimeout(() => {
           const i = this.queue.indexOf(pending)
           if (i >= 0) this.queue.splice(i, 1)
-          this.settle(pending, new ClientError('timeout', `${event}: no ack within ${options.timeoutMs ?? this.options.ackTimeoutMs} ms`))
+          this.settle(
+            pending,
+            new ClientError(
+              'timeout',
+              `${event}: no ack within ${options.timeoutMs ?? this.options.ackTimeoutMs} ms`,
+            ),
+          )
         }, options.timeoutMs ?? this.options.ackTimeoutMs),
       }
       if (this.state === 'connected') return this.send(pending)
       if (this.queue.length >= this.options.queueLimit) {
         clearTimeout(pending.timer)
-        return reject(new ClientError('queue_full', `${this.options.queueLimit} messages already waiting`))
+        return reject(
+          new ClientError('queue_full', `${this.options.queueLimit} messages already waiting`),
+        )
       }
       this.queue.push(pending)
     })
@@ -209,7 +251,10 @@ export class RealtimeClient {
    * client.onNotification<{ order: number }>('order.shipped', (n) => toast(`order ${n.data.order} shipped`))
    * ```
    */
-  onNotification<T = unknown>(event: string, handler: (notification: Notification<T>) => void): () => void {
+  onNotification<T = unknown>(
+    event: string,
+    handler: (notification: Notification<T>) => void,
+  ): () => void {
     let handlers = this.notificationHandlers.get(event)
     if (!handlers) {
       const set = (handlers = new Set())
@@ -275,7 +320,15 @@ export class RealtimeClient {
     this.inflight.add(pending)
     this.socket.emit(pending.event, pending.envelope, (reply: Ack) => {
       if (reply && reply.ok) this.settle(pending, undefined, reply.data)
-      else this.settle(pending, new ClientError((reply?.error?.code ?? 'server_error') as ClientErrorCode, reply?.error?.message ?? 'refused', (reply?.error as { retryAfterMs?: number } | undefined)?.retryAfterMs))
+      else
+        this.settle(
+          pending,
+          new ClientError(
+            (reply?.error?.code ?? 'server_error') as ClientErrorCode,
+            reply?.error?.message ?? 'refused',
+            (reply?.error as { retryAfterMs?: number } | undefined)?.retryAfterMs,
+          ),
+        )
     })
   }
 
@@ -299,7 +352,9 @@ export class RealtimeClient {
     // joins land before the queued messages that may target them. Expired
     // grants are fetched afresh first; emits wait in the queue meanwhile.
     if (!this.socket.recovered) {
-      const stale = [...this.grants].filter(([, grant]) => grantStale(grant, Date.now())).map(([room]) => room)
+      const stale = [...this.grants]
+        .filter(([, grant]) => grantStale(grant, Date.now()))
+        .map(([room]) => room)
       if (stale.length > 0 && this.options.grantProvider) {
         void this.refreshGrants(stale).then(() => {
           if (this.socket.connected && this.state !== 'connected') this.rejoinThenReady()
@@ -331,7 +386,16 @@ export class RealtimeClient {
   private async fetchGrant(room: string): Promise<string> {
     let timer: ReturnType<typeof setTimeout> | undefined
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ClientError('timeout', `grant for ${room}: none within ${this.options.ackTimeoutMs} ms`)), this.options.ackTimeoutMs)
+      timer = setTimeout(
+        () =>
+          reject(
+            new ClientError(
+              'timeout',
+              `grant for ${room}: none within ${this.options.ackTimeoutMs} ms`,
+            ),
+          ),
+        this.options.ackTimeoutMs,
+      )
     })
     try {
       return await Promise.race([this.options.grantProvider!(room), timeout])
@@ -345,11 +409,21 @@ export class RealtimeClient {
       for (const room of this.rooms) {
         const grant = this.grants.get(room)
         const data = grant === undefined ? { room } : { room, grant }
-        this.socket.emit('rt:join', { v: 1, id: `${this.prefix}-${++this.seq}`, ts: Date.now(), data })
+        this.socket.emit('rt:join', {
+          v: 1,
+          id: `${this.prefix}-${++this.seq}`,
+          ts: Date.now(),
+          data,
+        })
       }
     }
     if (this.notificationHandlers.size > 0 || this.options.notifications) {
-      sendSync((...args) => this.socket.emit(...args), this.notifications, `${this.prefix}-${++this.seq}`, this.options.notifications?.onSync)
+      sendSync(
+        (...args) => this.socket.emit(...args),
+        this.notifications,
+        `${this.prefix}-${++this.seq}`,
+        this.options.notifications?.onSync,
+      )
     }
     this.setState('connected')
     this.scheduleFallback(this.options.auth.current())
@@ -366,7 +440,8 @@ export class RealtimeClient {
       return
     }
     if (data.refresh) return void this.refreshThenReconnect()
-    if (data.code === 'rate_limited' || data.code === 'unavailable') return this.retryLater(data.retryAfterMs)
+    if (data.code === 'rate_limited' || data.code === 'unavailable')
+      return this.retryLater(data.retryAfterMs)
     if (LOGIN_CODES.has(data.code)) return void this.requireAuth(data.code)
     this.fail(new ClientError(data.code, err.message))
   }
@@ -378,7 +453,10 @@ export class RealtimeClient {
     if (code && LOGIN_CODES.has(code)) return void this.requireAuth(code)
     // Their acks can no longer arrive; they are not resent (the server may have handled them).
     for (const pending of [...this.inflight]) {
-      this.settle(pending, new ClientError('disconnected', `${pending.event}: connection lost before the ack`))
+      this.settle(
+        pending,
+        new ClientError('disconnected', `${pending.event}: connection lost before the ack`),
+      )
     }
     if (reason !== 'io server disconnect') {
       this.setState('reconnecting')
@@ -405,13 +483,15 @@ export class RealtimeClient {
           data: null,
           token: session.accessToken,
         })) as Ack
-        if (!reply.ok) throw new ClientError(reply.error.code as ClientErrorCode, reply.error.message)
+        if (!reply.ok)
+          throw new ClientError(reply.error.code as ClientErrorCode, reply.error.message)
         if (this.state === 'refreshing') this.setState('connected')
         this.scheduleFallback(session)
       } catch (err) {
         const code = err instanceof ClientError ? err.code : 'timeout'
         if (LOGIN_CODES.has(code)) this.requireAuth(code)
-        else if (this.state === 'refreshing') this.setState(this.socket.connected ? 'connected' : 'reconnecting')
+        else if (this.state === 'refreshing')
+          this.setState(this.socket.connected ? 'connected' : 'reconnecting')
       } finally {
         this.refreshing = undefined
         this.flush()

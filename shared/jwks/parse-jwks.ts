@@ -6,7 +6,7 @@ import type { KeySetAlgorithm } from './algorithms.ts'
 
 const log = debug('edgegate:jwks')
 
-/** Smallest accepted RSA modulus, in bits (PROTOCOL §4). */
+/** Smallest accepted RSA modulus, in bits (docs/protocol.md §4). */
 const RSA_MIN_MODULUS_BITS = 2048
 /** JWK members that only private or symmetric keys have. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const

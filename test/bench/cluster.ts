@@ -41,7 +41,10 @@ async function revocationLatency(redisUrl: string): Promise<number[]> {
   for (let i = 0; i < LOGOUTS; i++) {
     const res = await fetch(`${cluster.edge.url}/auth/login`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'cf-connecting-ip': `10.9.${i >> 8}.${i & 255}` },
+      headers: {
+        'content-type': 'application/json',
+        'cf-connecting-ip': `10.9.${i >> 8}.${i & 255}`,
+      },
       body: JSON.stringify({ username: 'alice', password: 'alice-password-1' }),
     })
     const tokens = (await res.json()) as { access_token: string; refresh_token: string }
@@ -49,20 +52,32 @@ async function revocationLatency(redisUrl: string): Promise<number[]> {
       cluster.nodes.map(
         (node) =>
           new Promise<Socket>((resolve, reject) => {
-            const s = ioClient(node.url, { auth: { token: tokens.access_token }, transports: ['websocket'], reconnection: false, forceNew: true })
+            const s = ioClient(node.url, {
+              auth: { token: tokens.access_token },
+              transports: ['websocket'],
+              reconnection: false,
+              forceNew: true,
+            })
             s.once('connect', () => resolve(s))
             s.once('connect_error', reject)
           }),
       ),
     )
-    const revoked = Promise.all(sockets.map((s) => new Promise<number>((r) => s.once('rt:error', () => r(performance.now())))))
+    const revoked = Promise.all(
+      sockets.map(
+        (s) => new Promise<number>((r) => s.once('rt:error', () => r(performance.now()))),
+      ),
+    )
     const start = performance.now()
     await fetch(`${cluster.edge.url}/auth/logout`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ refresh_token: tokens.refresh_token }),
     })
-    const times = await Promise.race([revoked, new Promise<never>((_, j) => setTimeout(() => j(new Error('not revoked in 10 s')), 10_000))])
+    const times = await Promise.race([
+      revoked,
+      new Promise<never>((_, j) => setTimeout(() => j(new Error('not revoked in 10 s')), 10_000)),
+    ])
     latencies.push(Math.max(...times) - start)
     for (const s of sockets) s.close()
   }
@@ -94,7 +109,11 @@ process.on('message', (m) => {
 http.listen(Number(port), '127.0.0.1', () => process.send({ ready: true }))
 `
 
-async function broadcastRate(redisUrl: string, kind: 'streams' | 'pubsub', run: number): Promise<number> {
+async function broadcastRate(
+  redisUrl: string,
+  kind: 'streams' | 'pubsub',
+  run: number,
+): Promise<number> {
   const script = fileURLToPath(new URL('./.tmp/adapter-server.mjs', import.meta.url))
   await mkdir(new URL('./.tmp/', import.meta.url), { recursive: true })
   await writeFile(script, SERVER)
@@ -109,11 +128,16 @@ async function broadcastRate(redisUrl: string, kind: 'streams' | 'pubsub', run: 
   try {
     await Promise.all(procs.map((p) => once(p, 'message')))
     const clients = await Promise.all(
-      Array.from({ length: CLIENTS }, () =>
-        new Promise<Socket>((resolve) => {
-          const s = ioClient(`http://127.0.0.1:${ports[1]}`, { transports: ['websocket'], forceNew: true })
-          s.once('connect', () => resolve(s))
-        }),
+      Array.from(
+        { length: CLIENTS },
+        () =>
+          new Promise<Socket>((resolve) => {
+            const s = ioClient(`http://127.0.0.1:${ports[1]}`, {
+              transports: ['websocket'],
+              forceNew: true,
+            })
+            s.once('connect', () => resolve(s))
+          }),
       ),
     )
     await new Promise((r) => setTimeout(r, 300))
@@ -144,7 +168,8 @@ try {
   const latencies = await revocationLatency(redis.url)
   const rates: Record<'streams' | 'pubsub', number[]> = { streams: [], pubsub: [] }
   for (let run = 0; run < (SMOKE ? 1 : 3); run++) {
-    for (const kind of ['streams', 'pubsub'] as const) rates[kind].push(await broadcastRate(redis.url, kind, run))
+    for (const kind of ['streams', 'pubsub'] as const)
+      rates[kind].push(await broadcastRate(redis.url, kind, run))
   }
   const median = (xs: number[]) => quantile(xs, 0.5)
   const commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim()
@@ -158,7 +183,8 @@ try {
       p50_ms: Math.round(quantile(latencies, 0.5)),
       p99_ms: Math.round(quantile(latencies, 0.99)),
       max_ms: Math.round(Math.max(...latencies)),
-      method: 'logout request sent → rt:error token_revoked on a socket of the session on each of 3 nodes (push + 500 ms pull), edge under wrangler dev',
+      method:
+        'logout request sent → rt:error token_revoked on a socket of the session on each of 3 nodes (push + 500 ms pull), edge under wrangler dev',
     },
     broadcast: {
       clients: CLIENTS,
@@ -178,7 +204,10 @@ try {
     'streams ÷ pub/sub': result.broadcast.streams_vs_pubsub,
   })
   await mkdir(new URL('./results/', import.meta.url), { recursive: true })
-  await writeFile(new URL(`./results/cluster${SMOKE ? '-smoke' : ''}.json`, import.meta.url), JSON.stringify(result, null, 2) + '\n')
+  await writeFile(
+    new URL(`./results/cluster${SMOKE ? '-smoke' : ''}.json`, import.meta.url),
+    JSON.stringify(result, null, 2) + '\n',
+  )
 } finally {
   await cleanup()
   await redis.stop().catch(() => undefined)

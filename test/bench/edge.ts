@@ -74,58 +74,63 @@ const results: Record<string, number[]> = {}
 const record = (name: string, v: number) => (results[name] ??= []).push(v)
 
 try {
-for (let run = 0; run < RUNS; run++) {
-  const logins = await timeEach(LOGINS, async () => {
-    const res = await post('/auth/login', { username: 'alice', password: 'alice-password-1' })
-    if (res.status !== 200) throw new Error(`login ${res.status}`)
-    await res.body?.cancel()
-  })
-  record('login p50 ms', quantile(logins, 0.5))
-  record('login p95 ms', quantile(logins, 0.95))
+  for (let run = 0; run < RUNS; run++) {
+    const logins = await timeEach(LOGINS, async () => {
+      const res = await post('/auth/login', { username: 'alice', password: 'alice-password-1' })
+      if (res.status !== 200) throw new Error(`login ${res.status}`)
+      await res.body?.cancel()
+    })
+    record('login p50 ms', quantile(logins, 0.5))
+    record('login p95 ms', quantile(logins, 0.95))
 
-  const failed = await timeEach(4, async (i) => {
-    const res = await post('/auth/login', { username: `nobody-${run}-${i}`, password: 'x' }, `10.1.${run}.${i}`)
-    if (res.status !== 401) throw new Error(`failed login ${res.status}`)
-    await res.body?.cancel()
-  })
-  record('failed login (unknown user) p50 ms', quantile(failed, 0.5))
+    const failed = await timeEach(4, async (i) => {
+      const res = await post(
+        '/auth/login',
+        { username: `nobody-${run}-${i}`, password: 'x' },
+        `10.1.${run}.${i}`,
+      )
+      if (res.status !== 401) throw new Error(`failed login ${res.status}`)
+      await res.body?.cancel()
+    })
+    record('failed login (unknown user) p50 ms', quantile(failed, 0.5))
 
-  const refreshTokens: string[] = []
-  for (let i = 0; i < CONCURRENCY; i++) {
-    const res = await post('/auth/login', { username: 'bob', password: 'bob-password-1' })
-    refreshTokens.push(((await res.json()) as Tokens).refresh_token)
+    const refreshTokens: string[] = []
+    for (let i = 0; i < CONCURRENCY; i++) {
+      const res = await post('/auth/login', { username: 'bob', password: 'bob-password-1' })
+      refreshTokens.push(((await res.json()) as Tokens).refresh_token)
+    }
+    const refreshLatency = await timeEach(LOGINS, async () => {
+      const res = await post('/auth/refresh', { refresh_token: refreshTokens[0] })
+      refreshTokens[0] = ((await res.json()) as Tokens).refresh_token
+    })
+    record('refresh p50 ms', quantile(refreshLatency, 0.5))
+    const mintRate = await rate(SECONDS, CONCURRENCY, async (i) => {
+      const res = await post('/auth/refresh', { refresh_token: refreshTokens[i] })
+      if (res.status !== 200) throw new Error(`refresh ${res.status}`)
+      refreshTokens[i] = ((await res.json()) as Tokens).refresh_token
+    })
+    record('tokens minted/s (refresh, 4 concurrent)', mintRate)
+
+    const first = await fetch(`${edge.url}/.well-known/jwks.json`)
+    const etag = first.headers.get('etag')!
+    await first.body?.cancel()
+    record(
+      'JWKS req/s (200)',
+      await rate(SECONDS, 8, async () => {
+        const res = await fetch(`${edge.url}/.well-known/jwks.json`)
+        await res.arrayBuffer()
+      }),
+    )
+    record(
+      'JWKS req/s (304, If-None-Match)',
+      await rate(SECONDS, 8, async () => {
+        const res = await fetch(`${edge.url}/.well-known/jwks.json`, {
+          headers: { 'if-none-match': etag },
+        })
+        await res.arrayBuffer()
+      }),
+    )
   }
-  const refreshLatency = await timeEach(LOGINS, async () => {
-    const res = await post('/auth/refresh', { refresh_token: refreshTokens[0] })
-    refreshTokens[0] = ((await res.json()) as Tokens).refresh_token
-  })
-  record('refresh p50 ms', quantile(refreshLatency, 0.5))
-  const mintRate = await rate(SECONDS, CONCURRENCY, async (i) => {
-    const res = await post('/auth/refresh', { refresh_token: refreshTokens[i] })
-    if (res.status !== 200) throw new Error(`refresh ${res.status}`)
-    refreshTokens[i] = ((await res.json()) as Tokens).refresh_token
-  })
-  record('tokens minted/s (refresh, 4 concurrent)', mintRate)
-
-  const first = await fetch(`${edge.url}/.well-known/jwks.json`)
-  const etag = first.headers.get('etag')!
-  await first.body?.cancel()
-  record(
-    'JWKS req/s (200)',
-    await rate(SECONDS, 8, async () => {
-      const res = await fetch(`${edge.url}/.well-known/jwks.json`)
-      await res.arrayBuffer()
-    }),
-  )
-  record(
-    'JWKS req/s (304, If-None-Match)',
-    await rate(SECONDS, 8, async () => {
-      const res = await fetch(`${edge.url}/.well-known/jwks.json`, { headers: { 'if-none-match': etag } })
-      await res.arrayBuffer()
-    }),
-  )
-}
-
 } finally {
   await edge.stop()
   await rm(stateDir, { recursive: true, force: true })
@@ -144,12 +149,19 @@ const rows = Object.entries(results).map(([name, xs]) => {
   const r = (x: number) => Math.round(x * 10) / 10
   return { name, median: r(med), min: r(Math.min(...xs)), max: r(Math.max(...xs)), runs: xs.map(r) }
 })
-console.log(`edge under wrangler dev (Miniflare/workerd), ${RUNS} runs, ${machine}, commit ${commit}`)
+console.log(
+  `edge under wrangler dev (Miniflare/workerd), ${RUNS} runs, ${machine}, commit ${commit}`,
+)
 console.table(rows)
 // npm run bench passes its own path (the smoke run must not overwrite the figures).
-const out = process.env.BENCH_EDGE_RESULTS ?? fileURLToPath(new URL('./results/edge.json', import.meta.url))
+const out =
+  process.env.BENCH_EDGE_RESULTS ?? fileURLToPath(new URL('./results/edge.json', import.meta.url))
 await mkdir(dirname(out), { recursive: true })
 await writeFile(
   out,
-  JSON.stringify({ date: new Date().toISOString(), commit, machine, runs: RUNS, seconds: SECONDS, rows }, null, 2) + '\n',
+  JSON.stringify(
+    { date: new Date().toISOString(), commit, machine, runs: RUNS, seconds: SECONDS, rows },
+    null,
+    2,
+  ) + '\n',
 )

@@ -193,8 +193,13 @@ async function startPresence(variant: 'presence' | 'presence-naive', issuer: str
     socket.on('disconnect', () => untyped.to(room).emit('presence:left', { room, sub }))
   })
   const { port } = await server.listen(0, '127.0.0.1')
-  for (let i = 0; i < 500 && server.notReadyReasons().length > 0; i++) await new Promise((r) => setTimeout(r, 20))
-  return { port, count: () => server.io.of('/').sockets.size, close: () => server.close({ timeoutMs: 5000 }) }
+  for (let i = 0; i < 500 && server.notReadyReasons().length > 0; i++)
+    await new Promise((r) => setTimeout(r, 20))
+  return {
+    port,
+    count: () => server.io.of('/').sockets.size,
+    close: () => server.close({ timeoutMs: 5000 }),
+  }
 }
 
 const variant = process.argv[2] as Variant

@@ -42,7 +42,11 @@ beforeAll(async () => {
     port: 0,
     stateDir,
     stdio: 'ignore',
-    vars: { ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS), REALTIME_PUBLIC_URL: realtimeUrl, REALTIME_URLS: realtimeUrl },
+    vars: {
+      ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
+      REALTIME_PUBLIC_URL: realtimeUrl,
+      REALTIME_URLS: realtimeUrl,
+    },
   })
   await seedDemoUsers(edge.url, edge.adminToken)
   realtime = createRealtimeServer({
@@ -53,12 +57,21 @@ beforeAll(async () => {
   })
   await new Promise<void>((resolve) => placeholder.close(() => resolve()))
   await realtime.listen(realtimePort, '127.0.0.1')
-  for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++) await new Promise((r) => setTimeout(r, 100))
+  for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++)
+    await new Promise((r) => setTimeout(r, 100))
   expect(realtime.notReadyReasons()).toEqual([])
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
   await mkdir(ARTIFACTS, { recursive: true })
 }, 120_000)
@@ -186,7 +199,10 @@ describe('the demo page', () => {
       body: JSON.stringify({ name: 'browser-test', scope: 'publish' }),
     })
     expect(created.status).toBe(201)
-    const { client_id, client_secret } = (await created.json()) as { client_id: string; client_secret: string }
+    const { client_id, client_secret } = (await created.json()) as {
+      client_id: string
+      client_secret: string
+    }
     const port = (realtime.httpServer.address() as AddressInfo).port
     const publisher = createPublisher({
       edgeUrl: edge.url,
@@ -201,13 +217,22 @@ describe('the demo page', () => {
       body: JSON.stringify({ username: 'alice', password: 'alice-password-1' }),
     })
     const sub = decodeJwt(((await login.json()) as { access_token: string }).access_token).sub!
-    const notifications = () => alice.$$eval('#notifications li', (els) => els.map((el) => el.textContent ?? ''))
+    const notifications = () =>
+      alice.$$eval('#notifications li', (els) => els.map((el) => el.textContent ?? ''))
 
-    await publisher.publish({ to: { user: sub }, event: 'notification', data: { text: 'report ready' } })
+    await publisher.publish({
+      to: { user: sub },
+      event: 'notification',
+      data: { text: 'report ready' },
+    })
     await alice.waitForSelector('#notifications li:has-text("report ready")')
     // Away: the page is gone while a service publishes; back, it catches up from its stored offset.
     await alice.goto('about:blank')
-    await publisher.publish({ to: { user: sub }, event: 'notification', data: { text: 'while away' } })
+    await publisher.publish({
+      to: { user: sub },
+      event: 'notification',
+      data: { text: 'while away' },
+    })
     await alice.goto(edge.url)
     await alice.waitForSelector('#notifications li:has-text("while away")')
     expect(await notifications()).toEqual([expect.stringMatching(/ while away$/)])
@@ -239,8 +264,12 @@ describe('accessibility', () => {
     await alice.waitForSelector('#messages li:has-text("a message for the checker")')
     expect(await seriousViolations(alice)).toEqual([])
     // A placeholder is not a name (it disappears as one types): a <label> names both fields.
-    await expect(alice.getByRole('textbox', { name: 'Message', exact: true }).count()).resolves.toBe(1)
-    await expect(alice.getByRole('textbox', { name: 'Room to join', exact: true }).count()).resolves.toBe(1)
+    await expect(
+      alice.getByRole('textbox', { name: 'Message', exact: true }).count(),
+    ).resolves.toBe(1)
+    await expect(
+      alice.getByRole('textbox', { name: 'Room to join', exact: true }).count(),
+    ).resolves.toBe(1)
   })
 })
 

@@ -15,7 +15,7 @@ import { cleanup as closeSockets, connect, envelope, next, refusal } from '../re
 import { disconnection, record, request, timeline } from '../realtime/waits.ts'
 import { cleanup, startCluster, startRedis, type Cluster } from './support.ts'
 
-/** Bound on a disconnect or a client revocation reaching every node (PROTOCOL §8 asks for 1 s; this only catches a hang). */
+/** Bound on a disconnect or a client revocation reaching every node (docs/protocol.md §8 asks for 1 s; this only catches a hang). */
 const FAN_OUT_BOUND_MS = 5000
 
 const PUBLISHER = fileURLToPath(new URL('./fixtures/publish.ts', import.meta.url))

@@ -27,7 +27,9 @@ async function connect(name: string, token: string): Promise<Socket> {
     socket.once('connect', resolve)
     socket.once('connect_error', (err) => reject(new Error(`${name}: ${err.message}`)))
   })
-  socket.on('chat:message', (m: { from: { name: string }; text: string }) => console.log(`[${name} sees] ${m.from.name}: ${m.text}`))
+  socket.on('chat:message', (m: { from: { name: string }; text: string }) =>
+    console.log(`[${name} sees] ${m.from.name}: ${m.text}`),
+  )
   const joined = await socket.emitWithAck('rt:join', envelope({ room: 'lobby' }))
   console.log(`${name} joins lobby:`, JSON.stringify(joined))
   return socket
@@ -35,8 +37,18 @@ async function connect(name: string, token: string): Promise<Socket> {
 
 const alice = await connect('alice', await login('alice', 'alice-password-1'))
 const bob = await connect('bob', await login('bob', 'bob-password-1'))
-console.log('alice sends:', JSON.stringify(await alice.emitWithAck('chat:send', envelope({ room: 'lobby', text: 'hi bob!' }))))
-console.log('bob sends:', JSON.stringify(await bob.emitWithAck('chat:send', envelope({ room: 'lobby', text: 'hello alice' }))))
+console.log(
+  'alice sends:',
+  JSON.stringify(
+    await alice.emitWithAck('chat:send', envelope({ room: 'lobby', text: 'hi bob!' })),
+  ),
+)
+console.log(
+  'bob sends:',
+  JSON.stringify(
+    await bob.emitWithAck('chat:send', envelope({ room: 'lobby', text: 'hello alice' })),
+  ),
+)
 await new Promise((r) => setTimeout(r, 300))
 alice.close()
 bob.close()

@@ -23,7 +23,10 @@ describe('readConfig', () => {
   })
 
   it('accepts a list of audiences', () => {
-    expect(readConfig(withVars({ AUDIENCE: 'realtime, api' })).audience).toEqual(['realtime', 'api'])
+    expect(readConfig(withVars({ AUDIENCE: 'realtime, api' })).audience).toEqual([
+      'realtime',
+      'api',
+    ])
   })
 
   it.each([

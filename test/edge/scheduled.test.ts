@@ -11,17 +11,35 @@ describe('the cron trigger', () => {
     const before = await keyStore(env).list(t0)
     const next = before.find((k) => k.state === 'next')!.kid
     await runScheduledMaintenance(env, { now: t0 + 60 })
-    expect((await keyStore(env).list(t0 + 60)).find((k) => k.state === 'active')!.kid).not.toBe(next)
+    expect((await keyStore(env).list(t0 + 60)).find((k) => k.state === 'active')!.kid).not.toBe(
+      next,
+    )
     await runScheduledMaintenance(env, { now: t0 + Number(env.ROTATION_PERIOD) })
-    expect((await keyStore(env).list(t0 + Number(env.ROTATION_PERIOD))).find((k) => k.state === 'active')!.kid).toBe(next)
+    expect(
+      (await keyStore(env).list(t0 + Number(env.ROTATION_PERIOD))).find(
+        (k) => k.state === 'active',
+      )!.kid,
+    ).toBe(next)
   })
 
   it('prunes revocation events only after the retention period past their until', async () => {
     const now = 1_700_100_000
-    await revocationStatement(env.DB, { kind: 'session', id: 'old', at: 1, until: now - REVOCATION_RETENTION_SECONDS - 1 }).run()
-    await revocationStatement(env.DB, { kind: 'session', id: 'recent', at: 1, until: now - 10 }).run()
+    await revocationStatement(env.DB, {
+      kind: 'session',
+      id: 'old',
+      at: 1,
+      until: now - REVOCATION_RETENTION_SECONDS - 1,
+    }).run()
+    await revocationStatement(env.DB, {
+      kind: 'session',
+      id: 'recent',
+      at: 1,
+      until: now - 10,
+    }).run()
     await runScheduledMaintenance(env, { now })
-    const ids = (await env.DB.prepare('SELECT id FROM revocations').all<{ id: string }>()).results.map((r) => r.id)
+    const ids = (
+      await env.DB.prepare('SELECT id FROM revocations').all<{ id: string }>()
+    ).results.map((r) => r.id)
     expect(ids).toEqual(['recent'])
   })
 })

@@ -64,7 +64,9 @@ export interface TestUser {
  *
  * @param overrides - fields to set; the rest get unique or demo values
  */
-export async function createUser(overrides: Partial<Omit<TestUser, 'sub'>> = {}): Promise<TestUser> {
+export async function createUser(
+  overrides: Partial<Omit<TestUser, 'sub'>> = {},
+): Promise<TestUser> {
   const user = {
     username: overrides.username ?? uniqueName(),
     password: overrides.password ?? `pw-${crypto.randomUUID()}`,
@@ -145,7 +147,9 @@ export async function expectError(
 
 /** The `WWW-Authenticate` challenge every bearer 401 carries (RFC 6750 §3). */
 export function expectBearerChallenge(res: Response): void {
-  expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="[^"]+"$/)
+  expect(res.headers.get('www-authenticate')).toMatch(
+    /^Bearer error="invalid_token", error_description="[^"]+"$/,
+  )
 }
 
 /** A user row read straight from D1, or null. */
@@ -154,5 +158,11 @@ export function userRow(username: string) {
     'SELECT sub, username, username_key, password_hash, disabled_at FROM users WHERE username = ?',
   )
     .bind(username)
-    .first<{ sub: string; username: string; username_key: string; password_hash: string; disabled_at: number | null }>()
+    .first<{
+      sub: string
+      username: string
+      username_key: string
+      password_hash: string
+      disabled_at: number | null
+    }>()
 }

@@ -20,24 +20,39 @@ async function login(username: string, password: string): Promise<string> {
 
 describe('another service verifying edgegate tokens', () => {
   it('finds the JWKS through discovery', async () => {
-    const doc = (await (await fetch(`${edge.url}/.well-known/openid-configuration`)).json()) as Record<string, string>
+    const doc = (await (
+      await fetch(`${edge.url}/.well-known/openid-configuration`)
+    ).json()) as Record<string, string>
     expect(doc.issuer).toBe(edge.url)
     expect(doc.jwks_uri).toBe(`${edge.url}/.well-known/jwks.json`)
   })
 
   it('verifies with jsonwebtoken + jwks-rsa, the stock Node combination', async () => {
     const token = await login('alice', 'alice-password-1')
-    const client = jwksRsa({ jwksUri: `${edge.url}/.well-known/jwks.json`, cache: true, rateLimit: true })
+    const client = jwksRsa({
+      jwksUri: `${edge.url}/.well-known/jwks.json`,
+      cache: true,
+      rateLimit: true,
+    })
     const getKey: jwt.GetPublicKeyOrSecret = (header, cb) => {
       client.getSigningKey(header.kid).then((k) => cb(null, k.getPublicKey()), cb)
     }
-    const options = { algorithms: ['ES256' as const], issuer: edge.url, audience: 'realtime', complete: true as const }
+    const options = {
+      algorithms: ['ES256' as const],
+      issuer: edge.url,
+      audience: 'realtime',
+      complete: true as const,
+    }
     const decoded = await new Promise<jwt.Jwt>((resolve, reject) =>
       jwt.verify(token, getKey, options, (err, d) => (err ? reject(err) : resolve(d as jwt.Jwt))),
     )
     expect(decoded.header.typ).toBe('at+jwt')
     const payload = decoded.payload as jwt.JwtPayload
-    expect(payload).toMatchObject({ name: 'alice', scope: 'chat:read chat:write', rooms: ['lobby', 'team:a:*'] })
+    expect(payload).toMatchObject({
+      name: 'alice',
+      scope: 'chat:read chat:write',
+      rooms: ['lobby', 'team:a:*'],
+    })
     expect(payload.sub).not.toBe('alice')
   })
 
@@ -52,8 +67,11 @@ describe('another service verifying edgegate tokens', () => {
     }
     await expect(
       new Promise((resolve, reject) =>
-        jwt.verify(forged, getKey, { algorithms: ['ES256'], issuer: edge.url, audience: 'realtime' }, (err, d) =>
-          err ? reject(err) : resolve(d),
+        jwt.verify(
+          forged,
+          getKey,
+          { algorithms: ['ES256'], issuer: edge.url, audience: 'realtime' },
+          (err, d) => (err ? reject(err) : resolve(d)),
         ),
       ),
     ).rejects.toMatchObject({ name: 'JsonWebTokenError', message: 'invalid signature' })
@@ -73,9 +91,17 @@ describe('another service verifying edgegate tokens', () => {
   })
 
   it('keeps users and signing keys across a restart with the same state directory', async () => {
-    const kidsBefore = ((await (await fetch(`${edge.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys
+    const kidsBefore = (
+      (await (await fetch(`${edge.url}/.well-known/jwks.json`)).json()) as {
+        keys: { kid: string }[]
+      }
+    ).keys
     await edge.restart()
-    const kidsAfter = ((await (await fetch(`${edge.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys
+    const kidsAfter = (
+      (await (await fetch(`${edge.url}/.well-known/jwks.json`)).json()) as {
+        keys: { kid: string }[]
+      }
+    ).keys
     expect(kidsAfter.map((k) => k.kid)).toEqual(kidsBefore.map((k) => k.kid))
     expect(await login('alice', 'alice-password-1')).toMatch(/^ey/)
   })

@@ -15,7 +15,12 @@ function problemsOf(env: Record<string, string>): string[] {
 describe('readServiceConfig', () => {
   it('starts from the documented defaults with an empty environment', () => {
     const config = readServiceConfig({})
-    expect(config).toMatchObject({ port: 3000, host: '127.0.0.1', shutdownTimeoutMs: 10_000, logLevel: 'info' })
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      shutdownTimeoutMs: 10_000,
+      logLevel: 'info',
+    })
     expect(config.server).toMatchObject({
       issuer: 'http://127.0.0.1:8787',
       jwksUrl: 'http://127.0.0.1:8787/.well-known/jwks.json',
@@ -49,7 +54,9 @@ describe('readServiceConfig', () => {
 
   it('documents every variable it reads', () => {
     const read = new Set<string>()
-    readServiceConfig(new Proxy({}, { get: (_, key) => (typeof key === 'string' && read.add(key), undefined) }))
+    readServiceConfig(
+      new Proxy({}, { get: (_, key) => (typeof key === 'string' && read.add(key), undefined) }),
+    )
     expect([...read].filter((name) => !(name in VARIABLES))).toEqual([])
   })
 
@@ -138,7 +145,13 @@ describe('readServiceConfig', () => {
   })
 
   it('reports every bad variable at once, one message each', () => {
-    const env = { REALTIME_PORT: 'abc', CLOCK_TOLERANCE: '301', LOG_LEVEL: 'verbose', ALLOW_QUERY_TOKEN: 'yes', EDGE_URL: 'nope' }
+    const env = {
+      REALTIME_PORT: 'abc',
+      CLOCK_TOLERANCE: '301',
+      LOG_LEVEL: 'verbose',
+      ALLOW_QUERY_TOKEN: 'yes',
+      EDGE_URL: 'nope',
+    }
     const problems = problemsOf(env)
     expect(problems.map((p) => p.split(/[=:]/)[0]).sort()).toEqual(Object.keys(env).sort())
     expect(() => readServiceConfig(env)).toThrow(ConfigErrors)
@@ -153,7 +166,9 @@ describe('readServiceConfig', () => {
   it('leaves the socketio-jwt compat mode off unless SOCKETIO_JWT_COMPAT_MS is above 0', () => {
     expect(readServiceConfig({}).server.socketioJwtCompat).toBe(false)
     expect(readServiceConfig({ SOCKETIO_JWT_COMPAT_MS: '0' }).server.socketioJwtCompat).toBe(false)
-    expect(readServiceConfig({ SOCKETIO_JWT_COMPAT_MS: '5000' }).server.socketioJwtCompat).toEqual({ timeoutMs: 5000 })
+    expect(readServiceConfig({ SOCKETIO_JWT_COMPAT_MS: '5000' }).server.socketioJwtCompat).toEqual({
+      timeoutMs: 5000,
+    })
   })
 
   it('refuses ALLOWED_ORIGINS=* with TOKEN_COOKIE in one line naming both (cross-site socket hijacking)', () => {
@@ -174,11 +189,21 @@ describe('readServiceConfig', () => {
 
   it('reads the presence grace and batch periods, defaulting to 5000 and 1000 ms (docs/protocol.md §10)', () => {
     expect(readServiceConfig({}).server.presence).toEqual({ graceMs: 5000, batchMs: 1000 })
-    expect(readServiceConfig({ PRESENCE_GRACE_MS: '250', PRESENCE_BATCH_MS: '2000' }).server.presence).toEqual({ graceMs: 250, batchMs: 2000 })
+    expect(
+      readServiceConfig({ PRESENCE_GRACE_MS: '250', PRESENCE_BATCH_MS: '2000' }).server.presence,
+    ).toEqual({ graceMs: 250, batchMs: 2000 })
   })
 
   it('turns on the revocation feed only with a feed token', () => {
-    const { server } = readServiceConfig({ EDGE_URL: 'https://edge.example.com', REVOCATION_FEED_TOKEN: 'feed', REVOCATION_POLL_MS: '500' })
-    expect(server.revocationFeed).toEqual({ edgeUrl: 'https://edge.example.com', token: 'feed', intervalMs: 500 })
+    const { server } = readServiceConfig({
+      EDGE_URL: 'https://edge.example.com',
+      REVOCATION_FEED_TOKEN: 'feed',
+      REVOCATION_POLL_MS: '500',
+    })
+    expect(server.revocationFeed).toEqual({
+      edgeUrl: 'https://edge.example.com',
+      token: 'feed',
+      intervalMs: 500,
+    })
   })
 })

@@ -16,11 +16,17 @@ describe('GET /metrics', () => {
     const { url } = await startServer(issuer)
     const socket = await connect(url, { auth: { token: await issuer.mint() } })
     await refusal(url)
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
     for (let i = 0; i < 2; i++) {
-      expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toMatchObject({ ok: true })
+      expect(
+        await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' })),
+      ).toMatchObject({ ok: true })
     }
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: '' }))).toMatchObject({ ok: false })
+    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: '' }))).toMatchObject(
+      { ok: false },
+    )
     expect(await request(socket, 'no:such', envelope({}))).toMatchObject({ ok: false })
 
     const res = await fetch(`${url}/metrics`)
@@ -31,9 +37,13 @@ describe('GET /metrics', () => {
     expect(sample(text, 'realtime_handshakes_total', 'outcome="token_missing"')).toBe(1)
     expect(sample(text, 'realtime_messages_total', 'event="rt:join",outcome="ok"')).toBe(1)
     expect(sample(text, 'realtime_messages_total', 'event="chat:send",outcome="ok"')).toBe(2)
-    expect(sample(text, 'realtime_messages_total', 'event="chat:send",outcome="envelope_invalid"')).toBe(1)
+    expect(
+      sample(text, 'realtime_messages_total', 'event="chat:send",outcome="envelope_invalid"'),
+    ).toBe(1)
     // Unregistered names share one label value, so clients cannot grow the series without bound.
-    expect(sample(text, 'realtime_messages_total', 'event="unregistered",outcome="unknown_event"')).toBe(1)
+    expect(
+      sample(text, 'realtime_messages_total', 'event="unregistered",outcome="unknown_event"'),
+    ).toBe(1)
     expect(text).not.toContain('no:such')
     expect(sample(text, 'realtime_tokens_verified_total', `kid="${issuer.key.kid}"`)).toBe(1)
     expect(sample(text, 'realtime_connections', '')).toBeUndefined()

@@ -33,7 +33,11 @@ describe('soak: connect, join, send, disconnect', () => {
           try {
             const socket = await connect(url, { auth: { token } })
             const joined = await request(socket, 'rt:join', envelope({ room: 'lobby' }))
-            const sent = await request(socket, 'chat:send', envelope({ room: 'lobby', text: `m${i}` }))
+            const sent = await request(
+              socket,
+              'chat:send',
+              envelope({ room: 'lobby', text: `m${i}` }),
+            )
             if (!joined.ok || !sent.ok) failures.push({ joined, sent })
             const closed = disconnection(socket)
             socket.disconnect()
@@ -47,9 +51,15 @@ describe('soak: connect, join, send, disconnect', () => {
 
     expect(failures).toEqual([])
     // The server sees each close a moment after the client: wait for the last.
-    await until(() => server.io.engine.clientsCount === 0, { timeoutMs: 30_000, what: 'all closed' })
+    await until(() => server.io.engine.clientsCount === 0, {
+      timeoutMs: 30_000,
+      what: 'all closed',
+    })
     await until(() => nsp.sockets.size === 0, { timeoutMs: 30_000, what: 'no sockets' })
-    await until(() => nsp.adapter.rooms.size === baselineRooms, { timeoutMs: 30_000, what: 'no rooms' })
+    await until(() => nsp.adapter.rooms.size === baselineRooms, {
+      timeoutMs: 30_000,
+      what: 'no rooms',
+    })
     const gauge = async (name: string) =>
       server.metrics.registry.getSingleMetricAsString(name).then((text) => {
         const value = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]

@@ -7,8 +7,17 @@
 import { createServer, type Server as HttpServer } from 'node:http'
 import { once } from 'node:events'
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
-import { io as ioClient, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
-import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from '../../realtime/server.ts'
+import {
+  io as ioClient,
+  type ManagerOptions,
+  type Socket,
+  type SocketOptions,
+} from 'socket.io-client'
+import {
+  createRealtimeServer,
+  type RealtimeServer,
+  type RealtimeServerOptions,
+} from '../../realtime/server.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 
 const cleanups: (() => Promise<void> | void)[] = []
@@ -27,9 +36,17 @@ export interface TestKey {
 }
 
 /** Generate a key pair (not yet published). */
-export async function testKey(alg: TestKey['alg'] = 'ES256', kid = `k-${Math.random().toString(36).slice(2, 10)}`): Promise<TestKey> {
+export async function testKey(
+  alg: TestKey['alg'] = 'ES256',
+  kid = `k-${Math.random().toString(36).slice(2, 10)}`,
+): Promise<TestKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true })
-  return { kid, alg, privateKey: privateKey as CryptoKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } }
+  return {
+    kid,
+    alg,
+    privateKey: privateKey as CryptoKey,
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' },
+  }
 }
 
 /** A JWKS issuer on 127.0.0.1 the test controls. */
@@ -50,7 +67,10 @@ export interface TestIssuer {
   /** Cache-Control max-age the JWKS is served with, seconds. */
   maxAge: number
   /** Sign an access token; claims and header can be overridden or removed (set to undefined). */
-  mint(claims?: Record<string, unknown>, options?: { key?: TestKey; header?: Record<string, unknown> }): Promise<string>
+  mint(
+    claims?: Record<string, unknown>,
+    options?: { key?: TestKey; header?: Record<string, unknown> },
+  ): Promise<string>
 }
 
 /** Start a test issuer with one ES256 key. */
@@ -72,7 +92,10 @@ export async function startIssuer(): Promise<TestIssuer> {
       res.writeHead(503).end()
       return
     }
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': `public, max-age=${issuer.maxAge}` })
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'cache-control': `public, max-age=${issuer.maxAge}`,
+    })
     res.end(JSON.stringify({ keys: issuer.keys.map((k) => k.publicJwk) }))
   })
   server.listen(0, '127.0.0.1')
@@ -108,7 +131,12 @@ export async function startIssuer(): Promise<TestIssuer> {
         ...claims,
       }
       for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k]
-      const header: Record<string, unknown> = { alg: signer.alg, typ: 'at+jwt', kid: signer.kid, ...options.header }
+      const header: Record<string, unknown> = {
+        alg: signer.alg,
+        typ: 'at+jwt',
+        kid: signer.kid,
+        ...options.header,
+      }
       for (const [k, v] of Object.entries(header)) if (v === undefined) delete header[k]
       return new SignJWT(payload).setProtectedHeader(header as never).sign(signer.privateKey)
     },
@@ -138,7 +166,8 @@ export async function startServer(
   cleanups.push(() => server.close({ timeoutMs: 2000 }))
   // Wait for keys, as a load balancer waits for /readyz.
   const url = `http://127.0.0.1:${address.port}`
-  for (let i = 0; i < 100 && server.notReadyReasons().length > 0; i++) await new Promise((r) => setTimeout(r, 20))
+  for (let i = 0; i < 100 && server.notReadyReasons().length > 0; i++)
+    await new Promise((r) => setTimeout(r, 20))
   return { server, url }
 }
 
@@ -146,7 +175,12 @@ type ClientOptions = Partial<ManagerOptions & SocketOptions>
 
 /** Open a client (no reconnection) and track it for cleanup. */
 export function client(url: string, options: ClientOptions = {}): Socket {
-  const socket = ioClient(url, { reconnection: false, forceNew: true, transports: ['websocket'], ...options })
+  const socket = ioClient(url, {
+    reconnection: false,
+    forceNew: true,
+    transports: ['websocket'],
+    ...options,
+  })
   cleanups.push(() => {
     socket.close()
   })
@@ -163,7 +197,10 @@ export function connect(url: string, options: ClientOptions = {}): Promise<Socke
 }
 
 /** Connect expecting a refusal; resolves to the connect_error's message and data. */
-export async function refusal(url: string, options: ClientOptions = {}): Promise<{ message: string; data: any }> {
+export async function refusal(
+  url: string,
+  options: ClientOptions = {},
+): Promise<{ message: string; data: any }> {
   try {
     await connect(url, options)
   } catch (err) {
@@ -174,14 +211,20 @@ export async function refusal(url: string, options: ClientOptions = {}): Promise
 
 let seq = 0
 /** Build an envelope. */
-export function envelope(data: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function envelope(
+  data: unknown,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { v: 1, id: `t-${++seq}`, ts: Date.now(), data, ...extra }
 }
 
 /** Resolve with the next occurrence of `event` on `socket`. */
 export function next<T = any>(socket: Socket, event: string, timeoutMs = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`no ${event} within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
     socket.once(event, (payload: T) => {
       clearTimeout(timer)
       resolve(payload)

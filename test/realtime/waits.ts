@@ -6,7 +6,10 @@
 import type { Socket } from 'socket.io-client'
 
 /** Resolve once `condition()` holds; reject after `timeoutMs`. */
-export async function until(condition: () => boolean, { timeoutMs = 5000, what = 'condition' } = {}): Promise<void> {
+export async function until(
+  condition: () => boolean,
+  { timeoutMs = 5000, what = 'condition' } = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
@@ -22,7 +25,10 @@ export function settle(ms: number): Promise<void> {
 /** Resolve with the reason of the socket's next disconnect (bounded). */
 export function disconnection(socket: Socket, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no disconnect within ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`no disconnect within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
     socket.once('disconnect', (reason) => {
       clearTimeout(timer)
       resolve(reason)

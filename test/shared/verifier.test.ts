@@ -21,7 +21,12 @@ describe('createVerifier, for other services', () => {
   it('verifies an edge token against the JWKS found from the issuer', async () => {
     const verifier = createVerifier({ issuer: edge.url })
     const { claims, kid } = await verifier.verify(await login('alice'))
-    expect(claims).toMatchObject({ iss: edge.url, aud: 'realtime', name: 'alice', scope: 'chat:read chat:write' })
+    expect(claims).toMatchObject({
+      iss: edge.url,
+      aud: 'realtime',
+      name: 'alice',
+      scope: 'chat:read chat:write',
+    })
     expect(kid).toEqual(expect.any(String))
     verifier.close()
   })
@@ -31,14 +36,23 @@ describe('createVerifier, for other services', () => {
     const other = createVerifier({ issuer: edge.url, audience: 'api' })
     await expect(other.verify(token)).rejects.toMatchObject({ code: 'token_invalid' })
     other.close()
-    const wrongIssuer = createVerifier({ issuer: 'http://elsewhere.test', jwksUrl: `${edge.url}/.well-known/jwks.json` })
+    const wrongIssuer = createVerifier({
+      issuer: 'http://elsewhere.test',
+      jwksUrl: `${edge.url}/.well-known/jwks.json`,
+    })
     await expect(wrongIssuer.verify(token)).rejects.toMatchObject({ code: 'token_invalid' })
     wrongIssuer.close()
     const verifier = createVerifier({ issuer: edge.url })
     const { privateKey } = await generateKeyPair('ES256')
     const [header] = token.split('.')
     const kid = JSON.parse(Buffer.from(header!, 'base64url').toString()).kid
-    const forged = await new SignJWT({ sub: 'x', sid: 'y', name: 'mallory', scope: 'chat:write', rooms: ['*'] })
+    const forged = await new SignJWT({
+      sub: 'x',
+      sid: 'y',
+      name: 'mallory',
+      scope: 'chat:write',
+      rooms: ['*'],
+    })
       .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid })
       .setIssuer(edge.url)
       .setAudience('realtime')
@@ -58,7 +72,10 @@ describe('createVerifier, for other services', () => {
     const later = createVerifier({ issuer: edge.url, keySet: { now: () => Date.now() + 3600_000 } })
     await expect(later.verify(token)).rejects.toMatchObject({ code: 'token_expired' })
     later.close()
-    const revoking = createVerifier({ issuer: edge.url, isRevoked: ({ claims }) => claims.name === 'carol' })
+    const revoking = createVerifier({
+      issuer: edge.url,
+      isRevoked: ({ claims }) => claims.name === 'carol',
+    })
     await expect(revoking.verify(token)).rejects.toMatchObject({ code: 'token_revoked' })
     revoking.close()
   })

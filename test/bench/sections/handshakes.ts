@@ -142,7 +142,12 @@ async function refuses(url: string, variant: string, token: string): Promise<boo
 }
 
 /** Handshake with each token (connect, CONNECT, close), `concurrency` at a time. */
-export async function handshakes(url: string, variant: string, tokens: string[], concurrency: number) {
+export async function handshakes(
+  url: string,
+  variant: string,
+  tokens: string[],
+  concurrency: number,
+) {
   const started = performance.now()
   let next = 0
   let done = 0

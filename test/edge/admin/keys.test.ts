@@ -22,7 +22,9 @@ async function feed() {
   const res = await exports.default.fetch(`${BASE}/auth/revocations?after=0`, {
     headers: { authorization: `Bearer ${env.REVOCATION_FEED_TOKEN}` },
   })
-  return ((await res.json()) as { events: { kind: string; id: string; until: number; at: number }[] }).events
+  return (
+    (await res.json()) as { events: { kind: string; id: string; until: number; at: number }[] }
+  ).events
 }
 
 describe('admin keys API', () => {
@@ -31,7 +33,9 @@ describe('admin keys API', () => {
     expect(keys.map((k) => k.state).sort()).toEqual(['active', 'next'])
     for (const k of keys) {
       expect(Object.keys(k).sort()).toEqual(
-        k.state === 'active' ? ['activatedAt', 'alg', 'createdAt', 'kid', 'state'] : ['alg', 'createdAt', 'kid', 'state'],
+        k.state === 'active'
+          ? ['activatedAt', 'alg', 'createdAt', 'kid', 'state']
+          : ['alg', 'createdAt', 'kid', 'state'],
       )
     }
   })
@@ -55,7 +59,9 @@ describe('admin keys API', () => {
     expect(body.active).toBe(oldNext)
     expect(body.next).not.toBe(oldActive)
     expect(body.retired).not.toContain(oldActive)
-    const jwks = (await (await exports.default.fetch(`${BASE}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }
+    const jwks = (await (await exports.default.fetch(`${BASE}/.well-known/jwks.json`)).json()) as {
+      keys: { kid: string }[]
+    }
     expect(jwks.keys.map((k) => k.kid)).not.toContain(oldActive)
     const event = (await feed()).find((e) => e.kind === 'key' && e.id === oldActive)
     expect(event).toBeDefined()
@@ -68,7 +74,11 @@ describe('admin keys API', () => {
     const stub = env.KEYS.get(env.KEYS.idFromName('keys'))
     const next = (await listKeys()).find((k) => k.state === 'next')!.kid as string
     await runInDurableObject(stub, (_obj, state) => {
-      state.storage.sql.exec('UPDATE keys SET created_at = created_at - ? WHERE kid = ?', Number(env.JWKS_MAX_AGE), next)
+      state.storage.sql.exec(
+        'UPDATE keys SET created_at = created_at - ? WHERE kid = ?',
+        Number(env.JWKS_MAX_AGE),
+        next,
+      )
     })
     const res = await rotate({ emergency: false })
     expect(res.status).toBe(200)
@@ -79,7 +89,11 @@ describe('admin keys API', () => {
 
   it('answers 401 with WWW-Authenticate without the admin token, and never runs the rotation', async () => {
     const before = await listKeys()
-    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${btoa('admin:x')}` }]
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: `Basic ${btoa('admin:x')}` },
+    ]
     for (const headers of attempts) {
       const res = await rotate({ emergency: true }, headers)
       expect(res.status).toBe(401)

@@ -30,7 +30,13 @@ function disable(username: string, headers: Record<string, string> = admin) {
 }
 
 function newUser(overrides: Record<string, unknown> = {}) {
-  return { username: uniqueName(), password: 'a-fine-password', scope: 'chat:read', rooms: ['lobby'], ...overrides }
+  return {
+    username: uniqueName(),
+    password: 'a-fine-password',
+    scope: 'chat:read',
+    rooms: ['lobby'],
+    ...overrides,
+  }
 }
 
 async function countUsers(username: string) {
@@ -47,7 +53,9 @@ describe('POST /admin/users', () => {
     expect(res.status).toBe(201)
     const json = (await res.json()) as Record<string, unknown>
     expect(Object.keys(json)).toEqual(['sub'])
-    expect(json.sub).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(json.sub).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    )
     expect(json.sub).not.toContain(body.username)
   })
 
@@ -63,7 +71,11 @@ describe('POST /admin/users', () => {
     const user = await createUser({ scope: 'chat:read', rooms: ['lobby', 'team:b:*', '*'] })
     const tokens = await loginOk(user)
     expect(tokens.scope).toBe('chat:read')
-    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: user.sub, scope: 'chat:read', rooms: ['lobby', 'team:b:*', '*'] })
+    expect(decodeJwt(tokens.access_token)).toMatchObject({
+      sub: user.sub,
+      scope: 'chat:read',
+      rooms: ['lobby', 'team:b:*', '*'],
+    })
   })
 
   it.each([
@@ -94,7 +106,10 @@ describe('POST /admin/users: conflicts', () => {
     ['the same name', (n: string) => n],
     ['upper case', (n: string) => n.toUpperCase()],
     ['lower case', (n: string) => n.toLowerCase()],
-    ['full-width letters', (n: string) => n.replace(/[A-Za-z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0))],
+    [
+      'full-width letters',
+      (n: string) => n.replace(/[A-Za-z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0)),
+    ],
   ])('answers 409 conflict for %s and creates nothing', async (_, variant) => {
     const username = variant(taken.username)
     const res = await create(newUser({ username }))
@@ -169,16 +184,22 @@ describe('admin authentication', () => {
     ['the admin token with a suffix', { authorization: `Bearer ${ADMIN_TOKEN}x` }],
     ['a prefix of the admin token', { authorization: `Bearer ${ADMIN_TOKEN.slice(0, -1)}` }],
     ['the feed token', { authorization: `Bearer ${FEED_TOKEN}` }],
-    ['the admin token as Basic credentials', { authorization: `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}` }],
+    [
+      'the admin token as Basic credentials',
+      { authorization: `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}` },
+    ],
     ['the admin token without a scheme', { authorization: ADMIN_TOKEN }],
     ['an empty bearer', { authorization: 'Bearer ' }],
-  ])('answers 401 unauthorized with a bearer challenge for %s, and creates nothing', async (_, headers) => {
-    const body = newUser()
-    const res = await create(body, headers)
-    expectBearerChallenge(res)
-    await expectError(res, 401, 'unauthorized', [ADMIN_TOKEN])
-    expect(await countUsers(body.username)).toBe(0)
-  })
+  ])(
+    'answers 401 unauthorized with a bearer challenge for %s, and creates nothing',
+    async (_, headers) => {
+      const body = newUser()
+      const res = await create(body, headers)
+      expectBearerChallenge(res)
+      await expectError(res, 401, 'unauthorized', [ADMIN_TOKEN])
+      expect(await countUsers(body.username)).toBe(0)
+    },
+  )
 
   it('authenticates before reading the body: a malformed or oversized body from a stranger is 401', async () => {
     await expectError(await create({ nonsense: true }, {}), 401, 'unauthorized')
@@ -207,7 +228,11 @@ describe('admin authentication', () => {
     for (const authorization of [`Bearer ${ADMIN_TOKEN}`, 'Bearer undefined', '']) {
       const res = await app.request(
         '/admin/users',
-        { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify(body) },
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization },
+          body: JSON.stringify(body),
+        },
         unconfigured,
       )
       await expectError(res, 503, 'unavailable', [ADMIN_TOKEN])
@@ -225,7 +250,9 @@ describe('POST /admin/users/:username/disable', () => {
     const res = await disable(user.username)
     expect(res.status).toBe(204)
     expect(await res.text()).toBe('')
-    await expectError(await login(user.username, user.password), 401, 'invalid_credentials', [user.password])
+    await expectError(await login(user.username, user.password), 401, 'invalid_credentials', [
+      user.password,
+    ])
     await expectError(await refresh(a.refresh_token), 401, 'invalid_grant')
     await expectError(await refresh(b.refresh_token), 401, 'invalid_grant')
   })
@@ -240,12 +267,21 @@ describe('POST /admin/users/:username/disable', () => {
     const sessions = await env.DB.prepare('SELECT revoked_why FROM sessions WHERE sub = ?')
       .bind(user.sub)
       .all<{ revoked_why: string | null }>()
-    expect(sessions.results).toEqual([{ revoked_why: 'user_disabled' }, { revoked_why: 'user_disabled' }])
+    expect(sessions.results).toEqual([
+      { revoked_why: 'user_disabled' },
+      { revoked_why: 'user_disabled' },
+    ])
 
     const { events } = await feed(next)
     const userEvents = events.filter((e) => e.kind === 'user')
     expect(userEvents).toEqual([
-      { cursor: expect.any(Number), kind: 'user', id: user.sub, at: expect.any(Number), until: expect.any(Number) },
+      {
+        cursor: expect.any(Number),
+        kind: 'user',
+        id: user.sub,
+        at: expect.any(Number),
+        until: expect.any(Number),
+      },
     ])
     expect(userEvents[0]!.until - userEvents[0]!.at).toBeGreaterThanOrEqual(300)
   })

@@ -22,8 +22,13 @@ beforeAll(async () => {
 })
 
 async function sha256url(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
-  return btoa(String.fromCharCode(...digest)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+  const digest = new Uint8Array(
+    await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)),
+  )
+  return btoa(String.fromCharCode(...digest))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '')
 }
 
 describe('POST /auth/login: success', () => {
@@ -77,7 +82,9 @@ describe('POST /auth/login: success', () => {
 
   it('issues an access token that verifies against the published JWKS', async () => {
     const { access_token } = await loginOk(alice)
-    const jwks = (await (await call('/.well-known/jwks.json')).json()) as Parameters<typeof createLocalJWKSet>[0]
+    const jwks = (await (await call('/.well-known/jwks.json')).json()) as Parameters<
+      typeof createLocalJWKSet
+    >[0]
     const { claims } = await verifyAccessToken(access_token, createLocalJWKSet(jwks), {
       issuer: env.ISSUER,
       audience: 'realtime',
@@ -88,11 +95,15 @@ describe('POST /auth/login: success', () => {
   it('issues a 256-bit refresh token that is stored only as its SHA-256', async () => {
     const { refresh_token } = await loginOk(alice)
     expect(refresh_token).toMatch(/^[A-Za-z0-9_-]{43,}$/)
-    const raw = await env.DB.prepare('SELECT COUNT(*) AS n FROM refresh_tokens WHERE token_hash = ?')
+    const raw = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM refresh_tokens WHERE token_hash = ?',
+    )
       .bind(refresh_token)
       .first<{ n: number }>()
     expect(raw?.n).toBe(0)
-    const hashed = await env.DB.prepare('SELECT COUNT(*) AS n FROM refresh_tokens WHERE token_hash = ?')
+    const hashed = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM refresh_tokens WHERE token_hash = ?',
+    )
       .bind(await sha256url(refresh_token))
       .first<{ n: number }>()
     expect(hashed?.n).toBe(1)
@@ -207,7 +218,11 @@ describe('POST /auth/login: malformed requests', () => {
   it('does not count malformed requests as failed logins', async () => {
     const address = freshAddress()
     for (let i = 0; i < 8; i++) {
-      const res = await postJson('/auth/login', { username: alice.username, password: 7 }, { 'cf-connecting-ip': address })
+      const res = await postJson(
+        '/auth/login',
+        { username: alice.username, password: 7 },
+        { 'cf-connecting-ip': address },
+      )
       expect(res.status).toBe(400)
     }
     await loginOk(alice, address)

@@ -23,7 +23,11 @@ beforeAll(async () => {
 })
 
 function logoutWithBearer(token: string, init: RequestInit = {}) {
-  return call('/auth/logout', { method: 'POST', ...init, headers: { authorization: `Bearer ${token}` } })
+  return call('/auth/logout', {
+    method: 'POST',
+    ...init,
+    headers: { authorization: `Bearer ${token}` },
+  })
 }
 
 async function sessionEvents(sid: string) {
@@ -46,7 +50,12 @@ async function mintWithEdgeKey(
   return mintAccessToken(
     signer,
     { ...claims, name: alice.username, scope: alice.scope, rooms: alice.rooms },
-    { issuer: options.issuer ?? env.ISSUER, audience: options.audience ?? 'realtime', ttlSeconds: 300, now },
+    {
+      issuer: options.issuer ?? env.ISSUER,
+      audience: options.audience ?? 'realtime',
+      ttlSeconds: 300,
+      now,
+    },
   )
 }
 
@@ -63,27 +72,41 @@ describe('POST /auth/logout with a refresh token', () => {
   it('revokes the whole family, including a token issued by an earlier rotation', async () => {
     const first = await loginOk(alice)
     const second = (await (await refresh(first.refresh_token)).json()) as TokenResponse
-    expect((await postJson('/auth/logout', { refresh_token: second.refresh_token })).status).toBe(204)
+    expect((await postJson('/auth/logout', { refresh_token: second.refresh_token })).status).toBe(
+      204,
+    )
     await expectError(await refresh(second.refresh_token), 401, 'invalid_grant')
   })
 
   it('accepts an already-spent token of the session, since logout only ends it', async () => {
     const first = await loginOk(alice)
     const second = (await (await refresh(first.refresh_token)).json()) as TokenResponse
-    expect((await postJson('/auth/logout', { refresh_token: first.refresh_token })).status).toBe(204)
+    expect((await postJson('/auth/logout', { refresh_token: first.refresh_token })).status).toBe(
+      204,
+    )
     await expectError(await refresh(second.refresh_token), 401, 'invalid_grant')
   })
 
   it('records one session revocation event, and a second logout is 204 without another', async () => {
     const tokens = await loginOk(alice)
     const sid = sidOf(tokens)
-    expect((await postJson('/auth/logout', { refresh_token: tokens.refresh_token })).status).toBe(204)
+    expect((await postJson('/auth/logout', { refresh_token: tokens.refresh_token })).status).toBe(
+      204,
+    )
     const events = await sessionEvents(sid)
     expect(events).toEqual([
-      { cursor: expect.any(Number), kind: 'session', id: sid, at: expect.any(Number), until: expect.any(Number) },
+      {
+        cursor: expect.any(Number),
+        kind: 'session',
+        id: sid,
+        at: expect.any(Number),
+        until: expect.any(Number),
+      },
     ])
     expect(events[0]!.until - events[0]!.at).toBeGreaterThanOrEqual(300)
-    expect((await postJson('/auth/logout', { refresh_token: tokens.refresh_token })).status).toBe(204)
+    expect((await postJson('/auth/logout', { refresh_token: tokens.refresh_token })).status).toBe(
+      204,
+    )
     expect(await sessionEvents(sid)).toHaveLength(1)
   })
 
@@ -96,7 +119,12 @@ describe('POST /auth/logout with a refresh token', () => {
 
   it('answers 401 invalid_grant for an unknown refresh token, without echoing it', async () => {
     const token = base64url.encode(crypto.getRandomValues(new Uint8Array(32)))
-    await expectError(await postJson('/auth/logout', { refresh_token: token }), 401, 'invalid_grant', [token])
+    await expectError(
+      await postJson('/auth/logout', { refresh_token: token }),
+      401,
+      'invalid_grant',
+      [token],
+    )
   })
 })
 
@@ -125,15 +153,24 @@ describe('POST /auth/logout with a bearer access token', () => {
     ['a refresh token', async () => (await loginOk(alice)).refresh_token],
     [
       'an expired token signed by the edge',
-      async () => mintWithEdgeKey({ sub: alice.sub, sid: crypto.randomUUID() }, { now: Math.floor(Date.now() / 1000) - 3600 }),
+      async () =>
+        mintWithEdgeKey(
+          { sub: alice.sub, sid: crypto.randomUUID() },
+          { now: Math.floor(Date.now() / 1000) - 3600 },
+        ),
     ],
     [
       'a token signed by the edge for another audience',
-      async () => mintWithEdgeKey({ sub: alice.sub, sid: crypto.randomUUID() }, { audience: 'someone-else' }),
+      async () =>
+        mintWithEdgeKey({ sub: alice.sub, sid: crypto.randomUUID() }, { audience: 'someone-else' }),
     ],
     [
       'a token signed by the edge for another issuer',
-      async () => mintWithEdgeKey({ sub: alice.sub, sid: crypto.randomUUID() }, { issuer: 'https://evil.test' }),
+      async () =>
+        mintWithEdgeKey(
+          { sub: alice.sub, sid: crypto.randomUUID() },
+          { issuer: 'https://evil.test' },
+        ),
     ],
     [
       'a token whose payload was changed after signing',
@@ -162,7 +199,11 @@ describe('POST /auth/logout with a bearer access token', () => {
         const real = (await loginOk(alice)).access_token
         const { privateKey } = await generateKeyPair('ES256')
         return new SignJWT(decodeJwt(real))
-          .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: decodeProtectedHeader(real).kid! })
+          .setProtectedHeader({
+            alg: 'ES256',
+            typ: 'at+jwt',
+            kid: decodeProtectedHeader(real).kid!,
+          })
           .sign(privateKey)
       },
     ],
@@ -173,7 +214,11 @@ describe('POST /auth/logout with a bearer access token', () => {
         const jwks = (await (await call('/.well-known/jwks.json')).json()) as { keys: object[] }
         const secret = new TextEncoder().encode(JSON.stringify(jwks.keys[0]))
         return new SignJWT(decodeJwt(real))
-          .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: decodeProtectedHeader(real).kid! })
+          .setProtectedHeader({
+            alg: 'HS256',
+            typ: 'at+jwt',
+            kid: decodeProtectedHeader(real).kid!,
+          })
           .sign(secret)
       },
     ],

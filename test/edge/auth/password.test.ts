@@ -86,7 +86,10 @@ describe('hashPassword and verifyPassword', () => {
     ['a bcrypt hash', '$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'],
     ['a PBKDF2 hash', 'pbkdf2_sha256$600000$salt$hash'],
   ])('treats %s as unsupported_hash without throwing', async (_, stored) => {
-    await expect(verifyPassword('pw', stored)).resolves.toEqual({ ok: false, reason: 'unsupported_hash' })
+    await expect(verifyPassword('pw', stored)).resolves.toEqual({
+      ok: false,
+      reason: 'unsupported_hash',
+    })
   })
 
   it('burnPasswordCheck resolves without throwing for any password', async () => {
@@ -130,7 +133,10 @@ describe('stored hashes at login', () => {
     const row = await userRow(user.username)
     expect(row?.password_hash).toMatch(/^\$scrypt\$ln=14,r=8,p=5\$/)
     expect(row?.password_hash).not.toBe(weak)
-    expect(await verifyPassword(user.password, row!.password_hash)).toEqual({ ok: true, needsRehash: false })
+    expect(await verifyPassword(user.password, row!.password_hash)).toEqual({
+      ok: true,
+      needsRehash: false,
+    })
     await loginOk(user)
   })
 

@@ -53,7 +53,9 @@ describe('POST /auth/refresh: rotation', () => {
   it('never extends the absolute session lifetime', async () => {
     const first = await loginOk(alice)
     const soon = Math.floor(Date.now() / 1000) + 120
-    await env.DB.prepare('UPDATE sessions SET expires_at = ? WHERE sid = ?').bind(soon, sidOf(first)).run()
+    await env.DB.prepare('UPDATE sessions SET expires_at = ? WHERE sid = ?')
+      .bind(soon, sidOf(first))
+      .run()
     const res = await refresh(first.refresh_token)
     expect(res.status).toBe(200)
     const next = (await res.json()) as TokenResponse
@@ -78,8 +80,12 @@ describe('POST /auth/refresh: reuse and races', () => {
     const sid = sidOf(first)
     const second = (await (await refresh(first.refresh_token)).json()) as TokenResponse
 
-    await expectError(await refresh(first.refresh_token), 401, 'invalid_grant', [first.refresh_token])
-    await expectError(await refresh(second.refresh_token), 401, 'invalid_grant', [second.refresh_token])
+    await expectError(await refresh(first.refresh_token), 401, 'invalid_grant', [
+      first.refresh_token,
+    ])
+    await expectError(await refresh(second.refresh_token), 401, 'invalid_grant', [
+      second.refresh_token,
+    ])
     expect(await revokedWhy(sid)).toBe('reuse')
   })
 
@@ -135,7 +141,9 @@ describe('POST /auth/refresh: refused grants', () => {
   it('refuses an access token presented as a refresh token (longer than any refresh token: 400)', async () => {
     const { access_token } = await loginOk(alice)
     expect(access_token.length).toBeGreaterThan(512)
-    const err = await expectError(await refresh(access_token), 400, 'invalid_request', [access_token])
+    const err = await expectError(await refresh(access_token), 400, 'invalid_request', [
+      access_token,
+    ])
     expect(err.error_description).toMatch(/^refresh_token: /)
   })
 
@@ -165,7 +173,9 @@ describe('POST /auth/refresh: refused grants', () => {
     })
     expect(res.status).toBe(204)
     await expectError(await refresh(tokens.refresh_token), 401, 'invalid_grant')
-    const row = await env.DB.prepare('SELECT COUNT(*) AS n FROM refresh_tokens WHERE sid = ? AND spent_at IS NOT NULL')
+    const row = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM refresh_tokens WHERE sid = ? AND spent_at IS NOT NULL',
+    )
       .bind(sidOf(tokens))
       .first<{ n: number }>()
     expect(row?.n).toBe(0)

@@ -7,7 +7,15 @@ import {
   LOGIN_FAILURES_PER_USER_ADDRESS,
   LOGIN_THROTTLE_WINDOW_SECONDS,
 } from '../../../edge/constants.ts'
-import { createUser, expectError, freshAddress, login, loginOk, uniqueName, type TestUser } from '../support.ts'
+import {
+  createUser,
+  expectError,
+  freshAddress,
+  login,
+  loginOk,
+  uniqueName,
+  type TestUser,
+} from '../support.ts'
 
 async function failTimes(username: string, address: string, times: number) {
   for (let i = 0; i < times; i++) {
@@ -51,7 +59,9 @@ describe('login throttling over HTTP', () => {
     const a = freshAddress()
     const guesses = Array.from({ length: 10 }, (_, i) => login(alice.username, `guess-${i}`, a))
     const statuses = (await Promise.all(guesses)).map((res) => res.status).sort()
-    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(LOGIN_FAILURES_PER_USER_ADDRESS)
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(
+      LOGIN_FAILURES_PER_USER_ADDRESS,
+    )
     expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([])
     await expectThrottled(await login(alice.username, alice.password, a))
   })
@@ -66,7 +76,11 @@ describe('login throttling over HTTP', () => {
   it('treats an IPv6 /64 as one client, so rotating addresses inside it does not reset the count', async () => {
     const net = freshAddress().split(':').slice(0, 4).join(':')
     for (let i = 1; i <= LOGIN_FAILURES_PER_USER_ADDRESS; i++) {
-      await expectError(await login(alice.username, 'wrong', `${net}:${i}::${i}`), 401, 'invalid_credentials')
+      await expectError(
+        await login(alice.username, 'wrong', `${net}:${i}::${i}`),
+        401,
+        'invalid_credentials',
+      )
     }
     await expectThrottled(await login(alice.username, alice.password, `${net}:ffff:0:0:1`))
     await expectThrottled(await login(alice.username, alice.password, `${net.toUpperCase()}::7`))
@@ -90,7 +104,8 @@ describe('login throttling over HTTP', () => {
       alice.username.toUpperCase(),
       alice.username,
     ]
-    for (const name of variants) await expectError(await login(name, 'wrong', a), 401, 'invalid_credentials')
+    for (const name of variants)
+      await expectError(await login(name, 'wrong', a), 401, 'invalid_credentials')
     await expectThrottled(await login(alice.username, alice.password, a))
   })
 
@@ -109,19 +124,15 @@ describe('login throttling over HTTP', () => {
     await loginOk(alice, a)
   })
 
-  it(
-    'blocks an address after 50 failures spread across many usernames, and only that address',
-    async () => {
-      const sprayer = freshAddress()
-      for (let i = 0; i < LOGIN_FAILURES_PER_ADDRESS; i++) {
-        const res = await login(uniqueName('spray'), 'password1', sprayer)
-        await expectError(res, 401, 'invalid_credentials')
-      }
-      await expectThrottled(await login(bob.username, bob.password, sprayer))
-      await loginOk(bob, freshAddress())
-    },
-    60_000,
-  )
+  it('blocks an address after 50 failures spread across many usernames, and only that address', async () => {
+    const sprayer = freshAddress()
+    for (let i = 0; i < LOGIN_FAILURES_PER_ADDRESS; i++) {
+      const res = await login(uniqueName('spray'), 'password1', sprayer)
+      await expectError(res, 401, 'invalid_credentials')
+    }
+    await expectThrottled(await login(bob.username, bob.password, sprayer))
+    await loginOk(bob, freshAddress())
+  }, 60_000)
 })
 
 describe('LoginThrottle (the Durable Object, with an injected clock)', () => {
@@ -131,9 +142,16 @@ describe('LoginThrottle (the Durable Object, with an injected clock)', () => {
 
   it('admits attempts up to the limit, then refuses with the seconds until the oldest ages out', async () => {
     const stub = loginThrottle(env, freshAddress())
-    for (let i = 0; i < limit; i++) expect(await stub.attempt('alice', t0 + i)).toEqual({ allowed: true })
-    expect(await stub.attempt('alice', t0 + limit)).toEqual({ allowed: false, retryAfterSeconds: window - limit })
-    expect(await stub.attempt('alice', t0 + window - 1)).toEqual({ allowed: false, retryAfterSeconds: 1 })
+    for (let i = 0; i < limit; i++)
+      expect(await stub.attempt('alice', t0 + i)).toEqual({ allowed: true })
+    expect(await stub.attempt('alice', t0 + limit)).toEqual({
+      allowed: false,
+      retryAfterSeconds: window - limit,
+    })
+    expect(await stub.attempt('alice', t0 + window - 1)).toEqual({
+      allowed: false,
+      retryAfterSeconds: 1,
+    })
     expect(await stub.attempt('alice', t0 + window)).toEqual({ allowed: true })
   })
 
@@ -153,7 +171,8 @@ describe('LoginThrottle (the Durable Object, with an injected clock)', () => {
 
   it("takes a successful attempt back: the user's count clears and the address count drops by one", async () => {
     const stub = loginThrottle(env, freshAddress())
-    for (let i = 0; i < LOGIN_FAILURES_PER_ADDRESS - 1; i++) await stub.attempt(`user-${i % 40}`, t0)
+    for (let i = 0; i < LOGIN_FAILURES_PER_ADDRESS - 1; i++)
+      await stub.attempt(`user-${i % 40}`, t0)
     expect(await stub.attempt('alice', t0)).toEqual({ allowed: true })
     await stub.succeed('alice', t0)
     expect(await stub.attempt('bob', t0)).toEqual({ allowed: true })
@@ -180,7 +199,11 @@ describe('LoginThrottle (the Durable Object, with an injected clock)', () => {
 
 describe('clientAddress', () => {
   const from = (ip?: string) =>
-    clientAddress(new Request('http://edge.test/', { headers: ip === undefined ? {} : { 'cf-connecting-ip': ip } }))
+    clientAddress(
+      new Request('http://edge.test/', {
+        headers: ip === undefined ? {} : { 'cf-connecting-ip': ip },
+      }),
+    )
 
   it.each([
     ['192.0.2.1', '192.0.2.1'],

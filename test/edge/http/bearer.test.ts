@@ -39,7 +39,11 @@ describe('requireSecret', () => {
     })
     app.onError(handleError)
     const request = (authorization?: string) =>
-      app.request('/', { headers: authorization === undefined ? {} : { authorization } }, bindings as unknown as Env)
+      app.request(
+        '/',
+        { headers: authorization === undefined ? {} : { authorization } },
+        bindings as unknown as Env,
+      )
     return { request, ran: () => ran }
   }
 
@@ -66,13 +70,16 @@ describe('requireSecret', () => {
     ['absent', {}],
     ['undefined', { ADMIN_TOKEN: undefined }],
     ['empty', { ADMIN_TOKEN: '' }],
-  ])('answers 503 unavailable when the secret is %s, whatever is presented', async (_, bindings) => {
-    const { request, ran } = guarded(bindings)
-    for (const authorization of [undefined, 'Bearer ', 'Bearer undefined', 'Bearer null']) {
-      const res = await request(authorization)
-      await expectError(res, 503, 'unavailable', ['ADMIN_TOKEN'])
-      expect(res.headers.get('www-authenticate')).toBeNull()
-    }
-    expect(ran()).toBe(0)
-  })
+  ])(
+    'answers 503 unavailable when the secret is %s, whatever is presented',
+    async (_, bindings) => {
+      const { request, ran } = guarded(bindings)
+      for (const authorization of [undefined, 'Bearer ', 'Bearer undefined', 'Bearer null']) {
+        const res = await request(authorization)
+        await expectError(res, 503, 'unavailable', ['ADMIN_TOKEN'])
+        expect(res.headers.get('www-authenticate')).toBeNull()
+      }
+      expect(ran()).toBe(0)
+    },
+  )
 })

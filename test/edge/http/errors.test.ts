@@ -22,7 +22,10 @@ describe('unknown routes', () => {
 
 describe('unknown routes under /admin', () => {
   it('answers 404 not_found to the admin', async () => {
-    const res = await call('/admin/users', { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const res = await call('/admin/users', {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    })
     await expectError(res, 404, 'not_found')
   })
 
@@ -58,7 +61,10 @@ describe('handleError', () => {
 
   it('sends the generic text for a coded error, not its internal message', async () => {
     const { app } = appThrowing(new AppError('invalid_grant', 'refresh token abc123 reused'))
-    const body = await expectError(await app.request('/'), 401, 'invalid_grant', ['abc123', 'reused'])
+    const body = await expectError(await app.request('/'), 401, 'invalid_grant', [
+      'abc123',
+      'reused',
+    ])
     expect(body.error_description).toBe('the grant is invalid, expired, revoked or already used')
   })
 
@@ -69,7 +75,9 @@ describe('handleError', () => {
       [12.1, '13'],
       [900, '900'],
     ] as const) {
-      const { app } = appThrowing(new AppError('rate_limited', 'throttled', { retryAfterSeconds: seconds }))
+      const { app } = appThrowing(
+        new AppError('rate_limited', 'throttled', { retryAfterSeconds: seconds }),
+      )
       const res = await app.request('/')
       expect(res.headers.get('retry-after')).toBe(header)
       await expectError(res, 429, 'rate_limited')

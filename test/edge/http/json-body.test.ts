@@ -37,7 +37,12 @@ function streamOf(bytes: Uint8Array, chunk = 1000): ReadableStream<Uint8Array> {
 }
 
 function post(path: string, body: BodyInit | null, headers: Record<string, string> = {}) {
-  return call(path, { method: 'POST', headers, body, ...(body instanceof ReadableStream && { duplex: 'half' }) })
+  return call(path, {
+    method: 'POST',
+    headers,
+    body,
+    ...(body instanceof ReadableStream && { duplex: 'half' }),
+  })
 }
 
 let alice: TestUser
@@ -75,7 +80,10 @@ describe('JSON bodies: media type', () => {
     ['a quoted upper-case charset', 'application/json;charset="UTF-8"'],
     ['upper-case type', 'Application/JSON'],
   ])('accepts application/json with %s', async (_, type) => {
-    const res = await post('/auth/login', valid(), { 'content-type': type, 'cf-connecting-ip': freshAddress() })
+    const res = await post('/auth/login', valid(), {
+      'content-type': type,
+      'cf-connecting-ip': freshAddress(),
+    })
     expect(res.status).toBe(200)
   })
 
@@ -85,14 +93,19 @@ describe('JSON bodies: media type', () => {
       authorization: `Bearer ${ADMIN_TOKEN}`,
     })
     await expectError(res, 415, 'unsupported_media_type')
-    const row = await env.DB.prepare('SELECT 1 FROM users WHERE username_key = ?').bind('mallory').first()
+    const row = await env.DB.prepare('SELECT 1 FROM users WHERE username_key = ?')
+      .bind('mallory')
+      .first()
     expect(row).toBeNull()
   })
 
   it('does not count a refused media type as a failed login', async () => {
     const address = freshAddress()
     for (let i = 0; i < 8; i++) {
-      const res = await post('/auth/login', valid(), { 'content-type': 'text/plain', 'cf-connecting-ip': address })
+      const res = await post('/auth/login', valid(), {
+        'content-type': 'text/plain',
+        'cf-connecting-ip': address,
+      })
       expect(res.status).toBe(415)
     }
     await loginOk(alice, address)
@@ -128,7 +141,10 @@ describe('JSON bodies: size', () => {
   })
 
   it('counts bytes, not characters: a body under 8192 UTF-16 units but over 8192 bytes is refused', async () => {
-    const body = JSON.stringify({ username: 'alice', password: '🦊'.repeat(1020) + 'x'.repeat(4200) })
+    const body = JSON.stringify({
+      username: 'alice',
+      password: '🦊'.repeat(1020) + 'x'.repeat(4200),
+    })
     expect(body.length).toBeLessThan(MAX)
     expect(encoder.encode(body).length).toBeGreaterThan(MAX)
     const res = await post('/auth/login', body, json)
@@ -160,7 +176,10 @@ describe('JSON bodies: encoding and syntax', () => {
   it.each([
     ['a 0xFF byte', bytes('{"username":"a', [0xff], '","password":"p"}')],
     ['an overlong encoding of /', bytes('{"username":"a', [0xc0, 0xaf], '","password":"p"}')],
-    ['an encoded surrogate (CESU-8)', bytes('{"username":"a', [0xed, 0xa0, 0x80], '","password":"p"}')],
+    [
+      'an encoded surrogate (CESU-8)',
+      bytes('{"username":"a', [0xed, 0xa0, 0x80], '","password":"p"}'),
+    ],
     ['a truncated sequence', bytes('{"username":"a', [0xe2, 0x82], '","password":"p"}')],
     ['UTF-16LE', new Uint8Array([0x7b, 0x00, 0x7d, 0x00])],
   ])('answers 400 invalid_request for invalid UTF-8: %s', async (_, body) => {
@@ -195,7 +214,10 @@ describe('JSON bodies: encoding and syntax', () => {
   })
 
   it('decodes a UTF-8 byte-order mark as no character (the body still parses)', async () => {
-    const body = bytes([0xef, 0xbb, 0xbf], JSON.stringify({ username: alice.username, password: alice.password }))
+    const body = bytes(
+      [0xef, 0xbb, 0xbf],
+      JSON.stringify({ username: alice.username, password: alice.password }),
+    )
     const res = await post('/auth/login', body, { ...json, 'cf-connecting-ip': freshAddress() })
     expect(res.status).toBe(200)
   })
@@ -215,13 +237,20 @@ describe('jsonBody(): the factory', () => {
     return { app, ran: () => ran }
   }
 
-  it.each([0, -1, 1.5, Number.NaN])('throws TypeError at construction for maxBytes %s', (maxBytes) => {
-    expect(() => jsonBody(Schema, { maxBytes })).toThrow(TypeError)
-  })
+  it.each([0, -1, 1.5, Number.NaN])(
+    'throws TypeError at construction for maxBytes %s',
+    (maxBytes) => {
+      expect(() => jsonBody(Schema, { maxBytes })).toThrow(TypeError)
+    },
+  )
 
   it('hands the parsed, schema-checked body to the handler', async () => {
     const { app, ran } = appWith({})
-    const res = await app.request('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' })
+    const res = await app.request('/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":1}',
+    })
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ body: { n: 1 } })
     expect(ran()).toBe(1)
@@ -229,7 +258,11 @@ describe('jsonBody(): the factory', () => {
 
   it('honours a custom maxBytes and never runs the handler past it', async () => {
     const { app, ran } = appWith({ maxBytes: 8 })
-    const res = await app.request('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":123}' })
+    const res = await app.request('/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":123}',
+    })
     await expectError(res, 413, 'payload_too_large')
     expect(ran()).toBe(0)
   })
@@ -240,13 +273,21 @@ describe('jsonBody(): the factory', () => {
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ body: null })
     const required = appWith({})
-    await expectError(await required.app.request('/', { method: 'POST' }), 415, 'unsupported_media_type')
+    await expectError(
+      await required.app.request('/', { method: 'POST' }),
+      415,
+      'unsupported_media_type',
+    )
     expect(required.ran()).toBe(0)
   })
 
   it('still checks a body that is present on an optional route', async () => {
     const { app, ran } = appWith({ optional: true })
-    const res = await app.request('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":"1"}' })
+    const res = await app.request('/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":"1"}',
+    })
     await expectError(res, 400, 'invalid_request')
     expect(ran()).toBe(0)
   })

@@ -1,5 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { ADMIN_TOKEN, FEED_TOKEN, call, createUser, feed, login, loginOk, postJson, refresh } from '../support.ts'
+import {
+  ADMIN_TOKEN,
+  FEED_TOKEN,
+  call,
+  createUser,
+  feed,
+  login,
+  loginOk,
+  postJson,
+  refresh,
+} from '../support.ts'
 import { basic, createClient, serviceToken, tokenRequest } from '../service-support.ts'
 
 let lines: string[]
@@ -21,7 +31,13 @@ function requests(): string[] {
   return lines
     .map((line) => {
       try {
-        return JSON.parse(line) as { msg?: string; method: string; route: string; status: number; ms: unknown }
+        return JSON.parse(line) as {
+          msg?: string
+          method: string
+          route: string
+          status: number
+          ms: unknown
+        }
       } catch {
         return undefined
       }
@@ -64,7 +80,9 @@ describe('the request log', () => {
   it('leaves out successful revocation-feed polls and health checks, not refused ones', async () => {
     await feed(0)
     expect((await call('/healthz')).status).toBe(200)
-    const refused = await call('/auth/revocations?after=0', { headers: { authorization: 'Bearer not-the-feed-token' } })
+    const refused = await call('/auth/revocations?after=0', {
+      headers: { authorization: 'Bearer not-the-feed-token' },
+    })
     expect(refused.status).toBe(401)
     expect(requests()).toEqual(['GET /auth/revocations 401'])
     expect(lines.join('\n')).not.toContain(FEED_TOKEN)

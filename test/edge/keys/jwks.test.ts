@@ -24,7 +24,12 @@ beforeAll(async () => {
   const res = await exports.default.fetch(`${BASE}/admin/users`, {
     method: 'POST',
     headers: { ...ADMIN, 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'jwks-user', password: 'jwks-password-1', scope: 'chat:read', rooms: ['lobby'] }),
+    body: JSON.stringify({
+      username: 'jwks-user',
+      password: 'jwks-password-1',
+      scope: 'chat:read',
+      rooms: ['lobby'],
+    }),
   })
   expect(res.status).toBe(201)
 })
@@ -40,7 +45,13 @@ describe('GET /.well-known/jwks.json', () => {
     const body = (await res.json()) as { keys: Record<string, unknown>[] }
     expect(body.keys).toHaveLength(2)
     for (const key of body.keys) {
-      expect(key).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: expect.any(String) })
+      expect(key).toMatchObject({
+        kty: 'EC',
+        crv: 'P-256',
+        alg: 'ES256',
+        use: 'sig',
+        kid: expect.any(String),
+      })
       for (const m of PRIVATE_MEMBERS) expect(key).not.toHaveProperty(m)
     }
   })
@@ -53,7 +64,9 @@ describe('GET /.well-known/jwks.json', () => {
     expect(same.headers.get('cache-control')).toBe(`public, max-age=${env.JWKS_MAX_AGE}`)
     expect(await same.text()).toBe('')
     expect((await get('/.well-known/jwks.json', { 'if-none-match': `W/${etag}` })).status).toBe(304)
-    expect((await get('/.well-known/jwks.json', { 'if-none-match': '"stale", ' + etag })).status).toBe(304)
+    expect(
+      (await get('/.well-known/jwks.json', { 'if-none-match': '"stale", ' + etag })).status,
+    ).toBe(304)
     expect((await get('/.well-known/jwks.json', { 'if-none-match': '"stale"' })).status).toBe(200)
   })
 

@@ -10,7 +10,11 @@ import {
   type LifecycleConfig,
 } from '../../../edge/keys/lifecycle.ts'
 
-const cfg: LifecycleConfig = { jwksMaxAgeSeconds: 300, rotationPeriodSeconds: 3600, accessTokenTtlSeconds: 300 }
+const cfg: LifecycleConfig = {
+  jwksMaxAgeSeconds: 300,
+  rotationPeriodSeconds: 3600,
+  accessTokenTtlSeconds: 300,
+}
 
 function key(kid: string, state: KeyRecord['state'], fields: Partial<KeyRecord> = {}): KeyRecord {
   return {
@@ -53,13 +57,20 @@ describe('planRotation', () => {
 
   it('in an emergency drops the active key and promotes the next one without waiting', () => {
     const young = [key('a', 'active'), key('n', 'next', { createdAt: 5000 })]
-    expect(planRotation(young, 5001, cfg, 'emergency')).toMatchObject({ kind: 'rotate', promote: 'n', drop: 'a', retire: null })
+    expect(planRotation(young, 5001, cfg, 'emergency')).toMatchObject({
+      kind: 'rotate',
+      promote: 'n',
+      drop: 'a',
+      retire: null,
+    })
   })
 })
 
 describe('publication', () => {
   it('keeps a retired key for the isolate cache window, the token lifetime and the clock tolerance', () => {
-    expect(removalTime(100, cfg)).toBe(100 + ACTIVE_KEY_CACHE_SECONDS + 300 + CLOCK_TOLERANCE_SECONDS)
+    expect(removalTime(100, cfg)).toBe(
+      100 + ACTIVE_KEY_CACHE_SECONDS + 300 + CLOCK_TOLERANCE_SECONDS,
+    )
   })
 
   it('publishes active, next, then retired keys, and drops retired keys at removeAt exactly', () => {

@@ -42,7 +42,7 @@ function verify(token: string, jwks: JWK[], at: number) {
 }
 
 describe('KEYS Durable Object lifecycle', () => {
-  it('holds every invariant of PROTOCOL §4 across several rotation periods', async () => {
+  it('holds every invariant of docs/protocol.md §4 across several rotation periods', async () => {
     const stub = stubFor('lifecycle')
     const start = 1_800_000_000
     const end = start + 4 * PERIOD + 2 * M
@@ -78,7 +78,10 @@ describe('KEYS Durable Object lifecycle', () => {
 
       // Invariant 2: a verifier whose cache was filled M seconds ago knows the signing key.
       const stale = snapshots.get(t - M) ?? snapshots.get(start)!
-      await expect(verify(token, stale, t), `token at ${t - start}s vs JWKS cached ${M}s`).resolves.toMatchObject({
+      await expect(
+        verify(token, stale, t),
+        `token at ${t - start}s vs JWKS cached ${M}s`,
+      ).resolves.toMatchObject({
         kid: signer.kid,
       })
 
@@ -87,7 +90,10 @@ describe('KEYS Durable Object lifecycle', () => {
         if (old.exp + CLOCK_TOLERANCE_SECONDS < t) continue
         await expect(verify(old.token, jwks, t)).resolves.toBeTruthy()
       }
-      live.splice(0, live.findIndex((o) => o.exp + CLOCK_TOLERANCE_SECONDS >= t))
+      live.splice(
+        0,
+        live.findIndex((o) => o.exp + CLOCK_TOLERANCE_SECONDS >= t),
+      )
     }
     // The clock crossed four periods: four rotations, five signing keys.
     expect(activeKids.size).toBe(5)
@@ -144,7 +150,9 @@ describe('KEYS Durable Object lifecycle', () => {
   it('creates exactly one active key when many cold requests race', async () => {
     const stub = stubFor('race')
     const t0 = 2_100_000_000
-    const kids = await Promise.all(Array.from({ length: 8 }, () => stub.activeKey(t0).then((k) => k.kid)))
+    const kids = await Promise.all(
+      Array.from({ length: 8 }, () => stub.activeKey(t0).then((k) => k.kid)),
+    )
     expect(new Set(kids).size).toBe(1)
     expect((await stub.list(t0)).filter((k) => k.state === 'active')).toHaveLength(1)
   })
@@ -156,6 +164,8 @@ describe('KEYS Durable Object lifecycle', () => {
     const wrongKek = await importKek('d3Jvbmcta2V5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGU')
     await expect(importSigningKey(active, wrongKek)).rejects.toThrow()
     // A stored key bound to another kid (AAD) does not decrypt either.
-    await expect(importSigningKey({ ...active, kid: 'other' }, await importKek(env.KEY_ENCRYPTION_KEY))).rejects.toThrow()
+    await expect(
+      importSigningKey({ ...active, kid: 'other' }, await importKek(env.KEY_ENCRYPTION_KEY)),
+    ).rejects.toThrow()
   })
 })

@@ -95,7 +95,9 @@ describe('GET /auth/revocations', () => {
   it('leaves out events whose until has passed, while next still moves past them', async () => {
     const { next } = await feed(0)
     const past = Math.floor(Date.now() / 1000) - 3600
-    await env.DB.prepare(`INSERT INTO revocations (kind, id, at, until) VALUES ('session', 'stale-sid', ?, ?)`)
+    await env.DB.prepare(
+      `INSERT INTO revocations (kind, id, at, until) VALUES ('session', 'stale-sid', ?, ?)`,
+    )
       .bind(past - 400, past)
       .run()
     const page = await feed(next)
@@ -126,7 +128,10 @@ describe('GET /auth/revocations: refusals', () => {
     ['no Authorization header', {}],
     ['a wrong token', { authorization: 'Bearer wrong-feed-token' }],
     ['the admin token', { authorization: `Bearer ${ADMIN_TOKEN}` }],
-    ['the feed token as Basic credentials', { authorization: `Basic ${btoa(`feed:${FEED_TOKEN}`)}` }],
+    [
+      'the feed token as Basic credentials',
+      { authorization: `Basic ${btoa(`feed:${FEED_TOKEN}`)}` },
+    ],
     ['the feed token in the query', {}, `&token=${FEED_TOKEN}`],
   ])('answers 401 unauthorized with a bearer challenge for %s', async (_, headers, query = '') => {
     const res = await call(`/auth/revocations?after=0${query}`, { headers })
@@ -135,13 +140,23 @@ describe('GET /auth/revocations: refusals', () => {
     expect(body).not.toHaveProperty('events')
   })
 
-  it.each([['-1'], ['abc'], [''], ['1.5'], ['1e3'], ['0x10'], [' 1'], ['1 '], ['9'.repeat(16)], ['NaN']])(
-    'answers 400 invalid_request for after=%j',
-    async (after) => {
-      const res = await call(`/auth/revocations?after=${encodeURIComponent(after)}`, { headers: auth })
-      await expectError(res, 400, 'invalid_request')
-    },
-  )
+  it.each([
+    ['-1'],
+    ['abc'],
+    [''],
+    ['1.5'],
+    ['1e3'],
+    ['0x10'],
+    [' 1'],
+    ['1 '],
+    ['9'.repeat(16)],
+    ['NaN'],
+  ])('answers 400 invalid_request for after=%j', async (after) => {
+    const res = await call(`/auth/revocations?after=${encodeURIComponent(after)}`, {
+      headers: auth,
+    })
+    await expectError(res, 400, 'invalid_request')
+  })
 
   it('checks the token before the query: a stranger with a bad cursor gets 401', async () => {
     await expectError(await call('/auth/revocations?after=-1'), 401, 'unauthorized')
@@ -153,7 +168,11 @@ describe('GET /auth/revocations: refusals', () => {
   ])('answers 503 unavailable, never open, when REVOCATION_FEED_TOKEN is %s', async (_, value) => {
     const unconfigured = { ...env, REVOCATION_FEED_TOKEN: value } as unknown as Env
     for (const authorization of [`Bearer ${FEED_TOKEN}`, '']) {
-      const res = await app.request('/auth/revocations?after=0', { headers: { authorization } }, unconfigured)
+      const res = await app.request(
+        '/auth/revocations?after=0',
+        { headers: { authorization } },
+        unconfigured,
+      )
       await expectError(res, 503, 'unavailable', [FEED_TOKEN])
     }
   })

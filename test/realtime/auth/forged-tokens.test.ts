@@ -9,13 +9,7 @@ import { once } from 'node:events'
 import { createPublicKey } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  cleanup,
-  startIssuer,
-  testKey,
-  type TestIssuer,
-  type TestKey,
-} from '../support.ts'
+import { cleanup, startIssuer, testKey, type TestIssuer, type TestKey } from '../support.ts'
 import {
   b64,
   movableClock,

@@ -1,6 +1,6 @@
 /**
  * Helpers shared by the handshake tests: the two transports, the contract's
- * `connect_error` data per code (PROTOCOL §5 error table, written out here
+ * `connect_error` data per code (docs/protocol.md §5 error table, written out here
  * rather than taken from realtime/errors.ts so the tests hold the server to
  * the contract), a server whose user middleware records every socket that
  * got past verification, and hand-built JWS pieces for forgeries.
@@ -20,8 +20,10 @@ export type ClientOptions = Partial<ManagerOptions & SocketOptions>
 /** `connect` and `refusal` pinned to one transport, for `describe.each(TRANSPORTS)`. */
 export function overTransport(transport: Transport) {
   return {
-    open: (url: string, options: ClientOptions = {}) => connect(url, { transports: [transport], ...options }),
-    refuse: (url: string, options: ClientOptions = {}) => refusal(url, { transports: [transport], ...options }),
+    open: (url: string, options: ClientOptions = {}) =>
+      connect(url, { transports: [transport], ...options }),
+    refuse: (url: string, options: ClientOptions = {}) =>
+      refusal(url, { transports: [transport], ...options }),
   }
 }
 

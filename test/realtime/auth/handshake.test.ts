@@ -1,5 +1,5 @@
 /**
- * The realtime handshake (PROTOCOL §5) end to end: a real JWKS issuer on
+ * The realtime handshake (docs/protocol.md §5) end to end: a real JWKS issuer on
  * loopback, the real server on port 0, real socket.io clients, over both
  * transports. Every refusal is checked by its exact `connect_error`, and by
  * the user middleware never having run.

@@ -7,8 +7,20 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Socket } from 'socket.io-client'
 import type { SocketMiddleware } from '../../../realtime/auth/handshake.ts'
-import { createSocketioJwtCompat, type WithDecodedToken } from '../../../realtime/auth/socketio-jwt-compat.ts'
-import { cleanup, client, connect, envelope, next, refusal, startIssuer, startServer } from '../support.ts'
+import {
+  createSocketioJwtCompat,
+  type WithDecodedToken,
+} from '../../../realtime/auth/socketio-jwt-compat.ts'
+import {
+  cleanup,
+  client,
+  connect,
+  envelope,
+  next,
+  refusal,
+  startIssuer,
+  startServer,
+} from '../support.ts'
 import { disconnection, request, settle, timeline, until } from '../waits.ts'
 
 afterEach(cleanup)
@@ -23,10 +35,17 @@ type Outcome = { event: 'authenticated' } | { event: 'unauthorized'; msg: unknow
  * outcome this resolves with: a throw inside a socket.io listener would be an
  * uncaught exception in the test process.
  */
-function readmeClient(url: string, jwt: string | undefined, options: ClientOptions = {}): { socket: Socket; outcome: Promise<Outcome> } {
+function readmeClient(
+  url: string,
+  jwt: string | undefined,
+  options: ClientOptions = {},
+): { socket: Socket; outcome: Promise<Outcome> } {
   const socket = client(url, options)
   const outcome = new Promise<Outcome>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('neither authenticated nor unauthorized within 5 s')), 5000)
+    const timer = setTimeout(
+      () => reject(new Error('neither authenticated nor unauthorized within 5 s')),
+      5000,
+    )
     const done = (result: Outcome) => {
       clearTimeout(timer)
       resolve(result)
@@ -65,19 +84,38 @@ describe('the socketio-jwt compat mode', () => {
     const { socket, outcome } = readmeClient(url, token)
 
     expect(await outcome).toEqual({ event: 'authenticated' })
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
     const message = next(socket, 'chat:message')
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hello' }))).toMatchObject({ ok: true })
-    expect(await message).toMatchObject({ room: 'lobby', from: { sub: 'u-old', name: 'olga' }, text: 'hello' })
+    expect(
+      await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hello' })),
+    ).toMatchObject({ ok: true })
+    expect(await message).toMatchObject({
+      room: 'lobby',
+      from: { sub: 'u-old', name: 'olga' },
+      text: 'hello',
+    })
 
     const serverSocket = server.io.of('/').sockets.get(socket.id!)!
-    expect(serverSocket.data.auth).toMatchObject({ sub: 'u-old', sid: 's-old', name: 'olga', kid: issuer.key.kid })
-    expect((serverSocket as WithDecodedToken).decoded_token).toMatchObject({ sub: 'u-old', sid: 's-old', name: 'olga' })
+    expect(serverSocket.data.auth).toMatchObject({
+      sub: 'u-old',
+      sid: 's-old',
+      name: 'olga',
+      kid: issuer.key.kid,
+    })
+    expect((serverSocket as WithDecodedToken).decoded_token).toMatchObject({
+      sub: 'u-old',
+      sid: 's-old',
+      name: 'olga',
+    })
     const rooms = server.io.of('/').adapter.rooms
     expect(rooms.get('user:u-old')).toEqual(new Set([socket.id]))
     expect(rooms.get('session:s-old')).toEqual(new Set([socket.id]))
     expect((await server.metrics.connections.get()).values[0]?.value).toBe(1)
-    expect((await server.metrics.socketioJwtCompat.get()).values).toEqual([{ labels: { outcome: 'ok' }, value: 1 }])
+    expect((await server.metrics.socketioJwtCompat.get()).values).toEqual([
+      { labels: { outcome: 'ok' }, value: 1 },
+    ])
   })
 
   it('works over polling too', async () => {
@@ -85,7 +123,9 @@ describe('the socketio-jwt compat mode', () => {
     const { url } = await startServer(issuer, COMPAT)
     const { socket, outcome } = readmeClient(url, await issuer.mint(), { transports: ['polling'] })
     expect(await outcome).toEqual({ event: 'authenticated' })
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
   })
 
   it('answers an invalid token with unauthorized in socketio-jwt shape, then disconnects', async () => {
@@ -96,7 +136,10 @@ describe('the socketio-jwt compat mode', () => {
     const events = timeline(socket)
     const gone = disconnection(socket)
 
-    expect(await outcome).toEqual({ event: 'unauthorized', msg: unauthorizedWith('the access token is invalid') })
+    expect(await outcome).toEqual({
+      event: 'unauthorized',
+      msg: unauthorizedWith('the access token is invalid'),
+    })
     expect(await gone).toBe('io server disconnect')
     expect(events).toEqual([
       ['unauthorized', unauthorizedWith('the access token is invalid')],
@@ -108,14 +151,17 @@ describe('the socketio-jwt compat mode', () => {
   it.each([
     ['no token', undefined, 'no access token'],
     ['a token that is not a JWS', 'not-a-jwt', 'the access token is malformed'],
-  ])('answers authenticate with %s with unauthorized, then disconnects', async (_, jwt, message) => {
-    const issuer = await startIssuer()
-    const { url } = await startServer(issuer, COMPAT)
-    const { socket, outcome } = readmeClient(url, jwt)
-    const gone = disconnection(socket)
-    expect(await outcome).toEqual({ event: 'unauthorized', msg: unauthorizedWith(message) })
-    expect(await gone).toBe('io server disconnect')
-  })
+  ])(
+    'answers authenticate with %s with unauthorized, then disconnects',
+    async (_, jwt, message) => {
+      const issuer = await startIssuer()
+      const { url } = await startServer(issuer, COMPAT)
+      const { socket, outcome } = readmeClient(url, jwt)
+      const gone = disconnection(socket)
+      expect(await outcome).toEqual({ event: 'unauthorized', msg: unauthorizedWith(message) })
+      expect(await gone).toBe('io server disconnect')
+    },
+  )
 
   it('gives a socket timeoutMs to authenticate, then sends unauthorized and disconnects it', async () => {
     const issuer = await startIssuer()
@@ -142,8 +188,12 @@ describe('the socketio-jwt compat mode', () => {
     const { server, url } = await startServer(issuer, COMPAT)
     const listened: string[] = []
     server.io.on('connection', (s) => s.on('chat:send', () => listened.push('chat:send')))
-    const observer = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-obs', sid: 's-obs' }) } })
-    expect(await request(observer, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    const observer = await connect(url, {
+      auth: { token: await issuer.mint({ sub: 'u-obs', sid: 's-obs' }) },
+    })
+    expect(await request(observer, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
     const broadcast = timeline(observer)
 
     const pending = client(url)
@@ -151,7 +201,9 @@ describe('the socketio-jwt compat mode', () => {
     await next(pending, 'connect')
     const acks: unknown[] = []
     pending.emit('rt:join', envelope({ room: 'lobby' }), (reply: unknown) => acks.push(reply))
-    pending.emit('chat:send', envelope({ room: 'lobby', text: 'before auth' }), (reply: unknown) => acks.push(reply))
+    pending.emit('chat:send', envelope({ room: 'lobby', text: 'before auth' }), (reply: unknown) =>
+      acks.push(reply),
+    )
     await settle(300)
 
     expect(acks).toEqual([])
@@ -178,10 +230,15 @@ describe('the socketio-jwt compat mode', () => {
     server.revoke({ kind: 'session', id: 's-revoked', at: now, until: now + 600 })
     const { socket, outcome } = readmeClient(url, await issuer.mint({ sid: 's-revoked' }))
     const gone = disconnection(socket)
-    expect(await outcome).toEqual({ event: 'unauthorized', msg: unauthorizedWith('the session has been revoked') })
+    expect(await outcome).toEqual({
+      event: 'unauthorized',
+      msg: unauthorizedWith('the session has been revoked'),
+    })
     expect(await gone).toBe('io server disconnect')
     expect(server.io.of('/').sockets.size).toBe(0)
-    expect((await server.metrics.socketioJwtCompat.get()).values).toEqual([{ labels: { outcome: 'token_revoked' }, value: 1 }])
+    expect((await server.metrics.socketioJwtCompat.get()).values).toEqual([
+      { labels: { outcome: 'token_revoked' }, value: 1 },
+    ])
   })
 
   it('holds a socket authenticated this way to the per-user cap', async () => {
@@ -189,13 +246,19 @@ describe('the socketio-jwt compat mode', () => {
     const { url } = await startServer(issuer, { ...COMPAT, limits: { perUser: 1 } })
     await connect(url, { auth: { token: await issuer.mint({ sub: 'u-cap', sid: 's-1' }) } })
     const { outcome } = readmeClient(url, await issuer.mint({ sub: 'u-cap', sid: 's-2' }))
-    expect(await outcome).toEqual({ event: 'unauthorized', msg: unauthorizedWith('too many requests') })
+    expect(await outcome).toEqual({
+      event: 'unauthorized',
+      msg: unauthorizedWith('too many requests'),
+    })
   })
 
   it('disconnects a socket authenticated this way at exp, after rt:error token_expired, like any other', async () => {
     const issuer = await startIssuer()
     const { url } = await startServer(issuer, { ...COMPAT, clockToleranceSeconds: 0 })
-    const { socket, outcome } = readmeClient(url, await issuer.mint({ exp: Math.floor(Date.now() / 1000) + 3 }))
+    const { socket, outcome } = readmeClient(
+      url,
+      await issuer.mint({ exp: Math.floor(Date.now() / 1000) + 3 }),
+    )
     const events = timeline(socket)
     expect(await outcome).toEqual({ event: 'authenticated' })
     expect(await disconnection(socket, 6000)).toBe('io server disconnect')
@@ -218,10 +281,15 @@ describe('the socketio-jwt compat mode', () => {
     await next(pending, 'connect')
     expect(seen).toEqual([])
 
-    expect(await readmeClient(url, await issuer.mint({ sub: 'u-ok' })).outcome).toEqual({ event: 'authenticated' })
+    expect(await readmeClient(url, await issuer.mint({ sub: 'u-ok' })).outcome).toEqual({
+      event: 'authenticated',
+    })
     const banned = readmeClient(url, await issuer.mint({ sub: 'u-banned', sid: 's-b' }))
     const gone = disconnection(banned.socket)
-    expect(await banned.outcome).toEqual({ event: 'unauthorized', msg: unauthorizedWith('not allowed') })
+    expect(await banned.outcome).toEqual({
+      event: 'unauthorized',
+      msg: unauthorizedWith('not allowed'),
+    })
     expect(await gone).toBe('io server disconnect')
     expect(seen).toEqual(['u-ok', 'u-banned'])
   })
@@ -229,9 +297,15 @@ describe('the socketio-jwt compat mode', () => {
   it('still refuses a handshake whose token is present but bad: only a missing token is let in pending', async () => {
     const issuer = await startIssuer()
     const { url } = await startServer(issuer, COMPAT)
-    expect(await refusal(url, { auth: { token: 'not-a-jwt' } })).toMatchObject({ message: 'token_malformed' })
-    expect(await refusal(url, { auth: { token: await issuer.mint({ aud: 'elsewhere' }) } })).toMatchObject({ message: 'token_invalid' })
-    expect(await refusal(url, { query: { token: await issuer.mint() } })).toMatchObject({ message: 'token_in_query' })
+    expect(await refusal(url, { auth: { token: 'not-a-jwt' } })).toMatchObject({
+      message: 'token_malformed',
+    })
+    expect(
+      await refusal(url, { auth: { token: await issuer.mint({ aud: 'elsewhere' }) } }),
+    ).toMatchObject({ message: 'token_invalid' })
+    expect(await refusal(url, { query: { token: await issuer.mint() } })).toMatchObject({
+      message: 'token_in_query',
+    })
   })
 
   it('also sets the deprecated socket.decoded_token on sockets authenticated in the handshake', async () => {
@@ -245,7 +319,10 @@ describe('the socketio-jwt compat mode', () => {
   it('is off by default: a tokenless connect is refused with connect_error token_missing', async () => {
     const issuer = await startIssuer()
     const { url } = await startServer(issuer)
-    expect(await refusal(url)).toEqual({ message: 'token_missing', data: { code: 'token_missing', retryable: false, refresh: false } })
+    expect(await refusal(url)).toEqual({
+      message: 'token_missing',
+      data: { code: 'token_missing', retryable: false, refresh: false },
+    })
   })
 
   it('on close, tells a pending socket rt:error unavailable and disconnects it', async () => {
@@ -263,7 +340,12 @@ describe('the socketio-jwt compat mode', () => {
   })
 
   it('refuses a timeoutMs that is not a positive number with a TypeError', () => {
-    const deps = { tokenSource: {}, verifier: {} as never, limits: {} as never, sessions: {} as never }
+    const deps = {
+      tokenSource: {},
+      verifier: {} as never,
+      limits: {} as never,
+      sessions: {} as never,
+    }
     for (const timeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => createSocketioJwtCompat({ ...deps, timeoutMs })).toThrow(TypeError)
     }
@@ -272,7 +354,8 @@ describe('the socketio-jwt compat mode', () => {
 
 describe('after cleanup', () => {
   it('no pending timer, server or socket of the compat mode keeps the process alive', async () => {
-    const count = (kind: string) => process.getActiveResourcesInfo().filter((a) => a === kind).length
+    const count = (kind: string) =>
+      process.getActiveResourcesInfo().filter((a) => a === kind).length
     const network = () => count('TCPServerWrap') + count('TCPSocketWrap')
     await until(() => network() === 0, { what: 'no server or socket open' })
     const timers = count('Timeout')
@@ -282,6 +365,8 @@ describe('after cleanup', () => {
     await Promise.all(pending.map((s) => next(s, 'connect')))
     expect(count('Timeout')).toBeGreaterThan(timers)
     await cleanup()
-    await until(() => network() === 0 && count('Timeout') <= timers, { what: 'every server, socket and timer gone' })
+    await until(() => network() === 0 && count('Timeout') <= timers, {
+      what: 'every server, socket and timer gone',
+    })
   })
 })

@@ -8,7 +8,15 @@ import { defineEvent } from '../../../realtime/messages/registry.ts'
 import { createRealtimeServer } from '../../../realtime/server.ts'
 import { AppError } from '../../../shared/errors.ts'
 import { MAX_ENVELOPE_BYTES } from '../../../shared/constants.ts'
-import { cleanup, connect, envelope, next, startIssuer, startServer, type TestIssuer } from '../support.ts'
+import {
+  cleanup,
+  connect,
+  envelope,
+  next,
+  startIssuer,
+  startServer,
+  type TestIssuer,
+} from '../support.ts'
 import { disconnection, record, request, settle, timeline, until } from '../waits.ts'
 
 afterEach(cleanup)
@@ -53,23 +61,29 @@ describe('the envelope', () => {
     ['two arguments', [valid(), valid()]],
     ['zero arguments', []],
     ['data missing text', [envelope({ room: 'lobby' })]],
-    ['data with an unknown key (a client-chosen sender)', [envelope({ room: 'lobby', text: 'hi', from: { sub: 'admin' } })]],
+    [
+      'data with an unknown key (a client-chosen sender)',
+      [envelope({ room: 'lobby', text: 'hi', from: { sub: 'admin' } })],
+    ],
     ['data with empty text', [envelope({ room: 'lobby', text: '' })]],
     ['data with text over 2000 characters', [envelope({ room: 'lobby', text: 'x'.repeat(2001) })]],
     ['data with a room of bad characters', [envelope({ room: 'lob by', text: 'hi' })]],
     ['data that is a string', [envelope('hi')]],
   ]
 
-  it.each(malformed)('refuses %s with envelope_invalid and keeps the connection', async (_, args) => {
-    const { socket } = await alice()
-    await request(socket, 'rt:join', envelope({ room: 'lobby' }))
-    const messages = record(socket, 'chat:message')
-    expect(await request(socket, 'chat:send', ...args)).toEqual(refused('envelope_invalid'))
-    // Still connected, and the refused message reached no one.
-    expect(await request(socket, 'chat:send', valid())).toMatchObject({ ok: true })
-    await until(() => messages.length === 1)
-    expect(messages).toHaveLength(1)
-  })
+  it.each(malformed)(
+    'refuses %s with envelope_invalid and keeps the connection',
+    async (_, args) => {
+      const { socket } = await alice()
+      await request(socket, 'rt:join', envelope({ room: 'lobby' }))
+      const messages = record(socket, 'chat:message')
+      expect(await request(socket, 'chat:send', ...args)).toEqual(refused('envelope_invalid'))
+      // Still connected, and the refused message reached no one.
+      expect(await request(socket, 'chat:send', valid())).toMatchObject({ ok: true })
+      await until(() => messages.length === 1)
+      expect(messages).toHaveLength(1)
+    },
+  )
 
   it('checks the envelope before the event name: a malformed envelope of an unknown event is envelope_invalid', async () => {
     const { socket } = await alice()
@@ -94,7 +108,9 @@ describe('envelope size', () => {
     expect(JSON.stringify(big).length).toBeGreaterThan(MAX_ENVELOPE_BYTES)
     expect(await request(socket, 'chat:send', big)).toEqual(refused('payload_too_large'))
     expect(socket.connected).toBe(true)
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'still here' }))).toMatchObject({ ok: true })
+    expect(
+      await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'still here' })),
+    ).toMatchObject({ ok: true })
   })
 
   it('measures an envelope carrying binary data by its serialized size, not its text frame', async () => {
@@ -105,7 +121,9 @@ describe('envelope size', () => {
     const big = envelope({ room: 'lobby', text: Buffer.alloc(10_000) })
     expect(JSON.stringify(big).length).toBeGreaterThan(MAX_ENVELOPE_BYTES)
     expect(await request(socket, 'chat:send', big)).toEqual(refused('payload_too_large'))
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'still here' }))).toMatchObject({ ok: true })
+    expect(
+      await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'still here' })),
+    ).toMatchObject({ ok: true })
   })
 
   it('measures the limit in UTF-8 bytes, not characters', async () => {
@@ -121,7 +139,9 @@ describe('envelope size', () => {
     async (transport) => {
       const issuer = await startIssuer()
       const { server, url } = await startServer(issuer)
-      const bob = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b', name: 'bob' }) } })
+      const bob = await connect(url, {
+        auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b', name: 'bob' }) },
+      })
       const mallory = await connect(url, {
         auth: { token: await issuer.mint({ sub: 'u-m', sid: 's-m' }) },
         transports: [transport],
@@ -133,9 +153,15 @@ describe('envelope size', () => {
       expect(refusedFrames).toEqual([])
       // The server did not crash: bob still chats, and a new client connects.
       expect(await request(bob, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
-      const carol = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-c', sid: 's-c' }) } })
-      expect(await request(carol, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
-      await until(() => server.io.engine.clientsCount === 2, { what: 'only bob and carol connected' })
+      const carol = await connect(url, {
+        auth: { token: await issuer.mint({ sub: 'u-c', sid: 's-c' }) },
+      })
+      expect(await request(carol, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+        ok: true,
+      })
+      await until(() => server.io.engine.clientsCount === 2, {
+        what: 'only bob and carol connected',
+      })
     },
   )
 })
@@ -149,19 +175,34 @@ describe('events and scopes', () => {
   it('refuses a send without the event scope with forbidden, before looking at the data', async () => {
     const issuer = await startIssuer()
     const { url } = await startServer(issuer)
-    const carol = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-c', sid: 's-c', scope: 'chat:read', rooms: ['lobby'] }) } })
-    expect(await request(carol, 'rt:join', envelope({ room: 'lobby' }))).toEqual({ ok: true, data: { room: 'lobby' } })
-    expect(await request(carol, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(refused('forbidden'))
+    const carol = await connect(url, {
+      auth: {
+        token: await issuer.mint({ sub: 'u-c', sid: 's-c', scope: 'chat:read', rooms: ['lobby'] }),
+      },
+    })
+    expect(await request(carol, 'rt:join', envelope({ room: 'lobby' }))).toEqual({
+      ok: true,
+      data: { room: 'lobby' },
+    })
+    expect(await request(carol, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(
+      refused('forbidden'),
+    )
     // Scope comes before the data schema in the contract's order.
-    expect(await request(carol, 'chat:send', envelope({ nonsense: true }))).toEqual(refused('forbidden'))
+    expect(await request(carol, 'chat:send', envelope({ nonsense: true }))).toEqual(
+      refused('forbidden'),
+    )
   })
 
   it('a scope that merely contains the required one as a substring does not grant it', async () => {
     const issuer = await startIssuer()
     const { url } = await startServer(issuer)
-    const socket = await connect(url, { auth: { token: await issuer.mint({ scope: 'chat:read chat:writer xchat:write' }) } })
+    const socket = await connect(url, {
+      auth: { token: await issuer.mint({ scope: 'chat:read chat:writer xchat:write' }) },
+    })
     await request(socket, 'rt:join', envelope({ room: 'lobby' }))
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(refused('forbidden'))
+    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(
+      refused('forbidden'),
+    )
   })
 })
 
@@ -190,7 +231,9 @@ describe('refusals without an ack', () => {
     const errors = record(socket, 'rt:error')
     socket.emit('rt:join', envelope({ room: 'lobby' }))
     // A later acknowledged message proves the first was handled (per-socket order).
-    expect(await request(socket, 'rt:join', envelope({ room: 'team:a:x' }))).toMatchObject({ ok: true })
+    expect(await request(socket, 'rt:join', envelope({ room: 'team:a:x' }))).toMatchObject({
+      ok: true,
+    })
     expect(errors).toEqual([])
   })
 })
@@ -204,9 +247,19 @@ describe('message rate', () => {
 
   it('refuses messages after the burst with rate_limited and retryAfterMs > 0', async () => {
     const { socket } = await alice({ messageRate: { perSecond: 1, burst: 3 }, now: frozen() })
-    for (let i = 0; i < 3; i++) expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    for (let i = 0; i < 3; i++)
+      expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+        ok: true,
+      })
     const reply = await request(socket, 'rt:join', envelope({ room: 'lobby' }))
-    expect(reply).toEqual({ ok: false, error: { code: 'rate_limited', message: expect.any(String), retryAfterMs: expect.any(Number) } })
+    expect(reply).toEqual({
+      ok: false,
+      error: {
+        code: 'rate_limited',
+        message: expect.any(String),
+        retryAfterMs: expect.any(Number),
+      },
+    })
     expect(reply.error.retryAfterMs).toBeGreaterThan(0)
     expect(reply.error.retryAfterMs).toBeLessThanOrEqual(1000)
     expect(socket.connected).toBe(true)
@@ -225,10 +278,19 @@ describe('message rate', () => {
   })
 
   it('gives each socket its own bucket', async () => {
-    const { socket, issuer, url } = await alice({ messageRate: { perSecond: 1, burst: 1 }, now: frozen() })
-    const other = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b' }) } })
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ error: { code: 'rate_limited' } })
+    const { socket, issuer, url } = await alice({
+      messageRate: { perSecond: 1, burst: 1 },
+      now: frozen(),
+    })
+    const other = await connect(url, {
+      auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b' }) },
+    })
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      error: { code: 'rate_limited' },
+    })
     expect(await request(other, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
   })
 })
@@ -238,31 +300,54 @@ describe('in-band tokens', () => {
     ['another sub', { sub: 'user-2' }],
     ['another sid', { sid: 'session-2' }],
     ['another sub and sid', { sub: 'user-2', sid: 'session-2' }],
-  ])('refuses a token for %s with token_mismatch and keeps the connection token', async (_, claims) => {
-    const { socket, issuer } = await alice()
-    const foreign = await issuer.mint({ ...claims, scope: 'chat:read', rooms: [], exp: Math.floor(Date.now() / 1000) + 1000 })
-    expect(await request(socket, 'rt:auth', envelope(null, { token: foreign }))).toEqual(refused('token_mismatch'))
-    // The foreign token did not become the connection's: its narrower claims do not apply.
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toMatchObject({ ok: true })
-  })
+  ])(
+    'refuses a token for %s with token_mismatch and keeps the connection token',
+    async (_, claims) => {
+      const { socket, issuer } = await alice()
+      const foreign = await issuer.mint({
+        ...claims,
+        scope: 'chat:read',
+        rooms: [],
+        exp: Math.floor(Date.now() / 1000) + 1000,
+      })
+      expect(await request(socket, 'rt:auth', envelope(null, { token: foreign }))).toEqual(
+        refused('token_mismatch'),
+      )
+      // The foreign token did not become the connection's: its narrower claims do not apply.
+      expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+        ok: true,
+      })
+      expect(
+        await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' })),
+      ).toMatchObject({ ok: true })
+    },
+  )
 
   it('makes a verified token the connection token: rt:auth acks its exp', async () => {
     const { socket, issuer } = await alice()
     const exp = Math.floor(Date.now() / 1000) + 900
     const token = await issuer.mint({ exp })
-    expect(await request(socket, 'rt:auth', envelope(null, { token }))).toEqual({ ok: true, data: { exp } })
+    expect(await request(socket, 'rt:auth', envelope(null, { token }))).toEqual({
+      ok: true,
+      data: { exp },
+    })
   })
 
   it('applies a token on any event, so its scope governs that same message', async () => {
     const { socket, issuer } = await alice()
     await request(socket, 'rt:join', envelope({ room: 'lobby' }))
     const readOnly = await issuer.mint({ scope: 'chat:read' })
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }, { token: readOnly }))).toEqual(
+    expect(
+      await request(
+        socket,
+        'chat:send',
+        envelope({ room: 'lobby', text: 'hi' }, { token: readOnly }),
+      ),
+    ).toEqual(refused('forbidden'))
+    // And stays the connection's token afterwards.
+    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(
       refused('forbidden'),
     )
-    // And stays the connection's token afterwards.
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(refused('forbidden'))
   })
 
   it('refuses a token past its exp with token_expired, keeping the connection and its token', async () => {
@@ -285,10 +370,19 @@ describe('in-band tokens', () => {
   it('with requireEnvelopeToken, refuses an envelope without token (token_missing) and accepts one with it', async () => {
     const { socket, issuer } = await alice({ requireEnvelopeToken: true })
     const token = await issuer.mint()
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toEqual(refused('token_missing'))
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }, { token }))).toEqual({ ok: true, data: { room: 'lobby' } })
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }, { token }))).toMatchObject({ ok: true })
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(refused('token_missing'))
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toEqual(
+      refused('token_missing'),
+    )
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }, { token }))).toEqual({
+      ok: true,
+      data: { room: 'lobby' },
+    })
+    expect(
+      await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }, { token })),
+    ).toMatchObject({ ok: true })
+    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(
+      refused('token_missing'),
+    )
   })
 })
 
@@ -306,14 +400,20 @@ describe('handlers', () => {
           throw new Error('internal detail: db password rejected')
         },
       }),
-      'test:reject': defineEvent({ schema: v.null(), handler: async () => Promise.reject(new Error('async internal detail')) }),
+      'test:reject': defineEvent({
+        schema: v.null(),
+        handler: async () => Promise.reject(new Error('async internal detail')),
+      }),
       'test:refuse': defineEvent({
         schema: v.null(),
         handler: () => {
           throw new AppError('forbidden', 'application policy')
         },
       }),
-      'test:echo': defineEvent({ schema: v.strictObject({ n: v.number() }), handler: ({ data }) => data.n }),
+      'test:echo': defineEvent({
+        schema: v.strictObject({ n: v.number() }),
+        handler: ({ data }) => data.n,
+      }),
       'test:slow': defineEvent({
         schema: v.strictObject({ n: v.number() }),
         handler: async ({ data }) => {
@@ -323,7 +423,11 @@ describe('handlers', () => {
       }),
     }
     const issuer = await startIssuer()
-    const { url } = await startServer(issuer, { events, logger: (level, msg, fields) => logs.push([level, msg, fields]), ...options })
+    const { url } = await startServer(issuer, {
+      events,
+      logger: (level, msg, fields) => logs.push([level, msg, fields]),
+      ...options,
+    })
     const socket = await connect(url, { auth: { token: await issuer.mint() } })
     return { socket, logs, release }
   }
@@ -332,13 +436,17 @@ describe('handlers', () => {
     const { socket, logs } = await withEvents()
     for (const event of ['test:crash', 'test:reject']) {
       const reply = await request(socket, event, envelope(null))
-      expect(reply).toEqual({ ok: false, error: { code: 'unavailable', message: 'temporarily unavailable' } })
+      expect(reply).toEqual({
+        ok: false,
+        error: { code: 'unavailable', message: 'temporarily unavailable' },
+      })
       expect(JSON.stringify(reply)).not.toContain('internal detail')
     }
-    expect(logs.filter(([level, msg]) => level === 'error' && msg === 'handler failed').map(([, , f]) => f?.event)).toEqual([
-      'test:crash',
-      'test:reject',
-    ])
+    expect(
+      logs
+        .filter(([level, msg]) => level === 'error' && msg === 'handler failed')
+        .map(([, , f]) => f?.event),
+    ).toEqual(['test:crash', 'test:reject'])
   })
 
   it('passes a coded refusal from a handler through with its code', async () => {
@@ -349,7 +457,9 @@ describe('handlers', () => {
   it('keeps handling a socket after one of its handlers failed, in order', async () => {
     const { socket } = await withEvents()
     socket.emit('test:crash', envelope(null))
-    const replies = await Promise.all([1, 2, 3].map((n) => request(socket, 'test:echo', envelope({ n }))))
+    const replies = await Promise.all(
+      [1, 2, 3].map((n) => request(socket, 'test:echo', envelope({ n }))),
+    )
     expect(replies).toEqual([1, 2, 3].map((n) => ({ ok: true, data: n })))
   })
 
@@ -358,7 +468,9 @@ describe('handlers', () => {
     const replies: unknown[] = []
     const all = [
       request(socket, 'test:slow', envelope({ n: 0 })).then((r) => replies.push(r)),
-      ...[1, 2, 3].map((n) => request(socket, 'test:echo', envelope({ n })).then((r) => replies.push(r))),
+      ...[1, 2, 3].map((n) =>
+        request(socket, 'test:echo', envelope({ n })).then((r) => replies.push(r)),
+      ),
     ]
     await settle(200)
     expect(replies).toEqual([])
@@ -374,14 +486,23 @@ describe('handlers', () => {
     const echoes = [1, 2, 3, 4, 5].map((n) => request(socket, 'test:echo', envelope({ n })))
     // The two over the backlog are answered while the first still waits.
     for (const reply of await Promise.all(echoes.slice(3))) {
-      expect(reply).toEqual({ ok: false, error: { code: 'rate_limited', message: expect.any(String), retryAfterMs: expect.any(Number) } })
+      expect(reply).toEqual({
+        ok: false,
+        error: {
+          code: 'rate_limited',
+          message: expect.any(String),
+          retryAfterMs: expect.any(Number),
+        },
+      })
     }
     // A clock tick refills the token the first message took, so the bucket
     // holds all three queued ones.
     await settle(5)
     release()
     expect(await slow).toEqual({ ok: true, data: 0 })
-    expect(await Promise.all(echoes.slice(0, 3))).toEqual([1, 2, 3].map((n) => ({ ok: true, data: n })))
+    expect(await Promise.all(echoes.slice(0, 3))).toEqual(
+      [1, 2, 3].map((n) => ({ ok: true, data: n })),
+    )
     expect(socket.connected).toBe(true)
   })
 
@@ -392,10 +513,15 @@ describe('handlers', () => {
     expect(await request(socket, 'no:such', envelope({}))).toEqual(refused('unknown_event'))
   })
 
-  it.each([['rt:custom'], ['disconnect'], ['connect'], ['error']])('refuses to register the reserved name %s', (name) => {
-    const handler = defineEvent({ schema: v.null(), handler: () => undefined })
-    expect(() => createRealtimeServer({ issuer: 'http://127.0.0.1:1', events: { [name]: handler } })).toThrow(TypeError)
-  })
+  it.each([['rt:custom'], ['disconnect'], ['connect'], ['error']])(
+    'refuses to register the reserved name %s',
+    (name) => {
+      const handler = defineEvent({ schema: v.null(), handler: () => undefined })
+      expect(() =>
+        createRealtimeServer({ issuer: 'http://127.0.0.1:1', events: { [name]: handler } }),
+      ).toThrow(TypeError)
+    },
+  )
 })
 
 /** A token with a valid signature whose `exp` has passed: verifying it costs a full signature check. */

@@ -1,6 +1,10 @@
 import { Encoder, PacketType, type Packet } from 'socket.io-parser'
 import { describe, expect, it } from 'vitest'
-import { frameSizeParser, needsExactSize, SMALL_FRAME_CHARS } from '../../../realtime/messages/frame-size.ts'
+import {
+  frameSizeParser,
+  needsExactSize,
+  SMALL_FRAME_CHARS,
+} from '../../../realtime/messages/frame-size.ts'
 import { MAX_ENVELOPE_BYTES } from '../../../shared/constants.ts'
 
 /** Encode a packet as a client would, and decode it with the server's decoder. */
@@ -17,7 +21,9 @@ const event = (data: unknown[]): Packet => ({ type: PacketType.EVENT, nsp: '/', 
 
 describe('frameSizeParser', () => {
   it('leaves an event from a small text frame unmarked, and marks one from a frame over the bound', () => {
-    const small = roundTrip(event(['chat:send', { v: 1, data: 'x'.repeat(SMALL_FRAME_CHARS - 40) }]))
+    const small = roundTrip(
+      event(['chat:send', { v: 1, data: 'x'.repeat(SMALL_FRAME_CHARS - 40) }]),
+    )
     expect((small.frames[0] as string).length).toBeLessThanOrEqual(SMALL_FRAME_CHARS)
     expect(needsExactSize(small.decoded[0]!.data)).toBe(false)
     const large = roundTrip(event(['chat:send', { v: 1, data: 'x'.repeat(SMALL_FRAME_CHARS) }]))
@@ -33,7 +39,9 @@ describe('frameSizeParser', () => {
 
   it('bounds the serialized size of whatever a small frame can hold within the limit', () => {
     // The largest growth re-serializing can cause: exponent numbers written out in full.
-    const json = `[${Array(Math.floor((SMALL_FRAME_CHARS - 2) / 5)).fill('1e20').join(',')}]`
+    const json = `[${Array(Math.floor((SMALL_FRAME_CHARS - 2) / 5))
+      .fill('1e20')
+      .join(',')}]`
     expect(json.length).toBeLessThanOrEqual(SMALL_FRAME_CHARS)
     const reserialized = JSON.stringify(JSON.parse(json))
     expect(reserialized.length).toBeGreaterThan(json.length * 4)

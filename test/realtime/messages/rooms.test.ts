@@ -17,11 +17,17 @@ async function setUp(claims: Record<string, unknown> = {}) {
 }
 
 describe('rt:join', () => {
-  it.each([['lobby'], ['team:a:x'], ['team:a:']])('joins %s, which the rooms claim allows', async (room) => {
-    const { socket, rooms } = await setUp()
-    expect(await request(socket, 'rt:join', envelope({ room }))).toEqual({ ok: true, data: { room } })
-    expect(rooms().has(room)).toBe(true)
-  })
+  it.each([['lobby'], ['team:a:x'], ['team:a:']])(
+    'joins %s, which the rooms claim allows',
+    async (room) => {
+      const { socket, rooms } = await setUp()
+      expect(await request(socket, 'rt:join', envelope({ room }))).toEqual({
+        ok: true,
+        data: { room },
+      })
+      expect(rooms().has(room)).toBe(true)
+    },
+  )
 
   it.each([['team:b:x'], ['team:a'], ['lobby2'], ['Lobby'], ['team:ab']])(
     'refuses %s, outside the rooms claim, with forbidden',
@@ -42,48 +48,74 @@ describe('rt:join', () => {
     },
   )
 
-  it("never lets a client join another connection's private room (its socket id), even with rooms [\"*\"]", async () => {
+  it('never lets a client join another connection\'s private room (its socket id), even with rooms ["*"]', async () => {
     const { socket, issuer, url } = await setUp({ rooms: ['*'] })
-    const victim = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-v', sid: 's-v' }) } })
-    expect(await request(socket, 'rt:join', envelope({ room: victim.id }))).toEqual(refused('forbidden'))
+    const victim = await connect(url, {
+      auth: { token: await issuer.mint({ sub: 'u-v', sid: 's-v' }) },
+    })
+    expect(await request(socket, 'rt:join', envelope({ room: victim.id }))).toEqual(
+      refused('forbidden'),
+    )
   })
 })
 
 describe('rt:leave', () => {
-  it.each([['user:user-1'], ['session:session-1']])('refuses to leave the server-managed room %s and stays in it', async (room) => {
-    const { server, socket, rooms } = await setUp()
-    expect(await request(socket, 'rt:leave', envelope({ room }))).toEqual(refused('forbidden'))
-    expect(rooms().has(room)).toBe(true)
-    const delivered = next(socket, 'chat:message')
-    server.io.to(room).emit('chat:message', { id: 'x', room, from: { sub: 'server', name: 'server' }, text: 'still yours', ts: 0 })
-    expect(await delivered).toMatchObject({ text: 'still yours' })
-  })
+  it.each([['user:user-1'], ['session:session-1']])(
+    'refuses to leave the server-managed room %s and stays in it',
+    async (room) => {
+      const { server, socket, rooms } = await setUp()
+      expect(await request(socket, 'rt:leave', envelope({ room }))).toEqual(refused('forbidden'))
+      expect(rooms().has(room)).toBe(true)
+      const delivered = next(socket, 'chat:message')
+      server.io.to(room).emit('chat:message', {
+        id: 'x',
+        room,
+        from: { sub: 'server', name: 'server' },
+        text: 'still yours',
+        ts: 0,
+      })
+      expect(await delivered).toMatchObject({ text: 'still yours' })
+    },
+  )
 
   it('refuses to leave its own private room (the socket id)', async () => {
     const { socket, rooms } = await setUp({ rooms: ['*'] })
-    expect(await request(socket, 'rt:leave', envelope({ room: socket.id }))).toEqual(refused('forbidden'))
+    expect(await request(socket, 'rt:leave', envelope({ room: socket.id }))).toEqual(
+      refused('forbidden'),
+    )
     expect(rooms().has(socket.id!)).toBe(true)
   })
 
   it('leaves a joined room, after which sending there is forbidden', async () => {
     const { socket, rooms } = await setUp()
     await request(socket, 'rt:join', envelope({ room: 'lobby' }))
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toMatchObject({ ok: true })
-    expect(await request(socket, 'rt:leave', envelope({ room: 'lobby' }))).toEqual({ ok: true, data: { room: 'lobby' } })
+    expect(
+      await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' })),
+    ).toMatchObject({ ok: true })
+    expect(await request(socket, 'rt:leave', envelope({ room: 'lobby' }))).toEqual({
+      ok: true,
+      data: { room: 'lobby' },
+    })
     expect(rooms().has('lobby')).toBe(false)
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(refused('forbidden'))
+    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(
+      refused('forbidden'),
+    )
   })
 })
 
 describe('room-targeted events', () => {
   it('refuses chat:send to a room the socket has not joined, even one its claim allows', async () => {
     const { socket } = await setUp()
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(refused('forbidden'))
+    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toEqual(
+      refused('forbidden'),
+    )
   })
 
   it('delivers chat:message only to members of the room, with the sender from the token', async () => {
     const { socket: alice, issuer, url } = await setUp({ sub: 'u-a', sid: 's-a', name: 'alice' })
-    const bob = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b', name: 'bob' }) } })
+    const bob = await connect(url, {
+      auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b', name: 'bob' }) },
+    })
     await request(alice, 'rt:join', envelope({ room: 'lobby' }))
     await request(alice, 'rt:join', envelope({ room: 'team:a:x' }))
     await request(bob, 'rt:join', envelope({ room: 'lobby' }))
@@ -91,7 +123,11 @@ describe('room-targeted events', () => {
     await request(alice, 'chat:send', envelope({ room: 'team:a:x', text: 'team only' }))
     await request(alice, 'chat:send', envelope({ room: 'lobby', text: 'everyone' }))
     // Messages to one socket keep their order, so bob's first is the lobby one.
-    expect(await first).toMatchObject({ room: 'lobby', text: 'everyone', from: { sub: 'u-a', name: 'alice' } })
+    expect(await first).toMatchObject({
+      room: 'lobby',
+      text: 'everyone',
+      from: { sub: 'u-a', name: 'alice' },
+    })
   })
 })
 
@@ -101,11 +137,23 @@ describe('a new token narrowing the rooms claim', () => {
     await request(socket, 'rt:join', envelope({ room: 'lobby' }))
     await request(socket, 'rt:join', envelope({ room: 'team:a:x' }))
     const narrower = await issuer.mint({ rooms: ['lobby'] })
-    expect(await request(socket, 'rt:auth', envelope(null, { token: narrower }))).toMatchObject({ ok: true })
-    expect([...rooms()].filter((r) => r !== socket.id).sort()).toEqual(['lobby', 'session:session-1', 'user:user-1'])
-    expect(await request(socket, 'chat:send', envelope({ room: 'team:a:x', text: 'hi' }))).toEqual(refused('forbidden'))
-    expect(await request(socket, 'rt:join', envelope({ room: 'team:a:x' }))).toEqual(refused('forbidden'))
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' }))).toMatchObject({ ok: true })
+    expect(await request(socket, 'rt:auth', envelope(null, { token: narrower }))).toMatchObject({
+      ok: true,
+    })
+    expect([...rooms()].filter((r) => r !== socket.id).sort()).toEqual([
+      'lobby',
+      'session:session-1',
+      'user:user-1',
+    ])
+    expect(await request(socket, 'chat:send', envelope({ room: 'team:a:x', text: 'hi' }))).toEqual(
+      refused('forbidden'),
+    )
+    expect(await request(socket, 'rt:join', envelope({ room: 'team:a:x' }))).toEqual(
+      refused('forbidden'),
+    )
+    expect(
+      await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'hi' })),
+    ).toMatchObject({ ok: true })
   })
 })
 

@@ -6,10 +6,18 @@ import { cleanup, connect, refusal, startIssuer, startServer } from '../support.
 
 afterEach(cleanup)
 
-type Event = { cursor: number; kind: 'session' | 'user' | 'key'; id: string; at: number; until: number }
+type Event = {
+  cursor: number
+  kind: 'session' | 'user' | 'key'
+  id: string
+  at: number
+  until: number
+}
 
 /** A fake of the edge's feed endpoint, over real HTTP. */
-async function feedServer(pages: (after: number) => { status: number; events?: Event[]; next?: number }) {
+async function feedServer(
+  pages: (after: number) => { status: number; events?: Event[]; next?: number },
+) {
   const requests: { after: number; auth: string | undefined }[] = []
   const server = createServer((req, res) => {
     const url = new URL(req.url!, 'http://x')
@@ -17,7 +25,11 @@ async function feedServer(pages: (after: number) => { status: number; events?: E
     requests.push({ after, auth: req.headers.authorization })
     const page = pages(after)
     res.writeHead(page.status, { 'content-type': 'application/json' })
-    res.end(page.status === 200 ? JSON.stringify({ events: page.events ?? [], next: page.next ?? after }) : '{}')
+    res.end(
+      page.status === 200
+        ? JSON.stringify({ events: page.events ?? [], next: page.next ?? after })
+        : '{}',
+    )
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -39,12 +51,25 @@ describe('FeedPoller', () => {
     const applied: string[] = []
     const feed = await feedServer((after) =>
       after === 0
-        ? { status: 200, events: [{ cursor: 1, kind: 'session', id: 's1', at: 1, until: until() }], next: 1 }
+        ? {
+            status: 200,
+            events: [{ cursor: 1, kind: 'session', id: 's1', at: 1, until: until() }],
+            next: 1,
+          }
         : after === 1
-          ? { status: 200, events: [{ cursor: 2, kind: 'user', id: 'u1', at: 1, until: until() }], next: 2 }
+          ? {
+              status: 200,
+              events: [{ cursor: 2, kind: 'user', id: 'u1', at: 1, until: until() }],
+              next: 2,
+            }
           : { status: 200, events: [], next: 2 },
     )
-    const poller = new FeedPoller({ edgeUrl: feed.url, feedToken: 'feed-secret', intervalMs: 50, apply: (e) => applied.push(...e.map((x) => x.id)) })
+    const poller = new FeedPoller({
+      edgeUrl: feed.url,
+      feedToken: 'feed-secret',
+      intervalMs: 50,
+      apply: (e) => applied.push(...e.map((x) => x.id)),
+    })
     poller.start()
     await eventually(() => poller.synced())
     poller.stop()
@@ -57,8 +82,15 @@ describe('FeedPoller', () => {
 
   it('keeps its cursor through failed polls and is not synced until a poll succeeds', async () => {
     let failing = true
-    const feed = await feedServer(() => (failing ? { status: 503 } : { status: 200, events: [], next: 7 }))
-    const poller = new FeedPoller({ edgeUrl: feed.url, feedToken: 't', intervalMs: 30, apply: () => {} })
+    const feed = await feedServer(() =>
+      failing ? { status: 503 } : { status: 200, events: [], next: 7 },
+    )
+    const poller = new FeedPoller({
+      edgeUrl: feed.url,
+      feedToken: 't',
+      intervalMs: 30,
+      apply: () => {},
+    })
     poller.start()
     await eventually(() => feed.requests.length >= 3)
     expect(poller.synced()).toBe(false)
@@ -71,9 +103,18 @@ describe('FeedPoller', () => {
   })
 
   it('refuses a malformed page without moving the cursor', async () => {
-    const feed = await feedServer(() => ({ status: 200, events: [{ cursor: 'x' } as never], next: 9 }))
+    const feed = await feedServer(() => ({
+      status: 200,
+      events: [{ cursor: 'x' } as never],
+      next: 9,
+    }))
     const applied: unknown[] = []
-    const poller = new FeedPoller({ edgeUrl: feed.url, feedToken: 't', intervalMs: 30, apply: (e) => applied.push(...e) })
+    const poller = new FeedPoller({
+      edgeUrl: feed.url,
+      feedToken: 't',
+      intervalMs: 30,
+      apply: (e) => applied.push(...e),
+    })
     poller.start()
     await eventually(() => feed.requests.length >= 2)
     poller.stop()
@@ -89,9 +130,17 @@ describe('the revocation feed gate', () => {
     const issuer = await startIssuer()
     let up = false
     const feed = await feedServer(() =>
-      up ? { status: 200, events: [{ cursor: 1, kind: 'session', id: 'revoked-sid', at: 1, until: until() }], next: 1 } : { status: 503 },
+      up
+        ? {
+            status: 200,
+            events: [{ cursor: 1, kind: 'session', id: 'revoked-sid', at: 1, until: until() }],
+            next: 1,
+          }
+        : { status: 503 },
     )
-    const { url, server } = await startServer(issuer, { revocationFeed: { edgeUrl: feed.url, token: 't', intervalMs: 50 } })
+    const { url, server } = await startServer(issuer, {
+      revocationFeed: { edgeUrl: feed.url, token: 't', intervalMs: 50 },
+    })
     const token = await issuer.mint({ sid: 'fine-sid' })
     expect(await refusal(url, { auth: { token } })).toEqual({
       message: 'unavailable',
@@ -99,11 +148,15 @@ describe('the revocation feed gate', () => {
     })
     const ready = await fetch(`${url}/readyz`)
     expect(ready.status).toBe(503)
-    expect(((await ready.json()) as { reasons: string[] }).reasons).toContain('revocation feed not yet read')
+    expect(((await ready.json()) as { reasons: string[] }).reasons).toContain(
+      'revocation feed not yet read',
+    )
     up = true
     await eventually(() => server.notReadyReasons().length === 0)
     await expect(connect(url, { auth: { token } })).resolves.toBeTruthy()
-    expect((await refusal(url, { auth: { token: await issuer.mint({ sid: 'revoked-sid' }) } })).message).toBe('token_revoked')
+    expect(
+      (await refusal(url, { auth: { token: await issuer.mint({ sid: 'revoked-sid' }) } })).message,
+    ).toBe('token_revoked')
     await feed.close()
   })
 })

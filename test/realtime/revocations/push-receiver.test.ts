@@ -1,5 +1,5 @@
 /**
- * The edge's revocation pushes (PROTOCOL §6) as the realtime node receives
+ * The edge's revocation pushes (docs/protocol.md §6) as the realtime node receives
  * them: only a `revocation+jwt` signed by a key of the edge's JWKS, for
  * `realtime-internal`, living at most 60 s, seen once, carrying well-formed
  * events, is accepted. Unit tests use a fixed clock; the HTTP tests run a

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { RevocationSet } from '../../../realtime/revocations/revocation-set.ts'
 
-const token = (overrides: Partial<{ sub: string; sid: string; kid: string; iat: number }> = {}) => ({
+const token = (
+  overrides: Partial<{ sub: string; sid: string; kid: string; iat: number }> = {},
+) => ({
   sub: 'u-1',
   sid: 's-1',
   kid: 'k-1',

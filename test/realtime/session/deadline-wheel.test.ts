@@ -5,7 +5,11 @@ import { DeadlineWheel } from '../../../realtime/session/deadline-wheel.ts'
 function wheel(resolutionMs = 100, start = 10_000) {
   let now = start
   const due: string[] = []
-  const w = new DeadlineWheel<string>({ resolutionMs, now: () => now, onDue: (item) => due.push(item) })
+  const w = new DeadlineWheel<string>({
+    resolutionMs,
+    now: () => now,
+    onDue: (item) => due.push(item),
+  })
   const at = (ms: number) => {
     now = ms
     w.tick()

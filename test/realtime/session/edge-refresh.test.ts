@@ -34,7 +34,10 @@ describe('in-band refresh against the real edge', () => {
     const first = decodeJwt(login.access_token)
     const socket = await connect(url, { auth: { token: login.access_token } })
     const errors = record(socket, 'rt:error')
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toEqual({ ok: true, data: { room: 'lobby' } })
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toEqual({
+      ok: true,
+      data: { room: 'lobby' },
+    })
 
     // Let a second pass, so the refreshed token's exp is later.
     await until(() => Math.floor(Date.now() / 1000) > first.iat!, { what: 'the next second' })
@@ -43,12 +46,16 @@ describe('in-band refresh against the real edge', () => {
     expect(second).toMatchObject({ sub: first.sub, sid: first.sid })
     expect(second.exp!).toBeGreaterThan(first.exp!)
 
-    expect(await request(socket, 'rt:auth', envelope(null, { token: refreshed.access_token }))).toEqual({
+    expect(
+      await request(socket, 'rt:auth', envelope(null, { token: refreshed.access_token })),
+    ).toEqual({
       ok: true,
       data: { exp: second.exp },
     })
     // Still the same connection, still in its room, nothing refused.
-    expect(await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'refreshed' }))).toMatchObject({ ok: true })
+    expect(
+      await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'refreshed' })),
+    ).toMatchObject({ ok: true })
     expect(errors).toEqual([])
   })
 

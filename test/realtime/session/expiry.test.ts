@@ -15,7 +15,9 @@ describe('expiry in real time', () => {
     const { url } = await startServer(issuer, { clockToleranceSeconds: 1 })
     const iat = nowSeconds()
     const exp = iat + 4
-    const socket = await connect(url, { auth: { token: await issuer.mint({ iat, nbf: iat, exp }) } })
+    const socket = await connect(url, {
+      auth: { token: await issuer.mint({ iat, nbf: iat, exp }) },
+    })
     const events = timeline(socket)
     let noticeAt = 0
     socket.once('rt:expiring', () => (noticeAt = Date.now()))
@@ -36,8 +38,12 @@ describe('expiry in real time', () => {
     const { url } = await startServer(issuer, { clockToleranceSeconds: 1 })
     const iat = nowSeconds()
     const oldExp = iat + 3
-    const stale = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-x', sid: 's-x', iat, nbf: iat, exp: oldExp }) } })
-    const fresh = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-y', sid: 's-y', iat, nbf: iat, exp: oldExp }) } })
+    const stale = await connect(url, {
+      auth: { token: await issuer.mint({ sub: 'u-x', sid: 's-x', iat, nbf: iat, exp: oldExp }) },
+    })
+    const fresh = await connect(url, {
+      auth: { token: await issuer.mint({ sub: 'u-y', sid: 's-y', iat, nbf: iat, exp: oldExp }) },
+    })
     const freshErrors = record(fresh, 'rt:error')
     const freshNotices = record(fresh, 'rt:expiring')
     const newExp = nowSeconds() + 300
@@ -58,7 +64,10 @@ describe('expiry in real time', () => {
 
     // Both had the same deadline, in the same wheel slot: when the stale one is gone, the fresh one's old deadline has passed too.
     expect(await disconnection(stale)).toBe('io server disconnect')
-    expect(await request(fresh, 'rt:join', envelope({ room: 'lobby' }))).toEqual({ ok: true, data: { room: 'lobby' } })
+    expect(await request(fresh, 'rt:join', envelope({ room: 'lobby' }))).toEqual({
+      ok: true,
+      data: { room: 'lobby' },
+    })
     expect(fresh.connected).toBe(true)
     expect(freshErrors).toEqual([])
     expect(freshNotices.slice(noticesBeforeRefresh)).not.toContainEqual({ exp: oldExp })
@@ -76,7 +85,10 @@ describe('expiry on the server clock', () => {
   async function skewed(options: Parameters<typeof startServer>[1] = {}) {
     const issuer = await startIssuer()
     let heldMs: number | undefined
-    const { server, url } = await startServer(issuer, { ...options, now: () => heldMs ?? Date.now() })
+    const { server, url } = await startServer(issuer, {
+      ...options,
+      now: () => heldMs ?? Date.now(),
+    })
     const setServerTime = (seconds: number) => {
       heldMs = seconds * 1000
     }
@@ -87,21 +99,26 @@ describe('expiry on the server clock', () => {
     [300, 30],
     [100, 10],
     [60, 6],
-  ])('for a %i s token, sends rt:expiring at least %i s before exp, and at most 2 s (or half the lead) earlier', async (lifetime, lead) => {
-    const { issuer, url, setServerTime } = await skewed()
-    const iat = nowSeconds()
-    const exp = iat + lifetime
-    const socket = await connect(url, { auth: { token: await issuer.mint({ iat, nbf: iat, exp }) } })
-    const notices = record(socket, 'rt:expiring')
-    // Notices are spread over a little extra lead so sockets sharing an exp do not refresh in one burst.
-    setServerTime(exp - lead - Math.min(lead / 2, 2) - 1)
-    await settle(TICKS_MS)
-    expect(notices).toEqual([])
-    setServerTime(exp - lead + 0.5)
-    await until(() => notices.length > 0, { what: 'rt:expiring' })
-    expect(notices).toEqual([{ exp }])
-    expect(socket.connected).toBe(true)
-  })
+  ])(
+    'for a %i s token, sends rt:expiring at least %i s before exp, and at most 2 s (or half the lead) earlier',
+    async (lifetime, lead) => {
+      const { issuer, url, setServerTime } = await skewed()
+      const iat = nowSeconds()
+      const exp = iat + lifetime
+      const socket = await connect(url, {
+        auth: { token: await issuer.mint({ iat, nbf: iat, exp }) },
+      })
+      const notices = record(socket, 'rt:expiring')
+      // Notices are spread over a little extra lead so sockets sharing an exp do not refresh in one burst.
+      setServerTime(exp - lead - Math.min(lead / 2, 2) - 1)
+      await settle(TICKS_MS)
+      expect(notices).toEqual([])
+      setServerTime(exp - lead + 0.5)
+      await until(() => notices.length > 0, { what: 'rt:expiring' })
+      expect(notices).toEqual([{ exp }])
+      expect(socket.connected).toBe(true)
+    },
+  )
 
   it('disconnects at exp plus the clock tolerance, not before', async () => {
     const { issuer, url, setServerTime } = await skewed({ clockToleranceSeconds: 5 })
@@ -111,7 +128,9 @@ describe('expiry on the server clock', () => {
     setServerTime(exp + 4)
     await settle(TICKS_MS)
     expect(socket.connected).toBe(true)
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
     const gone = disconnection(socket)
     setServerTime(exp + 5.5)
     expect(await gone).toBe('io server disconnect')
@@ -138,11 +157,19 @@ describe('expiry on the server clock', () => {
     const { issuer, url, setServerTime } = await skewed({ clockToleranceSeconds: 5 })
     const iat = nowSeconds()
     const oldExp = iat + 60
-    const socket = await connect(url, { auth: { token: await issuer.mint({ iat, nbf: iat, exp: oldExp }) } })
+    const socket = await connect(url, {
+      auth: { token: await issuer.mint({ iat, nbf: iat, exp: oldExp }) },
+    })
     const notices = record(socket, 'rt:expiring')
     const errors = record(socket, 'rt:error')
     const newExp = iat + 300
-    expect(await request(socket, 'rt:auth', envelope(null, { token: await issuer.mint({ iat, nbf: iat, exp: newExp }) }))).toEqual({
+    expect(
+      await request(
+        socket,
+        'rt:auth',
+        envelope(null, { token: await issuer.mint({ iat, nbf: iat, exp: newExp }) }),
+      ),
+    ).toEqual({
       ok: true,
       data: { exp: newExp },
     })

@@ -15,10 +15,14 @@ const nowSeconds = () => Math.floor(Date.now() / 1000)
  */
 async function recoverable() {
   const issuer = await startIssuer()
-  const { server, url } = await startServer(issuer, { connectionStateRecovery: { maxDisconnectionDurationMs: 60_000 } })
+  const { server, url } = await startServer(issuer, {
+    connectionStateRecovery: { maxDisconnectionDurationMs: 60_000 },
+  })
   let token = await issuer.mint({ sub: 'u-a', sid: 's-a', name: 'alice' })
   const alice = await connect(url, { auth: (cb: (data: object) => void) => cb({ token }) })
-  const bob = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b', name: 'bob' }) } })
+  const bob = await connect(url, {
+    auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b', name: 'bob' }) },
+  })
   for (const room of ['lobby', 'team:a:x']) {
     expect(await request(alice, 'rt:join', envelope({ room }))).toMatchObject({ ok: true })
     expect(await request(bob, 'rt:join', envelope({ room }))).toMatchObject({ ok: true })
@@ -27,7 +31,8 @@ async function recoverable() {
   // Everything that reaches alice's connection, delivered to her code or not.
   const onTheWire: string[] = []
   alice.io.on('packet', (packet) => {
-    if (packet.type === 2 && packet.data?.[0] === 'chat:message') onTheWire.push(packet.data[1].text)
+    if (packet.type === 2 && packet.data?.[0] === 'chat:message')
+      onTheWire.push(packet.data[1].text)
   })
   // A first broadcast gives the client an offset to recover from.
   await say(bob, 'lobby', 'before')
@@ -69,7 +74,8 @@ async function say(from: Socket, room: string, text: string): Promise<void> {
 
 describe('connection state recovery', () => {
   it('restores rooms and delivers missed messages to a socket that re-authenticates', async () => {
-    const { issuer, alice, bob, delivered, drop, reconnect, setToken, roomsOf } = await recoverable()
+    const { issuer, alice, bob, delivered, drop, reconnect, setToken, roomsOf } =
+      await recoverable()
     const id = await drop()
     await say(bob, 'lobby', 'missed')
     setToken(await issuer.mint({ sub: 'u-a', sid: 's-a', name: 'alice' }))
@@ -79,18 +85,23 @@ describe('connection state recovery', () => {
     expect(alice.id).toBe(id)
     await until(() => delivered.length === 2, { what: 'the missed message' })
     expect(delivered.map((m) => m.text)).toEqual(['before', 'missed'])
-    expect([...roomsOf(id)!].sort()).toEqual([id, 'lobby', 'session:s-a', 'team:a:x', 'user:u-a'].sort())
+    expect([...roomsOf(id)!].sort()).toEqual(
+      [id, 'lobby', 'session:s-a', 'team:a:x', 'user:u-a'].sort(),
+    )
     await say(bob, 'team:a:x', 'live')
     await until(() => delivered.length === 3)
     expect(delivered[2]).toMatchObject({ text: 'live', from: { sub: 'u-b', name: 'bob' } })
   })
 
   it('delivers nothing while re-authentication fails, and the missed messages once it succeeds', async () => {
-    const { issuer, alice, bob, delivered, onTheWire, drop, reconnect, setToken } = await recoverable()
+    const { issuer, alice, bob, delivered, onTheWire, drop, reconnect, setToken } =
+      await recoverable()
     await drop()
     await say(bob, 'lobby', 'missed')
     const now = nowSeconds()
-    setToken(await issuer.mint({ sub: 'u-a', sid: 's-a', iat: now - 600, nbf: now - 600, exp: now - 60 }))
+    setToken(
+      await issuer.mint({ sub: 'u-a', sid: 's-a', iat: now - 600, nbf: now - 600, exp: now - 60 }),
+    )
 
     expect(await reconnect()).toBe('token_expired')
     expect(onTheWire).toEqual(['before'])
@@ -119,7 +130,8 @@ describe('connection state recovery', () => {
   })
 
   it('does not give back a room the new token no longer allows, nor any message for it', async () => {
-    const { issuer, alice, bob, onTheWire, drop, reconnect, setToken, roomsOf } = await recoverable()
+    const { issuer, alice, bob, onTheWire, drop, reconnect, setToken, roomsOf } =
+      await recoverable()
     const id = await drop()
     await say(bob, 'team:a:x', 'missed team')
     setToken(await issuer.mint({ sub: 'u-a', sid: 's-a', rooms: ['lobby'] }))
@@ -134,14 +146,17 @@ describe('connection state recovery', () => {
     await until(() => onTheWire.includes('live lobby'), { what: 'the lobby message' })
     expect(onTheWire).not.toContain('missed team')
     expect(onTheWire).not.toContain('live team')
-    expect(await request(alice, 'chat:send', envelope({ room: 'team:a:x', text: 'x' }))).toMatchObject({
+    expect(
+      await request(alice, 'chat:send', envelope({ room: 'team:a:x', text: 'x' })),
+    ).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     })
   })
 
   it("gives nothing of the session to a reconnect with another user's token", async () => {
-    const { issuer, alice, bob, onTheWire, drop, reconnect, setToken, roomsOf } = await recoverable()
+    const { issuer, alice, bob, onTheWire, drop, reconnect, setToken, roomsOf } =
+      await recoverable()
     const id = await drop()
     await say(bob, 'lobby', 'missed')
     setToken(await issuer.mint({ sub: 'u-m', sid: 's-m', name: 'mallory' }))
@@ -150,7 +165,9 @@ describe('connection state recovery', () => {
     expect([...roomsOf(id)!].sort()).toEqual([id, 'session:s-m', 'user:u-m'].sort())
     await say(bob, 'lobby', 'live')
     // A round trip on alice's connection: anything sent to her before it has arrived.
-    expect(await request(alice, 'rt:join', envelope({ room: 'team:b:x' }))).toMatchObject({ ok: false })
+    expect(await request(alice, 'rt:join', envelope({ room: 'team:b:x' }))).toMatchObject({
+      ok: false,
+    })
     expect(onTheWire).toEqual(['before'])
   })
 })
@@ -162,7 +179,9 @@ describe('without connection state recovery', () => {
     const token = await issuer.mint({ sub: 'u-a', sid: 's-a' })
     const alice = client(url, { auth: { token } })
     await new Promise<void>((resolve) => alice.once('connect', () => resolve()))
-    const bob = await connect(url, { auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b' }) } })
+    const bob = await connect(url, {
+      auth: { token: await issuer.mint({ sub: 'u-b', sid: 's-b' }) },
+    })
     await request(alice, 'rt:join', envelope({ room: 'lobby' }))
     await request(bob, 'rt:join', envelope({ room: 'lobby' }))
     const delivered = record(alice, 'chat:message')
@@ -176,7 +195,9 @@ describe('without connection state recovery', () => {
     })
     expect(alice.recovered).toBeFalsy()
     await say(bob, 'lobby', 'live')
-    expect(await request(alice, 'chat:send', envelope({ room: 'lobby', text: 'x' }))).toMatchObject({ error: { code: 'forbidden' } })
+    expect(await request(alice, 'chat:send', envelope({ room: 'lobby', text: 'x' }))).toMatchObject(
+      { error: { code: 'forbidden' } },
+    )
     expect(delivered).toEqual([])
   })
 })

@@ -10,7 +10,10 @@ describe('graceful shutdown', () => {
     const { server, url } = await startServer(issuer)
     const clients = await Promise.all(
       (['websocket', 'polling', 'websocket'] as const).map(async (transport, n) =>
-        connect(url, { auth: { token: await issuer.mint({ sub: `u-${n}`, sid: `s-${n}` }) }, transports: [transport] }),
+        connect(url, {
+          auth: { token: await issuer.mint({ sub: `u-${n}`, sid: `s-${n}` }) },
+          transports: [transport],
+        }),
       ),
     )
     const timelines = clients.map(timeline)
@@ -18,7 +21,11 @@ describe('graceful shutdown', () => {
 
     await server.close({ timeoutMs: 2000 })
 
-    expect(await Promise.all(gone)).toEqual(['io server disconnect', 'io server disconnect', 'io server disconnect'])
+    expect(await Promise.all(gone)).toEqual([
+      'io server disconnect',
+      'io server disconnect',
+      'io server disconnect',
+    ])
     for (const events of timelines) {
       expect(events).toEqual([
         ['rt:error', { code: 'unavailable', message: expect.any(String) }],
@@ -52,9 +59,13 @@ describe('clean-up', () => {
     const issuer = await startIssuer()
     const { server, url } = await startServer(issuer)
     const sockets = await Promise.all(
-      ['websocket', 'polling'].map(async (transport) => connect(url, { auth: { token: await issuer.mint() }, transports: [transport] })),
+      ['websocket', 'polling'].map(async (transport) =>
+        connect(url, { auth: { token: await issuer.mint() }, transports: [transport] }),
+      ),
     )
-    expect(await request(sockets[1]!, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    expect(await request(sockets[1]!, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
     await until(() => server.io.engine.clientsCount === 2)
     for (const socket of sockets) socket.close()
     await until(() => server.io.engine.clientsCount === 0, { what: 'every engine client gone' })
@@ -67,19 +78,28 @@ describe('clean-up', () => {
 
 describe('after cleanup', () => {
   it('no server, socket or timer of the test keeps the process alive', async () => {
-    const count = (kind: string) => process.getActiveResourcesInfo().filter((a) => a === kind).length
+    const count = (kind: string) =>
+      process.getActiveResourcesInfo().filter((a) => a === kind).length
     const network = () => count('TCPServerWrap') + count('TCPSocketWrap')
     // Earlier tests' connections finish closing in the background.
     await until(() => network() === 0, { what: 'no server or socket open' })
     const timers = count('Timeout')
     const issuer = await startIssuer()
-    const { url } = await startServer(issuer, { connectionStateRecovery: { maxDisconnectionDurationMs: 60_000 } })
+    const { url } = await startServer(issuer, {
+      connectionStateRecovery: { maxDisconnectionDurationMs: 60_000 },
+    })
     const sockets = await Promise.all(
-      ['websocket', 'polling'].map(async (transport) => connect(url, { auth: { token: await issuer.mint() }, transports: [transport] })),
+      ['websocket', 'polling'].map(async (transport) =>
+        connect(url, { auth: { token: await issuer.mint() }, transports: [transport] }),
+      ),
     )
-    expect(await request(sockets[0]!, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    expect(await request(sockets[0]!, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
     expect(network()).toBeGreaterThan(0)
     await cleanup()
-    await until(() => network() === 0 && count('Timeout') <= timers, { what: 'every server, socket and timer gone' })
+    await until(() => network() === 0 && count('Timeout') <= timers, {
+      what: 'every server, socket and timer gone',
+    })
   })
 })
