@@ -161,3 +161,32 @@ export function createMetrics(): Metrics {
     },
   }
 }
+
+/**
+ * A gauge whose value is read when Prometheus scrapes, for the sizes of what
+ * clients and services make a node hold (streams, presence, rate state).
+ *
+ * @param registry - the service's registry
+ * @param name - the metric's name
+ * @param help - its help text
+ * @param read - the current value
+ * @example
+ * ```ts
+ * sizeGauge(registry, 'realtime_presence_rooms', 'Rooms with presence on this node', () => rooms.size)
+ * ```
+ */
+export function sizeGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => number,
+): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read())
+    },
+  })
+}

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, type Registry } from 'prom-client'
+import { sizeGauge } from '../metrics.ts'
 
 /** The server API's and the user streams' metrics. */
 export interface ApiMetrics {
@@ -36,15 +37,7 @@ export interface HeldState {
  */
 export function createApiMetrics(registry: Registry, held: HeldState): ApiMetrics {
   const gauge = (name: string, help: string, read: (() => number) | undefined) => {
-    if (!read) return
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read())
-      },
-    })
+    if (read) sizeGauge(registry, name, help, read)
   }
   gauge('realtime_user_stream_entries', 'Entries held in memory user streams', held.streamEntries)
   gauge('realtime_user_streams', 'Users whose stream is held in memory', held.streams)

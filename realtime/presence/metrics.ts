@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, type Registry } from 'prom-client'
+import { sizeGauge } from '../metrics.ts'
 
 /** Presence's Prometheus metrics (docs/presence.md, "Limits"). */
 export interface PresenceMetrics {
@@ -23,14 +24,7 @@ export function createPresenceMetrics(
   sizes: { rooms(): number; entries(): number; pending(): number },
 ): PresenceMetrics {
   const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read())
-      },
-    })
+    sizeGauge(registry, name, help, read)
   gauge('realtime_presence_rooms', 'Rooms with presence on this node', sizes.rooms)
   gauge('realtime_presence_entries', "Users counted in rooms' presence on this node", sizes.entries)
   gauge(
