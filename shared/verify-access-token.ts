@@ -51,6 +51,43 @@ export async function verifyAccessToken(
   getKey: JWTVerifyGetKey,
   options: VerifyAccessTokenOptions,
 ): Promise<VerifiedAccessToken> {
+  return verifyJwt(token, getKey, AccessClaimsSchema, 'access-token', {
+    ...options,
+    requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
+  })
+}
+
+/** What {@link verifyJwt} checks besides the signature. */
+export interface VerifyJwtOptions extends VerifyAccessTokenOptions {
+  /** Claims that must be present. */
+  requiredClaims: string[]
+}
+
+/**
+ * The one jose verification every `at+jwt` kind shares (access and service
+ * tokens): {@link readKid}'s structural checks, `jwtVerify` with an
+ * algorithm allow-list, `typ`, `iss`, `aud`, the tolerance and the required
+ * claims, jose's errors mapped to the contract's codes, then the kind's
+ * claims schema.
+ *
+ * @param token - the compact JWS
+ * @param getKey - a jose key resolver
+ * @param schema - the kind's claims schema
+ * @param kind - named in the schema failure's message
+ * @param options - {@link VerifyJwtOptions}
+ * @throws AppError `token_malformed` | `token_invalid` | `token_expired` | `unavailable`
+ * @example
+ * ```ts
+ * await verifyJwt(token, getKey, ServiceClaimsSchema, 'service-token', { issuer, audience, requiredClaims })
+ * ```
+ */
+export async function verifyJwt<S extends v.GenericSchema>(
+  token: string,
+  getKey: JWTVerifyGetKey,
+  schema: S,
+  kind: string,
+  options: VerifyJwtOptions,
+): Promise<{ claims: v.InferOutput<S>; kid: string }> {
   const kid = readKid(token)
   let payload: unknown
   try {
@@ -59,16 +96,15 @@ export async function verifyAccessToken(
       typ: ACCESS_TOKEN_TYP,
       issuer: options.issuer,
       audience: options.audience,
-      requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
+      requiredClaims: options.requiredClaims,
       clockTolerance: options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS,
       ...(options.currentDate && { currentDate: options.currentDate }),
     }))
   } catch (err) {
     throw mapJoseError(err)
   }
-  const parsed = v.safeParse(AccessClaimsSchema, payload)
-  if (!parsed.success)
-    throw new AppError('token_invalid', 'claims do not match the access-token schema')
+  const parsed = v.safeParse(schema, payload)
+  if (!parsed.success) throw new AppError('token_invalid', `claims do not match the ${kind} schema`)
   return { claims: parsed.output, kid }
 }
 

@@ -1,14 +1,9 @@
-import { jwtVerify, type JWTVerifyGetKey } from 'jose'
+import type { JWTVerifyGetKey } from 'jose'
 import * as v from 'valibot'
 import { ServiceClaimsSchema } from './claims.ts'
-import {
-  ACCESS_TOKEN_TYP,
-  CLOCK_TOLERANCE_SECONDS,
-  SERVICE_AUDIENCE,
-  SIGNING_ALGORITHMS,
-} from './constants.ts'
+import { SERVICE_AUDIENCE, SIGNING_ALGORITHMS } from './constants.ts'
 import { AppError } from './errors.ts'
-import { mapJoseError, readKid } from './verify-access-token.ts'
+import { verifyJwt } from './verify-access-token.ts'
 
 /**
  * The service-token claims the server API relies on (docs/protocol.md §8):
@@ -57,25 +52,13 @@ export async function verifyServiceToken(
   getKey: JWTVerifyGetKey,
   options: VerifyServiceTokenOptions,
 ): Promise<{ claims: ServiceTokenClaims; kid: string }> {
-  const kid = readKid(token)
-  let payload: unknown
-  try {
-    ;({ payload } = await jwtVerify(token, getKey, {
-      algorithms: [...SIGNING_ALGORITHMS],
-      typ: ACCESS_TOKEN_TYP,
-      issuer: options.issuer,
-      audience: options.audience ?? SERVICE_AUDIENCE,
-      requiredClaims: ['sub', 'client_id', 'jti', 'iat', 'exp'],
-      clockTolerance: options.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS,
-      ...(options.currentDate && { currentDate: options.currentDate }),
-    }))
-  } catch (err) {
-    throw mapJoseError(err)
-  }
-  const parsed = v.safeParse(ServerApiClaimsSchema, payload)
-  if (!parsed.success)
-    throw new AppError('token_invalid', 'claims do not match the service-token schema')
-  if (parsed.output.client_id !== parsed.output.sub)
+  const verified = await verifyJwt(token, getKey, ServerApiClaimsSchema, 'service-token', {
+    ...options,
+    audience: options.audience ?? SERVICE_AUDIENCE,
+    algorithms: SIGNING_ALGORITHMS,
+    requiredClaims: ['sub', 'client_id', 'jti', 'iat', 'exp'],
+  })
+  if (verified.claims.client_id !== verified.claims.sub)
     throw new AppError('token_invalid', '"client_id" differs from "sub"')
-  return { claims: parsed.output, kid }
+  return verified
 }

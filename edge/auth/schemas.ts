@@ -11,25 +11,20 @@ const wellFormed = v.check<string, 'not well-formed unicode'>(
   'not well-formed unicode',
 )
 
+/** Well-formed text of 1 to `max` characters, counted as code points (as the contract counts them). */
+function text(max: number) {
+  return v.pipe(
+    v.string(),
+    wellFormed,
+    v.check((s) => codePoints(s) >= 1 && codePoints(s) <= max, `length 1-${max}`),
+  )
+}
+
 /** A username as sent to `/auth/login`: 1–64 characters. */
-export const UsernameSchema = v.pipe(
-  v.string(),
-  wellFormed,
-  v.check(
-    (s) => codePoints(s) >= 1 && codePoints(s) <= USERNAME_MAX_CHARS,
-    `length 1-${USERNAME_MAX_CHARS}`,
-  ),
-)
+export const UsernameSchema = text(USERNAME_MAX_CHARS)
 
 /** A password: 1–1024 characters. */
-export const PasswordSchema = v.pipe(
-  v.string(),
-  wellFormed,
-  v.check(
-    (s) => codePoints(s) >= 1 && codePoints(s) <= PASSWORD_MAX_CHARS,
-    `length 1-${PASSWORD_MAX_CHARS}`,
-  ),
-)
+export const PasswordSchema = text(PASSWORD_MAX_CHARS)
 
 /** A username being created: also printable, no surrounding space, no control characters. */
 export const NewUsernameSchema = v.pipe(
