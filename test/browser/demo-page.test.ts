@@ -99,7 +99,20 @@ async function loggedIn(username: string): Promise<Page> {
   await page.fill('#username', username)
   await page.fill('#password', `${username}-password-1`)
   await page.click('#login-button')
-  await page.waitForSelector('#status[data-state="connected"]')
+  try {
+    // Generous: a refused handshake (rate_limited, unavailable) backs off with jitter up to 30 s.
+    await page.waitForSelector('#status[data-state="connected"]', { timeout: 45_000 })
+  } catch (err) {
+    // Say where the page got to: its state, what it showed, what it logged.
+    const seen = await page.evaluate(() => ({
+      state: document.querySelector('#status')?.getAttribute('data-state'),
+      loginError: document.querySelector('#login-error')?.textContent,
+      sendError: document.querySelector('#send-error')?.textContent,
+    }))
+    throw new Error(`${username} did not connect: ${JSON.stringify({ ...seen, errors })}`, {
+      cause: err,
+    })
+  }
   await page.waitForSelector('#room-title:text-is("lobby")')
   return page
 }
@@ -114,7 +127,8 @@ function messages(page: Page): Promise<string[]> {
   return page.$$eval('#messages li .text', (els) => els.map((el) => el.textContent ?? ''))
 }
 
-describe('the demo page', () => {
+// Each test may log in up to three pages, each allowed 45 s on a loaded machine.
+describe('the demo page', { timeout: 180_000 }, () => {
   it('lets alice and bob chat in lobby from two browser windows', async () => {
     const alice = await loggedIn('alice')
     const bob = await loggedIn('bob')
