@@ -29,8 +29,16 @@ export async function readText(req: Request, maxBytes: number): Promise<string> 
   }
 }
 
-/** Read the body, refusing as soon as it passes `maxBytes` (a declared length is checked first). */
-async function readLimited(req: Request, maxBytes: number): Promise<Uint8Array> {
+/**
+ * Read a request's or a response's body, refusing as soon as it passes
+ * `maxBytes` (a declared length is checked first), so an oversized body is
+ * never held whole.
+ *
+ * @param req - the request or response
+ * @param maxBytes - the limit
+ * @throws AppError `payload_too_large`
+ */
+export async function readLimited(req: Request | Response, maxBytes: number): Promise<Uint8Array> {
   const declared = req.headers.get('content-length')
   if (declared !== null && Number(declared) > maxBytes) {
     throw new AppError('payload_too_large', `body over ${maxBytes} bytes`)

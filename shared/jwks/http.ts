@@ -1,17 +1,32 @@
-import { AppError } from '../errors.ts'
+import { AppError, isAppError } from '../errors.ts'
+import { readLimited } from '../read-body.ts'
 
-/** Largest JWKS body read, in characters. */
-const JWKS_MAX_BODY_CHARS = 256 * 1024
+/** Largest JWKS body read, in bytes. */
+const JWKS_MAX_BODY_BYTES = 256 * 1024
 
-/** Read a JWKS response body, refusing one over {@link JWKS_MAX_BODY_CHARS}. */
-export async function readBody(res: Response): Promise<string> {
-  if (Number(res.headers.get('content-length')) > JWKS_MAX_BODY_CHARS) {
-    throw new AppError('unavailable', 'JWKS response too large')
+/**
+ * Read a fetched key document (a JWKS, a discovery document) as text,
+ * refusing one over `maxBytes` as soon as it passes the limit: an issuer
+ * that is too large is unavailable, not a client's error.
+ *
+ * @param res - the response
+ * @param maxBytes - the limit. @default 256 KiB
+ * @param what - names the document in the error
+ * @throws AppError `unavailable` when the body is over `maxBytes`
+ */
+export async function readBody(
+  res: Response,
+  maxBytes = JWKS_MAX_BODY_BYTES,
+  what = 'JWKS response',
+): Promise<string> {
+  try {
+    return new TextDecoder().decode(await readLimited(res, maxBytes))
+  } catch (err) {
+    if (isAppError(err) && err.code === 'payload_too_large') {
+      throw new AppError('unavailable', `${what} too large`, { cause: err })
+    }
+    throw err
   }
-  const text = await res.text()
-  if (text.length > JWKS_MAX_BODY_CHARS)
-    throw new AppError('unavailable', 'JWKS response too large')
-  return text
 }
 
 /** Settle with `promise`, or reject with the signal's reason once it aborts (even if `promise` ignores the signal). */

@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { AppError } from '../../../shared/errors.ts'
-import { abortable } from '../../../shared/jwks/http.ts'
+import { abortable, readBody } from '../../../shared/jwks/http.ts'
+import { parseHttpUrl } from '../../../shared/url.ts'
 import { DISCOVERY_MAX_BYTES, DISCOVERY_TIMEOUT_MS } from '../../constants.ts'
 
 /** The part of an OpenID Provider's metadata realtime uses (OpenID Connect Discovery 1.0 §3). */
@@ -50,13 +51,10 @@ export async function discoverJwksUri(url: string, options: DiscoveryOptions): P
       res.body?.cancel().catch(() => {})
       throw new AppError('unavailable', `discovery answered HTTP ${res.status}`)
     }
-    if (Number(res.headers.get('content-length')) > DISCOVERY_MAX_BYTES) {
-      res.body?.cancel().catch(() => {})
-      throw new AppError('unavailable', 'discovery document too large')
-    }
-    const text = await abortable(res.text(), ctl.signal)
-    if (Buffer.byteLength(text) > DISCOVERY_MAX_BYTES)
-      throw new AppError('unavailable', 'discovery document too large')
+    const text = await abortable(
+      readBody(res, DISCOVERY_MAX_BYTES, 'discovery document'),
+      ctl.signal,
+    )
     let json: unknown
     try {
       json = JSON.parse(text)
@@ -69,8 +67,7 @@ export async function discoverJwksUri(url: string, options: DiscoveryOptions): P
     if (parsed.output.issuer !== options.issuer) {
       throw new AppError('unavailable', 'discovery document names another issuer')
     }
-    const { protocol } = new URL(parsed.output.jwks_uri)
-    if (protocol !== 'https:' && protocol !== 'http:')
+    if (!parseHttpUrl(parsed.output.jwks_uri))
       throw new AppError('unavailable', 'jwks_uri is not http(s)')
     return parsed.output.jwks_uri
   } catch (err) {
