@@ -669,6 +669,38 @@ describe('key selection', () => {
 })
 
 describe('parsing the JWKS', () => {
+  it('refuses a JWKS body over 256 KiB as unavailable while it streams, with or without a declared length', async () => {
+    const padding = 'x'.repeat(300 * 1024)
+    let chunksRead = 0
+    const oversized =
+      (declare: boolean): typeof fetch =>
+      async () => {
+        const stream = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            // Endless: a reader that did not stop at the limit would never finish.
+            chunksRead++
+            controller.enqueue(new TextEncoder().encode(padding.slice(0, 64 * 1024)))
+          },
+        })
+        const headers: Record<string, string> = { 'content-type': 'application/json' }
+        if (declare) headers['content-length'] = String(padding.length)
+        return new Response(stream, { status: 200, headers })
+      }
+    for (const declare of [true, false]) {
+      chunksRead = 0
+      const keySet = createKeySet({
+        jwksUrl: JWKS_URL,
+        issuer: ISSUER,
+        fetch: oversized(declare),
+        now,
+      })
+      await expect(keySet.load()).rejects.toEqual(code('unavailable'))
+      // A declared length is refused before reading; a streamed one just past the limit.
+      expect(chunksRead).toBeLessThanOrEqual(declare ? 1 : 6)
+      keySet.close()
+    }
+  })
+
   const good = () => k1.jwk
   const without = (jwk: JWK, member: keyof JWK) =>
     Object.fromEntries(Object.entries(jwk).filter(([m]) => m !== member))
