@@ -78,60 +78,73 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
   }
 
   // A free port is only free until someone binds it: pick it after the migrations (seconds),
-  // right before wrangler dev binds it, to leave as little time as possible for that.
-  const port = options.port === 0 ? await freePort() : (options.port ?? 8787)
-  const url = `http://127.0.0.1:${port}`
-  const envFile = join(stateDir, 'edge.env')
-  const vars: Record<string, string> = {
-    ISSUER: url,
-    ...options.vars,
-    ADMIN_TOKEN: adminToken,
-    REVOCATION_FEED_TOKEN: feedToken,
-    KEY_ENCRYPTION_KEY: await localKek(stateDir),
-  }
-  await writeFile(
-    envFile,
-    Object.entries(vars)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-      .join('\n') + '\n',
-    {
-      mode: 0o600,
-    },
-  )
-
-  const child = wrangler(
-    [
-      'dev',
-      '--local',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--persist-to',
-      stateDir,
-      '--env-file',
+  // right before wrangler dev binds it. If wrangler still exits before it is ready on a port
+  // we picked (another process took it, or the inspector's, in between), pick again once.
+  const launch = async (port: number) => {
+    const url = `http://127.0.0.1:${port}`
+    const envFile = join(stateDir, 'edge.env')
+    const vars: Record<string, string> = {
+      ISSUER: url,
+      ...options.vars,
+      ADMIN_TOKEN: adminToken,
+      REVOCATION_FEED_TOKEN: feedToken,
+      KEY_ENCRYPTION_KEY: await localKek(stateDir),
+    }
+    await writeFile(
       envFile,
-      '--test-scheduled',
-      '--show-interactive-dev-session=false',
-      '--inspector-port',
-      String(await freePort()),
-    ],
-    stdio,
-  )
-  const exited = once(child, 'exit')
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    killGroup(child, 'SIGTERM')
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000)
-    await exited
-    clearTimeout(timer)
+      Object.entries(vars)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join('\n') + '\n',
+      { mode: 0o600 },
+    )
+    const tail: string[] = []
+    const child = wrangler(
+      [
+        'dev',
+        '--local',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--persist-to',
+        stateDir,
+        '--env-file',
+        envFile,
+        '--test-scheduled',
+        '--show-interactive-dev-session=false',
+        '--inspector-port',
+        String(await freePort()),
+      ],
+      stdio,
+      (line) => {
+        tail.push(line)
+        if (tail.length > STARTUP_TAIL_LINES) tail.shift()
+      },
+    )
+    const exited = once(child, 'exit')
+    const stop = async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      killGroup(child, 'SIGTERM')
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    }
+    try {
+      await waitForHealth(url, child, tail)
+    } catch (err) {
+      await stop()
+      throw err
+    }
+    return { url, port, stop }
   }
+  let started: Awaited<ReturnType<typeof launch>>
   try {
-    await waitForHealth(url, child)
+    started = await launch(options.port === 0 ? await freePort() : (options.port ?? 8787))
   } catch (err) {
-    await stop()
-    throw err
+    if (options.port !== 0 || !(err instanceof ExitedEarly)) throw err
+    started = await launch(await freePort())
   }
+  const { url, port, stop } = started
   return {
     url,
     port,
@@ -158,30 +171,32 @@ async function localKek(stateDir: string): Promise<string> {
   }
 }
 
+/** Lines of wrangler dev's output kept for the error when it exits before it is ready. */
+const STARTUP_TAIL_LINES = 30
+
 /** Where a wrangler child's output goes: nowhere, our own streams, or a line sink. */
 type Output = 'inherit' | 'ignore' | ((line: string) => void)
 
-function wrangler(args: string[], stdio: Output): ChildProcess {
+function wrangler(
+  args: string[],
+  stdio: Output,
+  keep: (line: string) => void = () => {},
+): ChildProcess {
   const child = spawn(process.execPath, [WRANGLER, ...args], {
     cwd: ROOT,
-    stdio: [
-      'ignore',
-      stdio === 'ignore' ? 'ignore' : 'pipe',
-      stdio === 'ignore' ? 'ignore' : 'pipe',
-    ],
+    // Always piped: what wrangler said is kept (`keep`) for the error if it exits early.
+    stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
     env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
   })
-  if (stdio !== 'ignore') {
-    forwardQuietly(
-      child.stdout!,
-      typeof stdio === 'function' ? stdio : (l) => process.stdout.write(l),
-    )
-    forwardQuietly(
-      child.stderr!,
-      typeof stdio === 'function' ? stdio : (l) => process.stderr.write(l),
-    )
+  const sink = (stream: 'stdout' | 'stderr') => (line: string) => {
+    keep(line.trimEnd())
+    if (stdio === 'ignore') return
+    if (typeof stdio === 'function') stdio(line)
+    else process[stream].write(line)
   }
+  forwardQuietly(child.stdout!, sink('stdout'))
+  forwardQuietly(child.stderr!, sink('stderr'))
   return child
 }
 
@@ -199,11 +214,18 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+/** wrangler dev exited before its health check answered; the message ends with what it said. */
+class ExitedEarly extends Error {
+  override name = 'ExitedEarly'
+}
+
+async function waitForHealth(url: string, child: ChildProcess, tail: string[]): Promise<void> {
   const deadline = Date.now() + 90_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
-      throw new Error(`wrangler dev exited with ${child.exitCode} before it was ready`)
+      throw new ExitedEarly(
+        `wrangler dev exited with ${child.exitCode} before it was ready; its last lines:\n${tail.join('\n')}`,
+      )
     try {
       const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
       if (res.ok) return

@@ -2,7 +2,9 @@
  * `npm start`'s edge output: the local edge started as start.ts starts it
  * (edge/local/edge-process.ts, wrangler dev), with its output collected.
  */
+import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -74,5 +76,28 @@ describe('the local edge as npm start runs it', () => {
     expect(lines.filter((l) => /GET \/healthz.* 200\b/.test(l))).toEqual([])
     expect(lines.join('')).not.toContain('wrong-feed-token')
     expect(lines.join('')).toMatch(/Ready on http:\/\/127\.0\.0\.1:\d+/)
+  })
+})
+
+describe('the local edge on a port someone else holds', () => {
+  it("fails with wrangler's own reason, not a bare exit code", async () => {
+    const holder = createServer().listen(0, '127.0.0.1')
+    await once(holder, 'listening')
+    const { port } = holder.address() as AddressInfo
+    const stateDir = await mkdtemp(join(tmpdir(), 'edgegate-local-busy-'))
+    try {
+      // A port the caller named is theirs: no second try on another one.
+      const failure = await startEdge({ port, stateDir, stdio: 'ignore' }).then(
+        (edge) => edge.stop().then(() => 'started'),
+        (err: Error) => err.message,
+      )
+      expect(failure).toMatch(/^wrangler dev exited with \d+ before it was ready; its last lines:/)
+      expect(failure).toContain(`Address already in use (127.0.0.1:${port})`)
+      // The key-encryption key and tokens in the env file stay hidden in what is kept.
+      expect(failure).toMatch(/env\.ADMIN_TOKEN \("\(hidden\)"\)/)
+    } finally {
+      holder.close()
+      await rm(stateDir, { recursive: true, force: true })
+    }
   })
 })
