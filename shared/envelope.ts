@@ -26,6 +26,24 @@ export const EnvelopeSchema = v.strictObject({
 /** An envelope whose `data` is `D`. */
 export type Envelope<D = unknown> = Omit<v.InferOutput<typeof EnvelopeSchema>, 'data'> & { data: D }
 
+/**
+ * An envelope stamped with the current time (docs/protocol.md §5): the one
+ * place a client builds them.
+ *
+ * @param id - unique among the connection's envelopes (see {@link ENVELOPE_ID_PATTERN})
+ * @param data - the event's payload (`null` when it has none)
+ * @param token - a fresh access token: `rt:auth`'s, or every envelope's where the server requires it
+ * @example
+ * ```ts
+ * socket.emit('chat:send', createEnvelope('c1', { room: 'lobby', text: 'hi' }), onAck)
+ * ```
+ */
+export function createEnvelope<D>(id: string, data: D, token?: string): Envelope<D> {
+  const envelope: Envelope<D> = { v: 1, id, ts: Date.now(), data }
+  if (token !== undefined) envelope.token = token
+  return envelope
+}
+
 /** The reply to an acknowledged envelope (docs/protocol.md §5). */
 export type Ack<D = unknown> =
   { ok: true; data?: D } | { ok: false; error: { code: string; message: string } }

@@ -1,3 +1,5 @@
+import { createEnvelope } from '../envelope.ts'
+
 /** A server-published event as delivered (docs/protocol.md §8): the one argument of the event. */
 export interface Notification<T = unknown> {
   id: string
@@ -88,7 +90,7 @@ export function sendSync(
   id: string,
   onOutcome?: (outcome: SyncOutcome) => void,
 ): void {
-  emit('rt:sync', { v: 1, id, ts: Date.now(), data: { since: tracker.since } }, (reply) => {
+  emit('rt:sync', createEnvelope(id, { since: tracker.since }), (reply) => {
     const data =
       (reply as { ok?: unknown; data?: unknown } | null)?.ok === true
         ? (reply as { data: unknown }).data

@@ -1,21 +1,19 @@
-// Why this file is long (493 lines): RealtimeClient is one state machine over
-// one socket: connect, in-band refresh, the ordered outbox, re-joins with
-// grants, notifications and backoff all move the same state and must see each
-// other's transitions. Pieces with no state of their own already live beside
-// it (notifications.ts, room-grants.ts, client-error.ts); splitting the rest
-// would pass the state around rather than remove it. Next split: the outbox.
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
-import type { Ack } from '../envelope.ts'
+import { createEnvelope, type Ack, type Envelope } from '../envelope.ts'
 import type { ConnectErrorData, RealtimeErrorPayload } from '../events.ts'
+import { Backoff } from './backoff.ts'
 import { ClientError, type ClientErrorCode } from './client-error.ts'
 import type { EdgeAuth, SessionInfo } from './edge-auth.ts'
-import { grantStale, type GrantProvider } from './room-grants.ts'
+import { envelopeIds } from './envelope-ids.ts'
+import { JoinedRooms } from './joined-rooms.ts'
 import {
   NotificationTracker,
   sendSync,
   type Notification,
   type SyncOutcome,
 } from './notifications.ts'
+import { Outbox } from './outbox.ts'
+import { fetchGrant, type GrantProvider } from './room-grants.ts'
 
 /** Where the connection is. */
 export type ConnectionState =
@@ -64,14 +62,8 @@ export interface RealtimeClientOptions {
   }
 }
 
-type Pending = {
-  event: string
-  envelope: { v: 1; id: string; ts: number; data: unknown }
-  resolve: (value: unknown) => void
-  reject: (err: ClientError) => void
-  timer: ReturnType<typeof setTimeout>
-  settled: boolean
-}
+/** Options {@link RealtimeClient} fills in when they are left out. */
+type Defaulted = 'ackTimeoutMs' | 'queueLimit' | 'random'
 
 const LOGIN_CODES = new Set<string>([
   'token_missing',
@@ -115,28 +107,14 @@ const LOGIN_CODES = new Set<string>([
 export class RealtimeClient {
   readonly socket: Socket
   private state: ConnectionState = 'idle'
-  private readonly queue: Pending[] = []
-  /** Sent, ack not yet in. Socket.IO drops ack callbacks on disconnect, so these are settled here. */
-  private readonly inflight = new Set<Pending>()
-  private readonly rooms = new Set<string>()
-  /** The grant each room granted (not by the `rooms` claim) was joined with, for re-joins. */
-  private readonly grants = new Map<string, string>()
-  private readonly options: Required<
-    Omit<
-      RealtimeClientOptions,
-      'onAuthRequired' | 'onStateChange' | 'socketOptions' | 'notifications' | 'grantProvider'
-    >
-  > &
-    Pick<
-      RealtimeClientOptions,
-      'onAuthRequired' | 'onStateChange' | 'notifications' | 'grantProvider'
-    >
+  private readonly options: RealtimeClientOptions & Required<Pick<RealtimeClientOptions, Defaulted>>
+  private readonly outbox: Outbox
+  private readonly rooms = new JoinedRooms()
+  private readonly backoff: Backoff
+  private readonly nextId = envelopeIds()
   private readonly notifications: NotificationTracker
   /** Handlers of server-published events, by event. */
   private readonly notificationHandlers = new Map<string, Set<(n: Notification<any>) => void>>()
-  private readonly prefix: string
-  private seq = 0
-  private attempt = 0
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private fallbackTimer: ReturnType<typeof setTimeout> | undefined
   private refreshing: Promise<void> | undefined
@@ -145,12 +123,12 @@ export class RealtimeClient {
 
   constructor(options: RealtimeClientOptions) {
     this.options = { ackTimeoutMs: 10_000, queueLimit: 100, random: Math.random, ...options }
-    const bytes = new Uint8Array(6)
-    crypto.getRandomValues(bytes)
+    this.outbox = new Outbox({
+      limit: this.options.queueLimit,
+      send: (event, envelope, ack) => this.socket.emit(event, envelope, ack),
+    })
+    this.backoff = new Backoff({ random: this.options.random })
     this.notifications = new NotificationTracker(options.notifications)
-    this.prefix = Array.from(bytes, (b) => b.toString(36).padStart(2, '0'))
-      .join('')
-      .slice(0, 8)
     this.socket = io(options.url, {
       autoConnect: false,
       reconnection: true,
@@ -197,41 +175,12 @@ export class RealtimeClient {
     options: { timeoutMs?: number } = {},
   ): Promise<T> {
     if (this.state === 'closed' || this.state === 'failed' || this.state === 'auth_required') {
-      return Promise.reject(
-        new ClientError(
-          this.state === 'auth_required' ? 'auth_required' : 'closed',
-          `client is ${this.state}`,
-        ),
-      )
+      const code = this.state === 'auth_required' ? 'auth_required' : 'closed'
+      return Promise.reject(new ClientError(code, `client is ${this.state}`))
     }
-    return new Promise<T>((resolve, reject) => {
-      const pending: Pending = {
-        event,
-        envelope: { v: 1, id: `${this.prefix}-${++this.seq}`, ts: Date.now(), data },
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        settled: false,
-        timer: setTimeout(() => {
-          const i = this.queue.indexOf(pending)
-          if (i >= 0) this.queue.splice(i, 1)
-          this.settle(
-            pending,
-            new ClientError(
-              'timeout',
-              `${event}: no ack within ${options.timeoutMs ?? this.options.ackTimeoutMs} ms`,
-            ),
-          )
-        }, options.timeoutMs ?? this.options.ackTimeoutMs),
-      }
-      if (this.state === 'connected') return this.send(pending)
-      if (this.queue.length >= this.options.queueLimit) {
-        clearTimeout(pending.timer)
-        return reject(
-          new ClientError('queue_full', `${this.options.queueLimit} messages already waiting`),
-        )
-      }
-      this.queue.push(pending)
-    })
+    const timeoutMs = options.timeoutMs ?? this.options.ackTimeoutMs
+    const ready = this.state === 'connected'
+    return this.outbox.submit(event, this.envelope(data), timeoutMs, ready) as Promise<T>
   }
 
   /** Subscribe to a server event; returns the unsubscribe function. */
@@ -288,23 +237,21 @@ export class RealtimeClient {
    */
   async join(room: string, options: { grant?: string } = {}): Promise<void> {
     let { grant } = options
+    const provider = this.options.grantProvider
     try {
       await this.emit('rt:join', grant === undefined ? { room } : { room, grant })
     } catch (err) {
-      const retry = grant === undefined && this.options.grantProvider !== undefined
-      if (!retry || !(err instanceof ClientError) || err.code !== 'forbidden') throw err
-      grant = await this.fetchGrant(room)
+      const refused = err instanceof ClientError && err.code === 'forbidden'
+      if (grant !== undefined || !provider || !refused) throw err
+      grant = await fetchGrant(provider, room, this.options.ackTimeoutMs)
       await this.emit('rt:join', { room, grant })
     }
-    this.rooms.add(room)
-    if (grant === undefined) this.grants.delete(room)
-    else this.grants.set(room, grant)
+    this.rooms.add(room, grant)
   }
 
   /** Leave a room. */
   async leave(room: string): Promise<void> {
     this.rooms.delete(room)
-    this.grants.delete(room)
     await this.emit('rt:leave', { room })
   }
 
@@ -313,115 +260,41 @@ export class RealtimeClient {
     this.stopTimers()
     this.setState('closed')
     this.socket.disconnect()
-    this.rejectQueue(new ClientError('closed', 'client closed'))
+    this.outbox.rejectAll(new ClientError('closed', 'client closed'))
   }
 
-  private send(pending: Pending): void {
-    this.inflight.add(pending)
-    this.socket.emit(pending.event, pending.envelope, (reply: Ack) => {
-      if (reply && reply.ok) this.settle(pending, undefined, reply.data)
-      else
-        this.settle(
-          pending,
-          new ClientError(
-            (reply?.error?.code ?? 'server_error') as ClientErrorCode,
-            reply?.error?.message ?? 'refused',
-            (reply?.error as { retryAfterMs?: number } | undefined)?.retryAfterMs,
-          ),
-        )
-    })
-  }
-
-  private settle(pending: Pending, err: ClientError | undefined, value?: unknown): void {
-    if (pending.settled) return
-    pending.settled = true
-    this.inflight.delete(pending)
-    clearTimeout(pending.timer)
-    if (err) pending.reject(err)
-    else pending.resolve(value)
+  private envelope<D>(data: D, token?: string): Envelope<D> {
+    return createEnvelope(this.nextId(), data, token)
   }
 
   private flush(): void {
-    while (this.state === 'connected' && this.queue.length > 0) this.send(this.queue.shift()!)
+    if (this.state === 'connected') this.outbox.flush()
   }
 
   private onConnect(): void {
-    this.attempt = 0
+    this.backoff.reset()
     this.lastServerError = undefined
     // Rooms first: the server handles one socket's packets in order, so the
     // joins land before the queued messages that may target them. Expired
     // grants are fetched afresh first; emits wait in the queue meanwhile.
-    if (!this.socket.recovered) {
-      const stale = [...this.grants]
-        .filter(([, grant]) => grantStale(grant, Date.now()))
-        .map(([room]) => room)
-      if (stale.length > 0 && this.options.grantProvider) {
-        void this.refreshGrants(stale).then(() => {
-          if (this.socket.connected && this.state !== 'connected') this.rejoinThenReady()
-        })
-        return
-      }
-    }
-    this.rejoinThenReady()
-  }
-
-  /**
-   * Fetch fresh grants for `rooms` (each bounded by `ackTimeoutMs`); a room
-   * whose grant cannot be had is dropped from the re-joins.
-   */
-  private async refreshGrants(rooms: string[]): Promise<void> {
-    await Promise.all(
-      rooms.map(async (room) => {
-        try {
-          this.grants.set(room, await this.fetchGrant(room))
-        } catch {
-          this.rooms.delete(room)
-          this.grants.delete(room)
-        }
-      }),
-    )
-  }
-
-  /** A grant from `grantProvider`, or `timeout` after `ackTimeoutMs`. */
-  private async fetchGrant(room: string): Promise<string> {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new ClientError(
-              'timeout',
-              `grant for ${room}: none within ${this.options.ackTimeoutMs} ms`,
-            ),
-          ),
-        this.options.ackTimeoutMs,
-      )
+    const provider = this.options.grantProvider
+    const stale = this.socket.recovered || !provider ? [] : this.rooms.stale(Date.now())
+    if (stale.length === 0) return this.rejoinThenReady()
+    const grantFor = (room: string) => fetchGrant(provider!, room, this.options.ackTimeoutMs)
+    void this.rooms.refresh(stale, grantFor).then(() => {
+      if (this.socket.connected && this.state !== 'connected') this.rejoinThenReady()
     })
-    try {
-      return await Promise.race([this.options.grantProvider!(room), timeout])
-    } finally {
-      clearTimeout(timer)
-    }
   }
 
   private rejoinThenReady(): void {
     if (!this.socket.recovered) {
-      for (const room of this.rooms) {
-        const grant = this.grants.get(room)
-        const data = grant === undefined ? { room } : { room, grant }
-        this.socket.emit('rt:join', {
-          v: 1,
-          id: `${this.prefix}-${++this.seq}`,
-          ts: Date.now(),
-          data,
-        })
-      }
+      for (const rejoin of this.rooms.rejoins()) this.socket.emit('rt:join', this.envelope(rejoin))
     }
     if (this.notificationHandlers.size > 0 || this.options.notifications) {
       sendSync(
         (...args) => this.socket.emit(...args),
         this.notifications,
-        `${this.prefix}-${++this.seq}`,
+        this.nextId(),
         this.options.notifications?.onSync,
       )
     }
@@ -451,13 +324,7 @@ export class RealtimeClient {
     if (this.state === 'closed' || this.state === 'auth_required' || this.state === 'failed') return
     const code = reason === 'io server disconnect' ? this.lastServerError?.code : undefined
     if (code && LOGIN_CODES.has(code)) return void this.requireAuth(code)
-    // Their acks can no longer arrive; they are not resent (the server may have handled them).
-    for (const pending of [...this.inflight]) {
-      this.settle(
-        pending,
-        new ClientError('disconnected', `${pending.event}: connection lost before the ack`),
-      )
-    }
+    this.outbox.dropInflight()
     if (reason !== 'io server disconnect') {
       this.setState('reconnecting')
       return
@@ -476,13 +343,9 @@ export class RealtimeClient {
       this.setState('refreshing')
       try {
         const session = await this.options.auth.refresh()
-        const reply = (await this.socket.timeout(this.options.ackTimeoutMs).emitWithAck('rt:auth', {
-          v: 1,
-          id: `${this.prefix}-${++this.seq}`,
-          ts: Date.now(),
-          data: null,
-          token: session.accessToken,
-        })) as Ack
+        const reply = (await this.socket
+          .timeout(this.options.ackTimeoutMs)
+          .emitWithAck('rt:auth', this.envelope(null, session.accessToken))) as Ack
         if (!reply.ok)
           throw new ClientError(reply.error.code as ClientErrorCode, reply.error.message)
         if (this.state === 'refreshing') this.setState('connected')
@@ -513,17 +376,15 @@ export class RealtimeClient {
     this.socket.connect()
   }
 
+  /** Reconnect after a backoff, never sooner than the server asked. */
   private retryLater(minimumMs = 0): void {
     this.setState('reconnecting')
-    // Full jitter over an exponential ceiling, never sooner than the server asked.
-    const ceiling = Math.min(30_000, 500 * 2 ** this.attempt++)
-    const delay = Math.max(minimumMs, Math.floor(this.options.random() * ceiling))
     clearTimeout(this.retryTimer)
     this.retryTimer = setTimeout(() => {
       if (this.state !== 'reconnecting') return
       this.setState('connecting')
       this.socket.connect()
-    }, delay)
+    }, this.backoff.next(minimumMs))
   }
 
   /** If `rt:expiring` is missed, refresh a little before `exp` anyway. */
@@ -550,14 +411,9 @@ export class RealtimeClient {
     this.stopTimers()
     this.setState(state)
     this.socket.disconnect()
-    this.rejectQueue(err)
+    this.outbox.rejectAll(err)
     this.connected?.reject(err)
     this.connected = undefined
-  }
-
-  /** Reject what is queued and what is waiting for its ack. */
-  private rejectQueue(err: ClientError): void {
-    for (const pending of [...this.queue.splice(0), ...this.inflight]) this.settle(pending, err)
   }
 
   private stopTimers(): void {

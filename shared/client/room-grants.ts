@@ -2,6 +2,7 @@
  * Room grants on the client side (docs/protocol.md §11): where a grant comes
  * from, and whether one held is still worth sending.
  */
+import { ClientError } from './client-error.ts'
 
 /**
  * Fetches a room grant from the application's own endpoint, which checks its
@@ -41,6 +42,31 @@ export function grantStale(
 ): boolean {
   const exp = expOf(grant)
   return exp === undefined || exp - marginSeconds <= nowMs / 1000
+}
+
+/**
+ * Ask `provider` for a grant for `room`, giving up after `timeoutMs`: a
+ * provider that never answers must not hold a join (or a re-join) forever.
+ *
+ * @throws ClientError `timeout`, or what the provider threw
+ */
+export async function fetchGrant(
+  provider: GrantProvider,
+  room: string,
+  timeoutMs: number,
+): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ClientError('timeout', `grant for ${room}: none within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
+  })
+  try {
+    return await Promise.race([provider(room), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 function expOf(grant: string): number | undefined {
