@@ -110,3 +110,40 @@ function isSyncOutcome(value: unknown): value is SyncOutcome {
     (last === null || typeof last === 'string')
   )
 }
+
+/**
+ * The handlers of server-published events on one socket: one socket
+ * listener per event, and each notification handed to that event's
+ * handlers once (the tracker drops repeats).
+ */
+export class NotificationHandlers {
+  private readonly byEvent = new Map<string, Set<(n: Notification<any>) => void>>()
+  private readonly socket: { on(event: string, listener: (payload: unknown) => void): unknown }
+  private readonly tracker: NotificationTracker
+
+  constructor(socket: NotificationHandlers['socket'], tracker: NotificationTracker) {
+    this.socket = socket
+    this.tracker = tracker
+  }
+
+  /** Add a handler of `event`; returns the function that removes it. */
+  add<T>(event: string, handler: (notification: Notification<T>) => void): () => void {
+    let handlers = this.byEvent.get(event)
+    if (!handlers) {
+      const set = (handlers = new Set())
+      this.byEvent.set(event, set)
+      this.socket.on(event, (payload) => {
+        const notification = this.tracker.accept(payload)
+        if (notification) for (const h of [...set]) h(notification)
+      })
+    }
+    const h = handler as (n: Notification<any>) => void
+    handlers.add(h)
+    return () => void handlers.delete(h)
+  }
+
+  /** How many events have handlers (a client with none and no `notifications` option skips `rt:sync`). */
+  get size(): number {
+    return this.byEvent.size
+  }
+}

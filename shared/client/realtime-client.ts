@@ -1,80 +1,34 @@
-import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
+import { io, type Socket } from 'socket.io-client'
 import { createEnvelope, type Ack, type Envelope } from '../envelope.ts'
 import type { ConnectErrorData, RealtimeErrorPayload } from '../events.ts'
 import { Backoff } from './backoff.ts'
 import { ClientError, type ClientErrorCode } from './client-error.ts'
-import type { EdgeAuth, SessionInfo } from './edge-auth.ts'
+import type { SessionInfo } from './edge-auth.ts'
 import { envelopeIds } from './envelope-ids.ts'
 import { JoinedRooms } from './joined-rooms.ts'
 import {
+  NotificationHandlers,
   NotificationTracker,
   sendSync,
   type Notification,
-  type SyncOutcome,
 } from './notifications.ts'
 import { Outbox } from './outbox.ts'
-import { fetchGrant, type GrantProvider } from './room-grants.ts'
+import { afterDisconnect, afterRefusal, LOGIN_CODES, type Recovery } from './recovery.ts'
+import {
+  CLIENT_DEFAULTS,
+  type ConnectionState,
+  type Defaulted,
+  type RealtimeClientOptions,
+} from './realtime-client-options.ts'
+import { fetchGrant } from './room-grants.ts'
 
-/** Where the connection is. */
-export type ConnectionState =
-  | 'idle'
-  | 'connecting'
-  | 'connected'
-  | 'refreshing'
-  | 'reconnecting'
-  | 'auth_required'
-  | 'failed'
-  | 'closed'
+export type { ConnectionState, RealtimeClientOptions }
 
-/** Options of {@link RealtimeClient}. */
-export interface RealtimeClientOptions {
-  /** The realtime service's base URL. */
-  url: string
-  /** The session the client connects with. */
-  auth: EdgeAuth
-  /** Called when only a new login can help (revoked, invalid, refresh failed). Redirect to your login page here. */
-  onAuthRequired?: (code: ClientErrorCode) => void
-  /** Called on every state change. */
-  onStateChange?: (state: ConnectionState) => void
-  /**
-   * Fetches a room grant from your application (docs/room-grants.md): called
-   * when a `join` without a grant is refused `forbidden`, and before a
-   * re-join after a reconnect when the room's grant has expired.
-   */
-  grantProvider?: GrantProvider
-  /** How long an emit may wait for its ack, queue time included, ms. @default 10000 */
-  ackTimeoutMs?: number
-  /** Emits held while (re)connecting or refreshing. @default 100 */
-  queueLimit?: number
-  /** Passed to socket.io-client (transports, path, …). */
-  socketOptions?: Partial<ManagerOptions & SocketOptions>
-  /** Random source for backoff jitter. @default Math.random */
-  random?: () => number
-  /**
-   * Server-published events (docs/protocol.md §8, §9): `since`, an offset
-   * stored from an earlier run; `onSync`, called after each (re)connect's
-   * `rt:sync` (on `gap: true`, refetch from your application).
-   */
-  notifications?: {
-    since?: string | null
-    maxSeen?: number
-    onSync?: (outcome: SyncOutcome) => void
-  }
-}
-
-/** Options {@link RealtimeClient} fills in when they are left out. */
-type Defaulted = 'ackTimeoutMs' | 'queueLimit' | 'random'
-
-const LOGIN_CODES = new Set<string>([
-  'token_missing',
-  'token_malformed',
-  'token_invalid',
-  'token_revoked',
-  'token_mismatch',
-  'token_in_query',
-  'invalid_grant',
-  'auth_required',
-])
+// Why this file is over 300 lines: RealtimeClient is one state machine over
+// one socket. What holds no connection state lives beside it (outbox.ts,
+// backoff.ts, joined-rooms.ts, recovery.ts, notifications.ts, the options);
+// what is left here (connect, in-band refresh, re-joins, stops) moves that
+// one state and must see each other's transitions.
 
 /**
  * One client that owns the socket and keeps its token fresh.
@@ -113,8 +67,7 @@ export class RealtimeClient {
   private readonly backoff: Backoff
   private readonly nextId = envelopeIds()
   private readonly notifications: NotificationTracker
-  /** Handlers of server-published events, by event. */
-  private readonly notificationHandlers = new Map<string, Set<(n: Notification<any>) => void>>()
+  private readonly notificationHandlers: NotificationHandlers
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private fallbackTimer: ReturnType<typeof setTimeout> | undefined
   private refreshing: Promise<void> | undefined
@@ -122,7 +75,7 @@ export class RealtimeClient {
   private connected: { resolve: () => void; reject: (err: ClientError) => void } | undefined
 
   constructor(options: RealtimeClientOptions) {
-    this.options = { ackTimeoutMs: 10_000, queueLimit: 100, random: Math.random, ...options }
+    this.options = { ...CLIENT_DEFAULTS, ...options }
     this.outbox = new Outbox({
       limit: this.options.queueLimit,
       send: (event, envelope, ack) => this.socket.emit(event, envelope, ack),
@@ -135,6 +88,7 @@ export class RealtimeClient {
       ...options.socketOptions,
       auth: (cb) => cb({ token: this.options.auth.current()?.accessToken }),
     })
+    this.notificationHandlers = new NotificationHandlers(this.socket, this.notifications)
     this.socket.on('connect', () => this.onConnect())
     this.socket.on('connect_error', (err) =>
       this.onConnectError(err as Error & { data?: ConnectErrorData }),
@@ -204,17 +158,7 @@ export class RealtimeClient {
     event: string,
     handler: (notification: Notification<T>) => void,
   ): () => void {
-    let handlers = this.notificationHandlers.get(event)
-    if (!handlers) {
-      const set = (handlers = new Set())
-      this.notificationHandlers.set(event, set)
-      this.socket.on(event, (payload: unknown) => {
-        const notification = this.notifications.accept(payload)
-        if (notification) for (const h of [...set]) h(notification)
-      })
-    }
-    handlers.add(handler as (n: Notification<any>) => void)
-    return () => void handlers.delete(handler as (n: Notification<any>) => void)
+    return this.notificationHandlers.add(event, handler)
   }
 
   /** The newest stream offset seen, to store and pass back as `notifications.since` next time. */
@@ -306,35 +250,31 @@ export class RealtimeClient {
   }
 
   private onConnectError(err: Error & { data?: ConnectErrorData }): void {
-    const data = err.data
-    if (!data) {
-      // Transport failure: socket.io-client retries by itself.
-      this.setState('reconnecting')
-      return
-    }
-    if (data.refresh) return void this.refreshThenReconnect()
-    if (data.code === 'rate_limited' || data.code === 'unavailable')
-      return this.retryLater(data.retryAfterMs)
-    if (LOGIN_CODES.has(data.code)) return void this.requireAuth(data.code)
-    this.fail(new ClientError(data.code, err.message))
+    this.recover(afterRefusal(err.data, err.message))
   }
 
   private onDisconnect(reason: Socket.DisconnectReason): void {
     this.stopTimers()
     if (this.state === 'closed' || this.state === 'auth_required' || this.state === 'failed') return
-    const code = reason === 'io server disconnect' ? this.lastServerError?.code : undefined
-    if (code && LOGIN_CODES.has(code)) return void this.requireAuth(code)
-    this.outbox.dropInflight()
-    if (reason !== 'io server disconnect') {
-      this.setState('reconnecting')
-      return
+    const next = afterDisconnect(reason, this.lastServerError)
+    // Their acks can no longer arrive (a stop for a login rejects them with its own code).
+    if (next.action !== 'login') this.outbox.dropInflight()
+    this.recover(next)
+  }
+
+  private recover(next: Recovery): void {
+    switch (next.action) {
+      case 'wait':
+        return this.setState('reconnecting')
+      case 'refresh':
+        return void this.refreshThenReconnect()
+      case 'retry':
+        return this.retryLater(next.minimumMs)
+      case 'login':
+        return void this.requireAuth(next.code)
+      case 'fail':
+        return this.fail(new ClientError(next.code, next.message))
     }
-    if (code === 'token_expired') return void this.refreshThenReconnect()
-    // A service closed the connection (docs/protocol.md §8): come back only when it says so.
-    if (code === 'disconnected' && this.lastServerError?.retryable !== true) {
-      return this.fail(new ClientError('disconnected', 'closed by the application'))
-    }
-    this.retryLater()
   }
 
   private async refreshInBand(): Promise<void> {
