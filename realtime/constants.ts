@@ -5,6 +5,32 @@
  * names, and shared/constants.ts holds those the edge shares.
  */
 
+// Names every node of a cluster shares: Redis keys, channels and events, and a
+// room. Changing one splits a rolling upgrade in two, old nodes and new ones no
+// longer seeing each other's state; docs/realtime.md lists what Redis holds.
+
+/** The Socket.IO adapter's Redis stream, and the prefix of its channels. */
+export const ADAPTER_REDIS_STREAM = 'edgegate:socket.io'
+/** Key prefix of the revocations every node enforces (sessions and users, until their tokens expire). */
+export const REVOKED_REDIS_PREFIX = 'edgegate:revoked:'
+/** Key prefix of presence: members, batches and node heartbeats (docs/presence.md). */
+export const PRESENCE_REDIS_PREFIX = 'edgegate:presence:'
+/** Key prefix of the server API's state: idempotency keys and user streams. */
+export const API_REDIS_PREFIX = 'edgegate:api:'
+/** The inter-node event that fans a revocation out to the other nodes. */
+export const CLUSTER_REVOCATION_EVENT = 'edgegate:revocation'
+/** The inter-node event that fans a server-API disconnect (docs/protocol.md §8) out to the other nodes. */
+export const CLUSTER_DISCONNECT_EVENT = 'edgegate:disconnect'
+/**
+ * The pseudo-room that holds each connected user once, for
+ * `GET /api/v1/presence/users/:sub`. Its name is outside the room alphabet,
+ * so no client room can collide with it; it has no batches and no caps
+ * (the connection limits bound it).
+ */
+export const ONLINE_ROOM = '*online'
+
+// Listening.
+
 /** Port the service listens on by default. */
 export const DEFAULT_PORT = 3000
 /** Interface the service binds by default (loopback: put a proxy in front). */
@@ -130,13 +156,6 @@ export const PRESENCE_SWEEP_CHUNK = 500
 export const PRESENCE_REPLAY_WINDOW_MS = 10_000
 /** Longest `cursor` accepted, characters. */
 export const PRESENCE_CURSOR_MAX_CHARS = 1024
-/**
- * The pseudo-room that holds each connected user once, for
- * `GET /api/v1/presence/users/:sub`. Its name is outside the room alphabet,
- * so no client room can collide with it; it has no batches and no caps
- * (the connection limits bound it).
- */
-export const ONLINE_ROOM = '*online'
 // The server API and the per-user streams (docs/protocol.md §8, §9).
 
 /** Path prefix of the server API on the realtime port (docs/protocol.md §8). */
@@ -171,9 +190,6 @@ export const DEFAULT_USER_STREAM_TTL_SECONDS = 86_400
 
 /** Users' streams one node holds in memory (single node only); the least recently appended go first. */
 export const DEFAULT_MAX_MEMORY_STREAMS = 10_000
-
-/** Key prefix of the server API's Redis state (idempotency keys, user streams). */
-export const API_REDIS_PREFIX = 'edgegate:api:'
 
 /** Serialized `data` bytes one node holds in its memory streams (single node only); the oldest streams go first. */
 export const MAX_MEMORY_STREAM_BYTES = 64 * 1024 * 1024

@@ -1,15 +1,16 @@
 import type { Namespace, Server, Socket } from 'socket.io'
 import type { ClientToServerEvents, ServerToClientEvents } from '../shared/events.ts'
 import type { SocketioJwtCompatEvents } from './auth/socketio-jwt-compat.ts'
+import type { CLUSTER_DISCONNECT_EVENT, CLUSTER_REVOCATION_EVENT } from './constants.ts'
 import type { Revocation } from './revocations/apply.ts'
 import type { SocketData } from './session/socket-auth.ts'
 
 /** Events the realtime nodes of one cluster send each other (`serverSideEmit`). */
 export interface InterServerEvents {
   /** A revocation from the edge, applied on the node that received it, for the others to apply locally. */
-  'edgegate:revocation': (event: Revocation) => void
+  [CLUSTER_REVOCATION_EVENT]: (event: Revocation) => void
   /** A server-API disconnect (docs/protocol.md §8), applied on the node that took it, for the others to apply locally. */
-  'edgegate:disconnect': (event: {
+  [CLUSTER_DISCONNECT_EVENT]: (event: {
     kind: 'user' | 'session'
     id: string
     retryable: boolean

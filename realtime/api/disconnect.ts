@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import * as v from 'valibot'
+import { CLUSTER_DISCONNECT_EVENT } from '../constants.ts'
 import type { Logger } from '../log.ts'
 import type { Sessions } from '../session/sessions.ts'
 import type { RealtimeIo } from '../types.ts'
 import { parseDisconnect } from './schemas.ts'
-
-/** The Socket.IO server-side event that fans a server-API disconnect out to the other nodes. */
-export const CLUSTER_DISCONNECT_EVENT = 'edgegate:disconnect'
 
 /** A disconnect as it travels between nodes. */
 const ClusterDisconnect = v.strictObject({

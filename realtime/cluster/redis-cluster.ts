@@ -1,12 +1,10 @@
 import { createAdapter } from '@socket.io/redis-streams-adapter'
 import { createClient } from 'redis'
 import type { RevocationEvent } from '../../shared/claims.ts'
+import { ADAPTER_REDIS_STREAM, REVOKED_REDIS_PREFIX } from '../constants.ts'
 import type { Logger } from '../log.ts'
 import { MAX_BUFFERED_PUBLISHES, PublishBuffer } from './publish-buffer.ts'
 import { REDIS_PING_TIMEOUT_MS, RedisHealth } from './redis-health.ts'
-
-/** Key prefix of the shared revocation set. */
-const REVOKED_PREFIX = 'edgegate:revoked:'
 
 /** Longest wait between reconnection attempts, ms: a Redis back after a short outage is used within a second. */
 const REDIS_RECONNECT_MAX_DELAY_MS = 1000
@@ -93,8 +91,8 @@ export function createRedisCluster(
   })
   const outboxes = new Set<PublishBuffer<unknown>>()
   const streams = createAdapter(client, {
-    streamName: 'edgegate:socket.io',
-    channelPrefix: 'edgegate:socket.io',
+    streamName: ADAPTER_REDIS_STREAM,
+    channelPrefix: ADAPTER_REDIS_STREAM,
     maxLen: 10_000,
   })
   // The adapter awaits each publish before delivering to local sockets, so a
@@ -150,7 +148,7 @@ export function createRedisCluster(
     async persist(event) {
       if (!client.isReady) return
       await client.set(
-        `${REVOKED_PREFIX}${event.kind}:${event.id}`,
+        `${REVOKED_REDIS_PREFIX}${event.kind}:${event.id}`,
         JSON.stringify({ at: event.at, until: event.until }),
         {
           expiration: { type: 'PXAT', value: event.until * 1000 },
@@ -159,11 +157,14 @@ export function createRedisCluster(
     },
     async loadAll() {
       const out: Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>[] = []
-      for await (const keys of client.scanIterator({ MATCH: `${REVOKED_PREFIX}*`, COUNT: 500 })) {
+      for await (const keys of client.scanIterator({
+        MATCH: `${REVOKED_REDIS_PREFIX}*`,
+        COUNT: 500,
+      })) {
         if (keys.length === 0) continue
         const values = await client.mGet(keys)
         keys.forEach((key, i) => {
-          const [kind, ...rest] = key.slice(REVOKED_PREFIX.length).split(':')
+          const [kind, ...rest] = key.slice(REVOKED_REDIS_PREFIX.length).split(':')
           const value = values[i]
           if (
             !value ||

@@ -24,7 +24,7 @@ export interface LocalMembersOptions {
   onRemove: (entry: LocalEntry) => void
   /** A join was not counted because the node holds `maxRooms` rooms. */
   onRoomsFull?: () => void
-  /** Grace resolution, ms. @default 250 */
+  /** Grace resolution, ms. @default the wheel's (250) */
   resolutionMs?: number
 }
 
@@ -44,11 +44,8 @@ export class LocalMembers {
 
   constructor(options: LocalMembersOptions) {
     this.o = options
-    this.grace = new DeadlineWheel({
-      now: options.now,
-      resolutionMs: options.resolutionMs ?? 250,
-      onDue: (entry) => this.expire(entry),
-    })
+    const { now, resolutionMs } = options
+    this.grace = new DeadlineWheel({ now, resolutionMs, onDue: (entry) => this.expire(entry) })
   }
 
   /** Count socket `id` of `sub` in `room`. Returns false when not counted (too many rooms). */

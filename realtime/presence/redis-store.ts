@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   ONLINE_ROOM,
+  PRESENCE_REDIS_PREFIX,
   PRESENCE_FLUSH_ROOMS_PER_CALL,
   PRESENCE_HEARTBEAT_MS,
   PRESENCE_NODE_TTL_MS,
@@ -18,7 +19,7 @@ export interface RedisStoreOptions {
   client: RedisClient
   /** Register a listener for each (re)connection to Redis. */
   onConnect(listener: () => void): void
-  /** Key prefix. @default 'edgegate:presence:' */
+  /** Key prefix. @default PRESENCE_REDIS_PREFIX */
   prefix?: string
   /** This node's id. @default a random UUID (a restarted node is a new node) */
   nodeId?: string
@@ -52,7 +53,7 @@ export function createRedisStore(
 ): (context: StoreContext) => PresenceStore {
   return (context) => {
     const { client } = options
-    const prefix = options.prefix ?? 'edgegate:presence:'
+    const prefix = options.prefix ?? PRESENCE_REDIS_PREFIX
     const node = options.nodeId ?? randomUUID()
     const base = (): (string | number)[] => [prefix, ONLINE_ROOM, context.batchMs]
     /** Removals to replay after a reconnection: not yet applied, or applied within the replay window. */

@@ -1,13 +1,10 @@
 import type { RevocationEvent } from '../../shared/claims.ts'
 import type { RealtimeContext } from '../context.ts'
-import { REVOCATION_PRUNE_INTERVAL_MS } from '../constants.ts'
+import { CLUSTER_REVOCATION_EVENT, REVOCATION_PRUNE_INTERVAL_MS } from '../constants.ts'
 import { refetchKeysOnKeyEvent } from './key-events.ts'
 
 /** A revocation as the server applies it. */
 export type Revocation = Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>
-
-/** The Socket.IO server-side event that fans a revocation out to the other nodes. */
-export const CLUSTER_REVOCATION_EVENT = 'edgegate:revocation' as const
 
 /** Revocations as a realtime server applies them. */
 export interface RevocationApplier {
