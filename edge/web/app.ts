@@ -1,4 +1,4 @@
-// Why this file is long (301 lines): the whole demo page in one script, so a
+// Why this file is over 300 lines: the whole demo page in one script, so a
 // reader sees every SDK call a page makes in one place; it has no logic the
 // SDK does not already test.
 /**

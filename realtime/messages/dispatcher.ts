@@ -1,4 +1,4 @@
-// Why this file is long (322 lines): the per-message pipeline of
+// Why this file is over 300 lines: the per-message pipeline of
 // docs/protocol.md §5 is one sequence (rate, size, schema, in-band token,
 // expiry, revocation, event, scope, data, room, handler) with a synchronous
 // fast path and one queue for messages that must wait; keeping the steps in

@@ -2,6 +2,7 @@
  * Room grants on the client side (docs/protocol.md §11): where a grant comes
  * from, and whether one held is still worth sending.
  */
+import { decodeJwt } from 'jose'
 import { ClientError } from './client-error.ts'
 
 /**
@@ -24,8 +25,9 @@ export const GRANT_REFRESH_MARGIN_SECONDS = 5
 
 /**
  * Whether a grant held for a re-join should be replaced: its `exp` is less
- * than the margin away, or it cannot be read. Read without verification,
- * only to decide when to ask for a new one; the server verifies.
+ * than the margin away, or it cannot be read. Read with jose's `decodeJwt`,
+ * without verification, only to decide when to ask for a new one; the server
+ * verifies.
  *
  * @param grant - a compact JWS
  * @param nowMs - the clock
@@ -70,12 +72,8 @@ export async function fetchGrant(
 }
 
 function expOf(grant: string): number | undefined {
-  const segment = grant.split('.')[1]
-  if (!segment) return undefined
   try {
-    const base64 = segment.replaceAll('-', '+').replaceAll('_', '/')
-    const json = new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)))
-    const exp = (JSON.parse(json) as { exp?: unknown }).exp
+    const { exp } = decodeJwt(grant)
     return typeof exp === 'number' ? exp : undefined
   } catch {
     return undefined
