@@ -322,6 +322,8 @@ setInterval(() => {
 }, 500)
 
 setState('idle')
+// The login form is disabled in the HTML until now: its handler is attached.
+$<HTMLFieldSetElement>('login-fields').disabled = false
 // A live session (the HttpOnly cookie) survives a reload. The hint is not a
 // secret; it only saves a refresh request (and its 4xx) when there was never a session.
 if (localStorage.getItem(SESSION_HINT) && (await auth.resume().catch(() => undefined)))

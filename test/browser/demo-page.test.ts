@@ -109,7 +109,8 @@ async function loggedIn(username: string): Promise<Page> {
       loginError: document.querySelector('#login-error')?.textContent,
       sendError: document.querySelector('#send-error')?.textContent,
     }))
-    throw new Error(`${username} did not connect: ${JSON.stringify({ ...seen, errors })}`, {
+    const where = { url: page.url(), ...seen, errors }
+    throw new Error(`${username} did not connect: ${JSON.stringify(where)}`, {
       cause: err,
     })
   }
@@ -166,6 +167,34 @@ describe('the demo page', { timeout: 180_000 }, () => {
     await alice.waitForSelector('#status[data-state="connected"]')
     expect(consoleErrors.get(alice)).toEqual([])
   }, 90_000)
+
+  it('keeps the login form shut until its script has taken it over: no native submit, no password in a URL', async () => {
+    const context = await browser.newContext()
+    contexts.push(context)
+    const page = await context.newPage()
+    const urls: string[] = []
+    page.on('request', (request) => urls.push(request.url()))
+    // Hold the script's first request (the demo config) so that the form is on screen while
+    // the script is not yet ready: what a slow network or a loaded machine does to a user.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    await page.route('**/demo/config', async (route) => {
+      await held
+      await route.continue()
+    })
+    await page.goto(edge.url, { waitUntil: 'domcontentloaded' })
+    await page.waitForSelector('#login-button')
+    expect(await page.isDisabled('#login-button')).toBe(true)
+    expect(await page.isEditable('#password')).toBe(false)
+    release()
+    // fill and click wait for the form to be enabled.
+    await page.fill('#username', 'alice')
+    await page.fill('#password', 'alice-password-1')
+    await page.click('#login-button')
+    await page.waitForSelector('#status[data-state="connected"]', { timeout: 45_000 })
+    expect(page.url()).toBe(`${edge.url}/`)
+    expect(urls.filter((url) => url.includes('password'))).toEqual([])
+  })
 
   it('logging out in one window ends that session only', async () => {
     const first = await loggedIn('alice')
