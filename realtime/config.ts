@@ -55,7 +55,7 @@ export const VARIABLES: Record<string, string> = {
   API_BURST: String(C.DEFAULT_API_BURST),
   USER_STREAM_MAX: String(C.DEFAULT_USER_STREAM_MAX),
   USER_STREAM_TTL: String(C.DEFAULT_USER_STREAM_TTL_SECONDS),
-  MAX_QUEUED_BYTES_PER_SOCKET: '1048576',
+  MAX_QUEUED_BYTES_PER_SOCKET: String(MAX_QUEUED_BYTES_PER_SOCKET),
 }
 
 /** Variables with bad values: one message per variable. */

@@ -4,6 +4,7 @@
  *   npm run demo:chat          (EDGE_URL and REALTIME_URL override the local defaults)
  */
 import { io, type Socket } from 'socket.io-client'
+import { createEnvelope } from '../../shared/envelope.ts'
 
 const EDGE = process.env.EDGE_URL ?? 'http://127.0.0.1:8787'
 const REALTIME = process.env.REALTIME_URL ?? 'http://127.0.0.1:3000'
@@ -19,7 +20,7 @@ async function login(username: string, password: string): Promise<string> {
 }
 
 let seq = 0
-const envelope = (data: unknown) => ({ v: 1, id: `demo-${++seq}`, ts: Date.now(), data })
+const envelope = (data: unknown) => createEnvelope(`demo-${++seq}`, data)
 
 async function connect(name: string, token: string): Promise<Socket> {
   const socket = io(REALTIME, { auth: { token }, transports: ['websocket'] })
