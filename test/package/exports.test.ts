@@ -37,6 +37,8 @@ describe('package exports', () => {
       createVerifier: 'function',
       AppError: 'function',
       EnvelopeSchema: 'object',
+      createEnvelope: 'function',
+      createPublisher: 'function',
       createRealtimeServer: 'function',
       defineEvent: 'function',
       chatEvents: 'object',
