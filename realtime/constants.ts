@@ -29,7 +29,7 @@ export const CLUSTER_DISCONNECT_EVENT = 'edgegate:disconnect'
  */
 export const ONLINE_ROOM = '*online'
 
-// Listening.
+// Where the service listens, and where it finds the edge.
 
 /** Port the service listens on by default. */
 export const DEFAULT_PORT = 3000

@@ -80,15 +80,16 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
   // A free port is only free until someone binds it: pick it after the migrations (seconds),
   // right before wrangler dev binds it. If wrangler still exits before it is ready on a port
   // we picked (another process took it, or the inspector's, in between), pick again once.
+  const envFile = join(stateDir, 'edge.env')
+  const kek = await localKek(stateDir)
   const launch = async (port: number) => {
     const url = `http://127.0.0.1:${port}`
-    const envFile = join(stateDir, 'edge.env')
     const vars: Record<string, string> = {
       ISSUER: url,
       ...options.vars,
       ADMIN_TOKEN: adminToken,
       REVOCATION_FEED_TOKEN: feedToken,
-      KEY_ENCRYPTION_KEY: await localKek(stateDir),
+      KEY_ENCRYPTION_KEY: kek,
     }
     await writeFile(
       envFile,

@@ -9,6 +9,21 @@ export interface OutboxOptions {
   send: (event: string, envelope: Envelope, ack: (reply: Ack) => void) => void
 }
 
+/**
+ * The error an ack carries (docs/protocol.md §5), with its code, message and
+ * `retryAfterMs`; undefined for `{ ok: true }`. A reply that is not an ack
+ * is a `server_error`, never a success.
+ */
+export function refusalOf(reply: Ack | null | undefined): ClientError | undefined {
+  if (reply?.ok) return undefined
+  const error = reply?.error as { code?: string; message?: string; retryAfterMs?: number }
+  return new ClientError(
+    (error?.code ?? 'server_error') as ClientErrorCode,
+    error?.message ?? 'refused',
+    error?.retryAfterMs,
+  )
+}
+
 interface Pending {
   event: string
   envelope: Envelope
@@ -84,16 +99,7 @@ export class Outbox {
   private send(pending: Pending): void {
     this.inflight.add(pending)
     this.options.send(pending.event, pending.envelope, (reply) => {
-      if (reply?.ok) return this.settle(pending, undefined, reply.data)
-      const error = reply?.error as { code?: string; message?: string; retryAfterMs?: number }
-      this.settle(
-        pending,
-        new ClientError(
-          (error?.code ?? 'server_error') as ClientErrorCode,
-          error?.message ?? 'refused',
-          error?.retryAfterMs,
-        ),
-      )
+      this.settle(pending, refusalOf(reply), reply?.ok ? reply.data : undefined)
     })
   }
 

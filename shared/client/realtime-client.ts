@@ -12,7 +12,7 @@ import {
   sendSync,
   type Notification,
 } from './notifications.ts'
-import { Outbox } from './outbox.ts'
+import { Outbox, refusalOf } from './outbox.ts'
 import { afterDisconnect, afterRefusal, LOGIN_CODES, type Recovery } from './recovery.ts'
 import {
   CLIENT_DEFAULTS,
@@ -223,8 +223,8 @@ export class RealtimeClient {
     // grants are fetched afresh first; emits wait in the queue meanwhile.
     const provider = this.options.grantProvider
     const stale = this.socket.recovered || !provider ? [] : this.rooms.stale(Date.now())
-    if (stale.length === 0) return this.rejoinThenReady()
-    const grantFor = (room: string) => fetchGrant(provider!, room, this.options.ackTimeoutMs)
+    if (!provider || stale.length === 0) return this.rejoinThenReady()
+    const grantFor = (room: string) => fetchGrant(provider, room, this.options.ackTimeoutMs)
     void this.rooms.refresh(stale, grantFor).then(() => {
       if (this.socket.connected && this.state !== 'connected') this.rejoinThenReady()
     })
@@ -286,8 +286,8 @@ export class RealtimeClient {
         const reply = (await this.socket
           .timeout(this.options.ackTimeoutMs)
           .emitWithAck('rt:auth', this.envelope(null, session.accessToken))) as Ack
-        if (!reply.ok)
-          throw new ClientError(reply.error.code as ClientErrorCode, reply.error.message)
+        const refused = refusalOf(reply)
+        if (refused) throw refused
         if (this.state === 'refreshing') this.setState('connected')
         this.scheduleFallback(session)
       } catch (err) {
