@@ -12,7 +12,7 @@ import AxeBuilder from '@axe-core/playwright'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { seedDemoUsers } from '../../edge/local/demo-users.ts'
+import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
@@ -42,13 +42,13 @@ beforeAll(async () => {
     port: 0,
     stateDir,
     stdio: 'ignore',
+    seedSql: await demoUsersSql(),
     vars: {
       ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
       REALTIME_PUBLIC_URL: realtimeUrl,
       REALTIME_URLS: realtimeUrl,
     },
   })
-  await seedDemoUsers(edge.url, edge.adminToken)
   realtime = createRealtimeServer({
     issuer: edge.url,
     allowedOrigins: [edge.url],
