@@ -88,7 +88,7 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
   const kek = await localKek(stateDir)
   const launch = async (port: number) => {
     const url = `http://127.0.0.1:${port}`
-    const secrets = {
+    const secrets: Record<(typeof SECRET_NAMES)[number], string> = {
       ADMIN_TOKEN: adminToken,
       REVOCATION_FEED_TOKEN: feedToken,
       KEY_ENCRYPTION_KEY: kek,
@@ -182,6 +182,13 @@ async function localKek(stateDir: string): Promise<string> {
   }
 }
 
+/** The worker's secrets (wrangler.toml `[secrets] required`), written to the env file only. */
+const SECRET_NAMES = ['ADMIN_TOKEN', 'REVOCATION_FEED_TOKEN', 'KEY_ENCRYPTION_KEY'] as const
+
+function withoutKeys(env: NodeJS.ProcessEnv, names: readonly string[]): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !names.includes(k)))
+}
+
 /** Lines of wrangler dev's output kept for the error when it exits before it is ready. */
 const STARTUP_TAIL_LINES = 30
 
@@ -199,7 +206,8 @@ function wrangler(
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
     env: {
-      ...process.env,
+      // wrangler lets the environment override the env file: the secrets are this edge's own.
+      ...withoutKeys(process.env, SECRET_NAMES),
       CI: 'true',
       NO_COLOR: '1',
       // No calls home (wrangler's system environment variables, developers.cloudflare.com/
