@@ -6,9 +6,9 @@
  * runs with its spread.
  *
  *   npm run bench                 (RUNS=3)
- *   npm run bench:smoke           (or BENCH_SMOKE=1 npm run bench: seconds per section, tiny
- *                                  counts; every section runs, and any that dies fails the run;
- *                                  asserts nothing about speed)
+ *   npm run bench:smoke           (or BENCH_SMOKE=1 npm run bench: one run, seconds per section,
+ *                                  tiny counts; every section runs, and any that dies fails the
+ *                                  run; asserts nothing about speed)
  *
  * Environment: RUNS, BENCH_ONLY=handshakes,messages,fanout,memory,expiry,edge,cluster,presence,api (a subset),
  * BENCH_CPU_PROF=<variant> (start that server variant with --cpu-prof and
@@ -49,7 +49,7 @@ const SECTIONS = [
   'api',
 ] as const
 const smoke = process.env.BENCH_SMOKE === '1' || process.argv.includes('--smoke')
-const runs = Number(process.env.RUNS ?? (smoke ? 2 : 3))
+const runs = Number(process.env.RUNS ?? (smoke ? 1 : 3))
 if (!Number.isInteger(runs) || runs < 1) throw new TypeError('RUNS must be a positive integer')
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim())
 for (const name of only ?? [])
