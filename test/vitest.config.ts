@@ -4,6 +4,20 @@ import { defineConfig } from 'vitest/config'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
+/**
+ * The worker's secrets in tests. wrangler.toml requires them (`[secrets] required`), and the
+ * workers plugin has wrangler look for them where `wrangler dev` does (.dev.vars, .env, the
+ * environment), not in `miniflare.bindings`: without them in the environment it warned
+ * "Missing required secrets" once per test file. Node-side tests inherit them; the local
+ * edge they start never does (edge/local/edge-process.ts drops them from wrangler's environment).
+ */
+const TEST_SECRETS = {
+  ADMIN_TOKEN: 'test-admin-token',
+  REVOCATION_FEED_TOKEN: 'test-feed-token',
+  KEY_ENCRYPTION_KEY: 'ZWRnZWdhdGUtdGVzdC1rZWstMzItYnl0ZXMtbG9uZyE',
+}
+Object.assign(process.env, TEST_SECRETS)
+
 export default defineConfig({
   test: {
     root,
@@ -20,13 +34,11 @@ export default defineConfig({
             wrangler: { configPath: `${root}/wrangler.toml` },
             miniflare: {
               bindings: {
-                ADMIN_TOKEN: 'test-admin-token',
-                REVOCATION_FEED_TOKEN: 'test-feed-token',
+                ...TEST_SECRETS,
                 // A short rotation period lets lifecycle tests cross several periods quickly.
                 ROTATION_PERIOD: '3600',
                 // No realtime node in workerd tests; the push test sets its own target.
                 REALTIME_URLS: '',
-                KEY_ENCRYPTION_KEY: 'ZWRnZWdhdGUtdGVzdC1rZWstMzItYnl0ZXMtbG9uZyE',
                 TEST_MIGRATIONS: await readD1Migrations(`${root}/edge/migrations`),
               },
             },

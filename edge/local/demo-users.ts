@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto'
+import { hashPassword } from '../auth/password.ts'
+import { normalizePassword, usernameKey } from '../auth/schemas.ts'
 import { hashClientSecret } from '../clients/secret.ts'
 
 /** The demo users of docs/protocol.md §2, seeded by `npm start` only, never by production config. */
@@ -13,24 +16,40 @@ export const DEMO_USERS = [
 ] as const
 
 /**
- * Create the demo users through the admin API; users that already exist
- * (a restart with the same state) are left as they are.
+ * SQL that creates the demo users that do not exist yet and leaves the others
+ * as they are, so restarting on the same state seeds nothing and says nothing
+ * (through the admin API, each existing user was a refused request and a
+ * warning in the log). Run it through `startEdge({ seedSql })`, before the
+ * worker starts; rows as `POST /admin/users` writes them (edge/auth/users.ts).
  *
- * @param edgeUrl - the edge's base URL
- * @param adminToken - the admin API token
+ * @example
+ * ```ts
+ * const edge = await startEdge({ seedSql: await demoUsersSql() })
+ * ```
  */
-export async function seedDemoUsers(edgeUrl: string, adminToken: string): Promise<void> {
-  for (const user of DEMO_USERS) {
-    const res = await fetch(`${edgeUrl}/admin/users`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify(user),
-    })
-    if (res.status !== 201 && res.status !== 409) {
-      throw new Error(`seeding ${user.username} failed: HTTP ${res.status}`)
-    }
-    await res.body?.cancel()
-  }
+export async function demoUsersSql(): Promise<string> {
+  const rows = await Promise.all(
+    DEMO_USERS.map(async (user) => {
+      const username = user.username.normalize('NFC')
+      const values = [
+        randomUUID(),
+        username,
+        usernameKey(username),
+        await hashPassword(normalizePassword(user.password)),
+        user.scope,
+        JSON.stringify(user.rooms),
+      ]
+      return `(${values.map(sqlString).join(', ')}, unixepoch())`
+    }),
+  )
+  return `INSERT INTO users (sub, username, username_key, password_hash, scope, rooms, created_at)
+    VALUES ${rows.join(',\n      ')}
+    ON CONFLICT (username_key) DO NOTHING`
+}
+
+/** A SQL string literal. */
+function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`
 }
 
 /** The demo service client, created by `npm start` only (docs/protocol.md §8). */

@@ -16,7 +16,11 @@ export interface EdgeProcessOptions {
   port?: number
   /** Local persistence (D1, Durable Objects, the key-encryption key). @default '.state' */
   stateDir?: string
-  /** Worker variables that override wrangler.toml's `[vars]` (e.g. `ACCESS_TOKEN_TTL`). */
+  /**
+   * Worker variables (e.g. `ACCESS_TOKEN_TTL`, `REFRESH_LIMIT_PER_SESSION`): they override
+   * wrangler.toml's `[vars]`, and any other variable the edge reads (docs/configuration.md).
+   * Not for secrets: they are passed on wrangler's command line.
+   */
   vars?: Record<string, string>
   /** Admin API token. @default 'dev-admin-token' */
   adminToken?: string
@@ -84,20 +88,25 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
   const kek = await localKek(stateDir)
   const launch = async (port: number) => {
     const url = `http://127.0.0.1:${port}`
-    const vars: Record<string, string> = {
-      ISSUER: url,
-      ...options.vars,
+    const secrets: Record<(typeof SECRET_NAMES)[number], string> = {
       ADMIN_TOKEN: adminToken,
       REVOCATION_FEED_TOKEN: feedToken,
       KEY_ENCRYPTION_KEY: kek,
     }
     await writeFile(
       envFile,
-      Object.entries(vars)
+      Object.entries(secrets)
         .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
         .join('\n') + '\n',
       { mode: 0o600 },
     )
+    // Plain variables go on the command line: wrangler takes from an env file only the names
+    // wrangler.toml declares ([vars] and [secrets]), and silently drops the rest (such as
+    // REFRESH_LIMIT_PER_SESSION, which docs/configuration.md lists but wrangler.toml leaves out).
+    const vars = Object.entries({ ISSUER: url, ...options.vars }).flatMap(([k, v]) => [
+      '--var',
+      `${k}:${v}`,
+    ])
     const tail: string[] = []
     const child = wrangler(
       [
@@ -111,6 +120,7 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
         stateDir,
         '--env-file',
         envFile,
+        ...vars,
         '--test-scheduled',
         '--show-interactive-dev-session=false',
         '--inspector-port',
@@ -172,6 +182,13 @@ async function localKek(stateDir: string): Promise<string> {
   }
 }
 
+/** The worker's secrets (wrangler.toml `[secrets] required`), written to the env file only. */
+const SECRET_NAMES = ['ADMIN_TOKEN', 'REVOCATION_FEED_TOKEN', 'KEY_ENCRYPTION_KEY'] as const
+
+function withoutKeys(env: NodeJS.ProcessEnv, names: readonly string[]): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !names.includes(k)))
+}
+
 /** Lines of wrangler dev's output kept for the error when it exits before it is ready. */
 const STARTUP_TAIL_LINES = 30
 
@@ -188,7 +205,19 @@ function wrangler(
     // Always piped: what wrangler said is kept (`keep`) for the error if it exits early.
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
-    env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    env: {
+      // wrangler lets the environment override the env file: the secrets are this edge's own.
+      ...withoutKeys(process.env, SECRET_NAMES),
+      CI: 'true',
+      NO_COLOR: '1',
+      // No calls home (wrangler's system environment variables, developers.cloudflare.com/
+      // workers/wrangler/system-environment-variables): no usage metrics, and no download of
+      // the `request.cf` sample from workers.cloudflare.com, which offline printed a
+      // getaddrinfo stack trace twice per start (Miniflare's placeholder is used instead;
+      // the edge reads no `request.cf` field).
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    },
   })
   const sink = (stream: 'stdout' | 'stderr') => (line: string) => {
     keep(line.trimEnd())

@@ -1,32 +1,22 @@
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
-import { QUIET_ROUTES } from '../http/quiet-routes.ts'
-
-/**
- * Routes only a local run calls routinely: `npm start` fires the cron trigger
- * through wrangler's `/__scheduled` every five minutes.
- */
-const LOCAL_QUIET_ROUTES = new Set(['GET /__scheduled'])
 
 /** wrangler dev's own line per request: `[wrangler:info] GET /path?query 200 OK (12ms)`. */
-const REQUEST_LINE = /^\[wrangler:info\] ([A-Z]+) (\S+) (\d{3})\b/
+const REQUEST_LINE = /^\[wrangler:info\] [A-Z]+ \S+ \d{3}\b/
 
 /**
- * Whether a line of `wrangler dev` output is routine noise: wrangler's
- * request line for a successful answer on a route polled all the time (every
- * realtime node polls the revocation feed every few seconds). The worker
- * already leaves those out of its own log (edge/http/log.ts, same list); wrangler logs
- * every request again on its own, which is what flooded `npm start`.
- * Refusals and failures on the same routes (status 400 and up) are kept.
+ * Whether a line of `wrangler dev` output repeats what the worker already
+ * logs: wrangler writes its own line for every request, and the worker writes
+ * one too (edge/http/log.ts), so every request was logged twice. The worker's
+ * is the one production has (with the matched route, never the raw path and
+ * query string; polled routes' successes left out, their refusals kept), so
+ * wrangler's goes. The demo page's static files, served without the worker,
+ * are unlogged locally as in production.
  *
  * @param line - one line of wrangler's output, without its newline
  */
 export function isRoutineLine(line: string): boolean {
-  const match = REQUEST_LINE.exec(line)
-  if (!match) return false
-  const [, method, target, status] = match
-  const route = `${method} ${target!.split('?')[0]}`
-  return Number(status) < 400 && (QUIET_ROUTES.has(route) || LOCAL_QUIET_ROUTES.has(route))
+  return REQUEST_LINE.test(line)
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   DEMO_SERVICE_CLIENT,
   DEMO_USERS,
   demoServiceClientSql,
-  seedDemoUsers,
+  demoUsersSql,
 } from './demo-users.ts'
 import { startEdge } from './edge-process.ts'
 import { startRealtime, type RealtimeProcess } from './realtime-process.ts'
@@ -57,7 +57,7 @@ vars.REALTIME_URLS =
 const demoServiceSecret = process.env.DEMO_SERVICE_SECRET || DEMO_SERVICE_CLIENT.defaultSecret
 const edge = await startEdge({
   port,
-  seedSql: await demoServiceClientSql(demoServiceSecret),
+  seedSql: `${await demoUsersSql()};\n${await demoServiceClientSql(demoServiceSecret)}`,
   stateDir: process.env.STATE_DIR ?? '.state',
   vars,
   ...(process.env.ADMIN_TOKEN && { adminToken: process.env.ADMIN_TOKEN }),
@@ -66,7 +66,6 @@ const edge = await startEdge({
   console.error(`edge failed to start: ${err.message}`)
   process.exit(1)
 })
-await seedDemoUsers(edge.url, edge.adminToken)
 // wrangler dev does not fire cron triggers; do what production's cron does.
 await edge.runCron()
 const cron = setInterval(() => void edge.runCron().catch(() => undefined), CRON_INTERVAL_MS)

@@ -70,12 +70,27 @@ function describe(err: unknown): string {
   return 'Something went wrong.'
 }
 
+let connectionState: ConnectionState = 'idle'
+
 function setState(state: ConnectionState) {
+  connectionState = state
   const pill = $('status')
   pill.dataset.state = state
   pill.textContent = STATE_TEXT[state]
-  $<HTMLButtonElement>('send').disabled =
-    state !== 'connected' && state !== 'refreshing' && state !== 'reconnecting'
+  renderSendBox()
+}
+
+/**
+ * The Send box is open while connected to a user whose scope has `chat:write`: a read-only
+ * user (carol) would only be refused, so theirs is shut and says why.
+ */
+function renderSendBox() {
+  const readOnly = !(auth.current()?.scope.split(' ') ?? []).includes('chat:write')
+  const online = ['connected', 'refreshing', 'reconnecting'].includes(connectionState)
+  const input = $<HTMLInputElement>('message-input')
+  input.disabled = readOnly
+  input.placeholder = readOnly ? 'Read only: your scope has no chat:write' : 'Say something'
+  $<HTMLButtonElement>('send').disabled = readOnly || !online
 }
 
 function renderSession() {
@@ -85,6 +100,7 @@ function renderSession() {
   $('user-scope').textContent = session?.scope ?? ''
   $('patterns').textContent = session?.rooms.join(', ') ?? ''
   $('refreshes').textContent = String(auth.refreshes)
+  renderSendBox()
 }
 
 function renderRooms() {

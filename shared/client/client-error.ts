@@ -21,8 +21,19 @@ export class ClientError extends Error {
   /** For `rate_limited`: how long to wait. */
   readonly retryAfterMs: number | undefined
 
-  constructor(code: ClientErrorCode, message: string, retryAfterMs?: number) {
-    super(message)
+  /**
+   * @param code - the contract's code, or a client-side one
+   * @param message - names the failed step, never a token
+   * @param retryAfterMs - for `rate_limited`
+   * @param options - `cause`: the error behind this one (e.g. what a grant provider threw)
+   */
+  constructor(
+    code: ClientErrorCode,
+    message: string,
+    retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
     this.name = 'ClientError'
     this.code = code
     this.retryAfterMs = retryAfterMs

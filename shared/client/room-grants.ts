@@ -49,8 +49,11 @@ export function grantStale(
 /**
  * Ask `provider` for a grant for `room`, giving up after `timeoutMs`: a
  * provider that never answers must not hold a join (or a re-join) forever.
+ * A provider that throws, or answers with anything but a string, leaves the
+ * room `forbidden` (the refusal that asked for the grant), its error the `cause`:
+ * callers of `join` handle one error class, whatever the application's code threw.
  *
- * @throws ClientError `timeout`, or what the provider threw
+ * @throws ClientError `timeout`, or `forbidden` when the provider failed
  */
 export async function fetchGrant(
   provider: GrantProvider,
@@ -64,8 +67,26 @@ export async function fetchGrant(
       timeoutMs,
     )
   })
+  const asked = (async () => {
+    let grant: unknown
+    try {
+      grant = await provider(room)
+    } catch (err) {
+      throw new ClientError(
+        'forbidden',
+        `grant for ${room}: the grant provider failed`,
+        undefined,
+        {
+          cause: err,
+        },
+      )
+    }
+    if (typeof grant !== 'string' || grant === '')
+      throw new ClientError('forbidden', `grant for ${room}: the grant provider gave no grant`)
+    return grant
+  })()
   try {
-    return await Promise.race([provider(room), timeout])
+    return await Promise.race([asked, timeout])
   } finally {
     clearTimeout(timer)
   }

@@ -6,8 +6,9 @@
  * runs with its spread.
  *
  *   npm run bench                 (RUNS=3)
- *   npm run bench:smoke           (or BENCH_SMOKE=1 npm run bench: seconds per section, tiny
- *                                  counts; checks the harness works, asserts nothing about speed)
+ *   npm run bench:smoke           (or BENCH_SMOKE=1 npm run bench: one run, seconds per section,
+ *                                  tiny counts; every section runs, and any that dies fails the
+ *                                  run; asserts nothing about speed)
  *
  * Environment: RUNS, BENCH_ONLY=handshakes,messages,fanout,memory,expiry,edge,cluster,presence,api (a subset),
  * BENCH_CPU_PROF=<variant> (start that server variant with --cpu-prof and
@@ -48,7 +49,7 @@ const SECTIONS = [
   'api',
 ] as const
 const smoke = process.env.BENCH_SMOKE === '1' || process.argv.includes('--smoke')
-const runs = Number(process.env.RUNS ?? (smoke ? 2 : 3))
+const runs = Number(process.env.RUNS ?? (smoke ? 1 : 3))
 if (!Number.isInteger(runs) || runs < 1) throw new TypeError('RUNS must be a positive integer')
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim())
 for (const name of only ?? [])
@@ -91,12 +92,19 @@ const sections: Record<(typeof SECTIONS)[number], () => Promise<SectionResult>> 
 console.log(
   `edgegate bench${smoke ? ' (smoke: tiny counts, figures mean nothing)' : ''}, ${runs} run(s) per figure`,
 )
+// A section that dies does not stop the others: each one runs, and the run fails at the end.
+const failed: string[] = []
 try {
   for (const name of SECTIONS) {
     if (only && !only.includes(name)) continue
     console.log(`\n## ${name}`)
     const t = performance.now()
-    results[name] = await sections[name]()
+    try {
+      results[name] = await sections[name]()
+    } catch (err) {
+      failed.push(name)
+      console.error(`section ${name} failed:`, err)
+    }
     timings[name] = Math.round((performance.now() - t) / 1000)
   }
 } finally {
@@ -127,6 +135,7 @@ const report = {
   runs,
   seconds: Math.round((performance.now() - started) / 1000),
   sectionSeconds: timings,
+  failedSections: failed,
   notes: [...new Set(notes)],
   table: rows.map((row, i) => ({
     section: row.section,
@@ -147,6 +156,11 @@ await writeFile(out, JSON.stringify(report, null, 2) + '\n')
 console.log(
   `\n${m.cores} × ${m.cpuModel}, Node ${m.node}, commit ${report.commit}; ${report.seconds} s; written to ${out}`,
 )
+
+if (failed.length > 0) {
+  console.error(`\nbench: ${failed.length} section(s) failed: ${failed.join(', ')}`)
+  process.exitCode = 1
+}
 
 if (ctx.cpuProfVariant) {
   for (const file of (await readdir(profileDir).catch(() => [])).filter((f) =>

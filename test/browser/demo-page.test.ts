@@ -12,7 +12,7 @@ import AxeBuilder from '@axe-core/playwright'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { seedDemoUsers } from '../../edge/local/demo-users.ts'
+import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
@@ -42,13 +42,13 @@ beforeAll(async () => {
     port: 0,
     stateDir,
     stdio: 'ignore',
+    seedSql: await demoUsersSql(),
     vars: {
       ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
       REALTIME_PUBLIC_URL: realtimeUrl,
       REALTIME_URLS: realtimeUrl,
     },
   })
-  await seedDemoUsers(edge.url, edge.adminToken)
   realtime = createRealtimeServer({
     issuer: edge.url,
     allowedOrigins: [edge.url],
@@ -126,6 +126,14 @@ async function send(page: Page, text: string) {
 /** The texts of the messages the page shows, in order. */
 function messages(page: Page): Promise<string[]> {
   return page.$$eval('#messages li .text', (els) => els.map((el) => el.textContent ?? ''))
+}
+
+/** axe-core's serious and critical violations on the page as it is now, with where they are. */
+async function seriousViolations(page: Page) {
+  const { violations } = await new AxeBuilder({ page }).analyze()
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) }))
 }
 
 // Each test may log in up to three pages, each allowed 45 s on a loaded machine.
@@ -212,6 +220,36 @@ describe('the demo page', { timeout: 180_000 }, () => {
     expect(await first.isHidden('#app')).toBe(true)
   })
 
+  it('gives read-only carol a shut Send box that says why; headings rank by size and keep apart', async () => {
+    const carol = await loggedIn('carol')
+    expect(await carol.isDisabled('#send')).toBe(true)
+    expect(await carol.isDisabled('#message-input')).toBe(true)
+    expect(await carol.getAttribute('#message-input', 'placeholder')).toMatch(/read only/i)
+    const alice = await loggedIn('alice')
+    expect(await alice.isDisabled('#send')).toBe(false)
+    expect(await alice.isEditable('#message-input')).toBe(true)
+    // "Here now" is a sub-heading of the room's name: not larger.
+    const fontSize = (page: Page, selector: string) =>
+      page.$eval(selector, (el) => parseFloat(getComputedStyle(el).fontSize))
+    expect(await fontSize(carol, '#presence-title')).toBeLessThan(
+      await fontSize(carol, '#room-title'),
+    )
+    // A heading placed right under the Join box (as Notifications is) stands clear of it.
+    const gap = await alice.evaluate(() => {
+      const heading = document.createElement('h2')
+      heading.textContent = 'Notifications'
+      document.getElementById('logout')!.before(heading)
+      const gap =
+        heading.getBoundingClientRect().top -
+        document.getElementById('join-input')!.getBoundingClientRect().bottom
+      heading.remove()
+      return gap
+    })
+    expect(gap).toBeGreaterThanOrEqual(12)
+    expect(await seriousViolations(carol)).toEqual([])
+    expect(consoleErrors.get(carol)).toEqual([])
+  })
+
   it("asks a revoked session's page to log in again", async () => {
     const carol = await loggedIn('carol')
     const res = await fetch(`${edge.url}/admin/users/carol/disable`, {
@@ -224,7 +262,7 @@ describe('the demo page', { timeout: 180_000 }, () => {
     expect(await carol.getAttribute('#status', 'data-state')).toBe('auth_required')
   })
 
-  it('shows a readable error for a wrong password, and a read-only user cannot send', async () => {
+  it('shows a readable error for a wrong password', async () => {
     const context = await browser.newContext()
     contexts.push(context)
     const page = await context.newPage()
@@ -284,14 +322,6 @@ describe('the demo page', { timeout: 180_000 }, () => {
 })
 
 describe('accessibility', () => {
-  /** axe-core's serious and critical violations on the page as it is now, with where they are. */
-  async function seriousViolations(page: Page) {
-    const { violations } = await new AxeBuilder({ page }).analyze()
-    return violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) }))
-  }
-
   it('has no serious or critical axe-core violations on the login view', async () => {
     const context = await browser.newContext()
     contexts.push(context)

@@ -11,7 +11,7 @@ import { createServer } from 'node:http'
 import { createConnection, createServer as createNetServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { seedDemoUsers } from '../../edge/local/demo-users.ts'
+import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { freePort, startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { startRealtime, type RealtimeProcess } from '../../edge/local/realtime-process.ts'
 
@@ -239,6 +239,7 @@ export async function startCluster(n: number, options: ClusterOptions): Promise<
     port: 0,
     stateDir,
     stdio,
+    seedSql: await demoUsersSql(),
     vars: {
       REALTIME_URLS:
         typeof options.realtimeUrls === 'function'
@@ -247,7 +248,6 @@ export async function startCluster(n: number, options: ClusterOptions): Promise<
     },
   })
   cleanups.push(() => edge.stop())
-  await seedDemoUsers(edge.url, edge.adminToken)
 
   const envFor = (port: number): Record<string, string> => ({
     REALTIME_PORT: String(port),

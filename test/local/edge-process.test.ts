@@ -8,25 +8,29 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { decodeJwt } from 'jose'
+import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { isRoutineLine } from '../../edge/local/quiet-output.ts'
 
 describe('isRoutineLine', () => {
+  // The worker logs every request itself (edge/http/log.ts); wrangler's own line repeats it.
   it.each([
     '[wrangler:info] GET /auth/revocations 200 OK (25ms)',
     '[wrangler:info] GET /auth/revocations?after=42 200 OK (3ms)',
     '[wrangler:info] GET /healthz 200 OK (832ms)',
     '[wrangler:info] GET /__scheduled?cron=*%2F5+*+*+*+* 200 OK (40ms)',
+    '[wrangler:info] POST /auth/login 200 OK (300ms)',
+    '[wrangler:info] GET /auth/revocations 401 Unauthorized (51ms)',
+    '[wrangler:info] GET /healthz 500 Internal Server Error (2ms)',
   ])('drops %j', (line) => expect(isRoutineLine(line)).toBe(true))
 
   it.each([
-    '[wrangler:info] GET /auth/revocations 401 Unauthorized (51ms)',
-    '[wrangler:info] GET /healthz 500 Internal Server Error (2ms)',
-    '[wrangler:info] POST /auth/login 200 OK (300ms)',
-    '[wrangler:info] GET /auth/revocationsX 200 OK (1ms)',
     '[wrangler:info] Ready on http://127.0.0.1:8787',
     '{"level":"error","msg":"unhandled error"}',
+    '{"level":"info","msg":"request","method":"POST","route":"/auth/login","status":200,"ms":3}',
     'GET /auth/revocations 200 OK',
+    '[wrangler:warn] GET /x 200 OK',
   ])('keeps %j', (line) => expect(isRoutineLine(line)).toBe(false))
 })
 
@@ -34,13 +38,28 @@ describe('the local edge as npm start runs it', () => {
   const lines: string[] = []
   let edge: EdgeProcess
   let stateDir: string
+  // start.ts seeds the demo users the same way, on every start.
+  const start = async () =>
+    startEdge({
+      port: 0,
+      stateDir,
+      seedSql: await demoUsersSql(),
+      // Not in wrangler.toml's [vars]: wrangler drops such names from an env file.
+      vars: { REFRESH_LIMIT_PER_SESSION: '2' },
+      output: (line) => lines.push(line),
+    })
+
+  // vitest sets NODE_ENV=test, which alone keeps Miniflare from calling Cloudflare; npm start has none.
+  const nodeEnv = process.env.NODE_ENV
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'edgegate-local-output-'))
-    edge = await startEdge({ port: 0, stateDir, output: (line) => lines.push(line) })
+    delete process.env.NODE_ENV
+    edge = await start()
   })
 
   afterAll(async () => {
+    process.env.NODE_ENV = nodeEnv
     await edge?.stop()
     await rm(stateDir, { recursive: true, force: true })
   })
@@ -49,6 +68,15 @@ describe('the local edge as npm start runs it', () => {
     const res = await fetch(`${edge.url}${path}`, { headers })
     await res.body?.cancel()
     return res.status
+  }
+
+  async function post(path: string, body: unknown) {
+    const res = await fetch(`${edge.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    return { status: res.status, body: (await res.json()) as Record<string, string> }
   }
 
   async function lineMatching(pattern: RegExp) {
@@ -69,13 +97,54 @@ describe('the local edge as npm start runs it', () => {
     expect(
       await get('/auth/revocations?after=0', { authorization: 'Bearer wrong-feed-token' }),
     ).toBe(401)
-    // wrangler writes its request lines in order, so once the refusal's is out the polls' would be too.
-    await lineMatching(/\[wrangler:info\] GET \/auth\/revocations 401/)
+    // The worker writes its lines in order, so once the refusal's is out the polls' would be too.
+    await lineMatching(/"msg":"request","method":"GET","route":"\/auth\/revocations","status":401/)
     await lineMatching(/"msg":"request refused".*"code":"unauthorized"/)
-    expect(lines.filter((l) => /GET \/auth\/revocations.* 200\b/.test(l))).toEqual([])
-    expect(lines.filter((l) => /GET \/healthz.* 200\b/.test(l))).toEqual([])
+    expect(lines.filter((l) => /auth\/revocations.*\b200\b/.test(l))).toEqual([])
+    expect(lines.filter((l) => /healthz.*\b200\b/.test(l))).toEqual([])
     expect(lines.join('')).not.toContain('wrong-feed-token')
     expect(lines.join('')).toMatch(/Ready on http:\/\/127\.0\.0\.1:\d+/)
+  })
+
+  it('logs each request once', async () => {
+    expect(await get('/.well-known/openid-configuration')).toBe(200)
+    // wrangler logs a request as it answers it, so by the time a later request's line is out,
+    // a line of wrangler's about the first would be too.
+    expect(await get('/.well-known/jwks.json')).toBe(200)
+    await lineMatching(/"route":"\/\.well-known\/jwks\.json","status":200/)
+    expect(lines.filter((l) => l.includes('/.well-known/openid-configuration'))).toHaveLength(1)
+  })
+
+  it('calls nothing at Cloudflare: no request.cf download, so offline no stack trace', () => {
+    expect(lines.join('')).not.toMatch(/Request\.cf|workers\.cloudflare\.com|getaddrinfo/)
+  })
+
+  it('passes a variable wrangler.toml does not declare to the worker', async () => {
+    const login = await post('/auth/login', { username: 'bob', password: 'bob-password-1' })
+    expect(login.status).toBe(200)
+    let token = login.body.refresh_token
+    const statuses: number[] = []
+    for (let i = 0; i < 3; i++) {
+      const res = await post('/auth/refresh', { refresh_token: token })
+      statuses.push(res.status)
+      if (res.status === 200) token = res.body.refresh_token!
+    }
+    expect(statuses).toEqual([200, 200, 429])
+  })
+
+  it('restarts on the same state without a refusal or warning, the demo users unchanged', async () => {
+    const subOf = async () => {
+      const res = await post('/auth/login', { username: 'alice', password: 'alice-password-1' })
+      expect(res.status).toBe(200)
+      return decodeJwt(res.body.access_token!).sub
+    }
+    const before = await subOf()
+    await edge.stop()
+    lines.length = 0
+    edge = await start()
+    expect(await subOf()).toBe(before)
+    await lineMatching(/"route":"\/auth\/login","status":200/)
+    expect(lines.join('')).not.toMatch(/WARNING|username taken|conflict/)
   })
 })
 

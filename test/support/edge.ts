@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { seedDemoUsers } from '../../edge/local/demo-users.ts'
+import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import type { TokenResponse } from '../../shared/claims.ts'
 
@@ -32,9 +32,9 @@ export interface SeededEdge {
  */
 export async function startSeededEdge(vars: Record<string, string> = {}): Promise<SeededEdge> {
   const stateDir = await mkdtemp(join(tmpdir(), 'edgegate-test-edge-'))
-  const start = () => startEdge({ port: 0, stateDir, stdio: 'ignore', vars })
+  const seedSql = await demoUsersSql()
+  const start = () => startEdge({ port: 0, stateDir, stdio: 'ignore', vars, seedSql })
   const first = await start()
-  await seedDemoUsers(first.url, first.adminToken)
   const seeded: SeededEdge = {
     process: first,
     get url() {

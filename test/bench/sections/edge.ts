@@ -28,11 +28,13 @@ export async function benchEdge(ctx: BenchContext, resultsFile: string): Promise
   const [code, signal] = (await once(child, 'exit')) as [number | null, string | null]
   clearTimeout(timer)
   if (code !== 0) throw new Error(`test/bench/edge.ts exited with ${signal ?? code}`)
-  const { rows } = JSON.parse(await readFile(resultsFile, 'utf8')) as {
+  const { rows, notes } = JSON.parse(await readFile(resultsFile, 'utf8')) as {
     rows: { name: string; runs: number[] }[]
+    notes: string[]
   }
   return {
     figures: Object.fromEntries(rows.map((row) => [row.name, figure(row.runs)])),
     config: { ...env, resultsFile },
+    notes,
   }
 }

@@ -12,6 +12,7 @@ import { chatEvents } from '../../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../../realtime/server.ts'
 import type { ServiceTokenResponse } from '../../../shared/claims.ts'
 import { ClientError, EdgeAuth, RealtimeClient } from '../../../shared/client/index.ts'
+import { fetchGrant, type GrantProvider } from '../../../shared/client/room-grants.ts'
 import { until } from '../../realtime/waits.ts'
 import { startSeededEdge, type SeededEdge } from '../../support/edge.ts'
 
@@ -90,7 +91,51 @@ async function alice(url: string, grantProvider?: (room: string) => Promise<stri
 const roomsOf = (server: RealtimeServer) =>
   [...server.io.of('/').sockets.values()].flatMap((s) => [...s.rooms])
 
+describe('fetchGrant', () => {
+  const failing: [string, GrantProvider][] = [
+    ['throws an Error', () => Promise.reject(new Error('backend said 403'))],
+    ['throws a string', () => Promise.reject('nope')],
+    [
+      'throws synchronously',
+      () => {
+        throw new TypeError('bug in the app')
+      },
+    ],
+    ['answers undefined', () => Promise.resolve(undefined as unknown as string)],
+    ['answers an object', () => Promise.resolve({ grant: 'x' } as unknown as string)],
+    ['answers an empty string', () => Promise.resolve('')],
+  ]
+
+  it.each(failing)('a provider that %s rejects with ClientError forbidden', async (_, provider) => {
+    const err = await fetchGrant(provider, 'doc:9', 10_000).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ClientError)
+    expect(err).toMatchObject({ code: 'forbidden' })
+    expect((err as Error).message).toMatch(/^grant for doc:9: the grant provider /)
+  })
+
+  it("keeps the provider's error as the cause", async () => {
+    const thrown = new Error('backend said 403')
+    const err = await fetchGrant(() => Promise.reject(thrown), 'doc:9', 10_000).catch(
+      (e: unknown) => e,
+    )
+    expect((err as Error).cause).toBe(thrown)
+  })
+
+  it('passes a grant through', async () => {
+    expect(await fetchGrant(async () => 'a.b.c', 'doc:9', 10_000)).toBe('a.b.c')
+  })
+})
+
 describe('RealtimeClient room grants', () => {
+  it('a provider that throws rejects the join with a ClientError, not its raw error', async () => {
+    const { url } = await startRealtime()
+    const { client } = await alice(url, () => Promise.reject(new Error('backend down')))
+    await client.connect()
+    const err = await client.join('doc:4').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ClientError)
+    expect(err).toMatchObject({ code: 'forbidden', cause: { message: 'backend down' } })
+  })
+
   it('join(room, { grant }) sends the grant; without one the room is forbidden', async () => {
     const { server, url } = await startRealtime()
     const { auth, client } = await alice(url)
