@@ -64,6 +64,7 @@ describe('the server API on a three-node cluster', () => {
     ])
     const delivered = {
       id: answer.id,
+      from: service.client_id,
       ts: expect.any(Number),
       data: { order: 7 },
       offset: answer.offset,
@@ -103,7 +104,12 @@ describe('the server API on a three-node cluster', () => {
     })
     expect(answer).toEqual({ id: expect.any(String) })
     for (const payload of await Promise.all(received))
-      expect(payload).toEqual({ id: answer.id, ts: expect.any(Number), data: 'all' })
+      expect(payload).toEqual({
+        id: answer.id,
+        from: service.client_id,
+        ts: expect.any(Number),
+        data: 'all',
+      })
   })
 
   it('gives alice, offline during three publishes, exactly those three in order through rt:sync on another node', async () => {
@@ -128,6 +134,7 @@ describe('the server API on a three-node cluster', () => {
     expect(before).toEqual(
       missed.map((m, i) => ({
         id: m.id,
+        from: service.client_id,
         ts: expect.any(Number),
         data: { n: i + 2 },
         offset: m.offset,
