@@ -38,7 +38,7 @@ async function drained(
 }
 
 describe('POST /api/v1/publish', () => {
-  it("reaches both of alice's sockets exactly once with { id, ts, data, offset }, and not bob's", async () => {
+  it("reaches both of alice's sockets exactly once with { id, from, ts, data, offset }, and not bob's", async () => {
     const { url, userSocket, token } = await setUp()
     const [a1, a2, b] = await Promise.all([
       userSocket('alice', 's-a1'),
