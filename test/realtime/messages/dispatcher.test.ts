@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { decodeJwt } from 'jose'
 import * as v from 'valibot'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -12,6 +11,7 @@ import {
   cleanup,
   connect,
   envelope,
+  forgedToken,
   next,
   startIssuer,
   startServer,
@@ -523,12 +523,6 @@ describe('handlers', () => {
 async function expiredToken(issuer: TestIssuer): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
   return issuer.mint({ iat: now - 600, nbf: now - 600, exp: now - 60 })
-}
-
-/** A token under the issuer's real kid with a random signature of the right length. */
-async function forgedToken(issuer: TestIssuer): Promise<string> {
-  const [header, payload, signature] = (await issuer.mint()).split('.')
-  return `${header}.${payload}.${randomBytes(Buffer.from(signature!, 'base64url').length).toString('base64url')}`
 }
 
 /** A connected socket, and the server's count of signature checks since it connected. */

@@ -5,7 +5,6 @@
  * refused and never closes the connection. Recorded with a real
  * socket.io-client, in the order its events and acks arrive.
  */
-import { randomBytes } from 'node:crypto'
 import * as v from 'valibot'
 import type { Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -15,6 +14,7 @@ import {
   cleanup,
   connect,
   envelope,
+  forgedToken,
   startIssuer,
   startServer,
   type TestIssuer,
@@ -41,12 +41,6 @@ const closed = (events: [string, unknown][]) =>
     timeoutMs: 10_000,
     what: 'disconnect',
   })
-
-/** A token under the issuer's real kid with a random signature of the right length. */
-async function forgedToken(issuer: TestIssuer): Promise<string> {
-  const [header, payload, signature] = (await issuer.mint()).split('.')
-  return `${header}.${payload}.${randomBytes(Buffer.from(signature!, 'base64url').length).toString('base64url')}`
-}
 
 async function alice(options: Parameters<typeof startServer>[1] = {}) {
   const issuer = await startIssuer()
