@@ -56,6 +56,8 @@ export const VARIABLES: Record<string, string> = {
   USER_STREAM_MAX: String(C.DEFAULT_USER_STREAM_MAX),
   USER_STREAM_TTL: String(C.DEFAULT_USER_STREAM_TTL_SECONDS),
   MAX_QUEUED_BYTES_PER_SOCKET: String(MAX_QUEUED_BYTES_PER_SOCKET),
+  REALTIME_PING_INTERVAL_MS: String(C.PING_INTERVAL_MS),
+  REALTIME_PING_TIMEOUT_MS: String(C.PING_TIMEOUT_MS),
 }
 
 /** Variables with bad values: one message per variable. */
@@ -233,6 +235,12 @@ export function readServiceConfig(
         1024,
         1024 ** 3,
       ),
+      // Engine.IO's heartbeat, advertised in its handshake: protocol test
+      // suites and proxies with short idle timeouts need it shorter.
+      heartbeat: {
+        pingIntervalMs: int('REALTIME_PING_INTERVAL_MS', C.PING_INTERVAL_MS, 100, 3_600_000),
+        pingTimeoutMs: int('REALTIME_PING_TIMEOUT_MS', C.PING_TIMEOUT_MS, 100, 3_600_000),
+      },
     },
   }
   if (problems.length > 0) throw new ConfigErrors(problems)

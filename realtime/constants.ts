@@ -114,8 +114,15 @@ export const DISCOVERY_MAX_BYTES = 64 * 1024
 /** Timeout of one discovery fetch (headers and body), in ms. */
 export const DISCOVERY_TIMEOUT_MS = 5_000
 
-/** Wait between attempts to load an issuer's discovery document or keys while they fail, in ms. */
+/**
+ * Least wait between attempts to load an issuer's discovery document or keys
+ * while they fail, in ms; the waits then double, jittered, up to
+ * {@link ISSUER_LOAD_RETRY_MAX_MS}.
+ */
 export const ISSUER_LOAD_RETRY_MS = 2_000
+
+/** Longest wait between attempts to load a failing issuer, in ms. */
+export const ISSUER_LOAD_RETRY_MAX_MS = 300_000
 
 /** Longest `name` taken from another issuer's token for display; past it the `sub` is shown. */
 export const FOREIGN_NAME_MAX_CHARS = 256
@@ -167,6 +174,9 @@ export const MAX_API_BODY_BYTES = 20 * 1024
 /** Largest serialized `data` of a publish, in bytes (docs/protocol.md §8). */
 export const MAX_PUBLISH_DATA_BYTES = 16 * 1024
 
+/** Deepest nesting of arrays and objects in a publish's `data`, in levels (docs/protocol.md §8, v1.2). */
+export const MAX_PUBLISH_DATA_DEPTH_LEVELS = 64
+
 /** How long a publish `id` stays idempotent per service client, in seconds (docs/protocol.md §8). */
 export const PUBLISH_IDEMPOTENCY_TTL_SECONDS = 600
 
@@ -206,3 +216,15 @@ export const SYNC_BURST_BYTES = 256 * 1024
 
 /** Longest an `rt:sync` waiting for its last burst to be written goes without looking again, in ms. */
 export const SYNC_WAIT_POLL_MS = 50
+
+/** Bytes of stream entries one user's `rt:sync`s may replay per {@link SYNC_REPLAY_WINDOW_MS} (docs/protocol.md §9, v1.2). */
+export const SYNC_REPLAY_BUDGET_BYTES = 1024 * 1024
+
+/** The window of the per-user replay budget, in ms. */
+export const SYNC_REPLAY_WINDOW_MS = 10_000
+
+/** Default Engine.IO ping interval, ms (`REALTIME_PING_INTERVAL_MS`; Socket.IO's own default). */
+export const PING_INTERVAL_MS = 25_000
+
+/** Default Engine.IO ping timeout, ms (`REALTIME_PING_TIMEOUT_MS`; Socket.IO's own default). */
+export const PING_TIMEOUT_MS = 20_000

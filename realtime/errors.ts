@@ -68,6 +68,16 @@ export function wireMessage(code: RealtimeErrorCode): string {
 }
 
 /**
+ * The wire message of a refusal: the code's generic text, except that
+ * `envelope_invalid` names the field and the rule that failed
+ * (docs/protocol.md §5, v1.2). Every `envelope_invalid` raised here is
+ * built from a schema's rule or a fixed text, never from the input.
+ */
+function messageOf(error: RealtimeError): string {
+  return error.code === 'envelope_invalid' ? error.message : MESSAGES[error.code]
+}
+
+/**
  * The `connect_error` a refused handshake produces: `message` is the code and
  * `data` the contract's hints.
  *
@@ -94,7 +104,7 @@ export function connectError(
 export function ackError(error: RealtimeError): Ack<never> {
   const reply: Ack<never> & { retryAfterMs?: number } = {
     ok: false,
-    error: { code: error.code, message: MESSAGES[error.code] },
+    error: { code: error.code, message: messageOf(error) },
   }
   if (error.retryAfterSeconds !== undefined) {
     ;(reply.error as { retryAfterMs?: number }).retryAfterMs = Math.ceil(
@@ -111,7 +121,7 @@ export function rtError(
 ): RealtimeErrorPayload & { retryAfterMs?: number } {
   const payload: RealtimeErrorPayload & { retryAfterMs?: number } = {
     code: error.code,
-    message: MESSAGES[error.code],
+    message: messageOf(error),
   }
   if (id !== undefined) payload.id = id
   if (error.retryAfterSeconds !== undefined)

@@ -25,6 +25,10 @@ export interface Metrics {
   slowConsumerDisconnects: Counter
   /** Cross-node publishes dropped from the Redis outage buffer (oldest first) when it was full. */
   clusterPublishesDropped: Counter
+  /** Bytes of stream entries `rt:sync` replayed (docs/protocol.md §9). */
+  syncReplayedBytes: Counter
+  /** `rt:sync` refused because the user's replay budget was spent (docs/protocol.md §9, v1.2). */
+  syncRefused: Counter
   close(): void
 }
 
@@ -149,6 +153,16 @@ export function createMetrics(): Metrics {
     slowConsumerDisconnects: new Counter({
       name: 'realtime_slow_consumer_disconnects_total',
       help: 'Connections closed because what was queued for them passed the per-socket bound',
+      registers: [registry],
+    }),
+    syncReplayedBytes: new Counter({
+      name: 'realtime_sync_replayed_bytes_total',
+      help: 'Bytes of user-stream entries replayed by rt:sync',
+      registers: [registry],
+    }),
+    syncRefused: new Counter({
+      name: 'realtime_sync_refused_total',
+      help: "rt:sync refused with rate_limited because the user's replay budget was spent",
       registers: [registry],
     }),
     clusterPublishesDropped: new Counter({

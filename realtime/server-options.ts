@@ -82,6 +82,12 @@ export interface RealtimeServerOptions {
   heartbeat?: { pingIntervalMs: number; pingTimeoutMs: number }
   /** Issuers trusted besides the edge, each with its own keys (docs/protocol.md §12). @default [] */
   trustedIssuers?: readonly TrustedIssuer[]
+  /**
+   * Waits between attempts to load a trusted issuer whose discovery or JWKS
+   * fails: doubling from `minMs`, jittered, up to `maxMs`.
+   * @default { minMs: 2_000, maxMs: 300_000 }
+   */
+  issuerRetry?: { minMs: number; maxMs: number }
   /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/constants.ts */
   presence?: PresenceSettings
 }

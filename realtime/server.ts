@@ -89,7 +89,15 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     ...options.rooms,
     onRefused: (cap) => metrics.roomJoinsRefused.inc({ cap }),
   })
-  const registry = createEventRegistry(options.events, { streams: publishStore, rooms, grants })
+  const registry = createEventRegistry(options.events, {
+    ...{ streams: publishStore, rooms, grants },
+    sync: {
+      ...options.serverApi?.syncReplay,
+      now,
+      onReplayed: (bytes) => metrics.syncReplayedBytes.inc(bytes),
+      onRefused: () => metrics.syncRefused.inc(),
+    },
+  })
   const feed = options.revocationFeed
     ? new FeedPoller({
         ...options.revocationFeed,

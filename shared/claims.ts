@@ -9,6 +9,17 @@ export const RoomPatternSchema = v.pipe(
   v.regex(/^[A-Za-z0-9:_.\-]+\*?$|^\*$/, 'room pattern: [A-Za-z0-9:_.-], optionally ending in *'),
 )
 
+/**
+ * A user id (`sub`) as realtime accepts it at the handshake and as the
+ * server API targets it (docs/protocol.md §8, v1.2): 1–256 characters
+ * (code points), none of them a control character. One schema for both, so
+ * every user who can connect can be published to and disconnected.
+ */
+export const SubjectSchema = v.pipe(
+  v.string(),
+  v.regex(/^[^\p{Cc}]{1,256}$/u, 'sub: 1-256 characters, no control characters'),
+)
+
 /** A space-separated scope string (RFC 6749 §3.3 scope-token characters). */
 export const ScopeSchema = v.pipe(
   v.string(),
@@ -26,7 +37,7 @@ export const ScopeSchema = v.pipe(
 export const AccessClaimsSchema = v.object({
   iss: v.string(),
   aud: v.union([v.string(), v.array(v.string())]),
-  sub: v.pipe(v.string(), v.minLength(1)),
+  sub: SubjectSchema,
   sid: v.pipe(v.string(), v.minLength(1)),
   jti: v.pipe(v.string(), v.minLength(1)),
   name: v.string(),

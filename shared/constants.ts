@@ -91,3 +91,6 @@ export const MAX_ROOM_GRANT_TTL_SECONDS = 3600
 
 /** Most rooms one grant may name (docs/protocol.md §11). */
 export const ROOM_GRANT_MAX_ROOMS = 20
+
+/** `since` of `rt:sync` meaning the start of what the user's stream still holds (docs/protocol.md §9, v1.2). */
+export const SYNC_FROM_START = '0'

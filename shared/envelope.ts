@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { describeIssues } from './issues.ts'
 import { MAX_ENVELOPE_BYTES } from './constants.ts'
 
 /** An envelope id, and a publish id (docs/protocol.md §5, §8): 1–64 characters of `[A-Za-z0-9_-]`. */
@@ -58,6 +59,25 @@ export function parseEnvelope(input: unknown): Envelope | undefined {
   if (typeof input !== 'object' || input === null || !('data' in input)) return undefined
   const result = v.safeParse(EnvelopeSchema, input)
   return result.success ? (result.output as Envelope) : undefined
+}
+
+/**
+ * Why `input` is not an envelope: the field and the rule that failed, never
+ * the value (docs/protocol.md §5, v1.2). Call it after {@link parseEnvelope}
+ * refused `input`.
+ *
+ * @param input - the refused argument
+ * @example
+ * ```ts
+ * envelopeProblem({ v: 1, id: 'a:b', ts: 1, data: null }) // 'id: 1-64 of [A-Za-z0-9_-]'
+ * ```
+ */
+export function envelopeProblem(input: unknown): string {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    return 'envelope: expected an object'
+  if (!('data' in input)) return 'data: required'
+  const result = v.safeParse(EnvelopeSchema, input)
+  return result.success ? 'envelope: invalid' : describeIssues(result.issues)
 }
 
 /**

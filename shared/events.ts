@@ -17,15 +17,33 @@ export function isServerRoom(room: string): boolean {
   return SERVER_ROOM_PREFIXES.some((p) => room.startsWith(p))
 }
 
+/** The shape of a Socket.IO socket id: 20 characters of `[A-Za-z0-9_-]`. */
+const SOCKET_ID_SHAPE = /^[A-Za-z0-9_-]{20}$/
+
+/**
+ * Whether `room` has the shape of a socket id (docs/protocol.md §5, v1.2).
+ * Every socket is in a room named by its id, which `io.to(id)` targets on
+ * any node; which ids exist is known only to the node that holds the
+ * socket, so the shape alone decides: no client joins such a room.
+ */
+export function isSocketIdShaped(room: string): boolean {
+  return SOCKET_ID_SHAPE.test(room)
+}
+
+/** Whether no client may ever join or leave `room`: server-managed or socket-id-shaped. */
+export function isReservedRoom(room: string): boolean {
+  return isServerRoom(room) || isSocketIdShaped(room)
+}
+
 /**
  * Whether a `rooms` claim lets its holder join `room`: an exact name, or a
- * prefix ending in `*`. Server-managed rooms never match.
+ * prefix ending in `*`. Reserved rooms (server-managed, socket-id-shaped) never match.
  *
  * @param patterns - the `rooms` claim
  * @param room - the room asked for
  */
 export function roomAllowed(patterns: readonly string[], room: string): boolean {
-  if (isServerRoom(room)) return false
+  if (isReservedRoom(room)) return false
   return patterns.some((p) => (p.endsWith('*') ? room.startsWith(p.slice(0, -1)) : p === room))
 }
 
@@ -61,6 +79,21 @@ export interface ChatMessage {
   from: { sub: string; name: string }
   text: string
   ts: number
+}
+
+/**
+ * A server-published event as delivered (docs/protocol.md §8): the one
+ * argument of the event, live or replayed by `rt:sync`.
+ */
+export interface PublishedEvent<T = unknown> {
+  /** The publish id: unique per publishing client only. */
+  id: string
+  /** (v1.2) The publishing client's `client_id`: repeats are dropped by (`from`, `id`). */
+  from: string
+  ts: number
+  data: T
+  /** Present for publishes to a user: its place in the user's stream (opaque). */
+  offset?: string
 }
 
 /** `rt:error`: a refusal; precedes every server-side disconnect. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import * as v from 'valibot'
+import { SubjectSchema } from '../../shared/claims.ts'
 import { CLUSTER_DISCONNECT_EVENT } from '../constants.ts'
 import type { Logger } from '../log.ts'
 import type { Sessions } from '../session/sessions.ts'
@@ -9,7 +10,7 @@ import { parseDisconnect } from './schemas.ts'
 /** A disconnect as it travels between nodes. */
 const ClusterDisconnect = v.strictObject({
   kind: v.picklist(['user', 'session']),
-  id: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
+  id: SubjectSchema,
   retryable: v.boolean(),
 })
 

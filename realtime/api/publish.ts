@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { RealtimeIo } from '../types.ts'
 import { AppError, isAppError } from '../../shared/errors.ts'
+import type { PublishedEvent } from '../../shared/events.ts'
 import type { PublishAnswer, PublishStore, PublishTarget } from '../streams/types.ts'
 import type { ServiceIdentity } from './service-auth.ts'
 import { parsePublish } from './schemas.ts'
@@ -17,12 +18,7 @@ export interface PublishOptions {
 }
 
 /** The one argument of a published event (docs/protocol.md §8). */
-export interface Delivery {
-  id: string
-  ts: number
-  data: unknown
-  offset?: string
-}
+export type Delivery = PublishedEvent
 
 /**
  * Emit a published event to a socket or a room. Its name is the service's
@@ -48,7 +44,8 @@ export function roomOf(to: PublishTarget): string {
  * `POST /api/v1/publish` (docs/protocol.md §8, §9): check the body, record
  * it once per (client, id) (a user target is appended to the user's
  * stream), then deliver the event `event` with the one argument
- * `{ id, ts, data, offset? }` to the target's sockets on every node. A
+ * `{ id, from, ts, data, offset? }` to the target's sockets on every node,
+ * `from` being the caller's client_id (ids are unique per client only). A
  * repeated id answers as the first call did and delivers nothing.
  *
  * @returns a function from the caller and the parsed JSON body to the 202 answer
@@ -58,6 +55,7 @@ export function createPublish(options: PublishOptions) {
     const { request } = parsePublish(body)
     const publication = {
       id: request.id ?? randomUUID(),
+      from: caller.clientId,
       ts: options.now(),
       event: request.event,
       data: request.data,
@@ -76,6 +74,7 @@ export function createPublish(options: PublishOptions) {
     const { offset } = accepted.answer
     const delivery = {
       id: publication.id,
+      from: publication.from,
       ts: publication.ts,
       data: publication.data,
       ...(offset !== undefined && { offset }),

@@ -1,10 +1,11 @@
 import * as v from 'valibot'
+import { SubjectSchema } from '../../shared/claims.ts'
 import { EnvelopeIdSchema } from '../../shared/envelope.ts'
 import { AppError } from '../../shared/errors.ts'
 import { describeIssues } from '../../shared/issues.ts'
 import { isServerRoom, RoomSchema } from '../../shared/events.ts'
 import { RESERVED_EVENTS } from '../messages/registry.ts'
-import { MAX_PUBLISH_DATA_BYTES } from '../constants.ts'
+import { MAX_PUBLISH_DATA_BYTES, MAX_PUBLISH_DATA_DEPTH_LEVELS } from '../constants.ts'
 
 /**
  * A published event's name (docs/protocol.md §8): 1–64 of `[a-z0-9_.:-]`,
@@ -17,11 +18,12 @@ export const PublishEventSchema = v.pipe(
   v.check((name) => !name.startsWith('rt:') && !RESERVED_EVENTS.has(name), 'event: reserved name'),
 )
 
-/** A user id (`sub`) or session id (`sid`) as a target: 1–256 visible ASCII characters. */
-const SubjectSchema = v.pipe(
-  v.string(),
-  v.regex(/^[\x21-\x7e]{1,256}$/, 'target: 1-256 visible ASCII characters'),
-)
+/**
+ * A user (`sub`) or session (`sid`) target: the range the handshake accepts
+ * (docs/protocol.md §8, v1.2), by the same schema, so every connected user
+ * can be published to and disconnected.
+ */
+const TargetSchema = SubjectSchema
 
 /** A room target: a room name, never a server-managed `user:*` / `session:*` room (publish to the user or session instead). */
 const RoomTargetSchema = v.pipe(
@@ -34,8 +36,8 @@ const RoomTargetSchema = v.pipe(
 
 /** `to` of a publish: exactly one of `user`, `session`, `room`. */
 export const PublishTargetSchema = v.union([
-  v.strictObject({ user: SubjectSchema }),
-  v.strictObject({ session: SubjectSchema }),
+  v.strictObject({ user: TargetSchema }),
+  v.strictObject({ session: TargetSchema }),
   v.strictObject({ room: RoomTargetSchema }),
 ])
 
@@ -50,8 +52,8 @@ const PublishBodySchema = v.strictObject({
 export type PublishRequest = v.InferOutput<typeof PublishBodySchema>
 
 const DisconnectBodySchema = v.union([
-  v.strictObject({ user: SubjectSchema, retryable: v.optional(v.boolean()) }),
-  v.strictObject({ session: SubjectSchema, retryable: v.optional(v.boolean()) }),
+  v.strictObject({ user: TargetSchema, retryable: v.optional(v.boolean()) }),
+  v.strictObject({ session: TargetSchema, retryable: v.optional(v.boolean()) }),
 ])
 
 /** A checked disconnect request. */
@@ -61,11 +63,19 @@ export type DisconnectRequest = v.InferOutput<typeof DisconnectBodySchema>
  * Check a publish body (docs/protocol.md §8).
  *
  * @returns the request and the serialized size of its `data`
- * @throws AppError `envelope_invalid` naming the failed rule, `payload_too_large` for `data` over 16 KiB
+ * @throws AppError `envelope_invalid` naming the failed rule (`data` nested
+ *   deeper than 64 levels among them), `payload_too_large` for `data` over 16 KiB
  */
 export function parsePublish(body: unknown): { request: PublishRequest; dataBytes: number } {
   const request = parse(PublishBodySchema, body)
   if (!('data' in request)) throw new AppError('envelope_invalid', 'data: required')
+  // Before anything walks `data` recursively (JSON.stringify would overflow the stack).
+  if (deeperThan(request.data, MAX_PUBLISH_DATA_DEPTH_LEVELS)) {
+    throw new AppError(
+      'envelope_invalid',
+      `data: nested deeper than ${MAX_PUBLISH_DATA_DEPTH_LEVELS} levels`,
+    )
+  }
   const dataBytes = Buffer.byteLength(JSON.stringify(request.data))
   if (dataBytes > MAX_PUBLISH_DATA_BYTES)
     throw new AppError('payload_too_large', `data over ${MAX_PUBLISH_DATA_BYTES} bytes`)
@@ -86,4 +96,20 @@ function parse<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutp
   const result = v.safeParse(schema, body)
   if (!result.success) throw new AppError('envelope_invalid', describeIssues(result.issues))
   return result.output
+}
+
+/**
+ * Whether arrays and objects nest more than `max` levels deep in `value`
+ * (parsed JSON), found with an explicit stack, never by recursion, so no
+ * depth overflows it. It stops at the first level past `max`.
+ */
+function deeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]]
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [node, depth] = top
+    if (typeof node !== 'object' || node === null) continue
+    if (depth === max) return true
+    for (const child of Object.values(node)) stack.push([child, depth + 1])
+  }
+  return false
 }

@@ -21,6 +21,8 @@ export interface ServerApiSettings {
   rate?: { perSecond: number; burst: number }
   /** `USER_STREAM_MAX` and `USER_STREAM_TTL`. @default { maxEntries: 100, ttlSeconds: 86400 } */
   userStream?: { maxEntries?: number; ttlSeconds?: number }
+  /** The per-user replay budget of `rt:sync` (docs/protocol.md §9). @default { maxBytes: 1 MiB, windowMs: 10_000 } */
+  syncReplay?: { maxBytes?: number; windowMs?: number }
 }
 
 /**

@@ -65,6 +65,7 @@ export function createVerification(
     ...(options.fetch && { fetch: options.fetch }),
     now,
     ...(options.jwks && { jwks: options.jwks }),
+    ...(options.issuerRetry && { retry: options.issuerRetry }),
     logger,
     onFetch: (issuer, kind, outcome) => metrics.issuerFetches.inc({ issuer, kind, outcome }),
   })

@@ -38,6 +38,29 @@ export class TokenBucket {
     return Math.ceil((1 - this.tokens) / this.perMs)
   }
 
+  /**
+   * Milliseconds until a token is available (0: now), without taking one.
+   *
+   * @param now - ms clock reading
+   */
+  wait(now: number): number {
+    const tokens = Math.min(this.burst, this.tokens + (now - this.updated) * this.perMs)
+    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / this.perMs)
+  }
+
+  /**
+   * Take `cost` tokens at once, going into debt if there are fewer: for a
+   * cost known only after the work it paid for (bytes replayed). The debt
+   * is repaid at the refill rate before {@link TokenBucket.wait} says 0 again.
+   *
+   * @param now - ms clock reading
+   * @param cost - tokens to take
+   */
+  spend(now: number, cost: number): void {
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.updated) * this.perMs) - cost
+    this.updated = now
+  }
+
   /** Whether the bucket is full again (its state is then disposable). */
   full(now: number): boolean {
     return this.tokens + (now - this.updated) * this.perMs >= this.burst

@@ -1,25 +1,16 @@
 import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
 import {
-  isServerRoom,
+  isReservedRoom,
   roomAllowed,
   RoomJoinSchema,
   RoomRequestSchema,
 } from '../../shared/events.ts'
 import type { RoomGrants } from '../auth/room-grants.ts'
 import { RoomLimits } from '../limits/room-limits.ts'
-import { createSyncEvent } from '../streams/sync-event.ts'
+import { createSyncEvent, type SyncReplayOptions } from '../streams/sync-event.ts'
 import type { PublishStore } from '../streams/types.ts'
-import { defineEvent, type EventContext } from './registry.ts'
-
-/**
- * Whether `room` is a connection's private room: Socket.IO puts every socket
- * in a room named by its id, which `io.to(socket.id)` targets. Like `user:*`
- * and `session:*`, no client may join or leave one, whatever its claim.
- */
-function isSocketRoom(socket: EventContext<unknown>['socket'], room: string): boolean {
-  return room === socket.id || socket.nsp.sockets.has(room)
-}
+import { defineEvent } from './registry.ts'
 
 /** What the built-in events need from the server. */
 export interface BuiltinEventDeps {
@@ -29,6 +20,8 @@ export interface BuiltinEventDeps {
   grants?: RoomGrants
   /** The caps `rt:join` holds to. @default new RoomLimits() */
   rooms?: RoomLimits
+  /** The per-user replay budget of `rt:sync`. @default 1 MiB per 10 s */
+  sync?: SyncReplayOptions
 }
 
 /**
@@ -57,13 +50,14 @@ export const createBuiltinEvents = (deps: BuiltinEventDeps) => {
     /**
      * Join a room the `rooms` claim allows, or one a room grant names
      * (docs/protocol.md §11), within the room caps; server-managed rooms and
-     * connections' private rooms never.
+     * socket-id-shaped names never (docs/protocol.md §5: whether such a room
+     * is a socket's on another node cannot be known here, so the shape decides).
      */
     'rt:join': defineEvent({
       schema: RoomJoinSchema,
       handler: async ({ data, auth, socket }) => {
-        if (isServerRoom(data.room) || isSocketRoom(socket, data.room)) {
-          throw new AppError('forbidden', 'server-managed or private room')
+        if (isReservedRoom(data.room)) {
+          throw new AppError('forbidden', 'server-managed or socket-id-shaped room')
         }
         const byGrant = !roomAllowed(auth.rooms, data.room)
         if (byGrant) {
@@ -87,8 +81,8 @@ export const createBuiltinEvents = (deps: BuiltinEventDeps) => {
     'rt:leave': defineEvent({
       schema: RoomRequestSchema,
       handler: async ({ data, socket }) => {
-        if (isServerRoom(data.room) || isSocketRoom(socket, data.room))
-          throw new AppError('forbidden', 'server-managed room')
+        if (isReservedRoom(data.room))
+          throw new AppError('forbidden', 'server-managed or socket-id-shaped room')
         const granted = socket.data.grantedRooms
         if (granted?.includes(data.room)) granted.splice(granted.indexOf(data.room), 1)
         await socket.leave(data.room)
@@ -96,6 +90,6 @@ export const createBuiltinEvents = (deps: BuiltinEventDeps) => {
       },
     }),
     /** Catch up on the caller's stream (docs/protocol.md §9). */
-    'rt:sync': createSyncEvent(deps.streams),
+    'rt:sync': createSyncEvent(deps.streams, deps.sync),
   }
 }

@@ -9,11 +9,13 @@ import { MAX_ENVELOPE_BYTES } from '../../shared/constants.ts'
 import {
   ENVELOPE_ID_PATTERN,
   envelopeBytes,
+  envelopeProblem,
   parseEnvelope,
   type Ack,
   type Envelope,
 } from '../../shared/envelope.ts'
-import { AppError } from '../../shared/errors.ts'
+import { AppError, type RealtimeErrorCode } from '../../shared/errors.ts'
+import { describeIssues } from '../../shared/issues.ts'
 import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.ts'
 import { ackError, rateLimited, rtError, toRealtimeError } from '../errors.ts'
 import { TokenBucket } from '../limits/token-bucket.ts'
@@ -151,7 +153,7 @@ function handle(p: Pipeline, packet: unknown[]): Promise<void> | undefined {
       throw new AppError('payload_too_large', 'envelope over the limit')
     }
     const envelope = parseEnvelope(raw)
-    if (!envelope) throw new AppError('envelope_invalid', 'envelope schema')
+    if (!envelope) throw new AppError('envelope_invalid', envelopeProblem(raw))
     id = envelope.id
     // An in-band token becomes the connection's token. The token the
     // connection already holds needs nothing more: its time and revocation
@@ -165,13 +167,14 @@ function handle(p: Pipeline, packet: unknown[]): Promise<void> | undefined {
           try {
             adopt(p, token)
           } catch (err) {
-            return refuse(p, event, err, ack, envelope.id)
+            return refuseAndClose(p, event, err as AppError<'token_mismatch'>, ack, envelope.id)
           }
           return dispatch(p, event, envelope, ack)
         },
         (err) => {
-          refuse(p, event, err, ack, envelope.id)
-          forgedToken(p, err, envelope.id)
+          const { error } = toRealtimeError(err)
+          if (FORGIVEN_TOKEN_FAILURES.has(error.code)) refuse(p, event, err, ack, envelope.id)
+          else refuseAndClose(p, event, error, ack, envelope.id)
         },
       )
     }
@@ -194,12 +197,6 @@ const FORGIVEN_TOKEN_FAILURES: ReadonlySet<string> = new Set([
   'token_revoked',
   'unavailable',
 ])
-
-/** After a failed in-band token: `rt:error` and disconnect, unless a real client could cause it. */
-function forgedToken(p: Pipeline, err: unknown, id: string): void {
-  const { error } = toRealtimeError(err)
-  if (!FORGIVEN_TOKEN_FAILURES.has(error.code)) p.o.sessions.kick(p.socket, error, id)
-}
 
 /**
  * An in-band token for the connection's own issuer, `sub` and `sid` replaces
@@ -237,12 +234,9 @@ function dispatch(
     const auth = socket.data.auth
     const nowMs = o.now()
     if (auth.exp + o.clockToleranceSeconds <= nowMs / 1000) {
-      o.sessions.kick(
-        socket,
-        new AppError('token_expired', 'connection token expired'),
-        envelope.id,
-      )
-      throw new AppError('token_expired', 'connection token expired')
+      const expired = new AppError('token_expired', 'connection token expired')
+      refuseAndClose(p, event, expired, ack, envelope.id)
+      return undefined
     }
     try {
       o.verifier.assertNotRevoked(
@@ -256,8 +250,8 @@ function dispatch(
         nowMs / 1000,
       )
     } catch (err) {
-      o.sessions.kick(socket, err as AppError<'token_revoked'>, envelope.id)
-      throw err
+      refuseAndClose(p, event, err as AppError<'token_revoked'>, ack, envelope.id)
+      return undefined
     }
     // 6. rate: charged on arrival, in handle()
     // 7. registered, 8. scope, 9. data schema, 10. joined room
@@ -266,7 +260,8 @@ function dispatch(
     if (definition.scope && !hasScope(auth.scope, definition.scope))
       throw new AppError('forbidden', 'scope missing')
     const parsed = v.safeParse(definition.schema, envelope.data)
-    if (!parsed.success) throw new AppError('envelope_invalid', 'data schema')
+    if (!parsed.success)
+      throw new AppError('envelope_invalid', describeIssues(parsed.issues, 'data'))
     if (definition.room && !socket.rooms.has(definition.room(parsed.output))) {
       throw new AppError('forbidden', 'room not joined')
     }
@@ -308,6 +303,28 @@ function refuse(
   p.o.onMessage?.(event, error.code)
   if (ack) ack(ackError(error))
   else if (p.socket.connected) p.socket.emit('rt:error', rtError(error, id))
+}
+
+/**
+ * A refusal that also closes the connection (docs/protocol.md §5, v1.2): the
+ * envelope is answered first. With an ack: the ack, then `rt:error` without
+ * id, then the disconnect; without one: its one `rt:error` with the id,
+ * then the disconnect.
+ */
+function refuseAndClose(
+  p: Pipeline,
+  event: string,
+  error: AppError<RealtimeErrorCode>,
+  ack: AckFn | undefined,
+  id: string,
+): void {
+  p.o.onMessage?.(event, error.code)
+  if (ack) {
+    ack(ackError(error))
+    p.o.sessions.kick(p.socket, error)
+  } else {
+    p.o.sessions.kick(p.socket, error, id)
+  }
 }
 
 /** A packet's parts: event name, acknowledgement callback (if the client asked for one), argument count and first argument. */

@@ -1,6 +1,6 @@
 import * as v from 'valibot'
 import { AppError } from '../../shared/errors.ts'
-import { isServerRoom, RoomSchema } from '../../shared/events.ts'
+import { isReservedRoom, RoomSchema } from '../../shared/events.ts'
 import { defineEvent } from '../messages/registry.ts'
 import { PRESENCE_CURSOR_MAX_CHARS } from '../constants.ts'
 import type { Presence } from './presence.ts'
@@ -26,9 +26,9 @@ export function createPresenceEvent(presence: Pick<Presence, 'list'>) {
   return defineEvent({
     schema: PresenceRequestSchema,
     room: (data) => data.room,
-    handler: ({ data, socket }) => {
-      if (isServerRoom(data.room) || data.room === socket.id) {
-        throw new AppError('forbidden', 'no presence for server-managed rooms')
+    handler: ({ data }) => {
+      if (isReservedRoom(data.room)) {
+        throw new AppError('forbidden', 'no presence for server-managed or socket-id rooms')
       }
       return presence.list(data.room, data.cursor)
     },

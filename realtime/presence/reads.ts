@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { SubjectSchema } from '../../shared/claims.ts'
 import { AppError } from '../../shared/errors.ts'
 import { isServerRoom, RoomSchema } from '../../shared/events.ts'
 import { PRESENCE_CURSOR_MAX_CHARS, PRESENCE_PAGE_SIZE } from '../constants.ts'
@@ -16,9 +17,6 @@ const RoomQuerySchema = v.object({
   ),
   cursor: v.optional(v.pipe(v.string(), v.maxLength(PRESENCE_CURSOR_MAX_CHARS))),
 })
-
-/** A `sub` in the path: 1–256 characters. */
-const SubSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(256))
 
 /** The presence reads of the server API (docs/protocol.md §8), for its routes to call after auth, scope and rate. */
 export interface PresenceReads {
@@ -61,7 +59,7 @@ export function createPresenceReads(presence: Pick<Presence, 'list' | 'user'>): 
       return { room, ...page }
     },
     async user(sub) {
-      if (!v.is(SubSchema, sub)) throw new AppError('envelope_invalid', 'sub')
+      if (!v.is(SubjectSchema, sub)) throw new AppError('envelope_invalid', 'sub')
       return { sub, ...(await presence.user(sub)) }
     },
   }

@@ -5,6 +5,7 @@ import {
   DEFAULT_USER_STREAM_TTL_SECONDS,
   MAX_MEMORY_STREAM_BYTES,
 } from '../constants.ts'
+import { SYNC_FROM_START } from '../../shared/constants.ts'
 import type { Publication, StreamEntry, SyncResult } from './types.ts'
 
 /** Options of {@link MemoryUserStreams}. */
@@ -96,11 +97,14 @@ export class MemoryUserStreams {
     if (stream) this.trim(stream)
     const last = stream && stream.seq > 0 ? `${stream.tag}-${stream.seq}` : null
     if (since === null) return { entries: [], last, gap: false }
+    // From the start of what is held: a gap when retention dropped any entry.
+    if (since === SYNC_FROM_START) {
+      if (!stream) return { entries: [], last, gap: false }
+      return { entries: stream.entries.map(publicEntry), last, gap: stream.dropped > 0 }
+    }
     const seq = stream ? seqOf(stream, since) : undefined
     if (!stream || seq === undefined) return { entries: [], last, gap: true }
-    const entries = stream.entries
-      .filter((e) => e.seq > seq)
-      .map(({ seq: _s, bytes: _b, ...entry }) => entry)
+    const entries = stream.entries.filter((e) => e.seq > seq).map(publicEntry)
     return { entries, last, gap: stream.dropped > seq }
   }
 
@@ -141,6 +145,11 @@ export class MemoryUserStreams {
       for (const entry of stream.entries) this.bytes -= entry.bytes
     }
   }
+}
+
+/** An entry as `rt:sync` replays it, without the bookkeeping. */
+function publicEntry({ seq: _s, bytes: _b, ...entry }: Stored): StreamEntry {
+  return entry
 }
 
 /** The `seq` of an offset of this stream, or undefined when it never was one. */

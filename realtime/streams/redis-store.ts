@@ -6,6 +6,7 @@ import {
   DEFAULT_USER_STREAM_TTL_SECONDS,
   PUBLISH_IDEMPOTENCY_TTL_SECONDS,
 } from '../constants.ts'
+import { SYNC_FROM_START } from '../../shared/constants.ts'
 import type { PublishAnswer, PublishStore, StreamEntry, SyncResult } from './types.ts'
 
 /** The commands this store needs from a node-redis client. */
@@ -53,8 +54,11 @@ end
 redis.call('SET', KEYS[1], answer, 'EX', ARGV[1])
 return {1, answer}
 `
-// KEYS: stream key; ARGV: minid ms, since ('' for null), count.
+// KEYS: stream key; ARGV: minid ms, since ('' for null, '0' for the start, else a canonical id), count.
 // Returns {} without a stream, else {last id, whether since is held, the first kept entry, entries after since}.
+// A since past the last id reads nothing more: Redis refuses an exclusive
+// range past the largest id, and nothing can follow it anyway. Ids compare
+// as two decimal numbers of up to 20 digits, by length then by text.
 const READ = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
@@ -62,6 +66,19 @@ local info = redis.call('XINFO', 'STREAM', KEYS[1])
 local last
 for i = 1, #info, 2 do if info[i] == 'last-generated-id' then last = info[i + 1] end end
 if ARGV[2] == '' then return {last, 0, {}, {}} end
+if ARGV[2] == '0' then
+  local all = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[3])
+  return {last, 0, {all[1]}, all}
+end
+local function after(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if #am ~= #bm then return #am > #bm end
+  if am ~= bm then return am > bm end
+  if #as ~= #bs then return #as > #bs end
+  return as > bs
+end
+if after(ARGV[2], last) then return {last, 0, {}, {}} end
 local present = #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
 local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
 return {last, present, head, redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', ARGV[3])}
@@ -69,6 +86,8 @@ return {last, present, head, redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 
 
 const StoredPublication = v.object({
   id: v.string(),
+  // Entries written before v1.2 have no `from`.
+  from: v.optional(v.string(), ''),
   ts: v.number(),
   event: v.string(),
   data: v.unknown(),
@@ -111,17 +130,25 @@ export function createRedisPublishStore(
       return { first: first === 1, answer }
     },
     async read(sub, since) {
-      const valid = since === null || isStreamId(since)
+      // Checked here, before Redis sees it: an offset of this store is a
+      // canonical stream id; anything else only asks Redis for `last`.
+      const fromStart = since === SYNC_FROM_START
+      const valid = since === null || fromStart || isStreamId(since)
       const reply = (await run(
         READ,
         [streamKey(sub)],
         [minId(), valid && since !== null ? since : '', String(maxEntries)],
       )) as [] | [string, number, [string, string[]][], [string, string[]][]]
-      if (reply.length === 0) return { entries: [], last: null, gap: since !== null }
+      if (reply.length === 0) return { entries: [], last: null, gap: since !== null && !fromStart }
       const [last, present, head, raw] = reply
       if (since === null) return { entries: [], last, gap: false }
-      if (!valid || compareIds(since, last) > 0) return { entries: [], last, gap: true }
       const entries = raw.flatMap(([offset, fields]) => toEntry(offset, fields))
+      // From the start: a gap when the first entry kept is not the first the stream had.
+      if (fromStart) {
+        const first = head[0]
+        return { entries, last, gap: first === undefined || field(first[1], 'p') !== '' }
+      }
+      if (!valid || compareIds(since, last) > 0) return { entries: [], last, gap: true }
       // Nothing after `since` is missing when it is the newest id, is still
       // held, or is the id right before the first entry kept.
       const held =
@@ -158,10 +185,14 @@ function toEntry(offset: string, fields: string[]): StreamEntry[] {
 
 const MAX_ID_PART = 2n ** 64n - 1n
 
-/** Whether `id` is a Redis stream id (`<ms>-<seq>`, each within 64 bits). */
+/**
+ * Whether `id` is a Redis stream id as Redis writes them (`<ms>-<seq>`, each
+ * within 64 bits, no leading zeros), so the script may compare it as text;
+ * never `0-0`, which no entry has.
+ */
 function isStreamId(id: string): boolean {
-  const m = /^(\d{1,20})-(\d{1,20})$/.exec(id)
-  return m !== null && BigInt(m[1]!) <= MAX_ID_PART && BigInt(m[2]!) <= MAX_ID_PART
+  const m = /^(0|[1-9]\d{0,19})-(0|[1-9]\d{0,19})$/.exec(id)
+  return m !== null && id !== '0-0' && BigInt(m[1]!) <= MAX_ID_PART && BigInt(m[2]!) <= MAX_ID_PART
 }
 
 /** Order two stream ids. */

@@ -1,7 +1,14 @@
 import { ENVELOPE_ID_PATTERN } from '../../shared/envelope.ts'
 import * as v from 'valibot'
-import { SYNC_BURST_BYTES, SYNC_WAIT_POLL_MS } from '../constants.ts'
+import {
+  SYNC_BURST_BYTES,
+  SYNC_REPLAY_BUDGET_BYTES,
+  SYNC_REPLAY_WINDOW_MS,
+  SYNC_WAIT_POLL_MS,
+} from '../constants.ts'
 import { emitPublished } from '../api/publish.ts'
+import { rateLimited } from '../errors.ts'
+import { AddressRate } from '../limits/address-rate.ts'
 import { defineEvent, type EventContext } from '../messages/registry.ts'
 import type { PublishStore } from './types.ts'
 
@@ -18,31 +25,63 @@ const OffsetSchema = v.pipe(
 /** `data` of `rt:sync` (docs/protocol.md §9). */
 export const SyncRequestSchema = v.strictObject({ since: v.nullable(OffsetSchema) })
 
+/** Options of {@link createSyncEvent}: the per-user replay budget (docs/protocol.md §9, v1.2). */
+export interface SyncReplayOptions {
+  /** Bytes of entries one user's syncs may replay per window. @default 1 MiB */
+  maxBytes?: number
+  /** The window, ms. @default 10_000 */
+  windowMs?: number
+  /** ms clock. @default Date.now */
+  now?: () => number
+  /** Called with the bytes each sync replayed, for the metric. */
+  onReplayed?: (bytes: number) => void
+  /** Called when a sync is refused over the budget, for the metric. */
+  onRefused?: () => void
+}
+
 /**
  * `rt:sync` (docs/protocol.md §9): emit every entry of the caller's stream
  * after `since`, in order and as it was delivered live (same event, same
- * `{ id, ts, data, offset }`), then ack `{ delivered, last, gap }`. The
- * stream holds at most `USER_STREAM_MAX` entries, which bounds one sync.
+ * `{ id, from, ts, data, offset }`), then ack `{ delivered, last, gap }`. The
+ * stream holds at most `USER_STREAM_MAX` entries, which bounds one sync;
+ * a user's syncs share a replay budget, past which `rt:sync` is
+ * `rate_limited` with `retryAfterMs` before the store is read. A sync is
+ * charged what it replayed once it is read, so the one that crosses the
+ * budget completes and the next waits until the debt is repaid.
  *
  * @param store - where the user streams are
+ * @param replay - {@link SyncReplayOptions}
  */
-export function createSyncEvent(store: Pick<PublishStore, 'read'>) {
+export function createSyncEvent(store: Pick<PublishStore, 'read'>, replay: SyncReplayOptions = {}) {
+  const maxBytes = replay.maxBytes ?? SYNC_REPLAY_BUDGET_BYTES
+  const windowMs = replay.windowMs ?? SYNC_REPLAY_WINDOW_MS
+  const now = replay.now ?? Date.now
+  const budget = new AddressRate(maxBytes / (windowMs / 1000), maxBytes)
   return defineEvent({
     schema: SyncRequestSchema,
     handler: async ({ data, auth, socket }) => {
+      const wait = budget.wait(auth.sub, now())
+      if (wait > 0) {
+        replay.onRefused?.()
+        throw rateLimited('sync replay budget', wait)
+      }
       const { entries, last, gap } = await store.read(auth.sub, data.since)
+      const sizes = entries.map((entry) => Buffer.byteLength(JSON.stringify(entry.data) ?? ''))
+      const replayed = sizes.reduce((sum, size) => sum + size, 0)
+      budget.spend(auth.sub, now(), replayed)
+      replay.onReplayed?.(replayed)
       // Socket.IO writes a socket's packets in order: these reach the client
       // before the ack. A full stream of large entries is more than a
       // connection may have queued (the slow-consumer bound), so they go out
       // in bursts, each once the one before has been written.
       let burst = 0
-      for (const { event, id, ts, data: payload, offset } of entries) {
-        const size = JSON.stringify(payload).length
+      for (const [i, { event, id, from, ts, data: payload, offset }] of entries.entries()) {
+        const size = sizes[i]!
         if (burst > 0 && burst + size > SYNC_BURST_BYTES) {
           if (!(await written(socket))) break
           burst = 0
         }
-        emitPublished(socket, event, { id, ts, data: payload, offset })
+        emitPublished(socket, event, { id, from, ts, data: payload, offset })
         burst += size
       }
       return { delivered: entries.length, last, gap }

@@ -5,6 +5,8 @@ export type PublishTarget = { user: string } | { session: string } | { room: str
 export interface Publication {
   /** Idempotency id, also the delivery's `id`. */
   id: string
+  /** The publishing client's `client_id`, the delivery's `from` (docs/protocol.md §8, v1.2). */
+  from: string
   /** ms timestamp taken when the publish was accepted. */
   ts: number
   event: string
@@ -50,6 +52,6 @@ export interface PublishStore {
     to: PublishTarget,
     publication: Publication,
   ): Promise<{ first: boolean; answer: PublishAnswer }>
-  /** The entries of `sub`'s stream after `since` (null: none, just `last`). */
+  /** The entries of `sub`'s stream after `since` (null: none, just `last`; `"0"`: every entry held). */
   read(sub: string, since: string | null): Promise<SyncResult>
 }

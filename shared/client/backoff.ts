@@ -6,23 +6,32 @@ export interface BackoffOptions {
   baseMs?: number
   /** The highest ceiling, ms. @default 30000 */
   maxMs?: number
+  /**
+   * `full`: a draw from [0, ceiling); `equal`: from [ceiling/2, ceiling), for
+   * a retry that must never come back at once (a server retrying an upstream).
+   * @default 'full'
+   */
+  jitter?: 'full' | 'equal'
 }
 
 /**
- * Reconnect delays with full jitter over an exponential ceiling: a uniform
- * draw from [0, min(max, base·2^attempt)), so a fleet of clients refused at
- * once spreads its retries instead of returning together.
+ * Retry delays with jitter over an exponential ceiling: a uniform draw from
+ * [0, min(max, base·2^attempt)) (full jitter; or its upper half with
+ * `jitter: 'equal'`), so a fleet of clients refused at once spreads its
+ * retries instead of returning together.
  */
 export class Backoff {
   private attempt = 0
   private readonly random: () => number
   private readonly baseMs: number
   private readonly maxMs: number
+  private readonly floor: number
 
   constructor(options: BackoffOptions = {}) {
     this.random = options.random ?? Math.random
     this.baseMs = options.baseMs ?? 500
     this.maxMs = options.maxMs ?? 30_000
+    this.floor = options.jitter === 'equal' ? 0.5 : 0
   }
 
   /**
@@ -33,7 +42,8 @@ export class Backoff {
   next(minimumMs = 0): number {
     const ceiling = Math.min(this.maxMs, this.baseMs * 2 ** this.attempt)
     this.attempt = Math.min(this.attempt + 1, 31)
-    return Math.max(minimumMs, Math.floor(this.random() * ceiling))
+    const share = this.floor + (1 - this.floor) * this.random()
+    return Math.max(minimumMs, Math.floor(share * ceiling))
   }
 
   /** Start again from the first ceiling (after a connection succeeds). */

@@ -1,13 +1,9 @@
 import { createEnvelope } from '../envelope.ts'
+import { SYNC_FROM_START } from '../constants.ts'
+import type { PublishedEvent } from '../events.ts'
 
 /** A server-published event as delivered (docs/protocol.md §8): the one argument of the event. */
-export interface Notification<T = unknown> {
-  id: string
-  ts: number
-  data: T
-  /** Present for publishes to a user: its place in the user's stream (opaque). */
-  offset?: string
-}
+export type Notification<T = unknown> = PublishedEvent<T>
 
 /** The ack data of `rt:sync` (docs/protocol.md §9). */
 export interface SyncOutcome {
@@ -17,14 +13,16 @@ export interface SyncOutcome {
   gap: boolean
 }
 
-/** Default number of notification ids remembered to drop repeats. */
+/** Default number of notifications (`from`, `id`) remembered to drop repeats. */
 export const NOTIFICATION_SEEN_IDS = 1000
 
 /**
- * The client side of server-published events: drops repeats by `id` (an
- * entry can arrive both live and through `rt:sync`), and remembers the
- * newest `offset` so each (re)connect syncs from there. It holds at most
- * `maxSeen` ids, oldest forgotten first.
+ * The client side of server-published events: drops repeats by the pair
+ * (`from`, `id`) (an entry can arrive both live and through `rt:sync`; ids
+ * are unique per publishing client only, so two services' ids never
+ * silence each other), and remembers the newest `offset` so each
+ * (re)connect syncs from there. It holds at most `maxSeen` pairs, oldest
+ * forgotten first.
  */
 export class NotificationTracker {
   private readonly seen = new Set<string>()
@@ -40,9 +38,14 @@ export class NotificationTracker {
     if (!(this.maxSeen >= 1)) throw new TypeError('NotificationTracker: maxSeen >= 1 required')
   }
 
-  /** The offset to sync from: the newest seen, or null. */
+  /** The newest offset seen (to store for the next run), or null. */
   get since(): string | null {
     return this.offset
+  }
+
+  /** What `rt:sync` asks from: the newest offset seen, else the start of the stream (a device that never synced). */
+  get syncFrom(): string {
+    return this.offset ?? SYNC_FROM_START
   }
 
   /**
@@ -50,8 +53,11 @@ export class NotificationTracker {
    * undefined (a repeat, or not a published event's argument).
    */
   accept(payload: unknown): Notification | undefined {
-    if (!isNotification(payload) || this.seen.has(payload.id)) return undefined
-    this.seen.add(payload.id)
+    if (!isNotification(payload)) return undefined
+    // An id never holds a space (docs/protocol.md §5), so the key is unambiguous.
+    const key = `${payload.id} ${payload.from}`
+    if (this.seen.has(key)) return undefined
+    this.seen.add(key)
     if (this.seen.size > this.maxSeen) this.seen.delete(this.seen.values().next().value!)
     if (payload.offset !== undefined) this.offset = payload.offset
     return payload
@@ -63,19 +69,21 @@ export class NotificationTracker {
   }
 }
 
-/** Whether `value` is a published event's argument `{ id, ts, data, offset? }`. */
+/** Whether `value` is a published event's argument `{ id, from, ts, data, offset? }`. */
 export function isNotification(value: unknown): value is Notification {
   if (typeof value !== 'object' || value === null || !('data' in value)) return false
-  const { id, ts, offset } = value as Record<string, unknown>
+  const { id, from, ts, offset } = value as Record<string, unknown>
   return (
     typeof id === 'string' &&
+    typeof from === 'string' &&
     typeof ts === 'number' &&
     (offset === undefined || typeof offset === 'string')
   )
 }
 
 /**
- * Send `rt:sync` from the tracker's offset (docs/protocol.md §9); the
+ * Send `rt:sync` from the tracker's offset, or from `"0"` when it has none
+ * (docs/protocol.md §9: a first login sees what was published before it); the
  * entries arrive as their events before the ack, through the same
  * listeners as live ones, which drop the repeats.
  *
@@ -90,7 +98,7 @@ export function sendSync(
   id: string,
   onOutcome?: (outcome: SyncOutcome) => void,
 ): void {
-  emit('rt:sync', createEnvelope(id, { since: tracker.since }), (reply) => {
+  emit('rt:sync', createEnvelope(id, { since: tracker.syncFrom }), (reply) => {
     const data =
       (reply as { ok?: unknown; data?: unknown } | null)?.ok === true
         ? (reply as { data: unknown }).data

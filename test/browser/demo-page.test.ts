@@ -274,30 +274,8 @@ describe('the demo page', { timeout: 180_000 }, () => {
   })
   it('shows what a service publishes to alice once, and after a reload what was published while away', async () => {
     const alice = await loggedIn('alice')
-    const created = await fetch(`${edge.url}/admin/clients`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${edge.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'browser-test', scope: 'publish' }),
-    })
-    expect(created.status).toBe(201)
-    const { client_id, client_secret } = (await created.json()) as {
-      client_id: string
-      client_secret: string
-    }
-    const port = (realtime.httpServer.address() as AddressInfo).port
-    const publisher = createPublisher({
-      edgeUrl: edge.url,
-      realtimeUrl: `http://127.0.0.1:${port}`,
-      clientId: client_id,
-      clientSecret: client_secret,
-    })
-    // alice's user id, from a session of her own (the page's session stays untouched).
-    const login = await fetch(`${edge.url}/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'alice', password: 'alice-password-1' }),
-    })
-    const sub = decodeJwt(((await login.json()) as { access_token: string }).access_token).sub!
+    const publisher = await demoPublisher()
+    const sub = await subOf('alice')
     const notifications = () =>
       alice.$$eval('#notifications li', (els) => els.map((el) => el.textContent ?? ''))
 
@@ -319,7 +297,51 @@ describe('the demo page', { timeout: 180_000 }, () => {
     expect(await notifications()).toEqual([expect.stringMatching(/ while away$/)])
     expect(consoleErrors.get(alice)).toEqual([])
   })
+
+  it('shows on a first login what was published before it (the page syncs from "0")', async () => {
+    const publisher = await demoPublisher()
+    await publisher.publish({
+      to: { user: await subOf('carol') },
+      event: 'notification',
+      data: { text: 'sent before carol logged in' },
+    })
+    // A fresh context: this browser has never synced for carol, no offset is stored.
+    const carol = await loggedIn('carol')
+    await carol.waitForSelector('#notifications li:has-text("sent before carol logged in")')
+    expect(consoleErrors.get(carol)).toEqual([])
+  })
 })
+
+/** A publisher for a new service client with the `publish` scope. */
+async function demoPublisher() {
+  const created = await fetch(`${edge.url}/admin/clients`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${edge.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'browser-test', scope: 'publish' }),
+  })
+  expect(created.status).toBe(201)
+  const { client_id, client_secret } = (await created.json()) as {
+    client_id: string
+    client_secret: string
+  }
+  const port = (realtime.httpServer.address() as AddressInfo).port
+  return createPublisher({
+    edgeUrl: edge.url,
+    realtimeUrl: `http://127.0.0.1:${port}`,
+    clientId: client_id,
+    clientSecret: client_secret,
+  })
+}
+
+/** A demo user's id, from a session of their own (a page's session stays untouched). */
+async function subOf(username: string): Promise<string> {
+  const login = await fetch(`${edge.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: `${username}-password-1` }),
+  })
+  return decodeJwt(((await login.json()) as { access_token: string }).access_token).sub!
+}
 
 describe('accessibility', () => {
   it('has no serious or critical axe-core violations on the login view', async () => {

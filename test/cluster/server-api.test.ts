@@ -23,6 +23,7 @@ const PASSWORDS: Record<string, string> = {
   alice: 'alice-password-1',
   bob: 'bob-password-1',
   carol: 'carol-password-1',
+  mallory: 'mallory-password-1',
 }
 
 let cluster: Cluster
@@ -64,6 +65,7 @@ describe('the server API on a three-node cluster', () => {
     ])
     const delivered = {
       id: answer.id,
+      from: service.client_id,
       ts: expect.any(Number),
       data: { order: 7 },
       offset: answer.offset,
@@ -103,7 +105,12 @@ describe('the server API on a three-node cluster', () => {
     })
     expect(answer).toEqual({ id: expect.any(String) })
     for (const payload of await Promise.all(received))
-      expect(payload).toEqual({ id: answer.id, ts: expect.any(Number), data: 'all' })
+      expect(payload).toEqual({
+        id: answer.id,
+        from: service.client_id,
+        ts: expect.any(Number),
+        data: 'all',
+      })
   })
 
   it('gives alice, offline during three publishes, exactly those three in order through rt:sync on another node', async () => {
@@ -128,6 +135,7 @@ describe('the server API on a three-node cluster', () => {
     expect(before).toEqual(
       missed.map((m, i) => ({
         id: m.id,
+        from: service.client_id,
         ts: expect.any(Number),
         data: { n: i + 2 },
         offset: m.offset,
@@ -155,6 +163,33 @@ describe('the server API on a three-node cluster', () => {
     }
     expect(other.connected).toBe(true)
     await connect(cluster.nodes[1]!.url, { auth: { token: session.access_token } })
+  })
+
+  it('never lets a client join the room of a socket on another node, even with rooms ["*"] (v1.2 §5)', async () => {
+    const created = await fetch(`${cluster.edge.url}/admin/users`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${cluster.edge.adminToken}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        username: 'mallory',
+        password: PASSWORDS.mallory,
+        scope: 'chat:read',
+        rooms: ['*'],
+      }),
+    })
+    expect(created.status).toBe(201)
+    const [victim, mallory] = [await userSocket('alice', 0), await userSocket('mallory', 1)]
+    for (const room of [victim.id!, mallory.id!, 'AAAAAAAAAAAAAAAAAAAA'])
+      expect(await request(mallory, 'rt:join', envelope({ room }))).toEqual({
+        ok: false,
+        error: { code: 'forbidden', message: expect.any(String) },
+      })
+    expect(await request(mallory, 'rt:join', envelope({ room: 'any:room' }))).toEqual({
+      ok: true,
+      data: { room: 'any:room' },
+    })
   })
 
   it('refuses a service token as a handshake token, and a user token at the API', async () => {

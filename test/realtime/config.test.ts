@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigErrors, readServiceConfig, VARIABLES } from '../../realtime/config.ts'
+import { cleanup, startIssuer, startServer } from './support.ts'
 
 /** The problems `env` is refused with, or [] when it is accepted. */
 function problemsOf(env: Record<string, string>): string[] {
@@ -205,5 +206,42 @@ describe('readServiceConfig', () => {
       token: 'feed',
       intervalMs: 500,
     })
+  })
+})
+
+describe('the heartbeat from the environment (issue 20 item 15)', () => {
+  it('reads REALTIME_PING_INTERVAL_MS and REALTIME_PING_TIMEOUT_MS, defaulting to 25000 and 20000', () => {
+    expect(readServiceConfig({}).server.heartbeat).toEqual({
+      pingIntervalMs: 25_000,
+      pingTimeoutMs: 20_000,
+    })
+    expect(
+      readServiceConfig({ REALTIME_PING_INTERVAL_MS: '300', REALTIME_PING_TIMEOUT_MS: '200' })
+        .server.heartbeat,
+    ).toEqual({ pingIntervalMs: 300, pingTimeoutMs: 200 })
+    expect(VARIABLES).toMatchObject({
+      REALTIME_PING_INTERVAL_MS: '25000',
+      REALTIME_PING_TIMEOUT_MS: '20000',
+    })
+  })
+
+  it('refuses a heartbeat that is not a whole number of ms in range', () => {
+    expect(
+      problemsOf({ REALTIME_PING_INTERVAL_MS: '0', REALTIME_PING_TIMEOUT_MS: '2.5' }).map(
+        (p) => p.split('=')[0],
+      ),
+    ).toEqual(['REALTIME_PING_INTERVAL_MS', 'REALTIME_PING_TIMEOUT_MS'])
+  })
+
+  it('a server started from that configuration advertises it in the Engine.IO handshake', async () => {
+    const { server } = readServiceConfig({
+      REALTIME_PING_INTERVAL_MS: '1500',
+      REALTIME_PING_TIMEOUT_MS: '1200',
+    })
+    const issuer = await startIssuer()
+    const { url } = await startServer(issuer, { heartbeat: server.heartbeat })
+    const open = await (await fetch(`${url}/socket.io/?EIO=4&transport=polling`)).text()
+    expect(JSON.parse(open.slice(1))).toMatchObject({ pingInterval: 1500, pingTimeout: 1200 })
+    await cleanup()
   })
 })

@@ -4,6 +4,7 @@
  * realtime server on port 0, real socket.io-client connections, and one
  * `cleanup()` that closes them all.
  */
+import { randomBytes } from 'node:crypto'
 import { createServer, type Server as HttpServer } from 'node:http'
 import { once } from 'node:events'
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
@@ -71,6 +72,12 @@ export interface TestIssuer {
     claims?: Record<string, unknown>,
     options?: { key?: TestKey; header?: Record<string, unknown> },
   ): Promise<string>
+}
+
+/** A token under the issuer's real kid with a random signature of the right length. */
+export async function forgedToken(issuer: TestIssuer): Promise<string> {
+  const [header, payload, signature] = (await issuer.mint()).split('.')
+  return `${header}.${payload}.${randomBytes(Buffer.from(signature!, 'base64url').length).toString('base64url')}`
 }
 
 /** Start a test issuer with one ES256 key. */

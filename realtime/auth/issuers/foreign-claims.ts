@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import * as v from 'valibot'
 import { AccessClaimsSchema, type AccessClaims } from '../../../shared/claims.ts'
 import { ACCESS_TOKEN_TYP } from '../../../shared/constants.ts'
@@ -6,7 +7,7 @@ import { checkJwtClaims, typIs } from '../jwt-claims.ts'
 import { FOREIGN_NAME_MAX_CHARS } from '../../constants.ts'
 import type { TrustedIssuer } from './schema.ts'
 
-/** Another issuer's tokens need no `sid`: the connection's session is the token's `jti` (docs/protocol.md §12). */
+/** Another issuer's tokens need no `sid`: the connection's session is derived from `iss` and `jti` (docs/protocol.md §12). */
 const REQUIRED_CLAIMS = ['sub', 'jti', 'iat', 'exp'] as const
 
 const STRICT_TYP = typIs(ACCESS_TOKEN_TYP)
@@ -16,7 +17,7 @@ const LOOSE_TYP = typIs(ACCESS_TOKEN_TYP, 'jwt', undefined)
 /**
  * Check another issuer's verified token and map it onto the access-token
  * shape the service works with (docs/protocol.md §12): the registered
- * claims as for the edge's tokens, `sid` = `jti`, `scope` from the issuer's
+ * claims as for the edge's tokens, `sid` = {@link foreignSessionId}, `scope` from the issuer's
  * scope claim (a list joined with spaces), `rooms` from its rooms claim (none
  * when it has no such claim), `name` from `name` or else `sub`.
  *
@@ -46,7 +47,7 @@ export function checkForeignClaims(
   const { name, sub, jti, iat, nbf } = payload
   const parsed = v.safeParse(AccessClaimsSchema, {
     ...payload,
-    sid: jti,
+    sid: typeof jti === 'string' ? foreignSessionId(issuer.issuer, jti) : jti,
     name: typeof name === 'string' && name.length <= FOREIGN_NAME_MAX_CHARS ? name : sub,
     nbf: nbf ?? iat,
     scope: scopeOf(payload[issuer.scopeClaim]),
@@ -56,6 +57,23 @@ export function checkForeignClaims(
     throw new AppError('token_invalid', 'claims do not match the access-token schema')
   }
   return parsed.output
+}
+
+/**
+ * The session id of another issuer's connection (docs/protocol.md §12,
+ * v1.2): `x` and the first 22 characters of base64url(SHA-256(iss + " " +
+ * jti)). Its 23 characters and leading `x` never match an edge `sid`, and
+ * no issuer can choose a `jti` that lands on another connection's session.
+ *
+ * @param iss - the issuer, as configured (the token's `iss` equals it)
+ * @param jti - the token's `jti`
+ * @example
+ * ```ts
+ * foreignSessionId('https://tenant.example/', 'a1b2') // 'x' + 22 base64url characters
+ * ```
+ */
+export function foreignSessionId(iss: string, jti: string): string {
+  return `x${createHash('sha256').update(`${iss} ${jti}`).digest('base64url').slice(0, 22)}`
 }
 
 /** Space-separated scopes from a string, a list of strings, or nothing. */

@@ -5,7 +5,8 @@ import { silentLogger, type Logger } from '../../log.ts'
 import { decodeSegment, parseCompactJws, parseJsonObject } from '../compact-jws.ts'
 import { importNativeKey } from '../native-signature.ts'
 import { verifySignedJwsNative } from '../verify-access-token-native.ts'
-import { ISSUER_LOAD_RETRY_MS } from '../../constants.ts'
+import { Backoff } from '../../../shared/client/backoff.ts'
+import { ISSUER_LOAD_RETRY_MAX_MS, ISSUER_LOAD_RETRY_MS } from '../../constants.ts'
 import { discoverJwksUri } from './discovery.ts'
 import { checkForeignClaims } from './foreign-claims.ts'
 import type { TrustedIssuer } from './schema.ts'
@@ -20,8 +21,14 @@ export interface TrustedIssuersOptions {
   now?: () => number
   /** JWKS client tuning, the same for every issuer as for the edge. */
   jwks?: Pick<KeySetOptions, 'cooldownMs' | 'maxStaleMs' | 'timeoutMs'>
-  /** Wait between load attempts while discovery or the JWKS fail, ms. @default 2_000 */
-  retryMs?: number
+  /**
+   * Waits between load attempts while discovery or the JWKS fail: from
+   * `minMs` (the first lies in [minMs, 2·minMs)), doubling, jittered, up to
+   * `maxMs`. @default { minMs: 2_000, maxMs: 300_000 }
+   */
+  retry?: { minMs: number; maxMs: number }
+  /** Random source of the retry jitter. @default Math.random */
+  random?: () => number
   /** @default silent */
   logger?: Logger
   /** Called after each discovery or JWKS fetch, for metrics. */
@@ -35,6 +42,10 @@ interface Entry {
   keySet: KeySet | undefined
   loaded: boolean
   retry: ReturnType<typeof setTimeout> | undefined
+  backoff: Backoff
+  /** Load attempts failed in a row, and when the next one is (ms clock). */
+  failures: number
+  nextAttemptAt: number
 }
 
 /**
@@ -51,8 +62,21 @@ export class TrustedIssuers {
 
   constructor(options: TrustedIssuersOptions) {
     this.options = options
+    const minMs = options.retry?.minMs ?? ISSUER_LOAD_RETRY_MS
+    const maxMs = options.retry?.maxMs ?? ISSUER_LOAD_RETRY_MAX_MS
     for (const config of options.issuers) {
-      const entry: Entry = { config, keySet: undefined, loaded: false, retry: undefined }
+      const entry: Entry = {
+        ...{ config, keySet: undefined, loaded: false, retry: undefined },
+        // Equal jitter from a ceiling of 2·minMs: never sooner than minMs.
+        backoff: new Backoff({
+          baseMs: 2 * minMs,
+          maxMs,
+          jitter: 'equal',
+          ...(options.random && { random: options.random }),
+        }),
+        failures: 0,
+        nextAttemptAt: 0,
+      }
       if (config.jwksUri !== undefined) entry.keySet = this.keySetFor(config, config.jwksUri)
       this.entries.set(config.issuer, entry)
     }
@@ -73,13 +97,21 @@ export class TrustedIssuers {
     for (const entry of this.entries.values()) void this.load(entry)
   }
 
-  /** Each issuer whose keys are not usable now, as a readiness reason. */
+  /**
+   * Each issuer whose keys are not usable now, as a readiness reason; while
+   * its loading fails, how many attempts failed and when the next one is.
+   */
   notReadyReasons(): string[] {
     const reasons: string[] = []
+    const now = (this.options.now ?? Date.now)()
     for (const [iss, entry] of this.entries) {
-      if (!entry.keySet) reasons.push(`issuer ${iss}: discovery not loaded`)
+      const retrying =
+        entry.failures > 0 && !entry.loaded
+          ? ` (${entry.failures} attempts failed; next in ${Math.max(0, Math.ceil((entry.nextAttemptAt - now) / 1000))} s)`
+          : ''
+      if (!entry.keySet) reasons.push(`issuer ${iss}: discovery not loaded${retrying}`)
       else if (!entry.loaded || !entry.keySet.isReady())
-        reasons.push(`issuer ${iss}: keys not loaded`)
+        reasons.push(`issuer ${iss}: keys not loaded${retrying}`)
     }
     return reasons
   }
@@ -131,18 +163,23 @@ export class TrustedIssuers {
       }
       await entry.keySet.load()
       entry.loaded = true
+      entry.failures = 0
+      entry.backoff.reset()
       logger('info', 'issuer keys loaded', { issuer: config.issuer, kids: entry.keySet.kids() })
     } catch (err) {
       if (!entry.keySet) this.options.onFetch?.(config.issuer, 'discovery', 'error')
       if (this.closed) return
+      // Backing off: an issuer down for hours costs a few attempts an hour, not one every 2 s.
+      const delayMs = entry.backoff.next()
+      entry.failures++
+      entry.nextAttemptAt = (this.options.now ?? Date.now)() + delayMs
       logger('warn', 'issuer not loaded; retrying', {
         issuer: config.issuer,
         error: (err as Error).message,
+        attempts: entry.failures,
+        retryInMs: delayMs,
       })
-      entry.retry = setTimeout(
-        () => void this.load(entry),
-        this.options.retryMs ?? ISSUER_LOAD_RETRY_MS,
-      )
+      entry.retry = setTimeout(() => void this.load(entry), delayMs)
       entry.retry.unref()
     }
   }

@@ -11,6 +11,7 @@ import {
 } from '../support.ts'
 import { record, request } from '../waits.ts'
 import { post, serviceToken } from './service.ts'
+import { NotificationTracker } from '../../../shared/client/notifications.ts'
 
 afterEach(cleanup)
 
@@ -37,7 +38,7 @@ async function drained(
 }
 
 describe('POST /api/v1/publish', () => {
-  it("reaches both of alice's sockets exactly once with { id, ts, data, offset }, and not bob's", async () => {
+  it("reaches both of alice's sockets exactly once with { id, from, ts, data, offset }, and not bob's", async () => {
     const { url, userSocket, token } = await setUp()
     const [a1, a2, b] = await Promise.all([
       userSocket('alice', 's-a1'),
@@ -70,6 +71,7 @@ describe('POST /api/v1/publish', () => {
     ])
     const delivered = {
       id: reply.body.id,
+      from: 'svc-test',
       ts: expect.any(Number),
       data: { order: 42 },
       offset: reply.body.offset,
@@ -100,7 +102,7 @@ describe('POST /api/v1/publish', () => {
       drained(url, token, { session: 's-a2' }, a2),
     ])
     expect(sess1).toEqual([])
-    expect(sess2).toEqual([{ id: 'n-1', ts: expect.any(Number), data: 'hi' }])
+    expect(sess2).toEqual([{ id: 'n-1', from: 'svc-test', ts: expect.any(Number), data: 'hi' }])
 
     for (const socket of [a1, b])
       expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
@@ -126,7 +128,9 @@ describe('POST /api/v1/publish', () => {
       drained(url, token, { room: 'lobby' }, b),
       drained(url, token, { session: 's-a2' }, a2),
     ])
-    expect(roomA1).toEqual([{ id: expect.any(String), ts: expect.any(Number), data: [1, 2] }])
+    expect(roomA1).toEqual([
+      { id: expect.any(String), from: 'svc-test', ts: expect.any(Number), data: [1, 2] },
+    ])
     expect(roomB).toEqual(roomA1)
     expect(roomA2).toEqual([])
   })
@@ -139,7 +143,11 @@ describe('POST /api/v1/publish', () => {
     const first = await post(url, '/api/v1/publish', body, token)
     const again = await post(url, '/api/v1/publish', { ...body, data: { amount: 6 } }, token)
     expect(first.status).toBe(202)
-    expect(again).toEqual(first)
+    // Status and body; the headers hold a Date, which may differ by a second on a loaded machine.
+    expect({ status: again.status, body: again.body }).toEqual({
+      status: first.status,
+      body: first.body,
+    })
     const other = await post(
       url,
       '/api/v1/publish',
@@ -396,3 +404,57 @@ function unsigned(token: string): string {
   const none = Buffer.from(JSON.stringify({ ...parsed, alg: 'none' })).toString('base64url')
   return `${none}.${token.split('.')[1]}.`
 }
+
+describe('deliveries name their publisher (docs/protocol.md §8, v1.2)', () => {
+  it("carry from = the client's client_id, so one client's id never silences another's in the SDK", async () => {
+    const { issuer, url, userSocket } = await setUp()
+    const alice = await userSocket('alice', 's-a1')
+    const seen = record(alice, 'order.note')
+    const [a, b] = await Promise.all([
+      serviceToken(issuer, { client_id: 'svc-a' }),
+      serviceToken(issuer, { client_id: 'svc-b' }),
+    ])
+    for (const token of [a, b]) {
+      const reply = await post(
+        url,
+        '/api/v1/publish',
+        { to: { user: 'alice' }, event: 'order.note', data: 'x', id: 'dup-1' },
+        token,
+      )
+      expect(reply).toMatchObject({ status: 202, body: { id: 'dup-1' } })
+    }
+    await drained(url, b, { user: 'alice' }, alice)
+    expect(seen).toEqual([
+      { id: 'dup-1', from: 'svc-a', ts: expect.any(Number), data: 'x', offset: expect.any(String) },
+      { id: 'dup-1', from: 'svc-b', ts: expect.any(Number), data: 'x', offset: expect.any(String) },
+    ])
+    // The SDK keeps both, and still drops a true repeat of either.
+    const tracker = new NotificationTracker()
+    expect(seen.map((n) => tracker.accept(n)?.from)).toEqual(['svc-a', 'svc-b'])
+    expect(seen.map((n) => tracker.accept(n))).toEqual([undefined, undefined])
+  })
+})
+
+describe('deeply nested data (docs/protocol.md §8, v1.2)', () => {
+  /** The publish body as text: a JSON value `depth` arrays deep (built as text, too deep for JSON.stringify here). */
+  const nested = (depth: number): string =>
+    `{"to":{"room":"lobby"},"event":"deep.note","data":${'['.repeat(depth)}0${']'.repeat(depth)}}`
+
+  it.each([65, 10_000])(
+    'refuses data nested %i levels deep with 400 envelope_invalid, never a 500',
+    async (depth) => {
+      const { url, token } = await setUp()
+      const reply = await post(url, '/api/v1/publish', nested(depth), token)
+      expect(reply.status).toBe(400)
+      expect(reply.body).toEqual({
+        error: 'envelope_invalid',
+        error_description: expect.stringMatching(/^data: /),
+      })
+    },
+  )
+
+  it('accepts data nested 64 levels deep', async () => {
+    const { url, token } = await setUp()
+    expect((await post(url, '/api/v1/publish', nested(64), token)).status).toBe(202)
+  })
+})

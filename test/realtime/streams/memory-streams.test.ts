@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest'
 import { MemoryPublishStore } from '../../../realtime/streams/memory-store.ts'
 import { MemoryUserStreams } from '../../../realtime/streams/memory-streams.ts'
 
-const pub = (n: number, ts: number) => ({ id: `m-${n}`, ts, event: 'note', data: { n } })
+const pub = (n: number, ts: number) => ({
+  id: `m-${n}`,
+  from: 'svc',
+  ts,
+  event: 'note',
+  data: { n },
+})
 
 describe('MemoryUserStreams', () => {
   it('keeps the newest maxEntries and reports a gap only for a since older than what was dropped', () => {

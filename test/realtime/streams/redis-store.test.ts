@@ -7,7 +7,13 @@ let client: ReturnType<typeof createClient>
 let user = 0
 /** A fresh user per test: the stream keys of one Redis. */
 const nextUser = () => `u-${process.pid}-${++user}`
-const pub = (n: number) => ({ id: `m-${n}-${user}`, ts: Date.now(), event: 'note', data: { n } })
+const pub = (n: number) => ({
+  id: `m-${n}-${user}`,
+  from: 'svc',
+  ts: Date.now(),
+  event: 'note',
+  data: { n },
+})
 
 beforeAll(async () => {
   const redis = await startRedis()

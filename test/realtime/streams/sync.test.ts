@@ -43,6 +43,7 @@ describe('rt:sync (docs/protocol.md §9)', () => {
     const delivered = await live
     expect(delivered).toEqual({
       id: 'm-1',
+      from: 'svc-test',
       ts: expect.any(Number),
       data: { n: 1 },
       offset: one.offset,
@@ -57,7 +58,13 @@ describe('rt:sync (docs/protocol.md §9)', () => {
     expect(before).toEqual(
       missed.map((m, i) => [
         'inbox.new',
-        { id: m.id, ts: expect.any(Number), data: { n: i + 2 }, offset: m.offset },
+        {
+          id: m.id,
+          from: 'svc-test',
+          ts: expect.any(Number),
+          data: { n: i + 2 },
+          offset: m.offset,
+        },
       ]),
     )
     expect(ack).toEqual({ ok: true, data: { delivered: 3, last: missed[2]!.offset, gap: false } })

@@ -95,7 +95,7 @@ describe('RealtimeClient.onNotification', () => {
     expect(seen.slice(1).map((n) => n.offset)).toEqual(missed.map((m) => m.offset))
     expect(syncs[1]).toMatchObject({ gap: false })
     expect(client.notificationOffset).toBe(missed[2]!.offset)
-    // An id already seen, delivered again (another service client's publish is its own on the server): dropped.
+    // The same id from another service client is another notification (v1.2: dedup by from and id).
     const other = await serviceToken(issuer, { client_id: 'svc-other' })
     expect(
       (
@@ -108,8 +108,29 @@ describe('RealtimeClient.onNotification', () => {
       ).status,
     ).toBe(202)
     await publish(5)
-    await until(() => seen.length >= 5, { what: 'fifth' })
-    expect(seen.map((n) => n.data.n)).toEqual([1, 2, 3, 4, 5])
+    await until(() => seen.length >= 6, { what: 'sixth' })
+    expect(seen.map((n) => [n.from, n.data.n])).toEqual([
+      ['svc-test', 1],
+      ['svc-test', 2],
+      ['svc-test', 3],
+      ['svc-test', 4],
+      ['svc-other', 4],
+      ['svc-test', 5],
+    ])
+  })
+
+  it('shows on a first login what was published before it: a device that never synced asks from "0"', async () => {
+    const { publish, newClient } = await setUp()
+    const before = [await publish(1), await publish(2)]
+    const syncs: SyncOutcome[] = []
+    const { client } = await newClient({ onSync: (o) => syncs.push(o) })
+    const seen: Notification<{ n: number }>[] = []
+    client.onNotification<{ n: number }>('inbox.new', (n) => seen.push(n))
+    await client.connect()
+    await until(() => syncs.length === 1, { what: 'first sync' })
+    expect(seen.map((n) => n.data.n)).toEqual([1, 2])
+    expect(syncs[0]).toEqual({ delivered: 2, last: before[1]!.offset, gap: false })
+    expect(client.notificationOffset).toBe(before[1]!.offset)
   })
 
   it('starts from a stored offset, and stays closed after a disconnect that is not retryable', async () => {
@@ -137,6 +158,7 @@ describe('NotificationTracker', () => {
     const tracker = new NotificationTracker({ maxSeen: 2 })
     const n = (id: string, offset?: string) => ({
       id,
+      from: 'svc',
       ts: 1,
       data: null,
       ...(offset && { offset }),
@@ -149,15 +171,37 @@ describe('NotificationTracker', () => {
     expect(tracker.since).toBe('o-3')
     // 'a' was the oldest of three with room for two.
     expect(tracker.accept(n('a'))).toEqual(n('a'))
-    expect(tracker.accept({ id: 5, ts: 1, data: null })).toBeUndefined()
-    expect(tracker.accept({ id: 'x', ts: 1 })).toBeUndefined()
+    expect(tracker.accept({ id: 5, from: 'svc', ts: 1, data: null })).toBeUndefined()
+    expect(tracker.accept({ id: 'x', from: 'svc', ts: 1 })).toBeUndefined()
+    expect(tracker.accept({ id: 'x', ts: 1, data: null })).toBeUndefined()
+  })
+
+  it('keeps the same id from two publishers apart: repeats are the pair (from, id)', () => {
+    const tracker = new NotificationTracker()
+    const n = (from: string) => ({ id: 'dup-1', from, ts: 1, data: null })
+    expect(tracker.accept(n('svc-a'))).toEqual(n('svc-a'))
+    expect(tracker.accept(n('svc-b'))).toEqual(n('svc-b'))
+    expect(tracker.accept(n('svc-a'))).toBeUndefined()
+    // A from that looks like "<id> <from>" of another pair does not collide.
+    expect(tracker.accept({ id: 'dup-1', from: 'svc-a x', ts: 1, data: null })).toBeDefined()
+  })
+
+  it('syncs from "0" until it has an offset, then from the offset', () => {
+    const tracker = new NotificationTracker()
+    expect(tracker.syncFrom).toBe('0')
+    expect(tracker.since).toBeNull()
+    tracker.synced({ delivered: 0, last: null, gap: false })
+    expect(tracker.syncFrom).toBe('0')
+    tracker.accept({ id: 'a', from: 'svc', ts: 1, data: null, offset: 'o-1' })
+    expect(tracker.syncFrom).toBe('o-1')
+    expect(new NotificationTracker({ since: 'o-7' }).syncFrom).toBe('o-7')
   })
 
   it('starts from the stream’s last after a first sync, and jumps to last after a gap', () => {
     const tracker = new NotificationTracker()
     tracker.synced({ delivered: 0, last: 'o-9', gap: false })
     expect(tracker.since).toBe('o-9')
-    tracker.accept({ id: 'a', ts: 1, data: null, offset: 'o-10' })
+    tracker.accept({ id: 'a', from: 'svc', ts: 1, data: null, offset: 'o-10' })
     tracker.synced({ delivered: 0, last: 'o-10', gap: false })
     expect(tracker.since).toBe('o-10')
     tracker.synced({ delivered: 2, last: 'o-20', gap: true })

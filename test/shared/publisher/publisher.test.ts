@@ -148,7 +148,13 @@ describe('createPublisher', () => {
     await publisher.publish({ to: { user: 'alice' }, event: 'marker', data: null })
     await marker
     expect(seen).toEqual([
-      { id: answer.id, ts: expect.any(Number), data: 'once', offset: answer.offset },
+      {
+        id: answer.id,
+        from: 'svc pub',
+        ts: expect.any(Number),
+        data: 'once',
+        offset: answer.offset,
+      },
     ])
   })
 

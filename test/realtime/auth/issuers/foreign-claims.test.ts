@@ -4,7 +4,11 @@
  * claims, `typ` rules, and the refusals, by code.
  */
 import { describe, expect, it } from 'vitest'
-import { checkForeignClaims } from '../../../../realtime/auth/issuers/foreign-claims.ts'
+import { createHash } from 'node:crypto'
+import {
+  checkForeignClaims,
+  foreignSessionId,
+} from '../../../../realtime/auth/issuers/foreign-claims.ts'
 import type { TrustedIssuer } from '../../../../realtime/auth/issuers/schema.ts'
 
 const NOW = 1_800_000_000
@@ -38,9 +42,17 @@ const check = (
   )
 
 describe('checkForeignClaims', () => {
-  it('maps a token without sid, name, nbf, scope or rooms: sid = jti, name = sub, nbf = iat, no scope, no rooms', () => {
+  it('derives a session id that no jti and no edge sid can equal, and that names the issuer', () => {
+    const sid = foreignSessionId(ISSUER.issuer, 'j-1')
+    expect(sid).toMatch(/^x[A-Za-z0-9_-]{22}$/)
+    expect(sid).not.toBe(foreignSessionId('https://other.example/', 'j-1'))
+    // A token that names its own sid cannot choose the session: the derived one wins.
+    expect(check(payload({ sid: 'edge-session' })).sid).toBe(sid)
+  })
+
+  it('maps a token without sid, name, nbf, scope or rooms: sid from iss and jti, name = sub, nbf = iat, no scope, no rooms', () => {
     expect(check(payload())).toMatchObject({
-      sid: 'j-1',
+      sid: `x${createHash('sha256').update('https://tenant.example/ j-1').digest('base64url').slice(0, 22)}`,
       name: 'auth0|1',
       nbf: NOW,
       scope: '',
