@@ -82,7 +82,9 @@ describe('attached to an Express app', () => {
     const issuer = await startIssuer()
     const { url } = await attachAndListen(createServer(expressApp()), issuer)
     const socket = await connect(url, { auth: { token: await issuer.mint() } })
-    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({ ok: true })
+    expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
+      ok: true,
+    })
     const message = next(socket, 'chat:message')
     await request(socket, 'chat:send', envelope({ room: 'lobby', text: 'beside express' }))
     expect(await message).toMatchObject({ room: 'lobby', text: 'beside express' })
