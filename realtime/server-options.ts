@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { AccessClaims } from '../shared/claims.ts'
 import type { KeySet } from '../shared/jwks/key-set.ts'
 import type { SocketMiddleware } from './auth/handshake.ts'
 import type { TrustedIssuer } from './auth/issuers/schema.ts'
@@ -117,6 +118,13 @@ export interface RealtimeServer {
    * covers. Returns how many local sockets were disconnected.
    */
   revoke(event: Revocation): number
+  /**
+   * Verify an access token exactly as a handshake does, revocations included: what
+   * `edgegate/hono` and `edgegate/express` check REST requests with in this process.
+   *
+   * @throws AppError with the contract's code
+   */
+  verify(token: string): Promise<{ claims: AccessClaims; kid: string }>
   /** Reasons this node is not ready; empty when ready. */
   notReadyReasons(): string[]
   /**

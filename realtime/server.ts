@@ -209,6 +209,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       return listen(httpServer, port, host)
     },
     use: namespaces.use,
+    verify: (token) => verifier.verify(token),
     revoke: revoke.fromEdge,
     close: createShutdown(ctx, {
       httpServer,

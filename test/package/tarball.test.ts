@@ -61,6 +61,8 @@ describe('the packed tarball', () => {
         'package/dist/shared/index.d.ts',
         'package/dist/realtime/index.js',
         'package/dist/shared/client/index.js',
+        'package/dist/realtime/rest/hono.js',
+        'package/dist/realtime/rest/express.js',
         'package/edge/migrations/0001_init.sql',
       ]),
     )
@@ -74,7 +76,7 @@ describe('the packed tarball', () => {
   })
 
   it.each([['22'], ['24']])(
-    'on Node %s, plain JavaScript logs in at the edge, verifies the token, serves realtime and chats',
+    'on Node %s, plain JavaScript logs in at the edge, verifies the token, guards a REST route and chats on realtime attached to its server',
     async (major) => {
       const node = major === '22' ? bin('node') : await node24()
       const { stdout } = await run(node, ['consumer.js'], {
@@ -82,14 +84,15 @@ describe('the packed tarball', () => {
         env: { ...process.env, EDGE_URL: edge.url },
         timeout: 60_000,
       })
-      expect(JSON.parse(stdout)).toEqual({
+      const seen = JSON.parse(stdout) as { sub: string }
+      expect(seen).toEqual({
         node: major,
         sub: expect.any(String),
-        from: expect.any(String),
+        rest: { me: seen.sub, refused: 401 },
+        from: seen.sub,
         text: 'hello from a tarball',
+        hono: 'function',
       })
-      const seen = JSON.parse(stdout) as { sub: string; from: string }
-      expect(seen.from).toBe(seen.sub)
     },
     180_000,
   )
