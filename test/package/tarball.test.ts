@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -63,6 +63,8 @@ describe('the packed tarball', () => {
         'package/dist/shared/client/index.js',
         'package/dist/realtime/rest/hono.js',
         'package/dist/realtime/rest/express.js',
+        'package/dist/edge/edge.js',
+        'package/dist/edge/edge.d.ts',
         'package/edge/migrations/0001_init.sql',
       ]),
     )
@@ -135,11 +137,41 @@ describe('the packed tarball', () => {
       cwd: app,
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     })
-    const bundle = await import('node:fs/promises').then((fs) =>
-      fs.readFile(join(outdir, 'worker.js'), 'utf8'),
-    )
+    const bundle = await readFile(join(outdir, 'worker.js'), 'utf8')
     expect(bundle).toContain('/api/v1/publish')
     expect(bundle).not.toMatch(/from ["']node:/)
+  })
+  it("a Worker mounts createEdge beside its own routes; wrangler applies the package's migrations", async () => {
+    const outdir = join(work, 'edge-worker-out')
+    const wranglerEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' }
+    await run(
+      bin('wrangler'),
+      ['deploy', '--dry-run', '-c', 'wrangler.edge.toml', '--outdir', outdir],
+      {
+        cwd: app,
+        env: wranglerEnv,
+      },
+    )
+    const bundle = await readFile(join(outdir, 'edge-worker.js'), 'utf8')
+    expect(bundle).toContain('/.well-known/jwks.json')
+    expect(bundle).toMatch(/KeyStore = class extends DurableObject/)
+    expect(bundle).toMatch(/export \{[^}]*\bRevocationPusher\b/)
+    const { stdout } = await run(
+      bin('wrangler'),
+      [
+        'd1',
+        'migrations',
+        'apply',
+        'DB',
+        '--local',
+        '-c',
+        'wrangler.edge.toml',
+        '--persist-to',
+        join(work, 'd1'),
+      ],
+      { cwd: app, env: wranglerEnv },
+    )
+    expect(stdout).toContain('0001_init.sql')
   })
 })
 
