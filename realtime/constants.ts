@@ -44,6 +44,8 @@ export const DEFAULT_SOCKETIO_PATH = '/socket.io'
  * push) sit on a server the application owns (`httpServer`), clear of its own `/healthz`.
  */
 export const DEFAULT_ATTACHED_HTTP_PREFIX = '/realtime'
+/** The `realm` of the REST middleware's `WWW-Authenticate` challenge (edgegate/express, /hono). */
+export const DEFAULT_REST_REALM = 'api'
 
 /** Time a client may take between opening a connection and sending CONNECT, ms. */
 export const CONNECT_TIMEOUT_MS = 5000

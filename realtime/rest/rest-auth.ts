@@ -3,6 +3,7 @@ import { AppError } from '../../shared/errors.ts'
 import { createVerifier, type VerifierOptions } from '../../shared/verifier.ts'
 import { apiErrorResponse, type ApiErrorResponse } from '../api/http-errors.ts'
 import { extractToken } from '../auth/token-source.ts'
+import { DEFAULT_REST_REALM } from '../constants.ts'
 import { FeedPoller } from '../revocations/feed-poller.ts'
 import { RevocationSet } from '../revocations/revocation-set.ts'
 
@@ -61,7 +62,7 @@ export interface RestAuth {
  */
 export function createRestAuth(options: RestAuthOptions): RestAuth {
   const { check, feed } = tokenCheck(options)
-  const realm = options.realm ?? 'api'
+  const realm = options.realm ?? DEFAULT_REST_REALM
   return {
     async authenticate(authorization) {
       const token = extractToken({ auth: undefined, headers: { authorization }, query: {} })
