@@ -39,6 +39,13 @@ export const DEFAULT_HOST = '127.0.0.1'
 export const DEFAULT_EDGE_URL = 'http://127.0.0.1:8787'
 /** Socket.IO's HTTP path. */
 export const DEFAULT_SOCKETIO_PATH = '/socket.io'
+/**
+ * Where the realtime HTTP routes (health, readiness, metrics, the server API, the revocation
+ * push) sit on a server the application owns (`httpServer`), clear of its own `/healthz`.
+ */
+export const DEFAULT_ATTACHED_HTTP_PREFIX = '/realtime'
+/** The `realm` of the REST middleware's `WWW-Authenticate` challenge (edgegate/express, /hono). */
+export const DEFAULT_REST_REALM = 'api'
 
 /** Time a client may take between opening a connection and sending CONNECT, ms. */
 export const CONNECT_TIMEOUT_MS = 5000

@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { AccessClaims } from '../shared/claims.ts'
 import type { KeySet } from '../shared/jwks/key-set.ts'
 import type { SocketMiddleware } from './auth/handshake.ts'
 import type { TrustedIssuer } from './auth/issuers/schema.ts'
@@ -44,6 +45,18 @@ export interface RealtimeServerOptions {
   messageRate?: { perSecond: number; burst: number }
   /** Socket.IO path. @default '/socket.io' */
   path?: string
+  /**
+   * A server the application owns (Express's, Fastify's, a plain `node:http` one): Socket.IO
+   * and the realtime HTTP routes attach to it, beside the application's own handler, and the
+   * keys load once it listens. Without it the service makes its own server.
+   */
+  httpServer?: HttpServer
+  /**
+   * Where the HTTP routes (`/healthz`, `/readyz`, `/metrics`, `/api/v1/…`,
+   * `/internal/revocations`) sit: the base of this node's URL in the edge's `REALTIME_URLS`
+   * and in publishers' `realtimeUrl`. @default '/realtime' with `httpServer`, else ''
+   */
+  httpPrefix?: string
   /** Time a client may take between opening a connection and sending CONNECT, ms. @default 5000 */
   connectTimeoutMs?: number
   /** Enable connection state recovery (re-authenticated before anything is delivered). @default false */
@@ -101,7 +114,7 @@ export interface RealtimeServer {
   keySet: KeySet
   /** Who is in each room (docs/protocol.md §10). */
   presence: Presence
-  /** Listen on `port` (0 for any) and `host`. @default 0, '127.0.0.1' */
+  /** Listen on `port` (0 for any) and `host`; with `httpServer`, listens the application's server. @default 0, '127.0.0.1' */
   listen(port?: number, host?: string): Promise<AddressInfo>
   /** Add the application's middleware (one function or an array) to a namespace, after the service's chain. */
   use(namespace: string, middleware: SocketMiddleware | SocketMiddleware[]): void
@@ -111,8 +124,19 @@ export interface RealtimeServer {
    * covers. Returns how many local sockets were disconnected.
    */
   revoke(event: Revocation): number
+  /**
+   * Verify an access token exactly as a handshake does, revocations included: what
+   * `edgegate/hono` and `edgegate/express` check REST requests with in this process.
+   *
+   * @throws AppError with the contract's code
+   */
+  verify(token: string): Promise<{ claims: AccessClaims; kid: string }>
   /** Reasons this node is not ready; empty when ready. */
   notReadyReasons(): string[]
-  /** Stop accepting, tell clients `rt:error unavailable`, disconnect, close; bounded by `timeoutMs`. */
+  /**
+   * Stop accepting, tell clients `rt:error unavailable`, disconnect, close; bounded by
+   * `timeoutMs`. Like Socket.IO's `io.close()`, this closes the HTTP server too, the
+   * application's included: call it last in your shutdown.
+   */
   close(options?: { timeoutMs?: number }): Promise<void>
 }

@@ -10,6 +10,7 @@ import { createRedisCluster } from './cluster/redis-cluster.ts'
 import * as C from './constants.ts'
 import type { RealtimeContext } from './context.ts'
 import { createHttpApp } from './http/app.ts'
+import { attachHttpApp, checkHttpPrefix } from './http/attach.ts'
 import { listen } from './http/listen.ts'
 import { readiness } from './http/readiness.ts'
 import { createIo } from './io.ts'
@@ -36,8 +37,10 @@ export type { RealtimeServer, RealtimeServerOptions } from './server-options.ts'
 
 /**
  * Create the realtime service: Socket.IO and a small Hono app (`/healthz`,
- * `/readyz`, `/metrics`) on one HTTP server; every handshake verified
- * against the edge's JWKS, every message re-validated.
+ * `/readyz`, `/metrics`, the server API, the revocation push) on one HTTP
+ * server, its own or the application's (`httpServer`, the routes then under
+ * `httpPrefix`); every handshake verified against the edge's JWKS, every
+ * message re-validated.
  *
  * The server is a composition of parts sharing one {@link RealtimeContext}:
  * the handshake chain and namespaces (session/), revocations (revocations/),
@@ -63,6 +66,12 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       'createRealtimeServer: allowedOrigins "*" with a token cookie lets any site connect as its visitor',
     )
   }
+  const socketIoPath = options.path ?? C.DEFAULT_SOCKETIO_PATH
+  const attached = options.httpServer
+  const prefix = checkHttpPrefix(
+    options.httpPrefix ?? (attached ? C.DEFAULT_ATTACHED_HTTP_PREFIX : ''),
+    socketIoPath,
+  )
   const metrics = createMetrics()
   const revocations = options.revocations ?? new RevocationSet()
   const { keySet, trustedIssuers, grants, verifier } = createVerification(options, {
@@ -125,11 +134,12 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       trustProxy: options.trustProxy ?? false,
       now,
       onPush: (outcome) => metrics.revocationPushes.inc({ outcome }),
+      prefix,
     },
   )
-  const httpServer = createAdaptorServer({ fetch: app.fetch }) as HttpServer
+  const httpServer = attached ?? (createAdaptorServer({ fetch: app.fetch }) as HttpServer)
   const io = createIo(httpServer, {
-    path: options.path ?? C.DEFAULT_SOCKETIO_PATH,
+    path: socketIoPath,
     connectTimeoutMs: options.connectTimeoutMs ?? C.CONNECT_TIMEOUT_MS,
     allowedOrigins,
     corsCredentials: cookieTokens,
@@ -170,6 +180,19 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       ...(options.serverApi && { settings: options.serverApi }),
     }),
   )
+  // On the application's server, its own handler answers every path outside the prefix.
+  if (attached) attachHttpApp(attached, app, prefix)
+  let started = false
+  const start = () => {
+    if (started) return
+    started = true
+    keys.start()
+    trustedIssuers.start()
+    feed?.start()
+  }
+  // The application listens when it is ready: the keys load from then on.
+  if (attached?.listening) start()
+  else attached?.once('listening', start)
 
   const { chain, compat } = serviceChain(ctx, { ...options, allowedOrigins })
   const install = createDispatcher({
@@ -190,12 +213,11 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   return {
     ...{ io, httpServer, metrics, revocations, keySet, presence, notReadyReasons },
     listen(port = 0, host = '127.0.0.1') {
-      keys.start()
-      trustedIssuers.start()
-      feed?.start()
+      start()
       return listen(httpServer, port, host)
     },
     use: namespaces.use,
+    verify: (token) => verifier.verify(token),
     revoke: revoke.fromEdge,
     close: createShutdown(ctx, {
       httpServer,

@@ -51,7 +51,7 @@ export interface Verifier {
  * @param options - {@link VerifierOptions}
  * @example
  * ```ts
- * import { createVerifier } from 'edgegate/shared/verifier.ts'
+ * import { createVerifier } from 'edgegate'
  *
  * const verifier = createVerifier({ issuer: 'https://auth.example.com', audience: 'api' })
  * const { claims } = await verifier.verify(bearerToken) // claims.sub, claims.scope, …

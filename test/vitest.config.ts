@@ -54,6 +54,29 @@ export default defineConfig({
         },
       },
       {
+        // The edge as a library: a team's Worker mounting createEdge (test/fixtures/edge-worker).
+        plugins: [
+          cloudflareTest(async () => ({
+            wrangler: { configPath: `${root}/test/fixtures/edge-worker/wrangler.toml` },
+            miniflare: {
+              bindings: {
+                ADMIN_TOKEN: 'test-admin-token',
+                REVOCATION_FEED_TOKEN: 'test-feed-token',
+                KEY_ENCRYPTION_KEY: 'ZWRnZWdhdGUtdGVzdC1rZWstMzItYnl0ZXMtbG9uZyE',
+                TEST_MIGRATIONS: await readD1Migrations(`${root}/edge/migrations`),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'edge-worker',
+          root,
+          testTimeout: 30_000,
+          include: ['test/edge-worker/**/*.test.ts'],
+          setupFiles: ['test/edge/apply-migrations.ts'],
+        },
+      },
+      {
         // Node-side tests: stock verifiers, the realtime service, real sockets.
         test: {
           name: 'node',

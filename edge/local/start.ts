@@ -2,8 +2,10 @@
  * `npm start`: the whole system locally (edge, realtime, demo users).
  * `npm run start:edge` starts the edge alone.
  *
- * Environment: EDGE_PORT (8787), REALTIME_PORT (3000), REALTIME_URLS (where the
- * edge pushes revocations; the local realtime node), STATE_DIR (.state),
+ * Environment: EDGE_PORT (8787), REALTIME_PORT (3000; with --nodes, the first of
+ * consecutive ports), from which every local URL follows (edge/local/ports.ts),
+ * REALTIME_URLS (where the edge pushes revocations; the local realtime nodes),
+ * REALTIME_PUBLIC_URL (the page's realtime URL; the first node), STATE_DIR (.state),
  * ADMIN_TOKEN (dev-admin-token), REVOCATION_FEED_TOKEN (dev-feed-token),
  * DEMO_SERVICE_SECRET (the demo service client's secret), any
  * worker variable (ACCESS_TOKEN_TTL, JWKS_MAX_AGE, ROTATION_PERIOD,
@@ -17,6 +19,7 @@ import {
   demoUsersSql,
 } from './demo-users.ts'
 import { startEdge } from './edge-process.ts'
+import { readLocalPorts, type LocalPorts } from './ports.ts'
 import { startRealtime, type RealtimeProcess } from './realtime-process.ts'
 
 const edgeOnly = process.argv.includes('--edge-only')
@@ -39,19 +42,23 @@ const WORKER_VARS = [
 ]
 const CRON_INTERVAL_MS = 5 * 60 * 1000
 
-const port = Number(process.env.EDGE_PORT ?? 8787)
-if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-  console.error(`EDGE_PORT must be a port number, got ${JSON.stringify(process.env.EDGE_PORT)}`)
+let ports: LocalPorts
+try {
+  ports = readLocalPorts()
+} catch (err) {
+  console.error((err as Error).message)
   process.exit(2)
 }
+const port = ports.edgePort
 const vars = Object.fromEntries(
   WORKER_VARS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
 )
-const firstPort = Number(process.env.REALTIME_PORT ?? 3000)
-const realtimePorts = Array.from({ length: nodeCount }, (_, i) => firstPort + i)
+const realtimePorts = Array.from({ length: nodeCount }, (_, i) => ports.realtimePort + i)
 // Where the edge pushes revocations: the local realtime nodes unless told otherwise.
 vars.REALTIME_URLS =
   process.env.REALTIME_URLS ?? realtimePorts.map((p) => `http://127.0.0.1:${p}`).join(',')
+// Where the demo page connects (/demo/config): the first local node, not wrangler.toml's 3000.
+vars.REALTIME_PUBLIC_URL = process.env.REALTIME_PUBLIC_URL ?? ports.realtimeUrl
 
 // Local only: a demo service client with a stable, documented secret.
 const demoServiceSecret = process.env.DEMO_SERVICE_SECRET || DEMO_SERVICE_CLIENT.defaultSecret
@@ -63,7 +70,9 @@ const edge = await startEdge({
   ...(process.env.ADMIN_TOKEN && { adminToken: process.env.ADMIN_TOKEN }),
   ...(process.env.REVOCATION_FEED_TOKEN && { feedToken: process.env.REVOCATION_FEED_TOKEN }),
 }).catch((err: Error) => {
-  console.error(`edge failed to start: ${err.message}`)
+  // wrangler's own hint names its --port flag; here the knob is EDGE_PORT.
+  console.error(`edge failed to start on port ${port}: ${err.message}`)
+  console.error('If the port is taken, choose another with EDGE_PORT (and REALTIME_PORT).')
   process.exit(1)
 })
 // wrangler dev does not fire cron triggers; do what production's cron does.

@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers'
 import { createMiddleware } from 'hono/factory'
 import { SignJWT } from 'jose'
 import { REVOCATION_AUDIENCE, REVOCATION_TOKEN_TYP } from '../../shared/constants.ts'
+import { trimTrailingSlashes } from '../../shared/url.ts'
 import { readConfig } from '../config.ts'
 import {
   REVOCATION_FEED_PAGE_SIZE,
@@ -85,7 +86,8 @@ export class RevocationPusher extends DurableObject<Env> {
     const last = events[events.length - 1]!.cursor
     try {
       const token = await this.sign(events, now)
-      const res = await fetch(new URL('/internal/revocations', target.url), {
+      // Under the node's base path: a node attached to an application's server sits at /realtime.
+      const res = await fetch(`${trimTrailingSlashes(target.url)}/internal/revocations`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ token }),

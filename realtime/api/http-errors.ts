@@ -40,10 +40,12 @@ export interface ApiErrorResponse {
  *
  * @param err - anything thrown while serving the request
  * @param scope - the route's scope, named in a 403's challenge
+ * @param realm - the challenge's realm (the REST middleware names the application's). @default 'realtime-api'
  */
 export function apiErrorResponse(
   err: unknown,
   scope: string,
+  realm = 'realtime-api',
 ): ApiErrorResponse & { unexpected: boolean } {
   const code = isAppError(err) && err.code in STATUS ? (err.code as ApiErrorCode) : 'server_error'
   const headers: Record<string, string> = { 'Cache-Control': 'no-store' }
@@ -55,11 +57,11 @@ export function apiErrorResponse(
   if (status === 401) {
     headers['WWW-Authenticate'] =
       code === 'token_missing'
-        ? 'Bearer realm="realtime-api"'
-        : `Bearer realm="realtime-api", error="invalid_token", error_description="${description}"`
+        ? `Bearer realm="${realm}"`
+        : `Bearer realm="${realm}", error="invalid_token", error_description="${description}"`
   } else if (code === 'forbidden') {
     headers['WWW-Authenticate'] =
-      `Bearer realm="realtime-api", error="insufficient_scope", scope="${scope}"`
+      `Bearer realm="${realm}", error="insufficient_scope", scope="${scope}"`
   }
   const retryAfter = isAppError(err) ? err.retryAfterSeconds : undefined
   if (retryAfter !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfter)))
@@ -80,7 +82,7 @@ function describe(code: ApiErrorCode, detail: string | undefined): string {
     case 'payload_too_large':
       return 'the request or its data is too large'
     case 'forbidden':
-      return 'the service token lacks the scope this endpoint needs'
+      return 'the token lacks the scope this endpoint needs'
     case 'server_error':
       return 'internal error'
     default:

@@ -29,6 +29,8 @@ export interface HttpAppOptions {
   now?: () => number
   /** Called once per push with its outcome, for metrics. */
   onPush?: (outcome: PushOutcome) => void
+  /** Path every route sits under (`/realtime/healthz`…), checked by `checkHttpPrefix`. @default '' */
+  prefix?: string
 }
 
 /**
@@ -71,7 +73,7 @@ export function createHttpApp(
     return c.json({ error: 'rate_limited' }, 429)
   }
 
-  const app = new Hono()
+  const app = options.prefix ? new Hono().basePath(options.prefix) : new Hono()
   app.post(
     '/internal/revocations',
     pushRateLimit,

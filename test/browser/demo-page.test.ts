@@ -9,7 +9,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import AxeBuilder from '@axe-core/playwright'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { demoUsersSql } from '../../edge/local/demo-users.ts'
@@ -17,8 +17,8 @@ import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
 import { createPublisher } from '../../shared/publisher/index.ts'
+import { launchChromium } from './chromium.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts')
 const TOKEN_TTL_SECONDS = 10
 
@@ -60,19 +60,7 @@ beforeAll(async () => {
   for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++)
     await new Promise((r) => setTimeout(r, 100))
   expect(realtime.notReadyReasons()).toEqual([])
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  browser = await launchChromium()
   await mkdir(ARTIFACTS, { recursive: true })
 }, 120_000)
 

@@ -1,13 +1,13 @@
 /**
  * Two demo users chat in `lobby` from two Node clients, against `npm start`.
  *
- *   npm run demo:chat          (EDGE_URL and REALTIME_URL override the local defaults)
+ *   npm run demo:chat          (EDGE_PORT and REALTIME_PORT as given to `npm start`)
  */
 import { io, type Socket } from 'socket.io-client'
 import { createEnvelope } from '../../shared/envelope.ts'
+import { localServices } from './running.ts'
 
-const EDGE = process.env.EDGE_URL ?? 'http://127.0.0.1:8787'
-const REALTIME = process.env.REALTIME_URL ?? 'http://127.0.0.1:3000'
+const { edgeUrl: EDGE, realtimeUrl: REALTIME } = await localServices('demo:chat')
 
 async function login(username: string, password: string): Promise<string> {
   const res = await fetch(`${EDGE}/auth/login`, {

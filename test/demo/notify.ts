@@ -6,16 +6,17 @@
  *
  *   npm run demo:notify [text]
  *
- * EDGE_URL, REALTIME_URL, DEMO_CLIENT_ID and DEMO_CLIENT_SECRET (or
- * DEMO_SERVICE_SECRET, as given to `npm start`) override the local defaults. Publishing needs alice's user id (`sub`), not her name:
+ * EDGE_PORT and REALTIME_PORT (as given to `npm start`) say where the services are;
+ * DEMO_CLIENT_ID and DEMO_CLIENT_SECRET (or DEMO_SERVICE_SECRET, as given to
+ * `npm start`) override the demo service client. Publishing needs alice's user id (`sub`), not her name:
  * ALICE_SUB, or learned here by logging in as the demo user alice.
  */
 import { decodeJwt } from 'jose'
 import { DEMO_SERVICE_CLIENT } from '../../edge/local/demo-users.ts'
 import { createPublisher } from '../../shared/publisher/index.ts'
+import { localServices } from './running.ts'
 
-const EDGE = process.env.EDGE_URL ?? 'http://127.0.0.1:8787'
-const REALTIME = process.env.REALTIME_URL ?? 'http://127.0.0.1:3000'
+const { edgeUrl: EDGE, realtimeUrl: REALTIME } = await localServices('demo:notify')
 const CLIENT_ID = process.env.DEMO_CLIENT_ID ?? DEMO_SERVICE_CLIENT.clientId
 // DEMO_SERVICE_SECRET is what `npm start` seeds the demo client with.
 const CLIENT_SECRET =

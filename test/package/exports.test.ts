@@ -1,7 +1,8 @@
 /**
- * The public entry points work from a consumer: a fixture package imports
- * edgegate by name, resolved through package.json `exports` from a
- * node_modules link, and run by the same Node as the tests.
+ * The public entry points work from source: a fixture package imports edgegate by
+ * name, resolved through package.json `exports` from a node_modules link under the
+ * `edgegate-source` condition (the .ts files, no build), as the repository's own
+ * scripts may. The built package is tested from its tarball in tarball.test.ts.
  */
 import { execFile } from 'node:child_process'
 import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
@@ -14,6 +15,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const dirs: string[] = []
+/** Resolve `edgegate` to its TypeScript sources (package.json `exports`). */
+const SOURCE = '--conditions=edgegate-source'
 
 afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true })
@@ -32,7 +35,7 @@ async function consumer(): Promise<string> {
 describe('package exports', () => {
   it('a consumer imports the realtime library, the client SDK and the verifier by package name', async () => {
     const dir = await consumer()
-    const { stdout } = await run(process.execPath, ['main.ts'], { cwd: dir })
+    const { stdout } = await run(process.execPath, [SOURCE, 'main.ts'], { cwd: dir })
     expect(JSON.parse(stdout)).toEqual({
       createVerifier: 'function',
       AppError: 'function',
@@ -52,7 +55,7 @@ describe('package exports', () => {
     const dir = await consumer()
     const attempt = run(
       process.execPath,
-      ['--input-type=module', '-e', "await import('edgegate/realtime/server.ts')"],
+      [SOURCE, '--input-type=module', '-e', "await import('edgegate/realtime/server.ts')"],
       { cwd: dir },
     )
     await expect(attempt).rejects.toMatchObject({

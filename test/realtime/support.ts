@@ -158,6 +158,34 @@ export async function startIssuer(): Promise<TestIssuer> {
   return issuer
 }
 
+/**
+ * POST a revocation push to `url` (a node's base URL) as the edge signs it
+ * (edge/revocations/push.ts), signed with `key` of `issuer`.
+ */
+export async function pushRevocations(
+  url: string,
+  issuer: TestIssuer,
+  key: TestKey,
+  events: object[],
+): Promise<Response> {
+  const now = Math.floor(Date.now() / 1000)
+  const token = await new SignJWT({
+    iss: issuer.url,
+    aud: 'realtime-internal',
+    jti: `push-${Math.random().toString(36).slice(2)}`,
+    iat: now,
+    exp: now + 60,
+    events,
+  })
+    .setProtectedHeader({ alg: key.alg, typ: 'revocation+jwt', kid: key.kid })
+    .sign(key.privateKey)
+  return fetch(`${url}/internal/revocations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  })
+}
+
 /** Start a realtime server on 127.0.0.1:0 with the chat events, trusting `issuer`. */
 export async function startServer(
   issuer: { url: string; jwksUrl?: string },

@@ -5,41 +5,20 @@
  * bounded refetch, even when made-up kids in handshakes have just used the
  * handshake path's refetch. Real server, real HTTP issuer, real sockets.
  */
-import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   cleanup,
   connect,
+  pushRevocations as push,
   refusal,
   startIssuer,
   startServer,
   testKey,
   type TestIssuer,
-  type TestKey,
 } from '../support.ts'
 import { disconnection, timeline, until } from '../waits.ts'
 
 afterEach(cleanup)
-
-/** A revocation push as the edge signs it (edge/revocations/push.ts). */
-async function push(url: string, issuer: TestIssuer, key: TestKey, events: object[]) {
-  const now = Math.floor(Date.now() / 1000)
-  const token = await new SignJWT({
-    iss: issuer.url,
-    aud: 'realtime-internal',
-    jti: `push-${Math.random().toString(36).slice(2)}`,
-    iat: now,
-    exp: now + 60,
-    events,
-  })
-    .setProtectedHeader({ alg: key.alg, typ: 'revocation+jwt', kid: key.kid })
-    .sign(key.privateKey)
-  return fetch(`${url}/internal/revocations`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token }),
-  })
-}
 
 /** A handshake with a made-up kid: it spends the handshake path's unknown-kid refetch. */
 async function spendHandshakeRefetch(url: string, issuer: TestIssuer) {
