@@ -43,7 +43,7 @@ export interface EdgeConfig {
   refreshLimitPerSession: number
   /** Refresh requests from one address per throttle window before 429. */
   refreshLimitPerAddress: number
-  /** Live sessions per user; a login beyond it revokes the oldest. */
+  /** Live sessions per user; a login beyond it revokes the least recently used. */
   maxSessionsPerUser: number
 }
 

@@ -96,10 +96,14 @@ export const REFRESH_LIMIT_PER_SESSION = 30
 export const REFRESH_LIMIT_PER_ADDRESS = 300
 
 /**
- * Live sessions one user may hold (default of `MAX_SESSIONS_PER_USER`); a
- * login beyond it revokes the oldest, with its revocation event.
+ * Live sessions one user may hold (default of `MAX_SESSIONS_PER_USER`,
+ * docs/protocol.md §3 v1.2); a login beyond it revokes the least recently
+ * used, with its revocation event.
  */
-export const MAX_SESSIONS_PER_USER = 10
+export const MAX_SESSIONS_PER_USER = 100
+
+/** Longest `User-Agent` kept on a session row, in code points (the rest is cut). */
+export const USER_AGENT_MAX_CHARS = 256
 
 /**
  * Rows the cron deletes per table per run, so one run stays well inside a

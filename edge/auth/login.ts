@@ -57,6 +57,8 @@ export async function login<E extends AppEnv>(
     sessionTtlSeconds: config.sessionTtlSeconds,
     maxSessions: config.maxSessionsPerUser,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    method: 'password',
+    userAgent: c.req.header('user-agent'),
   })
   return tokenResponse(c, grant)
 }
