@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
+import { INVITES_OUTSTANDING_MAX } from '../../../edge/constants.ts'
 import { ADMIN_TOKEN, expectError, freshAddress, login, postJson, uniqueName } from '../support.ts'
 import { accountsEdge, strongPassword, uniqueEmail } from './support.ts'
 
@@ -182,6 +183,23 @@ describe('POST /auth/signup: modes', () => {
     const res = await invite.post('/admin/invites', body, admin)
     if (what === 'empty body') expect(res.status).toBe(201)
     else await expectError(res, 400, 'invalid_request')
+  })
+
+  it(`refuses a new invite (409) while ${INVITES_OUTSTANDING_MAX} are outstanding`, async () => {
+    const live = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM invites WHERE used_at IS NULL AND expires_at > ?',
+    )
+      .bind(Math.floor(Date.now() / 1000))
+      .first<{ n: number }>()
+    const missing = INVITES_OUTSTANDING_MAX - (live?.n ?? 0)
+    const ins = env.DB.prepare(
+      'INSERT INTO invites (invite_hash, created_at, expires_at) VALUES (?, 0, 4000000000)',
+    )
+    const id = crypto.randomUUID()
+    await env.DB.batch(Array.from({ length: missing }, (_, i) => ins.bind(`${id}-${i}`)))
+    await expectError(await invite.post('/admin/invites', {}, admin), 409, 'conflict')
+    await env.DB.prepare('DELETE FROM invites WHERE invite_hash LIKE ?').bind(`${id}-%`).run()
+    expect((await invite.post('/admin/invites', {}, admin)).status).toBe(201)
   })
 
   it('POST /admin/invites needs the admin token', async () => {
