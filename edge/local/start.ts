@@ -36,6 +36,13 @@ const WORKER_VARS = [
   'SIGNING_ALG',
   'AUDIENCE',
   'SESSION_TTL',
+  'SIGNUP',
+  'SIGNUP_SCOPE',
+  'SIGNUP_ROOMS',
+  'EMAIL_VERIFICATION',
+  'MAILER',
+  'MAILER_WEBHOOK_URL',
+  'OUTBOX_VIEW',
 ]
 const CRON_INTERVAL_MS = 5 * 60 * 1000
 
@@ -52,6 +59,12 @@ const realtimePorts = Array.from({ length: nodeCount }, (_, i) => firstPort + i)
 // Where the edge pushes revocations: the local realtime nodes unless told otherwise.
 vars.REALTIME_URLS =
   process.env.REALTIME_URLS ?? realtimePorts.map((p) => `http://127.0.0.1:${p}`).join(',')
+
+// Local defaults of docs/protocol.md §13: anyone may sign up, mail stays in the outbox, and the
+// demo page may show the outbox (OUTBOX_VIEW is refused unless ISSUER is a loopback address).
+vars.SIGNUP ??= 'open'
+vars.MAILER ??= 'outbox'
+if (vars.MAILER === 'outbox') vars.OUTBOX_VIEW ??= 'open'
 
 // Local only: a demo service client with a stable, documented secret.
 const demoServiceSecret = process.env.DEMO_SERVICE_SECRET || DEMO_SERVICE_CLIENT.defaultSecret
