@@ -55,7 +55,13 @@ app.use(
 
 app.get('/healthz', (c) => c.json({ ok: true }))
 // Where the demo page (static assets at /) finds the realtime service.
-app.get('/demo/config', (c) => c.json({ realtimeUrl: c.get('config').realtimePublicUrl }))
+app.get('/demo/config', (c) =>
+  c.json({
+    realtimeUrl: c.get('config').realtimePublicUrl,
+    // Whether the page may link to the local outbox (OUTBOX_VIEW=open, loopback only).
+    outboxView: c.get('config').accounts.outboxView,
+  }),
+)
 app.get(JWKS_PATH, jwks)
 app.get(DISCOVERY_PATH, discovery)
 
