@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
+import type { UserView } from '../../../edge/admin/accounts.ts'
 import { accountsEdge, strongPassword, uniqueEmail } from '../accounts/support.ts'
 import { ADMIN_TOKEN, expectError, uniqueName } from '../support.ts'
 
@@ -15,18 +16,7 @@ function adminCall(method: string, path: string, body?: unknown) {
   })
 }
 
-interface Listed {
-  sub: string
-  username: string
-  email?: string
-  emailVerified: boolean
-  scope: string
-  rooms: string[]
-  disabled: boolean
-  createdAt: number
-  passkeys: number
-  federated: string[]
-}
+type Listed = UserView
 
 describe('GET /admin/users', () => {
   it('pages through every user once with limit and cursor', async () => {
