@@ -8,7 +8,7 @@ import { clientAddress, loginThrottle } from '../auth/throttle.ts'
 import { findUserBySub } from '../auth/users.ts'
 import { log } from '../http/log.ts'
 import { passwordChangedMail } from '../mail/messages.ts'
-import { sendAccountMail } from '../mail/send.ts'
+import { mailAfterResponse, sendAccountMail } from '../mail/send.ts'
 import type { AppEnv } from '../types.ts'
 import { assertStrongPassword } from './password-rules.ts'
 import { revokeUserSessionsStatements } from './revoke-sessions.ts'
@@ -55,7 +55,8 @@ export async function changePassword<E extends AppEnv & { Variables: { claims: A
   ])
   log('info', 'password changed', { sub: user.sub })
   if (user.email && user.email_verified_at)
-    c.executionCtx.waitUntil(
+    mailAfterResponse(
+      c,
       sendAccountMail(c.env, config, passwordChangedMail(user.email, user.username), {
         sub: user.sub,
         now,

@@ -9,7 +9,7 @@ import type { EdgeConfig } from '../config.ts'
 import { FORGOT_PER_ACCOUNT, FORGOT_PER_ADDRESS, FORGOT_WINDOW_SECONDS } from '../constants.ts'
 import { log } from '../http/log.ts'
 import { linkBase, resetMail } from '../mail/messages.ts'
-import { sendAccountMail } from '../mail/send.ts'
+import { mailAfterResponse, sendAccountMail } from '../mail/send.ts'
 import type { AppEnv } from '../types.ts'
 import { issueMailToken, peekMailToken, spendMailTokenStatement } from './mail-tokens.ts'
 import { assertStrongPassword } from './password-rules.ts'
@@ -51,11 +51,7 @@ export async function forgotPassword<E extends AppEnv>(
         retryAfterSeconds: verdict.retryAfterSeconds,
       })
   }
-  c.executionCtx.waitUntil(
-    mailReset(c.env, c.get('config'), body, now).catch((err: Error) =>
-      log('error', 'reset mail failed', { error: err.message }),
-    ),
-  )
+  mailAfterResponse(c, mailReset(c.env, c.get('config'), body, now))
   c.header('Cache-Control', 'no-store')
   return c.json({ status: 'accepted' as const }, 202)
 }

@@ -5,9 +5,10 @@ import { openSession } from '../auth/open-session.ts'
 import { usernameKey } from '../auth/schemas.ts'
 import { clientAddress, loginThrottle } from '../auth/throttle.ts'
 import { tokenResponse } from '../auth/token-response.ts'
-import { createUser, findUserBySub } from '../auth/users.ts'
+import { createUser, findUserBySub, parseRooms } from '../auth/users.ts'
 import { SIGNUP_WINDOW_SECONDS, SIGNUPS_PER_ADDRESS } from '../constants.ts'
 import { log } from '../http/log.ts'
+import { mailAfterResponse } from '../mail/send.ts'
 import type { AppEnv } from '../types.ts'
 import { restoreInvite, spendInvite, type InviteGrant } from './invites.ts'
 import { assertStrongPassword } from './password-rules.ts'
@@ -66,7 +67,7 @@ export async function signup<E extends AppEnv>(
         password: body.password,
         email: body.email,
         scope: grant?.scope ?? accounts.signupScope,
-        rooms: grant?.rooms ? (JSON.parse(grant.rooms) as string[]) : accounts.signupRooms,
+        rooms: grant?.rooms ? parseRooms(grant.rooms) : accounts.signupRooms,
       },
       now,
     ))
@@ -82,7 +83,8 @@ export async function signup<E extends AppEnv>(
   if (!user) throw new Error('signed-up user vanished')
   if (body.email !== undefined) {
     const email = body.email
-    c.executionCtx.waitUntil(
+    mailAfterResponse(
+      c,
       sendVerification(c.env, config, { sub, username: user.username, email }, now),
     )
   }

@@ -9,6 +9,7 @@ import { emailKey } from '../auth/schemas.ts'
 import { findUserByUsername, roomsOf, type UserRow } from '../auth/users.ts'
 import { USERS_PAGE_DEFAULT, USERS_PAGE_MAX } from '../constants.ts'
 import { log } from '../http/log.ts'
+import { mailAfterResponse } from '../mail/send.ts'
 import type { AppEnv } from '../types.ts'
 
 /** A user as `GET /admin/users` lists it (docs/protocol.md §13). */
@@ -130,7 +131,8 @@ export async function patchUser<E extends AppEnv>(
   }
   if (emailChanged && body.email) {
     const email = body.email
-    c.executionCtx.waitUntil(
+    mailAfterResponse(
+      c,
       sendVerification(
         c.env,
         c.get('config'),

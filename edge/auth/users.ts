@@ -128,8 +128,13 @@ export async function replacePasswordHash(
  * The rooms claim of a user, parsed defensively: a corrupt row yields no rooms.
  */
 export function roomsOf(user: UserRow): string[] {
+  return parseRooms(user.rooms)
+}
+
+/** A stored JSON array of room patterns, parsed defensively: anything else yields no rooms. */
+export function parseRooms(json: string): string[] {
   try {
-    const rooms: unknown = JSON.parse(user.rooms)
+    const rooms: unknown = JSON.parse(json)
     return Array.isArray(rooms) ? rooms.filter((r): r is string => typeof r === 'string') : []
   } catch {
     return []

@@ -1,4 +1,6 @@
+import type { Context } from 'hono'
 import { log } from '../http/log.ts'
+import type { AppEnv } from '../types.ts'
 import type { EdgeConfig } from '../config.ts'
 import {
   MAIL_WINDOW_SECONDS,
@@ -66,7 +68,14 @@ export async function sendAccountMail(
   mail: Mail,
   { sub, now }: { sub: string; now: number },
 ): Promise<MailOutcome> {
-  const transport = mailTransport(env, config)
+  let transport: MailTransport | undefined
+  try {
+    transport = mailTransport(env, config)
+  } catch (err) {
+    // A binding or secret missing for the configured MAILER: an operator's problem, logged as one.
+    log('error', 'mail transport misconfigured', { kind: mail.kind, error: (err as Error).message })
+    return 'failed'
+  }
   if (!transport) {
     log('warn', 'mail not sent: MAILER is not set', { kind: mail.kind, sub })
     return 'no_mailer'
@@ -96,4 +105,18 @@ export async function sendAccountMail(
     log('error', 'mail transport failed', { kind: mail.kind, sub, error: (err as Error).message })
     return 'failed'
   }
+}
+
+/**
+ * Run mail work after the response (`waitUntil`), so no answer waits on a
+ * transport and forgot-password answers in the same time whether or not it
+ * mails. A failure is logged, never thrown into the void.
+ *
+ * @param c - the request context
+ * @param work - the mail work, e.g. `sendAccountMail(…)`
+ */
+export function mailAfterResponse<E extends AppEnv>(c: Context<E>, work: Promise<unknown>): void {
+  c.executionCtx.waitUntil(
+    work.catch((err: Error) => log('error', 'account mail failed', { error: err.message })),
+  )
 }

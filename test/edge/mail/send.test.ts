@@ -69,6 +69,13 @@ describe('mailTransport', () => {
     expect(() => mailTransport(e, readConfig(e))).toThrow(TypeError)
   })
 
+  it('reports a misconfigured transport as a failed mail, never a thrown error', async () => {
+    const e = { ...env, MAILER: 'send_email', MAIL_FROM: 'noreply@example.test' } as unknown as Env
+    expect(
+      await sendAccountMail(e, readConfig(e), mail('x@example.test'), { sub: 's', now: NOW }),
+    ).toBe('failed')
+  })
+
   it('sends through the send_email binding with the builder form', async () => {
     const sent: unknown[] = []
     const binding = {
