@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEdge } from '../../edge/local/edge-process.ts'
+import { outboxToken } from '../support/outbox.ts'
 
 const USERS = Number(process.env.USERS ?? 1000)
 const LOGINS = Number(process.env.LOGINS ?? 200)
@@ -48,20 +49,8 @@ function post(path: string, body: unknown) {
   })
 }
 
-async function mailToken(to: string, kind: string): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const res = await fetch(`${edge.url}/dev/outbox`, {
-      headers: { authorization: `Bearer ${edge.adminToken}` },
-    })
-    const { messages } = (await res.json()) as {
-      messages: { to: string; kind: string; text: string }[]
-    }
-    const mail = messages.find((m) => m.to === to && m.kind === kind)
-    const token = mail && new RegExp(`#${kind}=([A-Za-z0-9_-]+)`).exec(mail.text)?.[1]
-    if (token) return token
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`no ${kind} mail to ${to}`)
+function mailToken(to: string, kind: 'verify' | 'reset'): Promise<string> {
+  return outboxToken(edge, to, kind)
 }
 
 function expect(res: Response, status: number, what: string) {

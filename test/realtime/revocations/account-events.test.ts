@@ -8,6 +8,7 @@ import type { Socket } from 'socket.io-client'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { TokenResponse } from '../../../shared/claims.ts'
 import { startSeededEdge, type SeededEdge } from '../../support/edge.ts'
+import { outboxToken } from '../../support/outbox.ts'
 import { cleanup, connect, envelope, next, startServer } from '../support.ts'
 import { disconnection, request } from '../waits.ts'
 
@@ -47,17 +48,8 @@ async function tokens(res: Response, status = 200): Promise<TokenResponse> {
   return (await res.json()) as TokenResponse
 }
 
-async function mailToken(to: string, kind: 'verify' | 'reset'): Promise<string> {
-  const res = await fetch(`${edge.url}/dev/outbox`, {
-    headers: { authorization: `Bearer ${edge.adminToken}` },
-  })
-  const { messages } = (await res.json()) as {
-    messages: { to: string; kind: string; text: string }[]
-  }
-  const mail = messages.find((m) => m.to === to && m.kind === kind)
-  const token = mail && new RegExp(`#${kind}=([A-Za-z0-9_-]+)`).exec(mail.text)?.[1]
-  if (!token) throw new Error(`no ${kind} mail to ${to}`)
-  return token
+function mailToken(to: string, kind: 'verify' | 'reset'): Promise<string> {
+  return outboxToken(edge, to, kind)
 }
 
 function name(prefix: string) {
@@ -85,7 +77,7 @@ describe('account events close sockets', () => {
     const closed = disconnection(socket)
 
     expect((await post('/auth/password/forgot', { email })).status).toBe(202)
-    const token = await until(() => mailToken(email, 'reset'))
+    const token = await mailToken(email, 'reset')
     const newPassword = `New-${crypto.randomUUID()}`
     const resetAt = performance.now()
     expect((await post('/auth/password/reset', { token, password: newPassword })).status).toBe(204)
@@ -148,16 +140,3 @@ describe('account events close sockets', () => {
     ).toMatchObject({ ok: true })
   })
 })
-
-/** Retry `fn` until it resolves (the mail is written after the response), for at most 10 s. */
-async function until<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    try {
-      return await fn()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
-}
