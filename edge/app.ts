@@ -1,7 +1,25 @@
 import { Hono } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { DISCOVERY_PATH, JWKS_PATH } from '../shared/constants.ts'
+import { deleteUser, enableUser, listUsers, patchUser } from './admin/accounts.ts'
 import { createUser, disableUser } from './admin/users.ts'
+import { createInvite } from './accounts/invites.ts'
+import { listMySessions, revokeMySession } from './accounts/my-sessions.ts'
+import { changePassword } from './accounts/password-change.ts'
+import { forgotPassword, resetPassword } from './accounts/password-reset.ts'
+import {
+  ChangePasswordBody,
+  ForgotBody,
+  InviteBody,
+  PatchUserBody,
+  ResetBody,
+  SignupBody,
+  TokenBody,
+} from './accounts/schemas.ts'
+import { signup } from './accounts/signup.ts'
+import { verifyEmail } from './accounts/verify-email.ts'
+import { requireAccessToken } from './auth/access-bearer.ts'
+import { outboxList, outboxOnly, outboxView, outboxViewOnly } from './mail/outbox.ts'
 import { CreateClientBody, createClient, disableClient, listClients } from './admin/clients.ts'
 import { clientCredentialsToken } from './auth/client-credentials.ts'
 import { requireServiceToken } from './auth/service-bearer.ts'
@@ -37,7 +55,13 @@ app.use(
 
 app.get('/healthz', (c) => c.json({ ok: true }))
 // Where the demo page (static assets at /) finds the realtime service.
-app.get('/demo/config', (c) => c.json({ realtimeUrl: c.get('config').realtimePublicUrl }))
+app.get('/demo/config', (c) =>
+  c.json({
+    realtimeUrl: c.get('config').realtimePublicUrl,
+    // Whether the page may link to the local outbox (OUTBOX_VIEW=open, loopback only).
+    outboxView: c.get('config').accounts.outboxView,
+  }),
+)
 app.get(JWKS_PATH, jwks)
 app.get(DISCOVERY_PATH, discovery)
 
@@ -53,6 +77,21 @@ app.post('/auth/logout', afterSuccess, jsonBody(LogoutBody, { optional: true }),
   logout(c, c.get('body')),
 )
 app.get('/auth/revocations', requireSecret('REVOCATION_FEED_TOKEN'), revocationFeed)
+// Accounts (docs/protocol.md §13).
+app.post('/auth/signup', jsonBody(SignupBody), (c) => signup(c, c.get('body')))
+app.post('/auth/email/verify', jsonBody(TokenBody), (c) => verifyEmail(c, c.get('body')))
+app.post('/auth/password/forgot', jsonBody(ForgotBody), (c) => forgotPassword(c, c.get('body')))
+app.post('/auth/password/reset', afterSuccess, jsonBody(ResetBody), (c) =>
+  resetPassword(c, c.get('body')),
+)
+app.post('/auth/password', afterSuccess, requireAccessToken, jsonBody(ChangePasswordBody), (c) =>
+  changePassword(c, c.get('body')),
+)
+app.get('/auth/sessions', requireAccessToken, listMySessions)
+app.delete('/auth/sessions/:sid', afterSuccess, requireAccessToken, revokeMySession)
+// MAILER=outbox only (local): the JSON list behind the admin token, and the page OUTBOX_VIEW=open serves.
+app.get('/dev/outbox', outboxOnly, requireSecret('ADMIN_TOKEN'), outboxList)
+app.get('/dev/outbox/view', outboxViewOnly, outboxView)
 // Service clients (docs/protocol.md §8, §11).
 app.post('/auth/token', formBody, (c) => clientCredentialsToken(c, c.get('form')))
 app.post('/auth/room-grants', requireServiceToken('grants'), jsonBody(RoomGrantBody), (c) =>
@@ -66,6 +105,13 @@ app.post('/admin/keys/rotate', afterSuccess, jsonBody(RotateBody, { optional: tr
 )
 app.post('/admin/users', jsonBody(CreateUserBody), (c) => createUser(c, c.get('body')))
 app.post('/admin/users/:username/disable', afterSuccess, disableUser)
+app.get('/admin/users', listUsers)
+app.patch('/admin/users/:username', jsonBody(PatchUserBody), (c) => patchUser(c, c.get('body')))
+app.post('/admin/users/:username/enable', enableUser)
+app.delete('/admin/users/:username', afterSuccess, deleteUser)
+app.post('/admin/invites', jsonBody(InviteBody, { optional: true }), (c) =>
+  createInvite(c, c.get('body')),
+)
 app.post('/admin/clients', jsonBody(CreateClientBody), (c) => createClient(c, c.get('body')))
 app.get('/admin/clients', listClients)
 app.post('/admin/clients/:client_id/disable', afterSuccess, disableClient)

@@ -16,6 +16,10 @@ import {
   REFRESH_LIMIT_PER_SESSION,
 } from './constants.ts'
 import { parseHttpUrl, trimTrailingSlashes } from '../shared/url.ts'
+import { readAccountsConfig, type AccountsConfig } from './accounts/config.ts'
+import { ConfigError } from './config-error.ts'
+
+export { ConfigError }
 
 /** The edge's configuration, parsed once per `env` from its bindings. */
 export interface EdgeConfig {
@@ -43,16 +47,10 @@ export interface EdgeConfig {
   refreshLimitPerSession: number
   /** Refresh requests from one address per throttle window before 429. */
   refreshLimitPerAddress: number
-  /** Live sessions per user; a login beyond it revokes the oldest. */
+  /** Live sessions per user; a login beyond it revokes the least recently used. */
   maxSessionsPerUser: number
-}
-
-/** A configuration variable with a bad value. The message names it, never a secret's value. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'ConfigError'
-  }
+  /** Accounts (docs/protocol.md §13); see {@link AccountsConfig}. */
+  accounts: AccountsConfig
 }
 
 const parsed = new WeakMap<object, EdgeConfig>()
@@ -101,6 +99,7 @@ export function readConfig(env: Env): EdgeConfig {
     refreshLimitPerSession: readCount(vars, 'REFRESH_LIMIT_PER_SESSION', REFRESH_LIMIT_PER_SESSION),
     refreshLimitPerAddress: readCount(vars, 'REFRESH_LIMIT_PER_ADDRESS', REFRESH_LIMIT_PER_ADDRESS),
     maxSessionsPerUser: readCount(vars, 'MAX_SESSIONS_PER_USER', MAX_SESSIONS_PER_USER),
+    accounts: readAccountsConfig(vars),
   }
   parsed.set(env, config)
   return config

@@ -96,13 +96,83 @@ export const REFRESH_LIMIT_PER_SESSION = 30
 export const REFRESH_LIMIT_PER_ADDRESS = 300
 
 /**
- * Live sessions one user may hold (default of `MAX_SESSIONS_PER_USER`); a
- * login beyond it revokes the oldest, with its revocation event.
+ * Live sessions one user may hold (default of `MAX_SESSIONS_PER_USER`,
+ * docs/protocol.md §3 v1.2); a login beyond it revokes the least recently
+ * used, with its revocation event.
  */
-export const MAX_SESSIONS_PER_USER = 10
+export const MAX_SESSIONS_PER_USER = 100
+
+/** Longest `User-Agent` kept on a session row, in code points (the rest is cut). */
+export const USER_AGENT_MAX_CHARS = 256
 
 /**
  * Rows the cron deletes per table per run, so one run stays well inside a
  * Worker's limits however large the backlog; the rest goes on the next runs.
  */
 export const PRUNE_BATCH_ROWS = 1000
+
+/** Shortest new password, in code points (docs/protocol.md §13). */
+export const PASSWORD_MIN_CHARS = 8
+
+/** Longest email address, in characters (RFC 5321's path limit). */
+export const EMAIL_MAX_CHARS = 254
+
+/** Lifetime of a password-reset token, in seconds (docs/protocol.md §13: 30 minutes). */
+export const RESET_TOKEN_TTL_SECONDS = 30 * 60
+
+/** Lifetime of an email-verification token, in seconds (docs/protocol.md §13: 24 hours). */
+export const VERIFY_TOKEN_TTL_SECONDS = 24 * 3600
+
+/** Default lifetime of an invite, in seconds (docs/protocol.md §13: 7 days). */
+export const INVITE_DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+
+/** Shortest invite lifetime an admin may ask for, in seconds. */
+export const INVITE_MIN_TTL_SECONDS = 60
+
+/** Longest invite lifetime an admin may ask for, in seconds (30 days). */
+export const INVITE_MAX_TTL_SECONDS = 30 * 24 * 3600
+
+/** Unused, unexpired invites that may be outstanding at once; past it `POST /admin/invites` is 409. */
+export const INVITES_OUTSTANDING_MAX = 1000
+
+/** Sign-ups from one client address per window before 429 (docs/protocol.md §13). */
+export const SIGNUPS_PER_ADDRESS = 50
+
+/** The sign-up throttle window, in seconds (10 minutes). */
+export const SIGNUP_WINDOW_SECONDS = 10 * 60
+
+/** Forgot-password requests for one account (as named in the request) per window before 429. */
+export const FORGOT_PER_ACCOUNT = 10
+
+/** Forgot-password requests from one client address per window before 429. */
+export const FORGOT_PER_ADDRESS = 50
+
+/** The forgot-password throttle window, in seconds (1 hour). */
+export const FORGOT_WINDOW_SECONDS = 3600
+
+/** Mails sent to one address per {@link MAIL_WINDOW_SECONDS}; more are dropped (logged), never queued. */
+export const MAILS_PER_ADDRESS_PER_HOUR = 5
+
+/** Mails sent for one account per {@link MAIL_WINDOW_SECONDS}; more are dropped (logged). */
+export const MAILS_PER_ACCOUNT_PER_HOUR = 10
+
+/** The mail-limit window, in seconds; `mail_log` rows older than it are pruned. */
+export const MAIL_WINDOW_SECONDS = 3600
+
+/** How long the local outbox keeps a mail, in seconds (1 day). */
+export const OUTBOX_RETENTION_SECONDS = 24 * 3600
+
+/** Most mails the local outbox keeps; the cron drops the oldest past it. */
+export const OUTBOX_MAX_ROWS = 1000
+
+/** Most mails one `GET /dev/outbox` lists, newest first. */
+export const OUTBOX_LIST_MAX = 100
+
+/** Users per `GET /admin/users` page when `limit` is not given. */
+export const USERS_PAGE_DEFAULT = 50
+
+/** Most users per `GET /admin/users` page (docs/protocol.md §13). */
+export const USERS_PAGE_MAX = 200
+
+/** Timeout of one mail-webhook request, in milliseconds. */
+export const MAIL_WEBHOOK_TIMEOUT_MS = 10_000

@@ -24,6 +24,9 @@ export const EDGE_ERROR_CODES = [
   'unsupported_grant_type',
   'invalid_scope',
   'forbidden',
+  // v1.2: accounts (docs/protocol.md §13).
+  'weak_password',
+  'signup_closed',
 ] as const
 
 /** A code the edge's HTTP API answers with. */

@@ -6,10 +6,10 @@ import type { AppEnv } from '../types.ts'
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password.ts'
 import type { LoginBody } from './schemas.ts'
 import { normalizePassword, usernameKey } from './schemas.ts'
-import { createSession } from './sessions.ts'
+import { openSession } from './open-session.ts'
 import { clientAddress, loginThrottle } from './throttle.ts'
 import { tokenResponse } from './token-response.ts'
-import { findUserByUsername, replacePasswordHash } from './users.ts'
+import { findUserByUsername, replacePasswordHash, type UserRow } from './users.ts'
 
 /**
  * `POST /auth/login`. Throttling is checked before any hashing; an unknown
@@ -42,6 +42,8 @@ export async function login<E extends AppEnv>(
     if (!check.ok)
       failure = check.reason === 'unsupported_hash' ? 'unsupported_hash' : 'wrong_password'
     else if (user.disabled_at !== null) failure = 'user_disabled'
+    else if (awaitsVerification(user, c.get('config').accounts.emailVerificationRequired))
+      failure = 'email_unverified'
     else if (check.needsRehash) {
       c.executionCtx.waitUntil(
         hashPassword(password).then((h) =>
@@ -52,17 +54,21 @@ export async function login<E extends AppEnv>(
   }
   if (failure !== undefined || !user) throw loginRefused(failure ?? 'unknown_user', user?.sub)
   await throttle.succeed(userKey, now)
-  const config = c.get('config')
-  const grant = await createSession(c.env.DB, user, now, {
-    sessionTtlSeconds: config.sessionTtlSeconds,
-    maxSessions: config.maxSessionsPerUser,
-    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-  })
-  return tokenResponse(c, grant)
+  return tokenResponse(c, await openSession(c, user))
 }
 
 /** Why a login is refused, internally; on the wire every one is `invalid_credentials`. */
-type LoginFailure = 'unknown_user' | 'wrong_password' | 'user_disabled' | 'unsupported_hash'
+type LoginFailure =
+  'unknown_user' | 'wrong_password' | 'user_disabled' | 'unsupported_hash' | 'email_unverified'
+
+/**
+ * Whether `EMAIL_VERIFICATION=required` keeps this user out: an email is set
+ * and not yet verified (docs/protocol.md §13). A user without an email (one
+ * an admin created) is not held back.
+ */
+export function awaitsVerification(user: UserRow, required: boolean): boolean {
+  return required && !!user.email && !user.email_verified_at
+}
 
 /**
  * The one place a login failure becomes its error (docs/protocol.md §3): the
@@ -81,6 +87,8 @@ function loginRefused(failure: LoginFailure, sub: string | undefined): AppError 
       return new AppError('invalid_credentials', 'wrong password')
     case 'user_disabled':
       return new AppError('invalid_credentials', 'user disabled')
+    case 'email_unverified':
+      return new AppError('invalid_credentials', 'email not verified')
     default: {
       const unhandled: never = failure
       return unhandled

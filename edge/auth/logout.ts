@@ -1,11 +1,8 @@
 import type { Context } from 'hono'
-import { createLocalJWKSet } from 'jose'
 import type * as v from 'valibot'
-import { AppError, isAppError } from '../../shared/errors.ts'
-import { verifyAccessToken } from '../../shared/verify-access-token.ts'
-import { readBearer } from '../http/bearer.ts'
-import { keyStore } from '../keys/store.ts'
+import { AppError } from '../../shared/errors.ts'
 import type { AppEnv } from '../types.ts'
+import { readAccessBearer } from './access-bearer.ts'
 import type { LogoutBody } from './schemas.ts'
 import { clearRefreshCookie, readRefreshCookie } from './refresh-cookie.ts'
 import { revokeSession, sessionOfRefreshToken } from './sessions.ts'
@@ -29,23 +26,10 @@ export async function logout<E extends AppEnv>(
     sid = await sessionOfRefreshToken(c.env.DB, refreshToken)
     if (!sid) throw new AppError('invalid_grant', 'unknown refresh token')
   } else {
-    const bearer = readBearer(c.req.header('authorization'))
-    if (bearer === undefined)
+    const claims = await readAccessBearer(c, 'invalid_grant')
+    if (claims === undefined)
       throw new AppError('invalid_request', 'refresh_token or a bearer access token is required')
-    try {
-      const jwks = createLocalJWKSet({ keys: await keyStore(c.env).jwks(now) })
-      const { claims } = await verifyAccessToken(bearer, jwks, {
-        issuer: config.issuer,
-        audience: config.audience,
-        currentDate: new Date(now * 1000),
-      })
-      sid = claims.sid
-    } catch (err) {
-      if (isAppError(err) && err.code.startsWith('token_')) {
-        throw new AppError('invalid_grant', `access token refused: ${err.message}`)
-      }
-      throw err
-    }
+    sid = claims.sid
   }
   await revokeSession(c.env.DB, sid, now, 'logout', config.accessTokenTtlSeconds)
   return c.body(null, 204)

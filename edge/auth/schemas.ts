@@ -65,6 +65,11 @@ export function usernameKey(username: string): string {
   return username.normalize('NFKC').toLowerCase()
 }
 
+/** The key emails match on: NFKC and lower case (the local part is case-insensitive in practice). */
+export function emailKey(email: string): string {
+  return email.normalize('NFKC').toLowerCase()
+}
+
 /** Passwords are NFKC-normalized before hashing (NIST SP 800-63B §5.1.1.2). */
 export function normalizePassword(password: string): string {
   return password.normalize('NFKC')

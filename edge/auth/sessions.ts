@@ -1,13 +1,28 @@
 import { base64url } from 'jose'
 import { CLOCK_TOLERANCE_SECONDS } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
-import { REFRESH_THROTTLE_WINDOW_SECONDS, REFRESH_TOKEN_BYTES } from '../constants.ts'
+import {
+  REFRESH_THROTTLE_WINDOW_SECONDS,
+  REFRESH_TOKEN_BYTES,
+  USER_AGENT_MAX_CHARS,
+} from '../constants.ts'
 import { log } from '../http/log.ts'
 import { revocationStatement } from '../revocations/log.ts'
 import type { UserRow } from './users.ts'
 
 /** Why a session ended; recorded on the row. */
-export type RevokeReason = 'logout' | 'reuse' | 'user_disabled' | 'session_cap'
+export type RevokeReason =
+  | 'logout'
+  | 'reuse'
+  | 'user_disabled'
+  | 'session_cap'
+  | 'password_reset'
+  | 'password_changed'
+  | 'revoked_by_user'
+  | 'user_deleted'
+
+/** How a session began (docs/protocol.md §13 `GET /auth/sessions`). */
+export type SessionMethod = 'password' | 'passkey' | 'federated'
 
 /** A live session with its user, as refresh and login need them. */
 export interface SessionGrant {
@@ -31,15 +46,20 @@ export function revocationUntil(now: number, accessTokenTtlSeconds: number): num
 export interface CreateSessionOptions {
   /** Absolute lifetime; rotation never extends it. */
   sessionTtlSeconds: number
-  /** Live sessions the user may hold; the oldest beyond it are revoked. */
+  /** Live sessions the user may hold; the least recently used beyond it are revoked. */
   maxSessions: number
   /** Access-token lifetime, for the `until` of the revocation events. */
   accessTokenTtlSeconds: number
+  /** How the user authenticated. @default 'password' */
+  method?: SessionMethod
+  /** The client's `User-Agent`, cut to {@link USER_AGENT_MAX_CHARS}; shown in the user's session list. */
+  userAgent?: string | undefined
 }
 
 /**
  * Start a session for `user` and issue its first refresh token. If the user
- * now holds more than `maxSessions` live sessions, the oldest are revoked
+ * now holds more than `maxSessions` live sessions, the least recently used
+ * (oldest last login or refresh, docs/protocol.md §3 v1.2) are revoked
  * (`session_cap`) with a `session` revocation event each (docs/protocol.md §6),
  * in the same transaction, so realtime disconnects them too.
  *
@@ -57,14 +77,20 @@ export async function createSession(
   const sid = crypto.randomUUID()
   const expiresAt = now + options.sessionTtlSeconds
   const refreshToken = newRefreshToken()
-  // The sessions past the cap, newest first by creation (rowid breaks ties within a second).
+  // The sessions past the cap: all but the most recently used (rowid breaks ties within a second).
   const overCap = `SELECT sid FROM sessions WHERE sub = ?1 AND revoked_at IS NULL AND expires_at > ?2
     AND sid NOT IN (SELECT sid FROM sessions WHERE sub = ?1 AND revoked_at IS NULL AND expires_at > ?2
-                    ORDER BY created_at DESC, rowid DESC LIMIT ?3)`
+                    ORDER BY last_used_at DESC, rowid DESC LIMIT ?3)`
+  const userAgent = options.userAgent
+    ? [...options.userAgent].slice(0, USER_AGENT_MAX_CHARS).join('')
+    : null
   const results = await db.batch([
     db
-      .prepare('INSERT INTO sessions (sid, sub, created_at, expires_at) VALUES (?, ?, ?, ?)')
-      .bind(sid, user.sub, now, expiresAt),
+      .prepare(
+        `INSERT INTO sessions (sid, sub, created_at, expires_at, last_used_at, method, user_agent)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .bind(sid, user.sub, now, expiresAt, now, options.method ?? 'password', userAgent),
     db
       .prepare('INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES (?, ?, ?)')
       .bind(await hashRefreshToken(refreshToken), sid, now),
@@ -87,7 +113,10 @@ export async function createSession(
   ])
   const capped = results[3]?.meta.changes ?? 0
   if (capped > 0)
-    log('info', 'session cap reached: oldest revoked', { sub: user.sub, count: capped })
+    log('info', 'session cap reached: least recently used revoked', {
+      sub: user.sub,
+      count: capped,
+    })
   return { sid, expiresAt, refreshToken, user }
 }
 
@@ -169,10 +198,13 @@ export async function rotateRefreshToken(
     .first<UserRow & { sid: string; expires_at: number }>()
   if (!session) throw new AppError('invalid_grant', 'session vanished')
   const refreshToken = newRefreshToken()
-  await db
-    .prepare('INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES (?, ?, ?)')
-    .bind(await hashRefreshToken(refreshToken), session.sid, now)
-    .run()
+  await db.batch([
+    db
+      .prepare('INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES (?, ?, ?)')
+      .bind(await hashRefreshToken(refreshToken), session.sid, now),
+    // A refresh is a use: the session cap spares the sessions used last.
+    db.prepare('UPDATE sessions SET last_used_at = ? WHERE sid = ?').bind(now, session.sid),
+  ])
   const { sid, expires_at: expiresAt, ...user } = session
   return { sid, expiresAt, refreshToken, user }
 }

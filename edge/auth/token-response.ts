@@ -13,8 +13,13 @@ import { roomsOf } from './users.ts'
  *
  * @param c - the request context
  * @param grant - the session and its new refresh token
+ * @param status - 200, or 201 for a sign-up. @default 200
  */
-export async function tokenResponse<E extends AppEnv>(c: Context<E>, grant: SessionGrant) {
+export async function tokenResponse<E extends AppEnv>(
+  c: Context<E>,
+  grant: SessionGrant,
+  status: 200 | 201 = 200,
+) {
   const config = c.get('config')
   const now = Math.floor(c.get('now') / 1000)
   const signer = await getSigningKey(c.env, now)
@@ -47,5 +52,5 @@ export async function tokenResponse<E extends AppEnv>(c: Context<E>, grant: Sess
   }
   c.header('Cache-Control', 'no-store')
   c.header('Pragma', 'no-cache')
-  return c.json(body, 200)
+  return c.json(body, status)
 }

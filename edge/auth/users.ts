@@ -1,6 +1,6 @@
 import { AppError } from '../../shared/errors.ts'
 import { hashPassword } from './password.ts'
-import { normalizePassword, usernameKey } from './schemas.ts'
+import { emailKey, normalizePassword, usernameKey } from './schemas.ts'
 
 /** A user row. */
 export interface UserRow {
@@ -10,7 +10,14 @@ export interface UserRow {
   scope: string
   rooms: string
   disabled_at: number | null
+  /** The account's email, if any (docs/protocol.md §13); absent where a query does not select it. */
+  email?: string | null
+  /** When the email was verified. */
+  email_verified_at?: number | null
 }
+
+const USER_COLUMNS =
+  'sub, username, password_hash, scope, rooms, disabled_at, email, email_verified_at'
 
 /**
  * Find a user by the name they log in with.
@@ -23,9 +30,7 @@ export async function findUserByUsername(
   username: string,
 ): Promise<UserRow | undefined> {
   const row = await db
-    .prepare(
-      'SELECT sub, username, password_hash, scope, rooms, disabled_at FROM users WHERE username_key = ?',
-    )
+    .prepare(`SELECT ${USER_COLUMNS} FROM users WHERE username_key = ? AND deleted_at IS NULL`)
     .bind(usernameKey(username))
     .first<UserRow>()
   return row ?? undefined
@@ -39,10 +44,22 @@ export async function findUserByUsername(
  */
 export async function findUserBySub(db: D1Database, sub: string): Promise<UserRow | undefined> {
   const row = await db
-    .prepare(
-      'SELECT sub, username, password_hash, scope, rooms, disabled_at FROM users WHERE sub = ?',
-    )
+    .prepare(`SELECT ${USER_COLUMNS} FROM users WHERE sub = ? AND deleted_at IS NULL`)
     .bind(sub)
+    .first<UserRow>()
+  return row ?? undefined
+}
+
+/**
+ * Find a user by email (compared by {@link emailKey}).
+ *
+ * @param db - the D1 binding
+ * @param email - as sent
+ */
+export async function findUserByEmail(db: D1Database, email: string): Promise<UserRow | undefined> {
+  const row = await db
+    .prepare(`SELECT ${USER_COLUMNS} FROM users WHERE email_key = ? AND deleted_at IS NULL`)
+    .bind(emailKey(email))
     .first<UserRow>()
   return row ?? undefined
 }
@@ -53,12 +70,14 @@ export interface NewUser {
   password: string
   scope: string
   rooms: string[]
+  /** An email, unverified until its link is used. */
+  email?: string | undefined
 }
 
 /**
  * Create a user with a fresh random `sub`.
  *
- * @throws AppError `conflict` when the username (after normalization) is taken
+ * @throws AppError `conflict` when the username (after normalization) or the email is taken
  */
 export async function createUser(
   db: D1Database,
@@ -70,12 +89,22 @@ export async function createUser(
   const username = user.username.normalize('NFC')
   const result = await db
     .prepare(
-      `INSERT INTO users (sub, username, username_key, password_hash, scope, rooms, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username_key) DO NOTHING`,
+      `INSERT INTO users (sub, username, username_key, password_hash, scope, rooms, created_at, email, email_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     )
-    .bind(sub, username, usernameKey(username), hash, user.scope, JSON.stringify(user.rooms), now)
+    .bind(
+      sub,
+      username,
+      usernameKey(username),
+      hash,
+      user.scope,
+      JSON.stringify(user.rooms),
+      now,
+      user.email ?? null,
+      user.email === undefined ? null : emailKey(user.email),
+    )
     .run()
-  if (result.meta.changes === 0) throw new AppError('conflict', 'username taken')
+  if (result.meta.changes === 0) throw new AppError('conflict', 'username or email taken')
   return { sub }
 }
 
@@ -99,8 +128,13 @@ export async function replacePasswordHash(
  * The rooms claim of a user, parsed defensively: a corrupt row yields no rooms.
  */
 export function roomsOf(user: UserRow): string[] {
+  return parseRooms(user.rooms)
+}
+
+/** A stored JSON array of room patterns, parsed defensively: anything else yields no rooms. */
+export function parseRooms(json: string): string[] {
   try {
-    const rooms: unknown = JSON.parse(user.rooms)
+    const rooms: unknown = JSON.parse(json)
     return Array.isArray(rooms) ? rooms.filter((r): r is string => typeof r === 'string') : []
   } catch {
     return []

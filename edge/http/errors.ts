@@ -20,13 +20,16 @@ const STATUS: Record<EdgeErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 415 | 42
   rate_limited: 429,
   server_error: 500,
   unavailable: 503,
+  weak_password: 400,
+  signup_closed: 403,
 }
 
 /**
  * The wire text for each code. Internal messages name the failed check for
  * logs; clients get these, so no response says *which* credential check
  * failed. `invalid_request` is the exception: its message names the field and
- * rule (never the value), which a client needs to fix its request.
+ * rule (never the value), which a client needs to fix its request, and so
+ * does `weak_password`'s, which names the password rule that failed.
  */
 const DESCRIPTION: Record<EdgeErrorCode, string> = {
   invalid_request: 'the request is malformed',
@@ -44,6 +47,8 @@ const DESCRIPTION: Record<EdgeErrorCode, string> = {
   rate_limited: 'too many attempts; retry later',
   server_error: 'internal error',
   unavailable: 'the service is not available',
+  weak_password: 'the password is too weak',
+  signup_closed: 'sign-up is closed, or the invite is not valid',
 }
 
 /** The realm of the token endpoint's Basic challenge (RFC 7617). */
@@ -87,7 +92,8 @@ export function handleError(err: Error, c: Context) {
     if (err.retryAfterSeconds !== undefined)
       c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))))
     log('warn', 'request refused', { code: err.code, reason: err.message })
-    return errorResponse(c, err.code, err.code === 'invalid_request' ? err.message : undefined)
+    const named = err.code === 'invalid_request' || err.code === 'weak_password'
+    return errorResponse(c, err.code, named ? err.message : undefined)
   }
   if (err instanceof ConfigError) {
     log('error', 'configuration invalid', { reason: err.message })

@@ -39,6 +39,14 @@ const WORKER_VARS = [
   'SIGNING_ALG',
   'AUDIENCE',
   'SESSION_TTL',
+  'MAX_SESSIONS_PER_USER',
+  'SIGNUP',
+  'SIGNUP_SCOPE',
+  'SIGNUP_ROOMS',
+  'EMAIL_VERIFICATION',
+  'MAILER',
+  'MAILER_WEBHOOK_URL',
+  'OUTBOX_VIEW',
 ]
 const CRON_INTERVAL_MS = 5 * 60 * 1000
 
@@ -59,6 +67,12 @@ vars.REALTIME_URLS =
   process.env.REALTIME_URLS ?? realtimePorts.map((p) => `http://127.0.0.1:${p}`).join(',')
 // Where the demo page connects (/demo/config): the first local node, not wrangler.toml's 3000.
 vars.REALTIME_PUBLIC_URL = process.env.REALTIME_PUBLIC_URL ?? ports.realtimeUrl
+
+// Local defaults of docs/protocol.md §13: anyone may sign up, mail stays in the outbox, and the
+// demo page may show the outbox (OUTBOX_VIEW is refused unless ISSUER is a loopback address).
+vars.SIGNUP ??= 'open'
+vars.MAILER ??= 'outbox'
+if (vars.MAILER === 'outbox') vars.OUTBOX_VIEW ??= 'open'
 
 // Local only: a demo service client with a stable, documented secret.
 const demoServiceSecret = process.env.DEMO_SERVICE_SECRET || DEMO_SERVICE_CLIENT.defaultSecret

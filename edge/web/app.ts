@@ -15,9 +15,13 @@ import {
   type ConnectionState,
   type PresenceViewMember,
 } from '../../shared/client/index.ts'
+import { initAccountPanels } from './accounts.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
-const config = (await (await fetch('/demo/config')).json()) as { realtimeUrl: string }
+const config = (await (await fetch('/demo/config')).json()) as {
+  realtimeUrl: string
+  outboxView?: boolean
+}
 
 const auth = new EdgeAuth({ edgeUrl: location.origin, refreshStorage: 'cookie' })
 const SESSION_HINT = 'edgegate.session'
@@ -278,9 +282,19 @@ async function start() {
     if (client) show($('send-error'), describe(err))
     return
   }
+  void accounts.refreshSessions()
   const first = auth.current()?.rooms.find((p) => !p.endsWith('*'))
   if (first) await joinRoom(first)
 }
+
+const accounts = initAccountPanels({
+  auth,
+  outboxView: config.outboxView === true,
+  onSignedIn: async () => {
+    localStorage.setItem(SESSION_HINT, '1')
+    await start()
+  },
+})
 
 $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault()

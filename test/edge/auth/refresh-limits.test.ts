@@ -2,9 +2,12 @@ import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { TokenResponse } from '../../../shared/claims.ts'
+import { createSession, revokeSession, rotateRefreshToken } from '../../../edge/auth/sessions.ts'
 import { loginThrottle } from '../../../edge/auth/throttle.ts'
+import { findUserBySub } from '../../../edge/auth/users.ts'
 import {
   MAX_SESSIONS_PER_USER,
+  USER_AGENT_MAX_CHARS,
   REFRESH_LIMIT_PER_ADDRESS,
   REFRESH_LIMIT_PER_SESSION,
   REFRESH_THROTTLE_WINDOW_SECONDS,
@@ -21,6 +24,15 @@ import {
 } from '../support.ts'
 
 const WINDOW = REFRESH_THROTTLE_WINDOW_SECONDS
+/** A fixed clock for the session-cap units. */
+const T0 = 1_763_800_000
+
+async function userRow() {
+  const { sub } = await createUser()
+  const row = await findUserBySub(env.DB, sub)
+  if (!row) throw new Error('test user not found')
+  return row
+}
 
 /** Drive the worker's clock (its `now` is read from `Date.now()` once per request). */
 function setClock(ms: number) {
@@ -135,48 +147,93 @@ describe('POST /auth/refresh: per-address limit', () => {
 
 describe('login: live sessions per user', () => {
   it(
-    'revokes the oldest session past the cap, records its event, and leaves the others live',
-    { timeout: 180_000 },
-    async () => {
-      const user = await createUser()
-      const sessions: TokenResponse[] = []
-      for (let i = 0; i < MAX_SESSIONS_PER_USER; i++) sessions.push(await loginOk(user))
-      const before = (await feed(0)).next
-      const newest = await loginOk(user)
-      const oldest = sidOf(sessions[0]!)
-
-      const { events } = await feed(before)
-      expect(events.filter((e) => e.kind === 'session')).toEqual([
-        expect.objectContaining({ kind: 'session', id: oldest }),
-      ])
-      const why = await env.DB.prepare(
-        'SELECT sid, revoked_why FROM sessions WHERE sub = ? AND revoked_at IS NOT NULL',
-      )
-        .bind(user.sub)
-        .all<{ sid: string; revoked_why: string }>()
-      expect(why.results).toEqual([{ sid: oldest, revoked_why: 'session_cap' }])
-      await expectError(await refresh(sessions[0]!.refresh_token), 401, 'invalid_grant')
-      for (const live of [...sessions.slice(1), newest])
-        expect((await refresh(live.refresh_token)).status).toBe(200)
-    },
-  )
-
-  it(
-    'counts only live sessions: logged-out and expired ones do not use up the cap',
+    "keeps a user's first session through an 11th login (docs/protocol.md §3 v1.2: the cap is 100)",
     { timeout: 180_000 },
     async () => {
       const user = await createUser()
       const first = await loginOk(user)
-      await env.DB.prepare('UPDATE sessions SET expires_at = 1 WHERE sub = ?').bind(user.sub).run()
-      const live: TokenResponse[] = []
-      for (let i = 0; i < MAX_SESSIONS_PER_USER; i++) live.push(await loginOk(user))
-      const revoked = await env.DB.prepare(
+      for (let i = 0; i < 10; i++) await loginOk(user)
+      expect(MAX_SESSIONS_PER_USER).toBe(100)
+      const capped = await env.DB.prepare(
         `SELECT COUNT(*) AS n FROM sessions WHERE sub = ? AND revoked_why = 'session_cap'`,
       )
         .bind(user.sub)
         .first<{ n: number }>()
-      expect(revoked!.n).toBe(0)
-      expect(sidOf(first)).not.toBe(sidOf(live[0]!))
+      expect(capped?.n).toBe(0)
+      expect((await refresh(first.refresh_token)).status).toBe(200)
     },
   )
+
+  it('revokes the least recently used session past the cap, records its event, and leaves the others live', async () => {
+    const user = await userRow()
+    const opts = { sessionTtlSeconds: 3600, maxSessions: 3, accessTokenTtlSeconds: 300 }
+    const rotate = { accessTokenTtlSeconds: 300, limitPerSession: 1000 }
+    const a = await createSession(env.DB, user, T0, opts)
+    const b = await createSession(env.DB, user, T0 + 1, opts)
+    const c = await createSession(env.DB, user, T0 + 2, opts)
+    // a is the oldest but was refreshed last: b is now the least recently used.
+    const aNext = await rotateRefreshToken(env.DB, a.refreshToken, T0 + 3, rotate)
+    const d = await createSession(env.DB, user, T0 + 4, opts)
+
+    const { results: events } = await env.DB.prepare(
+      `SELECT kind, id FROM revocations WHERE id IN (?, ?, ?, ?)`,
+    )
+      .bind(a.sid, b.sid, c.sid, d.sid)
+      .all()
+    expect(events).toEqual([{ kind: 'session', id: b.sid }])
+    const why = await env.DB.prepare(
+      'SELECT sid, revoked_why FROM sessions WHERE sub = ? AND revoked_at IS NOT NULL',
+    )
+      .bind(user.sub)
+      .all<{ sid: string; revoked_why: string }>()
+    expect(why.results).toEqual([{ sid: b.sid, revoked_why: 'session_cap' }])
+    await expect(rotateRefreshToken(env.DB, b.refreshToken, T0 + 5, rotate)).rejects.toMatchObject({
+      code: 'invalid_grant',
+    })
+    for (const live of [aNext, c, d])
+      await expect(
+        rotateRefreshToken(env.DB, live.refreshToken, T0 + 5, rotate),
+      ).resolves.toBeDefined()
+  })
+
+  it('counts only live sessions: logged-out and expired ones do not use up the cap', async () => {
+    const user = await userRow()
+    const opts = { sessionTtlSeconds: 3600, maxSessions: 2, accessTokenTtlSeconds: 300 }
+    const expired = await createSession(env.DB, user, T0 - 7200, opts)
+    const out = await createSession(env.DB, user, T0, opts)
+    await revokeSession(env.DB, out.sid, T0, 'logout', 300)
+    await createSession(env.DB, user, T0 + 1, opts)
+    await createSession(env.DB, user, T0 + 2, opts)
+    const capped = await env.DB.prepare(
+      `SELECT COUNT(*) AS n FROM sessions WHERE sub = ? AND revoked_why = 'session_cap'`,
+    )
+      .bind(user.sub)
+      .first<{ n: number }>()
+    expect(capped?.n).toBe(0)
+    expect(expired.sid).not.toBe(out.sid)
+  })
+
+  it('keeps method, creation, last use and user agent on the row; a refresh moves last use', async () => {
+    const user = await userRow()
+    const opts = { sessionTtlSeconds: 3600, maxSessions: 5, accessTokenTtlSeconds: 300 }
+    const grant = await createSession(env.DB, user, T0, {
+      ...opts,
+      userAgent: 'x'.repeat(USER_AGENT_MAX_CHARS + 50),
+    })
+    await rotateRefreshToken(env.DB, grant.refreshToken, T0 + 9, {
+      accessTokenTtlSeconds: 300,
+      limitPerSession: 1000,
+    })
+    const row = await env.DB.prepare(
+      'SELECT method, created_at, last_used_at, user_agent FROM sessions WHERE sid = ?',
+    )
+      .bind(grant.sid)
+      .first<{ method: string; created_at: number; last_used_at: number; user_agent: string }>()
+    expect(row).toEqual({
+      method: 'password',
+      created_at: T0,
+      last_used_at: T0 + 9,
+      user_agent: 'x'.repeat(USER_AGENT_MAX_CHARS),
+    })
+  })
 })
