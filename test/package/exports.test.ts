@@ -39,6 +39,7 @@ describe('package exports', () => {
       EnvelopeSchema: 'object',
       createEnvelope: 'function',
       createPublisher: 'function',
+      verifyWebhook: 'function',
       createRealtimeServer: 'function',
       defineEvent: 'function',
       chatEvents: 'object',
