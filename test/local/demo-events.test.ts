@@ -2,15 +2,9 @@
  * `npm start`'s lifecycle-events receiver: real signed deliveries from the
  * deliverer reach its live stream; a forged one is refused and never shown.
  */
-import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startDemoEvents, type DemoEvents } from '../../edge/local/demo-events.ts'
-import { createMemoryLog } from '../../realtime/lifecycle/memory-log.ts'
-import { createLifecycleMetrics } from '../../realtime/lifecycle/metrics.ts'
-import { createDeliverer } from '../../realtime/lifecycle/webhooks/deliverer.ts'
-import { endpointId } from '../../realtime/lifecycle/webhooks/endpoints.ts'
-import { memorySource } from '../../realtime/lifecycle/webhooks/memory-source.ts'
-import { silentLogger } from '../../realtime/log.ts'
+import { memoryDeliverer } from '../realtime/lifecycle/receiver.ts'
 import { until } from '../realtime/waits.ts'
 
 const closers: (() => Promise<void>)[] = []
@@ -47,18 +41,7 @@ describe('the demo events receiver', () => {
     closers.push(async () => abort.abort())
     void follow(demo.pageUrl + 'events', seen, abort.signal)
 
-    const log = createMemoryLog()
-    const deliverer = createDeliverer({
-      endpoints: [{ id: endpointId(demo.hookUrl), url: demo.hookUrl, secret: demo.secret }],
-      source: (e) => memorySource(log, e, silentLogger),
-      metrics: createLifecycleMetrics(new Registry(), {
-        counts: async () => ({}),
-        queued: () => new Map(),
-        oldest: async () => new Map(),
-      }),
-      logger: silentLogger,
-      pollMs: 20,
-    })
+    const { log, deliverer } = memoryDeliverer(demo.hookUrl, demo.secret)
     closers.push(() => deliverer.close())
     log.transition('user.offline', 'bob')
     await until(() => seen.length === 1, { what: 'the event streamed' })

@@ -7,17 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createMemoryLog } from '../../../realtime/lifecycle/memory-log.ts'
-import { createLifecycleMetrics } from '../../../realtime/lifecycle/metrics.ts'
-import { createDeliverer } from '../../../realtime/lifecycle/webhooks/deliverer.ts'
-import { endpointId } from '../../../realtime/lifecycle/webhooks/endpoints.ts'
-import { memorySource } from '../../../realtime/lifecycle/webhooks/memory-source.ts'
-import { silentLogger } from '../../../realtime/log.ts'
 import { importWebhookKey, secretKey, signWebhook } from '../../../shared/webhooks/signature.ts'
 import { until } from '../waits.ts'
-import { newSecret } from './receiver.ts'
+import { memoryDeliverer, newSecret } from './receiver.ts'
 
 const SCRIPT = fileURLToPath(new URL('../fixtures/webhook_receiver.py', import.meta.url))
 const children: ChildProcess[] = []
@@ -59,18 +52,7 @@ describe('the Python receiver of docs/webhooks.md', () => {
   it('accepts real signed deliveries, handles a repeated id once, and refuses tampering', async () => {
     const secret = newSecret()
     const receiver = await python(secret)
-    const log = createMemoryLog()
-    const deliverer = createDeliverer({
-      endpoints: [{ id: endpointId(receiver.url), url: receiver.url, secret }],
-      source: (e) => memorySource(log, e, silentLogger),
-      metrics: createLifecycleMetrics(new Registry(), {
-        counts: async () => ({}),
-        queued: () => new Map(),
-        oldest: async () => new Map(),
-      }),
-      logger: silentLogger,
-      pollMs: 20,
-    })
+    const { log, deliverer } = memoryDeliverer(receiver.url, secret)
     closers.push(() => deliverer.close())
     log.transition('user.online', 'bob')
     log.transition('user.offline', 'bob')

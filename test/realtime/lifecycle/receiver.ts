@@ -1,11 +1,21 @@
 /**
- * A webhook receiver on loopback for lifecycle tests: it records every
+ * Support for lifecycle tests. A webhook receiver on loopback: it records every
  * delivery (headers, body, arrival time, whether the signature verifies)
  * and answers as the test scripts it: a status, or `hang` (never answers).
  */
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Registry } from 'prom-client'
+import { createMemoryLog } from '../../../realtime/lifecycle/memory-log.ts'
+import {
+  createLifecycleMetrics,
+  type LifecycleMetrics,
+} from '../../../realtime/lifecycle/metrics.ts'
+import { createDeliverer, type Deliverer } from '../../../realtime/lifecycle/webhooks/deliverer.ts'
+import { endpointId, type WebhookEndpoint } from '../../../realtime/lifecycle/webhooks/endpoints.ts'
+import { memorySource } from '../../../realtime/lifecycle/webhooks/memory-source.ts'
+import { silentLogger } from '../../../realtime/log.ts'
 import { verifyWebhook } from '../../../shared/webhooks/verify.ts'
 
 /** One request as received. */
@@ -93,4 +103,38 @@ export async function startReceiver(
   await once(server, 'listening')
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
   return receiver
+}
+
+/** Lifecycle metrics on a registry of their own, with nothing read at scrape. */
+export function testMetrics(): LifecycleMetrics {
+  return createLifecycleMetrics(new Registry(), {
+    counts: async () => ({}),
+    queued: () => new Map(),
+    oldest: async () => new Map(),
+  })
+}
+
+/**
+ * A memory log and a deliverer of it to one endpoint (polling every 20 ms):
+ * a single node's push path, for receivers under test.
+ *
+ * @param url - the endpoint
+ * @param secret - its `whsec_` secret
+ * @param extra - more of the endpoint (`types`)
+ */
+export function memoryDeliverer(
+  url: string,
+  secret: string,
+  extra: Partial<WebhookEndpoint> = {},
+): { log: ReturnType<typeof createMemoryLog>; deliverer: Deliverer; endpoint: WebhookEndpoint } {
+  const log = createMemoryLog()
+  const endpoint = { id: endpointId(url), url, secret, ...extra }
+  const deliverer = createDeliverer({
+    endpoints: [endpoint],
+    source: (e) => memorySource(log, e, silentLogger),
+    metrics: testMetrics(),
+    logger: silentLogger,
+    pollMs: 20,
+  })
+  return { log, deliverer, endpoint }
 }

@@ -6,13 +6,9 @@
  * Redis consumer group.
  */
 import { randomUUID } from 'node:crypto'
-import { Registry } from 'prom-client'
 import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import {
-  createLifecycleMetrics,
-  type LifecycleMetrics,
-} from '../../../../realtime/lifecycle/metrics.ts'
+import type { LifecycleMetrics } from '../../../../realtime/lifecycle/metrics.ts'
 import { createMemoryLog } from '../../../../realtime/lifecycle/memory-log.ts'
 import { createRedisLog } from '../../../../realtime/lifecycle/redis-log.ts'
 import {
@@ -29,7 +25,7 @@ import { redisSource } from '../../../../realtime/lifecycle/webhooks/redis-sourc
 import { silentLogger, type Logger } from '../../../../realtime/log.ts'
 import { cleanup as stopRedis, startRedis, type TestRedis } from '../../../cluster/support.ts'
 import { until } from '../../waits.ts'
-import { startReceiver, type Receiver } from '../receiver.ts'
+import { memoryDeliverer, startReceiver, testMetrics, type Receiver } from '../receiver.ts'
 
 let redis: TestRedis
 let client: ReturnType<typeof createClient>
@@ -58,16 +54,7 @@ async function receiver(answer?: Parameters<typeof startReceiver>[0]) {
   closers.push(() => r.close())
   return r
 }
-function metrics(registry = new Registry()): LifecycleMetrics & { registry: Registry } {
-  return {
-    registry,
-    ...createLifecycleMetrics(registry, {
-      counts: async () => ({}),
-      queued: () => new Map(),
-      oldest: async () => new Map(),
-    }),
-  }
-}
+const metrics = testMetrics
 async function count(m: LifecycleMetrics, labels: Record<string, string>): Promise<number> {
   const { values } = await m.deliveries.get()
   return values
@@ -232,13 +219,12 @@ describe('webhook delivery', () => {
 
   it('filters by type per endpoint', async () => {
     const online = await receiver()
-    const log = createMemoryLog()
-    const d = createDeliverer({
-      endpoints: [endpointOf(online, { types: ['user.online'] })],
-      source: (e) => memorySource(log, e, silentLogger),
-      metrics: metrics(),
-      logger: silentLogger,
-      pollMs: 20,
+    const {
+      log,
+      deliverer: d,
+      endpoint,
+    } = memoryDeliverer(online.url, online.secret, {
+      types: ['user.online'],
     })
     closers.push(() => d.close())
     log.transition('room.occupied', 'lobby')
@@ -246,7 +232,7 @@ describe('webhook delivery', () => {
     log.transition('user.offline', 'u1')
     log.transition('user.online', 'u2')
     await until(() => online.deliveries.length === 2)
-    await until(() => d.queued().get(endpointOf(online).id) === 0)
+    await until(() => d.queued().get(endpoint.id) === 0)
     expect(online.deliveries.map((x) => x.event.data.sub)).toEqual(['u1', 'u2'])
   })
 })
