@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Registry } from 'prom-client'
+import { parseHttpUrl } from '../../shared/url.ts'
+import { isSenderSecret } from '../../shared/webhooks/signature.ts'
 import type { Logger } from '../log.ts'
 import type { RedisClient } from '../presence/redis-eval.ts'
 import type { Revocation } from '../revocations/apply.ts'
@@ -9,7 +11,7 @@ import { pullEvents } from './pull.ts'
 import { createRedisLog } from './redis-log.ts'
 import type { EventLog, EventPage, OnTransition } from './types.ts'
 import { createDeliverer, type Deliverer, type DelivererOptions } from './webhooks/deliverer.ts'
-import type { WebhookEndpoint } from './webhooks/endpoints.ts'
+import { endpointId, type WebhookEndpoint } from './webhooks/endpoints.ts'
 import { memorySource } from './webhooks/memory-source.ts'
 import { redisSource } from './webhooks/redis-source.ts'
 
@@ -17,8 +19,8 @@ import { redisSource } from './webhooks/redis-source.ts'
 export interface LifecycleSettings {
   /** `EVENTS_RETENTION`, seconds. @default DEFAULT_EVENTS_RETENTION_SECONDS (7 days) */
   retentionSeconds?: number
-  /** `WEBHOOKS`. @default [] */
-  webhooks?: readonly WebhookEndpoint[]
+  /** `WEBHOOKS`: `{ url, secret, types? }` each (`parseWebhooks` checks the variable). @default [] */
+  webhooks?: readonly Omit<WebhookEndpoint, 'id'>[]
   /** Tuning of the deliverer (timeouts, bounds, schedule, clock); tests shorten them. */
   delivery?: Pick<
     DelivererOptions,
@@ -68,7 +70,14 @@ export function createLifecycle(
   const retention = settings.retentionSeconds !== undefined && {
     retentionSeconds: settings.retentionSeconds,
   }
-  const endpoints = settings.webhooks ?? []
+  const endpoints = (settings.webhooks ?? []).map((e): WebhookEndpoint => {
+    // A library caller's misuse; WEBHOOKS itself is checked by parseWebhooks with one line per problem.
+    if (!parseHttpUrl(e.url)) throw new TypeError('createLifecycle: a webhook url is not http(s)')
+    if (!isSenderSecret(e.secret)) {
+      throw new TypeError('createLifecycle: a webhook secret is not whsec_ + base64 of ≥ 24 bytes')
+    }
+    return { ...e, id: endpointId(e.url) }
+  })
   const memory = redis ? undefined : createMemoryLog({ ...retention, now })
   const clustered = redis
     ? createRedisLog({
