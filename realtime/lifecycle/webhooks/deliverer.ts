@@ -81,6 +81,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const concurrency = options.concurrency ?? WEBHOOK_CONCURRENCY
   const claimEvery = options.claimIntervalMs ?? WEBHOOK_CLAIM_INTERVAL_MS
   const closing = new AbortController()
+  /** Requests in flight, aborted by close(). */
+  const inFlight = new Set<AbortController>()
   const { metrics, logger } = options
   const queues = options.endpoints.map((endpoint) => endpointQueue(endpoint))
 
@@ -145,6 +147,15 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     }
     const post = async (h: Held): Promise<string> => {
       const timestamp = Math.floor(now() / 1000)
+      // One controller per request, aborted by its timer or by close(): cheaper than
+      // AbortSignal.any over a signal that lives as long as the node.
+      const abort = new AbortController()
+      let timedOut = false
+      const timer = setTimeout(() => {
+        timedOut = true
+        abort.abort()
+      }, timeoutMs)
+      inFlight.add(abort)
       try {
         const signature = await signWebhook(await key, h.event.id, timestamp, h.body)
         const res = await send(endpoint.url, {
@@ -157,14 +168,17 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
           },
           body: h.body,
           redirect: 'manual',
-          signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), closing.signal]),
+          signal: abort.signal,
         })
         // The answer's body is not ours to hold.
         await res.body?.cancel().catch(() => undefined)
         if (res.status >= 200 && res.status < 300) return 'ok'
         return res.status === 410 ? 'gone' : 'http_error'
-      } catch (err) {
-        return (err as Error).name === 'TimeoutError' ? 'timeout' : 'network'
+      } catch {
+        return timedOut ? 'timeout' : 'network'
+      } finally {
+        clearTimeout(timer)
+        inFlight.delete(abort)
       }
     }
     const round = async () => {
@@ -233,6 +247,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     async close() {
       clearInterval(timer)
       closing.abort()
+      for (const request of inFlight) request.abort()
       await Promise.all(queues.map((q) => q.idle()))
     },
   }

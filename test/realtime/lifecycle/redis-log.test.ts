@@ -155,13 +155,12 @@ describe('the Redis event log', () => {
     await l.revoked({ kind: 'session', id: 'old', at: 1, until: 2 })
     const old = (await l.read(undefined, 10)).next
     await l.revoked({ kind: 'session', id: 'old2', at: 1, until: 2 })
-    // Eight days on, by the log's clock, with one new event: the old ones are gone.
-    clock += 8 * 86_400_000
-    const fresh = createRedisLog({ client, prefix, logger: silentLogger })
-    opened.push(fresh)
-    await fresh.revoked({ kind: 'session', id: 'new', at: 1, until: 2 })
-    // Retention is relative to the log's clock: move it to just before the new event.
-    const newTs = (await fresh.read(old, 10)).events.at(-1)!.ts
+    const oldTs = (await l.read(old, 10)).events.at(-1)!.ts
+    // The next event must fall in a later millisecond of Redis's clock than the old ones.
+    while (Date.now() <= oldTs + 1) await new Promise((r) => setTimeout(r, 1))
+    await l.revoked({ kind: 'session', id: 'new', at: 1, until: 2 })
+    const newTs = (await l.read(old, 10)).events.at(-1)!.ts
+    // Seven days after the new event, by the log's clock: the old ones are past retention.
     clock = newTs + 7 * 86_400_000
     const page = await l.read(old, 10)
     expect(page.gap).toBe(true)

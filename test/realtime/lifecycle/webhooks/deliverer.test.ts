@@ -113,7 +113,7 @@ describe('webhook delivery', () => {
     const r = await receiver((n) => (n < 3 ? 500 : 200))
     const node = clustered(prefix())
     const m = metrics()
-    const d = node.deliverer([endpointOf(r)], { metrics: m, schedule: { firstRetryMs: 300 } })
+    const d = node.deliverer([endpointOf(r)], { metrics: m, schedule: { firstRetryMs: 500 } })
     await until(() => d.queued().size === 1)
     await node.record()
     await until(() => r.deliveries.length >= 4, { timeoutMs: 30_000, what: 'four deliveries' })
@@ -126,7 +126,7 @@ describe('webhook delivery', () => {
       id: [...ids][0],
     })
     const gaps = r.deliveries.slice(1).map((x, i) => x.at - r.deliveries[i]!.at)
-    expect(gaps[0]).toBeGreaterThanOrEqual(300)
+    expect(gaps[0]).toBeGreaterThanOrEqual(500)
     expect(gaps[1]).toBeGreaterThan(gaps[0]!)
     expect(gaps[2]).toBeGreaterThan(gaps[1]!)
     expect(await count(m, { outcome: 'http_error' })).toBe(3)
