@@ -11,6 +11,7 @@ import type { LifecycleMetrics } from '../metrics.ts'
 import type { LifecycleEvent } from '../types.ts'
 import type { WebhookEndpoint } from './endpoints.ts'
 import { retryDelayMs, withinRetryWindow, type RetrySchedule } from './schedule.ts'
+import { postWebhook, postWithFetch } from './post.ts'
 import type { DeliverySource } from './source.ts'
 
 /** Options of {@link createDeliverer}. */
@@ -22,6 +23,7 @@ export interface DelivererOptions {
   logger: Logger
   /** ms clock of the retry schedule. @default Date.now */
   now?: () => number
+  /** Send deliveries with this `fetch` instead of node:http(s). */
   fetch?: typeof fetch
   /** @default WEBHOOK_TIMEOUT_MS (10 s) */
   timeoutMs?: number
@@ -75,7 +77,7 @@ interface Held {
  */
 export function createDeliverer(options: DelivererOptions): Deliverer {
   const now = options.now ?? Date.now
-  const send = options.fetch ?? fetch
+  const send = options.fetch ? postWithFetch(options.fetch) : postWebhook
   const timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS
   const queueMax = options.queueMax ?? WEBHOOK_QUEUE_MAX_EVENTS
   const concurrency = options.concurrency ?? WEBHOOK_CONCURRENCY
@@ -158,8 +160,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       inFlight.add(abort)
       try {
         const signature = await signWebhook(await key, h.event.id, timestamp, h.body)
-        const res = await send(endpoint.url, {
-          method: 'POST',
+        const status = await send({
+          url: endpoint.url,
           headers: {
             'content-type': 'application/json',
             'webhook-id': h.event.id,
@@ -167,13 +169,10 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
             'webhook-signature': signature,
           },
           body: h.body,
-          redirect: 'manual',
           signal: abort.signal,
         })
-        // The answer's body is not ours to hold.
-        await res.body?.cancel().catch(() => undefined)
-        if (res.status >= 200 && res.status < 300) return 'ok'
-        return res.status === 410 ? 'gone' : 'http_error'
+        if (status >= 200 && status < 300) return 'ok'
+        return status === 410 ? 'gone' : 'http_error'
       } catch {
         return timedOut ? 'timeout' : 'network'
       } finally {

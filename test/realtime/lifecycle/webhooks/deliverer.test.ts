@@ -233,7 +233,45 @@ describe('webhook delivery', () => {
     log.transition('user.online', 'u2')
     await until(() => online.deliveries.length === 2)
     await until(() => d.queued().get(endpoint.id) === 0)
-    expect(online.deliveries.map((x) => x.event.data.sub)).toEqual(['u1', 'u2'])
+    // Concurrent deliveries arrive in any order; receivers order by offset.
+    expect(online.deliveries.map((x) => x.event.data.sub).sort()).toEqual(['u1', 'u2'])
+  })
+})
+
+describe('the request', () => {
+  it('counts a receiver that does not answer within the timeout as a timeout, and retries it', async () => {
+    const r = await receiver((n) => (n === 0 ? 'hang' : 200))
+    const node = clustered(prefix())
+    const m = metrics()
+    const d = node.deliverer([endpointOf(r)], {
+      ...{ metrics: m, timeoutMs: 300, schedule: { firstRetryMs: 50 } },
+    })
+    await until(() => d.queued().size === 1)
+    await node.record()
+    await until(() => r.deliveries.length === 2, { what: 'the retry' })
+    await eventually(async () => (await count(m, { outcome: 'ok' })) === 1)
+    expect(await count(m, { outcome: 'timeout' })).toBe(1)
+    expect(r.deliveries[1]!.id).toBe(r.deliveries[0]!.id)
+  })
+
+  it('sends through an injected fetch when given one, without following redirects', async () => {
+    const r = await receiver((n) => (n === 0 ? 307 : 200))
+    const node = clustered(prefix())
+    const m = metrics()
+    const seen: RequestInit[] = []
+    const d = node.deliverer([endpointOf(r)], {
+      ...{ metrics: m, schedule: { firstRetryMs: 50 } },
+      fetch: (url, init) => {
+        seen.push(init!)
+        return fetch(url, init)
+      },
+    })
+    await until(() => d.queued().size === 1)
+    await node.record()
+    await until(() => r.deliveries.length === 2, { what: 'two attempts' })
+    await eventually(async () => (await count(m, { outcome: 'ok' })) === 1)
+    expect(await count(m, { outcome: 'http_error' })).toBe(1)
+    expect(seen[0]).toMatchObject({ method: 'POST', redirect: 'manual' })
   })
 })
 
