@@ -3,6 +3,7 @@ import type { LogLevel } from './log.ts'
 import { readTrustedIssuers } from './auth/issuers/read-config.ts'
 import { MAX_QUEUED_BYTES_PER_SOCKET } from './engine/slow-consumer.ts'
 import * as C from './constants.ts'
+import { parseWebhooks } from './lifecycle/webhooks/endpoints.ts'
 import { CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, JWKS_PATH } from '../shared/constants.ts'
 import { parseHttpUrl, trimTrailingSlashes } from '../shared/url.ts'
 
@@ -58,6 +59,9 @@ export const VARIABLES: Record<string, string> = {
   MAX_QUEUED_BYTES_PER_SOCKET: String(MAX_QUEUED_BYTES_PER_SOCKET),
   REALTIME_PING_INTERVAL_MS: String(C.PING_INTERVAL_MS),
   REALTIME_PING_TIMEOUT_MS: String(C.PING_TIMEOUT_MS),
+  EVENTS_RETENTION: String(C.DEFAULT_EVENTS_RETENTION_SECONDS),
+  WEBHOOKS: '[] (none)',
+  WEBHOOK_CLAIM_IDLE_MS: String(C.WEBHOOK_CLAIM_IDLE_MS),
 }
 
 /** Variables with bad values: one message per variable. */
@@ -167,6 +171,10 @@ export function readServiceConfig(
     }
   }
 
+  // docs/protocol.md §16: the endpoints lifecycle events are pushed to.
+  const webhooks = parseWebhooks(env.WEBHOOKS || '[]')
+  problems.push(...webhooks.problems)
+
   // docs/protocol.md §12: issuers trusted besides the edge, from JSON.
   const trustedIssuers = readTrustedIssuers(env, issuer, problems)
 
@@ -227,6 +235,18 @@ export function readServiceConfig(
         userStream: {
           maxEntries: int('USER_STREAM_MAX', C.DEFAULT_USER_STREAM_MAX, 1, 10_000),
           ttlSeconds: int('USER_STREAM_TTL', C.DEFAULT_USER_STREAM_TTL_SECONDS, 1, 30 * 86_400),
+        },
+      },
+      lifecycle: {
+        retentionSeconds: int(
+          'EVENTS_RETENTION',
+          C.DEFAULT_EVENTS_RETENTION_SECONDS,
+          60,
+          365 * 86_400,
+        ),
+        webhooks: webhooks.endpoints,
+        delivery: {
+          claimIdleMs: int('WEBHOOK_CLAIM_IDLE_MS', C.WEBHOOK_CLAIM_IDLE_MS, 1000, 3_600_000),
         },
       },
       maxQueuedBytesPerSocket: int(

@@ -235,3 +235,56 @@ export const PING_INTERVAL_MS = 25_000
 
 /** Default Engine.IO ping timeout, ms (`REALTIME_PING_TIMEOUT_MS`; Socket.IO's own default). */
 export const PING_TIMEOUT_MS = 20_000
+
+// Lifecycle events and webhooks (docs/protocol.md §16).
+
+/** Default age limit of the event log, in seconds (docs/protocol.md §16 `EVENTS_RETENTION`: 7 days). */
+export const DEFAULT_EVENTS_RETENTION_SECONDS = 7 * 86_400
+
+/** Most entries the event log keeps, in Redis or in memory (docs/protocol.md §16). */
+export const EVENTS_MAX_ENTRIES = 1_000_000
+
+/** Most events one pull answers (docs/protocol.md §16 `limit`). */
+export const EVENTS_PAGE_MAX = 1000
+
+/** Events one pull answers when `limit` is absent. */
+export const EVENTS_PAGE_DEFAULT = 100
+
+/** How often a node trims the event log by age, ms. */
+export const EVENTS_TRIM_INTERVAL_MS = 60_000
+
+/** Key suffix of the event log's stream under the presence prefix (its scripts write it atomically). */
+export const EVENTS_STREAM_SUFFIX = 'events'
+
+/** Most events a single node (no Redis) keeps in memory; the oldest go first. */
+export const EVENTS_MEMORY_MAX_ENTRIES = 100_000
+
+/** Longest wait for a webhook's answer, ms (docs/protocol.md §16: 10 s). */
+export const WEBHOOK_TIMEOUT_MS = 10_000
+
+/** Delay before the first retry of a failed delivery, ms (§16: within 10 s; jitter adds up to half of it). */
+export const WEBHOOK_FIRST_RETRY_MS = 5_000
+
+/** Longest delay between two retries, ms (§16: capped at 1 hour). */
+export const WEBHOOK_MAX_RETRY_MS = 3_600_000
+
+/** How long a delivery is retried from its event's time before it is dropped, ms (§16: at least 24 hours; 25 h). */
+export const WEBHOOK_RETRY_WINDOW_MS = 25 * 3_600_000
+
+/** Events one node holds per endpoint (read, not yet acknowledged): the queue a slow endpoint can fill. */
+export const WEBHOOK_QUEUE_MAX_EVENTS = 1000
+
+/** Deliveries in flight at once per endpoint and node. */
+export const WEBHOOK_CONCURRENCY = 8
+
+/** How often a node looks for new events and due retries, ms. */
+export const WEBHOOK_POLL_MS = 200
+
+/** Idle time after which another node claims an event from the node that read it (that node died), ms. */
+export const WEBHOOK_CLAIM_IDLE_MS = 30_000
+
+/** How often a node claims abandoned events and marks the ones it holds as alive, ms. */
+export const WEBHOOK_CLAIM_INTERVAL_MS = 5_000
+
+/** Most endpoints `WEBHOOKS` may list. */
+export const WEBHOOK_MAX_ENDPOINTS = 32

@@ -14,6 +14,7 @@ import type { Metrics } from './metrics.ts'
 import type { Revocation } from './revocations/apply.ts'
 import type { RevocationSet } from './revocations/revocation-set.ts'
 import type { RealtimeIo } from './types.ts'
+import type { LifecycleSettings } from './lifecycle/lifecycle.ts'
 import type { Presence, PresenceSettings } from './presence/presence.ts'
 import type { ServerApiSettings } from './api/server-api.ts'
 
@@ -103,6 +104,8 @@ export interface RealtimeServerOptions {
   issuerRetry?: { minMs: number; maxMs: number }
   /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/constants.ts */
   presence?: PresenceSettings
+  /** Lifecycle events and webhooks: `EVENTS_RETENTION`, `WEBHOOKS` (docs/protocol.md §16). @default 7 days, none */
+  lifecycle?: LifecycleSettings
 }
 
 /** A running (or ready to run) realtime server. */

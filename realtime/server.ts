@@ -3,6 +3,7 @@ import type { Server as HttpServer } from 'node:http'
 import { CLOCK_TOLERANCE_SECONDS } from '../shared/constants.ts'
 import { createPublishStore, createServerApiRoutes } from './api/server-api.ts'
 import { createKeyLoader } from './auth/key-loader.ts'
+import { createLifecycle } from './lifecycle/lifecycle.ts'
 import { normalizeOrigins } from './auth/origin-guard.ts'
 import { serviceChain } from './auth/service-chain.ts'
 import { createVerification } from './auth/verification.ts'
@@ -161,8 +162,13 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     state: { draining: false },
   }
 
-  const presence = presenceForServer(ctx, registry, options.presence)
-  const revoke = createRevocationApplier(ctx)
+  // Lifecycle events (docs/protocol.md §16): presence's transitions and every revocation applied.
+  const lifecycle = createLifecycle(
+    { redis: cluster?.client, now, logger, registry: metrics.registry },
+    options.lifecycle,
+  )
+  const presence = presenceForServer(ctx, registry, options.presence, lifecycle.onTransition)
+  const revoke = createRevocationApplier(ctx, { onApplied: lifecycle.revoked })
   const keys = createKeyLoader(keySet, logger)
   // Every trusted issuer's keys count, as the edge's do (docs/protocol.md §5 /readyz, §12).
   const notReadyReasons = readiness(ctx, keys.loaded, () => trustedIssuers.notReadyReasons())
@@ -177,6 +183,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       registry: metrics.registry,
       clustered: cluster !== undefined,
       presence: createPresenceReads(presence),
+      events: lifecycle.pull,
       ...(options.serverApi && { settings: options.serverApi }),
     }),
   )
@@ -222,7 +229,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     close: createShutdown(ctx, {
       httpServer,
       stop: [keys.stop, revoke.stop, () => feed?.stop(), () => trustedIssuers.close()],
-      finish: [presence.close],
+      finish: [presence.close, lifecycle.close],
       ...(compat && { drainPending: () => compat.drain() }),
     }),
   }

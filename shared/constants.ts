@@ -69,7 +69,13 @@ export const SOCKETIO_JWT_COMPAT_TIMEOUT_MS = 5000
 export const SERVICE_AUDIENCE = 'realtime-api'
 
 /** Scopes a service client may hold (docs/protocol.md §8). */
-export const SERVICE_SCOPES = ['publish', 'disconnect', 'presence:read', 'grants'] as const
+export const SERVICE_SCOPES = [
+  'publish',
+  'disconnect',
+  'presence:read',
+  'grants',
+  'events:read',
+] as const
 
 /** A scope a service client may hold. */
 export type ServiceScope = (typeof SERVICE_SCOPES)[number]
@@ -94,3 +100,24 @@ export const ROOM_GRANT_MAX_ROOMS = 20
 
 /** `since` of `rt:sync` meaning the start of what the user's stream still holds (docs/protocol.md §9, v1.2). */
 export const SYNC_FROM_START = '0'
+
+/** How far a webhook's `webhook-timestamp` may be from now, in seconds (docs/protocol.md §16; Standard Webhooks). */
+export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60
+
+/** Prefix of a Standard Webhooks secret: `whsec_` + base64 of the key (docs/protocol.md §16). */
+export const WEBHOOK_SECRET_PREFIX = 'whsec_'
+
+/** Fewest random bytes a webhook secret's key holds (docs/protocol.md §16). */
+export const WEBHOOK_SECRET_MIN_BYTES = 24
+
+/** The lifecycle event types (docs/protocol.md §16). */
+export const LIFECYCLE_EVENT_TYPES = [
+  'user.online',
+  'user.offline',
+  'room.occupied',
+  'room.vacated',
+  'session.revoked',
+] as const
+
+/** A lifecycle event type. */
+export type LifecycleEventType = (typeof LIFECYCLE_EVENT_TYPES)[number]

@@ -25,3 +25,12 @@ export type {
   PublisherErrorCode,
   PublishTo,
 } from './publisher/index.ts'
+export { verifyWebhook, WebhookVerificationError } from './webhooks/index.ts'
+export type {
+  VerifyWebhookOptions,
+  WebhookHeaders,
+  WebhookVerificationErrorCode,
+  LifecycleEvent,
+} from './webhooks/index.ts'
+export { LIFECYCLE_EVENT_TYPES } from './constants.ts'
+export type { LifecycleEventType } from './constants.ts'

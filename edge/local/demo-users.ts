@@ -56,7 +56,7 @@ function sqlString(value: string): string {
 export const DEMO_SERVICE_CLIENT = {
   clientId: 'demo-service',
   name: 'demo-service',
-  scope: 'publish disconnect presence:read grants',
+  scope: 'publish disconnect presence:read grants events:read',
   /**
    * A fixed local demo secret, so the docs can show it (override with
    * DEMO_SERVICE_SECRET). Real clients get 256 random bits from the admin API.

@@ -7,7 +7,8 @@
  * REALTIME_URLS (where the edge pushes revocations; the local realtime nodes),
  * REALTIME_PUBLIC_URL (the page's realtime URL; the first node), STATE_DIR (.state),
  * ADMIN_TOKEN (dev-admin-token), REVOCATION_FEED_TOKEN (dev-feed-token),
- * DEMO_SERVICE_SECRET (the demo service client's secret), any
+ * DEMO_SERVICE_SECRET (the demo service client's secret), DEMO_EVENTS_PORT (8790:
+ * the local webhook receiver and its live page of lifecycle events), any
  * worker variable (ACCESS_TOKEN_TTL, JWKS_MAX_AGE, ROTATION_PERIOD,
  * SIGNING_ALG, AUDIENCE, SESSION_TTL, SERVICE_TOKEN_TTL) to override wrangler.toml, and any
  * realtime variable (see docs/configuration.md), which the realtime node inherits.
@@ -18,6 +19,7 @@ import {
   demoServiceClientSql,
   demoUsersSql,
 } from './demo-users.ts'
+import { startDemoEvents, type DemoEvents } from './demo-events.ts'
 import { startEdge } from './edge-process.ts'
 import { readLocalPorts, type LocalPorts } from './ports.ts'
 import { startRealtime, type RealtimeProcess } from './realtime-process.ts'
@@ -94,6 +96,16 @@ await edge.runCron()
 const cron = setInterval(() => void edge.runCron().catch(() => undefined), CRON_INTERVAL_MS)
 
 const nodes: RealtimeProcess[] = []
+// Lifecycle events (docs/webhooks.md): a local receiver with a live page, unless WEBHOOKS is set.
+let demoEvents: DemoEvents | undefined
+if (!edgeOnly && !process.env.WEBHOOKS) {
+  demoEvents = await startDemoEvents({
+    port: Number(process.env.DEMO_EVENTS_PORT ?? 8790),
+  }).catch((err: Error) => {
+    console.error(`demo events receiver not started: ${err.message}`)
+    return undefined
+  })
+}
 if (!edgeOnly) {
   try {
     for (const port of realtimePorts) {
@@ -103,6 +115,9 @@ if (!edgeOnly) {
           EDGE_URL: edge.url,
           REVOCATION_FEED_TOKEN: edge.feedToken,
           ALLOWED_ORIGINS: process.env.ALLOWED_ORIGINS ?? edge.url,
+          ...(demoEvents && {
+            WEBHOOKS: JSON.stringify([{ url: demoEvents.hookUrl, secret: demoEvents.secret }]),
+          }),
         }),
       )
     }
@@ -130,7 +145,7 @@ ${DEMO_USERS.map((u) => `    ${u.username.padEnd(6)} ${u.password.padEnd(18)} sc
 
   try:  curl -s ${edge.url}/auth/login -H 'content-type: application/json' \\
           -d '{"username":"alice","password":"alice-password-1"}'
-${realtime ? `        npm run demo:chat    (alice and bob chat in lobby from two Node clients)\n` : ''}${realtime ? `        npm run demo:notify  (another service notifies alice through the server API)\n` : ''}
+${realtime ? `        npm run demo:chat    (alice and bob chat in lobby from two Node clients)\n` : ''}${realtime ? `        npm run demo:notify  (another service notifies alice through the server API)\n` : ''}${demoEvents ? `        open ${demoEvents.pageUrl} beside the demo page: lifecycle events, live (webhooks)\n` : ''}
 Ctrl-C stops everything.
 `)
 
@@ -141,6 +156,7 @@ async function shutdown(signal: string) {
   clearInterval(cron)
   console.log(`\n${signal}: stopping…`)
   await Promise.all(nodes.map((n) => n.stop()))
+  await demoEvents?.close()
   await edge.stop()
   process.exit(0)
 }

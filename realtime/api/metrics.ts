@@ -11,6 +11,8 @@ export interface ApiMetrics {
   disconnects: Counter<'outcome'>
   /** Presence reads (docs/protocol.md §8) by outcome. */
   presenceReads: Counter<'outcome'>
+  /** Event-log pulls (docs/protocol.md §16) by outcome. */
+  eventReads: Counter<'outcome'>
   /** Requests refused as over a client's rate. */
   rateLimited: Counter
 }
@@ -53,6 +55,12 @@ export function createApiMetrics(registry: Registry, held: HeldState): ApiMetric
     repeats: new Counter({
       name: 'realtime_api_publish_repeats_total',
       help: 'Publishes that repeated an id of the idempotency window: answered as before, not delivered',
+      registers: [registry],
+    }),
+    eventReads: new Counter({
+      name: 'realtime_api_event_reads_total',
+      help: 'Server API event-log pulls by outcome: ok or the refusal code',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     presenceReads: new Counter({

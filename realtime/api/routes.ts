@@ -21,6 +21,8 @@ export interface ServerApiOptions {
   disconnect: (body: unknown) => { id: string }
   /** `GET /presence/rooms/:room` and `/presence/users/:sub` (docs/protocol.md §8). */
   presence?: PresenceReads
+  /** `GET /events?after=&limit=` (docs/protocol.md §16): query to the 200 answer. */
+  events?: (query: Record<string, string | undefined>) => Promise<object>
   metrics: ApiMetrics
   logger: Logger
 }
@@ -96,6 +98,11 @@ export function createServerApi(options: ServerApiOptions): Hono {
     const user = (_: ServiceIdentity, _b: unknown, c: Context) => reads.user(c.req.param('sub')!)
     app.get('/presence/rooms/:room', endpoint('presence:read', presenceReads, room, true))
     app.get('/presence/users/:sub', endpoint('presence:read', presenceReads, user, true))
+  }
+  const events = options.events
+  if (events) {
+    const read = (_: ServiceIdentity, _b: unknown, c: Context) => events(c.req.query())
+    app.get('/events', endpoint('events:read', metrics.eventReads, read, true))
   }
   return app
 }

@@ -12,7 +12,7 @@ import { ClientRateLimiter } from './client-rate.ts'
 import { createDisconnect } from './disconnect.ts'
 import { createApiMetrics } from './metrics.ts'
 import { createPublish } from './publish.ts'
-import { createServerApi } from './routes.ts'
+import { createServerApi, type ServerApiOptions } from './routes.ts'
 import { createServiceAuth, type ServiceAuthOptions } from './service-auth.ts'
 
 /** The server API's and the user streams' settings (docs/protocol.md §8, §9). */
@@ -61,6 +61,8 @@ export interface ServerApiDeps extends ServiceAuthOptions {
   settings?: ServerApiSettings
   /** Presence reads (docs/protocol.md §8); without them the two GET routes are absent. */
   presence?: PresenceReads
+  /** `GET /events` (docs/protocol.md §16); without it the route is absent. */
+  events?: ServerApiOptions['events']
 }
 
 /**
@@ -98,6 +100,7 @@ export function createServerApiRoutes(deps: ServerApiDeps): Hono {
       logger: deps.logger,
     }),
     ...(deps.presence && { presence: deps.presence }),
+    ...(deps.events && { events: deps.events }),
     metrics,
     logger: deps.logger,
   })

@@ -1,6 +1,7 @@
 import type { RealtimeContext } from '../context.ts'
 import type { EventDefinition } from '../messages/registry.ts'
 import { PRESENCE_GRACE_MS } from '../constants.ts'
+import type { OnTransition } from '../lifecycle/types.ts'
 import { createPresenceEvent } from './event.ts'
 import { createPresence, type Presence, type PresenceSettings } from './presence.ts'
 import { createRedisStore } from './redis-store.ts'
@@ -13,6 +14,7 @@ import { createRedisStore } from './redis-store.ts'
  * @param ctx - the server's shared parts
  * @param registry - the event registry `rt:presence` is added to
  * @param settings - grace, batching and bounds
+ * @param onTransition - lifecycle transitions of the memory store (docs/protocol.md §16)
  * @example
  * ```ts
  * const presence = presenceForServer(ctx, registry, options.presence)
@@ -22,6 +24,7 @@ export function presenceForServer(
   ctx: Pick<RealtimeContext, 'io' | 'metrics' | 'now' | 'logger' | 'cluster'>,
   registry: Map<string, EventDefinition<any>>,
   settings: PresenceSettings = {},
+  onTransition?: OnTransition,
 ): Presence {
   const { cluster } = ctx
   const presence = createPresence({
@@ -30,6 +33,7 @@ export function presenceForServer(
     now: ctx.now,
     logger: ctx.logger,
     ...settings,
+    ...(onTransition && { onTransition }),
     ...(cluster && {
       store: createRedisStore({
         client: cluster.client,

@@ -1,4 +1,5 @@
 import { ONLINE_ROOM, PRESENCE_BATCH_MS, PRESENCE_MAX_MEMBERS_PER_ROOM } from '../constants.ts'
+import type { OnTransition } from '../lifecycle/types.ts'
 import type { PresenceBatch, PresenceListing, PresenceMember, PresenceStore } from './types.ts'
 
 /** Options of {@link createMemoryStore}. */
@@ -9,6 +10,8 @@ export interface MemoryStoreOptions {
   maxMembersPerRoom?: number
   /** ms clock. @default Date.now */
   now?: () => number
+  /** Told of each lifecycle transition (docs/protocol.md §16): a user's or a room's first member, or last. */
+  onTransition?: OnTransition
 }
 
 /** A pending change: joined (with the name) or left. */
@@ -72,6 +75,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): PresenceSto
         if (r.members.size === 0) rooms.delete(room)
         return false
       }
+      if (room === ONLINE_ROOM) options.onTransition?.('user.online', sub)
+      else if (r.members.size === 0) options.onTransition?.('room.occupied', room)
       r.members.set(sub, { name, connections })
       r.sorted = undefined
       mark(room, sub, { joined: true, name })
@@ -83,6 +88,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): PresenceSto
       r.sorted = undefined
       if (r.members.size === 0) rooms.delete(room)
       mark(room, sub, { joined: false })
+      if (room === ONLINE_ROOM) options.onTransition?.('user.offline', sub)
+      else if (r.members.size === 0) options.onTransition?.('room.vacated', room)
     },
     async list(room, after, limit): Promise<PresenceListing> {
       const r = rooms.get(room)

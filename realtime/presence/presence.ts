@@ -15,6 +15,7 @@ import {
 } from '../constants.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 import { LocalMembers, type LocalEntry } from './local-members.ts'
+import type { OnTransition } from '../lifecycle/types.ts'
 import { createMemoryStore } from './memory-store.ts'
 import { createPresenceMetrics, type PresenceMetrics } from './metrics.ts'
 import type { PresenceBatch, PresenceMember, PresenceStore } from './types.ts'
@@ -27,6 +28,8 @@ export interface StoreContext {
   now: () => number
   metrics: PresenceMetrics
   logger: Logger
+  /** Lifecycle transitions of a store that does not record them itself (memory). */
+  onTransition?: OnTransition
 }
 
 /** Settings of presence, each with the default of realtime/constants.ts. */
@@ -55,6 +58,8 @@ export interface PresenceOptions extends PresenceSettings {
   /** ms clock. @default Date.now */
   now?: () => number
   logger?: Logger
+  /** Lifecycle transitions (docs/protocol.md §16), for the memory store; the Redis store's scripts record them. */
+  onTransition?: OnTransition
 }
 
 /** A page as the wire has it: `{ members, next? }`. */
@@ -129,6 +134,7 @@ export function createPresence(options: PresenceOptions): Presence {
     now,
     metrics,
     logger,
+    ...(options.onTransition && { onTransition: options.onTransition }),
   })
 
   let flushing: Promise<void> | undefined

@@ -1,3 +1,5 @@
+import { RECORD_EVENT_LUA } from '../lifecycle/redis-record.ts'
+
 /**
  * The Lua scripts of the Redis presence store. Each runs atomically, so two
  * nodes never count the same change twice, and each is O(1) in the room's
@@ -12,12 +14,14 @@
  * - `P n:<node>` hash `<len(room)>:<room><sub>` → that node's connections (0: in grace);
  * - `P b:<room>` hash sub → `j<name>` or `l`: the room's pending batch, net;
  * - `P dirty` sorted set room → when its batch is due (ms, Redis clock);
- * - `P nodes` set of node ids; `P hb:<node>` expiring heartbeat.
+ * - `P nodes` set of node ids; `P hb:<node>` expiring heartbeat;
+ * - `P events`: the lifecycle log (docs/protocol.md §16), appended where a
+ *   user's first or last entry, or a room's first or last member, comes or goes.
  *
  * ARGV[1] prefix, ARGV[2] the online pseudo-room (no batches, no cap),
  * ARGV[3] batch ms; the rest per script.
  */
-const PREAMBLE = `
+const PREAMBLE = `${RECORD_EVENT_LUA}
 local P, ONLINE, BATCH = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local function now_ms()
   local t = redis.call('TIME')
@@ -49,6 +53,11 @@ local function drop(room, sub, conns)
     redis.call('HDEL', hk, sub)
     redis.call('ZREM', P .. 'm:' .. room, sub)
     mark(room, sub, 'l')
+    if room == ONLINE then
+      record_event(P, 'user.offline', sub)
+    elseif redis.call('ZCARD', P .. 'm:' .. room) == 0 then
+      record_event(P, 'room.vacated', room)
+    end
     return 1
   end
   redis.call('HSET', hk, sub, (r - 1) .. ':' .. math.max(0, c - conns) .. ':' .. n)
@@ -72,6 +81,11 @@ else
   if room ~= ONLINE and redis.call('ZCARD', P .. 'm:' .. room) >= cap then
     redis.call('HDEL', nk, field)
     return 0
+  end
+  if room == ONLINE then
+    record_event(P, 'user.online', sub)
+  elseif redis.call('EXISTS', P .. 'm:' .. room) == 0 then
+    record_event(P, 'room.occupied', room)
   end
   redis.call('HSET', hk, sub, '1:' .. conns .. ':' .. name)
   redis.call('ZADD', P .. 'm:' .. room, 0, sub)

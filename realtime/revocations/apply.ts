@@ -23,13 +23,20 @@ export interface RevocationApplier {
  * (re)connects to Redis loads what it missed.
  *
  * @param ctx - the server's shared parts
+ * @param options - `onApplied`: told of each event from the edge
  * @example
  * ```ts
  * const revoke = createRevocationApplier(ctx)
  * revoke.fromEdge({ kind: 'session', id: 's-1', at: now, until: now + 900 })
  * ```
  */
-export function createRevocationApplier(ctx: RealtimeContext): RevocationApplier {
+export function createRevocationApplier(
+  ctx: RealtimeContext,
+  options: {
+    /** Each event from the edge, on every node that receives it (the lifecycle log records it once, docs/protocol.md §16). */
+    onApplied?: (event: Revocation) => void
+  } = {},
+): RevocationApplier {
   const { cluster, io, keySet, logger, now, revocations, sessions } = ctx
   /** Record and enforce on this node only. */
   const applyLocal = (event: Revocation): number => {
@@ -57,6 +64,7 @@ export function createRevocationApplier(ctx: RealtimeContext): RevocationApplier
     },
     fromEdge(event) {
       const kicked = applyLocal(event)
+      options.onApplied?.(event)
       if (cluster) {
         io.serverSideEmit(CLUSTER_REVOCATION_EVENT, event)
         cluster

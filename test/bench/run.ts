@@ -10,10 +10,11 @@
  *                                  tiny counts; every section runs, and any that dies fails the
  *                                  run; asserts nothing about speed)
  *
- * Environment: RUNS, BENCH_ONLY=handshakes,messages,fanout,memory,expiry,edge,cluster,presence,api (a subset),
+ * Environment: RUNS, BENCH_ONLY=handshakes,messages,fanout,memory,expiry,edge,cluster,presence,api,lifecycle (a subset),
  * BENCH_CPU_PROF=<variant> (start that server variant with --cpu-prof and
  * summarize its profile), HANDSHAKES_PER_SLICE, MESSAGE_SLICE_MS, FANOUT_SOCKETS, FANOUT_SLICE_MS, MEMORY_SOCKETS,
- * EXPIRY_SOCKETS, EXPIRY_WINDOW_SECONDS, EDGE_SECONDS, PRESENCE_SOCKETS, PRESENCE_RECONNECTS.
+ * EXPIRY_SOCKETS, EXPIRY_WINDOW_SECONDS, EDGE_SECONDS, PRESENCE_SOCKETS, PRESENCE_RECONNECTS,
+ * LIFECYCLE_USERS.
  *
  * The edge and cluster sections run test/bench/edge.ts and test/bench/cluster.ts.
  * Results: test/bench/results/bench.json (bench-smoke.json in smoke mode), with
@@ -33,6 +34,7 @@ import { benchEdge } from './sections/edge.ts'
 import { benchExpiry } from './sections/expiry.ts'
 import { benchFanout } from './sections/fanout.ts'
 import { benchHandshakes } from './sections/handshakes.ts'
+import { benchLifecycle } from './sections/lifecycle.ts'
 import { benchMemory } from './sections/memory.ts'
 import { benchMessages } from './sections/messages.ts'
 import { benchPresence } from './sections/presence.ts'
@@ -47,6 +49,7 @@ const SECTIONS = [
   'cluster',
   'presence',
   'api',
+  'lifecycle',
 ] as const
 const smoke = process.env.BENCH_SMOKE === '1' || process.argv.includes('--smoke')
 const runs = Number(process.env.RUNS ?? (smoke ? 1 : 3))
@@ -88,6 +91,7 @@ const sections: Record<(typeof SECTIONS)[number], () => Promise<SectionResult>> 
   cluster: () => benchCluster(ctx),
   presence: () => benchPresence(ctx),
   api: () => benchServerApi(ctx),
+  lifecycle: () => benchLifecycle(ctx),
 }
 console.log(
   `edgegate bench${smoke ? ' (smoke: tiny counts, figures mean nothing)' : ''}, ${runs} run(s) per figure`,

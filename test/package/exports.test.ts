@@ -42,6 +42,7 @@ describe('package exports', () => {
       EnvelopeSchema: 'object',
       createEnvelope: 'function',
       createPublisher: 'function',
+      verifyWebhook: 'function',
       createRealtimeServer: 'function',
       defineEvent: 'function',
       chatEvents: 'object',

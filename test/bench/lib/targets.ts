@@ -280,5 +280,31 @@ export function buildRows(results: Record<string, SectionResult | undefined>): R
       },
     )
   }
+  const life = results.lifecycle?.figures
+  if (life) {
+    const section = '9 lifecycle events, 3 nodes'
+    rows.push(
+      {
+        section,
+        figure: 'events recorded/s (webhooks on)',
+        value: life['events/s'],
+        unit: '/s',
+        peer: 'webhooks off',
+        peerValue: life['events/s webhooks off'],
+      },
+      { section, figure: 'transition→receiver p50', value: life['delivery p50'], unit: 'ms' },
+      { section, figure: 'transition→receiver p99', value: life['delivery p99'], unit: 'ms' },
+      {
+        section,
+        figure: 'server CPU per connection, webhooks on',
+        value: life['cpu per connection'],
+        unit: 'µs',
+        peer: 'webhooks off',
+        peerValue: life['cpu per connection webhooks off'],
+        ratio: pairedRatio(life['cpu per connection']!, life['cpu per connection webhooks off']!),
+        target: { text: '≤ 1.05×', pass: (m) => m <= 1.05 },
+      },
+    )
+  }
   return rows
 }

@@ -96,6 +96,17 @@ describe('POST /auth/token: success', () => {
     expect((await serviceToken(client, 'grants publish')).scope).toBe('publish grants')
   })
 
+  it('issues events:read (v1.2 §16) to a client that holds it, and not to one that does not', async () => {
+    const reader = await createClient('presence:read events:read')
+    expect((await serviceToken(reader, 'events:read')).scope).toBe('events:read')
+    expect((await serviceToken(reader)).scope).toBe('presence:read events:read')
+    const res = await tokenRequest(
+      { ...GRANT, scope: 'events:read' },
+      { authorization: basic(client.client_id, client.client_secret) },
+    )
+    await expectError(res, 400, 'invalid_scope')
+  })
+
   it('accepts a form client_id equal to the Basic one', async () => {
     const res = await tokenRequest(
       { ...GRANT, client_id: client.client_id },

@@ -1,0 +1,5 @@
+export { verifyWebhook } from './verify.ts'
+export type { VerifyWebhookOptions, WebhookHeaders } from './verify.ts'
+export type { LifecycleEvent } from './event.ts'
+export { WebhookVerificationError } from './errors.ts'
+export type { WebhookVerificationErrorCode } from './errors.ts'
