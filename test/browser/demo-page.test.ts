@@ -287,16 +287,28 @@ describe('the demo page', { timeout: 180_000 }, () => {
   })
 
   it('shows on a first login what was published before it (the page syncs from "0")', async () => {
+    // A user of its own: an earlier test disables carol, and no test here may depend on order.
+    const created = await fetch(`${edge.url}/admin/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${edge.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        username: 'dora',
+        password: 'dora-password-1',
+        scope: 'chat:read',
+        rooms: ['lobby'],
+      }),
+    })
+    expect(created.status).toBe(201)
     const publisher = await demoPublisher()
     await publisher.publish({
-      to: { user: await subOf('carol') },
+      to: { user: await subOf('dora') },
       event: 'notification',
-      data: { text: 'sent before carol logged in' },
+      data: { text: 'sent before dora logged in' },
     })
-    // A fresh context: this browser has never synced for carol, no offset is stored.
-    const carol = await loggedIn('carol')
-    await carol.waitForSelector('#notifications li:has-text("sent before carol logged in")')
-    expect(consoleErrors.get(carol)).toEqual([])
+    // A fresh context: this browser has never synced for dora, no offset is stored.
+    const dora = await loggedIn('dora')
+    await dora.waitForSelector('#notifications li:has-text("sent before dora logged in")')
+    expect(consoleErrors.get(dora)).toEqual([])
   })
 })
 
@@ -328,6 +340,7 @@ async function subOf(username: string): Promise<string> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username, password: `${username}-password-1` }),
   })
+  expect(login.status).toBe(200)
   return decodeJwt(((await login.json()) as { access_token: string }).access_token).sub!
 }
 
