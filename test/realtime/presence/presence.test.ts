@@ -242,12 +242,15 @@ describe('bounds', () => {
   })
 
   it('splits a batch over maxBatchChanges into several messages of the same flush, and counts pending changes', async () => {
-    const { server, user, clock } = await setUp({ maxBatchChanges: 2 })
+    // A batch the wall clock cannot end: a 1 s one flushed by itself while a loaded machine
+    // connected the four users, and the pending count below read 2, not 5.
+    const batchMs = 20 * BATCH_MS
+    const { server, user, clock } = await setUp({ maxBatchChanges: 2, batchMs })
     const bob = await user('u-bob', 'bob')
     const batches = record(bob, 'rt:presence')
     await Promise.all(['a', 'b', 'c', 'd'].map((n) => user(`u-${n}`, n)))
     expect(await metric(server, 'realtime_presence_pending_changes')).toMatch(/ 5$/)
-    clock.advance(BATCH_MS)
+    clock.advance(batchMs)
     await until(() => changes(batches).length === 5, { what: 'five changes' })
     expect(batches.map((b) => b.joined.length + b.left.length)).toEqual([2, 2, 1])
     expect(await metric(server, 'realtime_presence_messages_total')).toMatch(/ 3$/)
