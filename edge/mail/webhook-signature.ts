@@ -1,9 +1,15 @@
 /**
- * Standard Webhooks signing (docs/protocol.md §16): `webhook-signature` is
- * `v1,` + base64 of HMAC-SHA256 over `id.timestamp.body`, keyed with the bytes
- * of the secret (`whsec_` + base64). Kept to this one small module so the
- * verifier of §16 can share it.
+ * Signing of the mail webhook (docs/protocol.md §13 `MAILER=webhook`), the
+ * way §16 signs lifecycle webhooks: the one Standard Webhooks signer in
+ * `shared/webhooks/`, so the edge's mail and realtime's events are signed by
+ * the same code that `verifyWebhook` checks them with.
  */
+import {
+  importWebhookKey,
+  isSenderSecret,
+  secretKey,
+  signWebhook as signature,
+} from '../../shared/webhooks/signature.ts'
 
 /** The three headers of a signed webhook request. */
 export interface WebhookHeaders {
@@ -12,23 +18,16 @@ export interface WebhookHeaders {
   'webhook-signature': string
 }
 
-const PREFIX = 'whsec_'
-
 /**
- * The key bytes of a `whsec_` secret.
+ * The key bytes of a sender's `whsec_` secret.
  *
- * @throws TypeError when the secret is not `whsec_` + base64 of at least 24 bytes
+ * @throws TypeError when the secret is not `whsec_` + base64 of at least 24 bytes (a configuration error)
  */
 export function webhookSecretBytes(secret: string): Uint8Array<ArrayBuffer> {
-  if (!secret.startsWith(PREFIX)) throw new TypeError('webhook secret must start with whsec_')
-  let bytes: Uint8Array<ArrayBuffer>
-  try {
-    bytes = Uint8Array.from(atob(secret.slice(PREFIX.length)), (ch) => ch.charCodeAt(0))
-  } catch {
-    throw new TypeError('webhook secret must be whsec_ + base64')
+  if (!isSenderSecret(secret)) {
+    throw new TypeError('webhook secret must be whsec_ + base64 of at least 24 bytes')
   }
-  if (bytes.length < 24) throw new TypeError('webhook secret must hold at least 24 bytes')
-  return bytes
+  return secretKey(secret)
 }
 
 /**
@@ -49,21 +48,10 @@ export async function signWebhook(
   timestampSeconds: number,
   body: string,
 ): Promise<WebhookHeaders> {
-  const key = await crypto.subtle.importKey(
-    'raw',
-    webhookSecretBytes(secret),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['sign'],
-  )
-  const mac = await crypto.subtle.sign(
-    'HMAC',
-    key,
-    new TextEncoder().encode(`${id}.${timestampSeconds}.${body}`),
-  )
+  const key = await importWebhookKey(webhookSecretBytes(secret))
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestampSeconds),
-    'webhook-signature': `v1,${btoa(String.fromCharCode(...new Uint8Array(mac)))}`,
+    'webhook-signature': await signature(key, id, timestampSeconds, body),
   }
 }
