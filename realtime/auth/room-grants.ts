@@ -4,7 +4,7 @@ import { ROOM_GRANT_TYP } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { KeySet } from '../../shared/jwks/key-set.ts'
 import type { RevocationSet } from '../revocations/revocation-set.ts'
-import type { SocketData } from '../session/socket-auth.ts'
+import type { SocketData } from '../identity.ts'
 import { checkJwtClaims, typIs } from './jwt-claims.ts'
 import { verifySignedJwsNative } from './verify-access-token-native.ts'
 

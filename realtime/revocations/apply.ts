@@ -1,10 +1,7 @@
-import type { RevocationEvent } from '../../shared/claims.ts'
 import type { RealtimeContext } from '../context.ts'
 import { CLUSTER_REVOCATION_EVENT, REVOCATION_PRUNE_INTERVAL_MS } from '../constants.ts'
+import type { Revocation } from '../types.ts'
 import { refetchKeysOnKeyEvent } from './key-events.ts'
-
-/** A revocation as the server applies it. */
-export type Revocation = Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>
 
 /** Revocations as a realtime server applies them. */
 export interface RevocationApplier {

@@ -5,7 +5,7 @@ import { roomAllowed, isServerRoom } from '../../shared/events.ts'
 import type { VerifiedToken } from '../auth/token-verifier.ts'
 import { rtError } from '../errors.ts'
 import { DeadlineWheel } from './deadline-wheel.ts'
-import { writeIdentity } from './socket-auth.ts'
+import { writeIdentity } from '../admission/write-identity.ts'
 import type { RealtimeSocket } from '../types.ts'
 import { NOTICE_SPREAD_SECONDS } from '../constants.ts'
 
