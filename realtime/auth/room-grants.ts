@@ -92,7 +92,7 @@ export class RoomGrants {
     const revoked =
       revocations.checkClient({ clientId: claims.client_id, kid }, seconds) ??
       revocations.check(
-        { sub: claims.sub, sid: claims.sid ?? auth.sid, kid, iat: claims.iat },
+        { auth: { sub: claims.sub, sid: claims.sid ?? auth.sid, kid }, iat: claims.iat },
         seconds,
       )
     if (revoked) throw new AppError('token_revoked', `grant: ${revoked} revoked`)

@@ -239,16 +239,7 @@ function dispatch(
       return undefined
     }
     try {
-      o.verifier.assertNotRevoked(
-        {
-          sub: auth.sub,
-          sid: auth.sid,
-          kid: auth.kid,
-          iat: socket.data.iat,
-          iss: socket.data.issuer,
-        },
-        nowMs / 1000,
-      )
+      o.verifier.assertNotRevoked(socket.data, nowMs / 1000)
     } catch (err) {
       refuseAndClose(p, event, err as AppError<'token_revoked'>, ack, envelope.id)
       return undefined

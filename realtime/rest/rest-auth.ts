@@ -102,7 +102,10 @@ function tokenCheck(options: RestAuthOptions): { check: TokenCheck; feed?: FeedP
   const check = createVerifier({
     ...verifierOptions,
     isRevoked: async (verified) =>
-      revocations.check({ ...verified.claims, kid: verified.kid }, now() / 1000) !== undefined ||
+      revocations.check(
+        { auth: { ...verified.claims, kid: verified.kid }, iat: verified.claims.iat },
+        now() / 1000,
+      ) !== undefined ||
       ((await options.isRevoked?.(verified)) ?? false),
   })
   return { check, feed }
