@@ -3,6 +3,9 @@ import { CLUSTER_REVOCATION_EVENT, REVOCATION_PRUNE_INTERVAL_MS } from '../const
 import type { Revocation } from '../types.ts'
 import { refetchKeysOnKeyEvent } from './key-events.ts'
 
+// Defined with the types every module reads; still importable from here, where it was.
+export type { Revocation }
+
 /** Revocations as a realtime server applies them. */
 export interface RevocationApplier {
   /** An event from the edge (push, pull, or `revoke()`): enforce here, share with the cluster; returns local sockets kicked. */
