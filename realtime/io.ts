@@ -4,6 +4,7 @@ import type { RedisCluster } from './cluster/redis-cluster.ts'
 import { CoalescingWebSocketServer } from './engine/coalescing-ws.ts'
 import { installHeartbeatGuard } from './engine/heartbeat.ts'
 import { guardSlowConsumers } from './engine/slow-consumer.ts'
+import { skipCorsOnUpgrade } from './engine/upgrade-middleware.ts'
 import { frameSizeParser, MAX_FRAME_BYTES } from './messages/frame-size.ts'
 import type { RealtimeIo } from './types.ts'
 
@@ -77,6 +78,8 @@ export function createIo(httpServer: HttpServer, options: IoOptions): RealtimeIo
       },
     }),
   })
+  // CORS is for HTTP (long-polling); an upgrade skips it, as plain Socket.IO's does.
+  skipCorsOnUpgrade(io.engine)
   guardSlowConsumers(io.engine, {
     ...(options.maxQueuedBytesPerSocket !== undefined && {
       maxQueuedBytes: options.maxQueuedBytesPerSocket,

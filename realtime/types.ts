@@ -1,9 +1,27 @@
 import type { Namespace, Server, Socket } from 'socket.io'
 import type { ClientToServerEvents, ServerToClientEvents } from '../shared/events.ts'
-import type { SocketioJwtCompatEvents } from './auth/socketio-jwt-compat.ts'
+import type { RevocationEvent } from '../shared/claims.ts'
 import type { CLUSTER_DISCONNECT_EVENT, CLUSTER_REVOCATION_EVENT } from './constants.ts'
-import type { Revocation } from './revocations/apply.ts'
-import type { SocketData } from './session/socket-auth.ts'
+import type { SocketData } from './identity.ts'
+
+/** A revocation as the server applies it (docs/protocol.md §6). */
+export type Revocation = Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>
+
+/** The `unauthorized` payload: socketio-jwt's error shape, flat and under `data` (its README reads `msg.data.type`). */
+export interface UnauthorizedPayload {
+  message: string
+  code: 'invalid_token'
+  type: 'UnauthorizedError'
+  data: { message: string; code: 'invalid_token'; type: 'UnauthorizedError' }
+}
+
+/** What compat mode sends a socketio-jwt client besides the contract's events. */
+export interface SocketioJwtCompatEvents {
+  /** Authentication failed or timed out; the socket is disconnected next. */
+  unauthorized: (payload: UnauthorizedPayload, ack: () => void) => void
+  /** `authenticate` succeeded; the socket is now like a handshake-authenticated one. */
+  authenticated: () => void
+}
 
 /** Events the realtime nodes of one cluster send each other (`serverSideEmit`). */
 export interface InterServerEvents {

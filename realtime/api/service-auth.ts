@@ -1,10 +1,10 @@
 import type { JWTVerifyGetKey } from 'jose'
 import { AppError } from '../../shared/errors.ts'
-import { extractToken } from '../auth/token-source.ts'
+import { extractToken } from '../admission/token-source.ts'
 import { verifyServiceToken, type ServiceTokenClaims } from '../../shared/verify-service-token.ts'
 import { SERVICE_TOKEN_CACHE_SIZE } from '../constants.ts'
 import type { RevocationSet } from '../revocations/revocation-set.ts'
-import { hasScope } from '../session/socket-auth.ts'
+import { hasScope } from '../identity.ts'
 
 /** The service client behind a server-API request. */
 export interface ServiceIdentity {

@@ -4,7 +4,7 @@ import { ROOM_GRANT_TYP } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { KeySet } from '../../shared/jwks/key-set.ts'
 import type { RevocationSet } from '../revocations/revocation-set.ts'
-import type { SocketData } from '../session/socket-auth.ts'
+import type { SocketData } from '../identity.ts'
 import { checkJwtClaims, typIs } from './jwt-claims.ts'
 import { verifySignedJwsNative } from './verify-access-token-native.ts'
 
@@ -92,7 +92,7 @@ export class RoomGrants {
     const revoked =
       revocations.checkClient({ clientId: claims.client_id, kid }, seconds) ??
       revocations.check(
-        { sub: claims.sub, sid: claims.sid ?? auth.sid, kid, iat: claims.iat },
+        { auth: { sub: claims.sub, sid: claims.sid ?? auth.sid, kid }, iat: claims.iat },
         seconds,
       )
     if (revoked) throw new AppError('token_revoked', `grant: ${revoked} revoked`)

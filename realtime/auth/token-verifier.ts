@@ -2,7 +2,9 @@ import type { AccessClaims } from '../../shared/claims.ts'
 import { CLOCK_TOLERANCE_SECONDS } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
 import { verifyAccessTokenNative } from './verify-access-token-native.ts'
-import type { RevocationSet, RevocationSubject } from '../revocations/revocation-set.ts'
+import type { RevocableIdentity } from '../identity.ts'
+import { assertNotRevoked } from '../revocations/check.ts'
+import type { RevocationSet } from '../revocations/revocation-set.ts'
 import type { KeySet } from '../../shared/jwks/key-set.ts'
 import { peekIssuer, type TrustedIssuers } from './issuers/trusted-issuers.ts'
 
@@ -92,8 +94,11 @@ export class TokenVerifier {
       if (this.cache.size > this.options.cacheSize)
         this.cache.delete(this.cache.keys().next().value!)
     }
-    this.assertNotRevoked(
-      { ...verified.claims, kid: verified.kid, iss: verified.issuer },
+    // The identity this token is about to be given, checked before it is written.
+    const { sub, sid, iat } = verified.claims
+    assertNotRevoked(
+      this.options.revocations,
+      { auth: { sub, sid, kid: verified.kid }, iat, issuer: verified.issuer },
       nowMs / 1000,
     )
     this.options.onVerified?.(verified.kid)
@@ -137,15 +142,12 @@ export class TokenVerifier {
   }
 
   /**
-   * The edge's revocation events cover only the edge's tokens
-   * (docs/protocol.md §12): a subject from another issuer is never revoked
-   * here; expiry and the server API's disconnect end its connections.
+   * The revocation check of a connection's identity, as every message makes
+   * it: `revokedBy` (revocations/check.ts), the one check, on `socket.data`.
    *
-   * @throws AppError `token_revoked` when an event in force covers the token
+   * @throws AppError `token_revoked` when an event in force covers the identity
    */
-  assertNotRevoked(subject: RevocationSubject, nowSeconds: number): void {
-    if (subject.iss !== undefined) return
-    const kind = this.options.revocations.check(subject, nowSeconds)
-    if (kind) throw new AppError('token_revoked', `${kind} revoked`)
+  assertNotRevoked(identity: RevocableIdentity, nowSeconds: number): void {
+    assertNotRevoked(this.options.revocations, identity, nowSeconds)
   }
 }

@@ -20,7 +20,7 @@ import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.ts'
 import { ackError, rateLimited, rtError, toRealtimeError } from '../errors.ts'
 import { TokenBucket } from '../limits/token-bucket.ts'
 import type { Sessions } from '../session/sessions.ts'
-import { hasScope } from '../session/socket-auth.ts'
+import { hasScope } from '../identity.ts'
 import { needsExactSize } from './frame-size.ts'
 import type { EventRegistry } from './registry.ts'
 import type { RealtimeIo, RealtimeSocket } from '../types.ts'
@@ -239,16 +239,7 @@ function dispatch(
       return undefined
     }
     try {
-      o.verifier.assertNotRevoked(
-        {
-          sub: auth.sub,
-          sid: auth.sid,
-          kid: auth.kid,
-          iat: socket.data.iat,
-          iss: socket.data.issuer,
-        },
-        nowMs / 1000,
-      )
+      o.verifier.assertNotRevoked(socket.data, nowMs / 1000)
     } catch (err) {
       refuseAndClose(p, event, err as AppError<'token_revoked'>, ack, envelope.id)
       return undefined

@@ -1,6 +1,6 @@
 import type * as v from 'valibot'
 import type { Envelope } from '../../shared/envelope.ts'
-import type { SocketAuth } from '../session/socket-auth.ts'
+import type { SocketAuth } from '../identity.ts'
 import type { RealtimeIo, RealtimeSocket } from '../types.ts'
 
 /** What a handler receives: validated data and the caller's verified identity. */

@@ -2,7 +2,7 @@ import type { AccessClaims } from '../../shared/claims.ts'
 import { AppError } from '../../shared/errors.ts'
 import { createVerifier, type VerifierOptions } from '../../shared/verifier.ts'
 import { apiErrorResponse, type ApiErrorResponse } from '../api/http-errors.ts'
-import { extractToken } from '../auth/token-source.ts'
+import { extractToken } from '../admission/token-source.ts'
 import { DEFAULT_REST_REALM } from '../constants.ts'
 import { FeedPoller } from '../revocations/feed-poller.ts'
 import { RevocationSet } from '../revocations/revocation-set.ts'
@@ -102,7 +102,10 @@ function tokenCheck(options: RestAuthOptions): { check: TokenCheck; feed?: FeedP
   const check = createVerifier({
     ...verifierOptions,
     isRevoked: async (verified) =>
-      revocations.check({ ...verified.claims, kid: verified.kid }, now() / 1000) !== undefined ||
+      revocations.check(
+        { auth: { ...verified.claims, kid: verified.kid }, iat: verified.claims.iat },
+        now() / 1000,
+      ) !== undefined ||
       ((await options.isRevoked?.(verified)) ?? false),
   })
   return { check, feed }

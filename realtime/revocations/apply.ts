@@ -1,10 +1,10 @@
-import type { RevocationEvent } from '../../shared/claims.ts'
 import type { RealtimeContext } from '../context.ts'
 import { CLUSTER_REVOCATION_EVENT, REVOCATION_PRUNE_INTERVAL_MS } from '../constants.ts'
+import type { Revocation } from '../types.ts'
 import { refetchKeysOnKeyEvent } from './key-events.ts'
 
-/** A revocation as the server applies it. */
-export type Revocation = Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>
+// Defined with the types every module reads; still importable from here, where it was.
+export type { Revocation }
 
 /** Revocations as a realtime server applies them. */
 export interface RevocationApplier {

@@ -1,14 +1,6 @@
-import type { AccessClaims, RevocationEvent, RevocationKind } from '../../shared/claims.ts'
-
-/**
- * What a revocation check needs from a token: three of its claims, the `kid`
- * that signed it and, for another issuer's token, that issuer: the edge's
- * events apply to the edge's tokens only (docs/protocol.md §12).
- */
-export type RevocationSubject = Pick<AccessClaims, 'sub' | 'sid' | 'iat'> & {
-  kid: string
-  iss?: string
-}
+import type { RevocationEvent, RevocationKind } from '../../shared/claims.ts'
+import type { RevocableIdentity } from '../identity.ts'
+import { unhandledKind } from './kinds.ts'
 
 /**
  * Revocation events in force (docs/protocol.md §6), checked on every handshake and
@@ -32,32 +24,40 @@ export class RevocationSet {
    */
   add(event: Pick<RevocationEvent, 'kind' | 'id' | 'at' | 'until'>, nowSeconds: number): boolean {
     if (event.until <= nowSeconds) return false
-    if (event.kind === 'session')
-      this.sessions.set(event.id, Math.max(event.until, this.sessions.get(event.id) ?? 0))
-    else if (event.kind === 'key')
-      this.keys.set(event.id, Math.max(event.until, this.keys.get(event.id) ?? 0))
-    else if (event.kind === 'client')
-      this.clients.set(event.id, Math.max(event.until, this.clients.get(event.id) ?? 0))
-    else {
-      const prev = this.users.get(event.id)
-      this.users.set(event.id, {
-        at: Math.max(event.at, prev?.at ?? 0),
-        until: Math.max(event.until, prev?.until ?? 0),
-      })
+    const kind = event.kind
+    switch (kind) {
+      case 'session':
+        return later(this.sessions, event)
+      case 'key':
+        return later(this.keys, event)
+      case 'client':
+        return later(this.clients, event)
+      case 'user': {
+        const prev = this.users.get(event.id)
+        this.users.set(event.id, {
+          at: Math.max(event.at, prev?.at ?? 0),
+          until: Math.max(event.until, prev?.until ?? 0),
+        })
+        return true
+      }
+      default:
+        return unhandledKind(kind)
     }
-    return true
   }
 
   /**
-   * Which kind of event revokes `token` at `nowSeconds`, if any.
+   * Which kind of event revokes an identity at `nowSeconds`, if any, whoever
+   * issued it. Connections are checked through `revokedBy` (./check.ts),
+   * which adds the issuer rule; this is the store's lookup.
    */
-  check(token: RevocationSubject, nowSeconds: number): RevocationKind | undefined {
-    const s = this.sessions.get(token.sid)
+  check(identity: RevocableIdentity, nowSeconds: number): RevocationKind | undefined {
+    const { auth } = identity
+    const s = this.sessions.get(auth.sid)
     if (s !== undefined && s > nowSeconds) return 'session'
-    const k = this.keys.get(token.kid)
+    const k = this.keys.get(auth.kid)
     if (k !== undefined && k > nowSeconds) return 'key'
-    const u = this.users.get(token.sub)
-    if (u !== undefined && u.until > nowSeconds && token.iat <= u.at) return 'user'
+    const u = this.users.get(auth.sub)
+    if (u !== undefined && u.until > nowSeconds && identity.iat <= u.at) return 'user'
     return undefined
   }
 
@@ -88,4 +88,10 @@ export class RevocationSet {
   get size(): number {
     return this.sessions.size + this.keys.size + this.users.size + this.clients.size
   }
+}
+
+/** Keep the later `until` of an id's events. */
+function later(map: Map<string, number>, event: Pick<RevocationEvent, 'id' | 'until'>): true {
+  map.set(event.id, Math.max(event.until, map.get(event.id) ?? 0))
+  return true
 }

@@ -1,5 +1,5 @@
 import { isServerRoom, roomAllowed } from '../../shared/events.ts'
-import type { SocketData } from './socket-auth.ts'
+import type { SocketData } from '../identity.ts'
 import type { RealtimeNamespace, RealtimeSocket } from '../types.ts'
 import { MAX_PENDING_RECOVERIES_COUNT } from '../constants.ts'
 

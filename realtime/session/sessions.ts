@@ -1,11 +1,13 @@
-import type { RevocationEvent } from '../../shared/claims.ts'
+import type { RevocationEvent, RevocationKind } from '../../shared/claims.ts'
 import { EXPIRING_NOTICE_SECONDS } from '../../shared/constants.ts'
 import { AppError, type RealtimeErrorCode } from '../../shared/errors.ts'
 import { roomAllowed, isServerRoom } from '../../shared/events.ts'
 import type { VerifiedToken } from '../auth/token-verifier.ts'
 import { rtError } from '../errors.ts'
+import { eventCovers } from '../revocations/check.ts'
+import { unhandledKind } from '../revocations/kinds.ts'
 import { DeadlineWheel } from './deadline-wheel.ts'
-import { writeIdentity } from './socket-auth.ts'
+import { writeIdentity } from '../admission/write-identity.ts'
 import type { RealtimeSocket } from '../types.ts'
 import { NOTICE_SPREAD_SECONDS } from '../constants.ts'
 
@@ -106,18 +108,28 @@ export class Sessions {
    * @returns how many sockets were disconnected
    */
   revoke(event: Pick<RevocationEvent, 'kind' | 'id' | 'at'>): number {
-    // A service client's tokens never open a socket (docs/protocol.md §8).
-    if (event.kind === 'client') return 0
-    const index =
-      event.kind === 'session' ? this.bySid : event.kind === 'user' ? this.bySub : this.byKid
-    // The edge's events cover the edge's tokens only, never another
-    // issuer's user of the same `sub` (docs/protocol.md §12).
-    const sockets = members(index, event.id).filter(
-      (s) => s.data.issuer === undefined && (event.kind !== 'user' || s.data.iat <= event.at),
-    )
+    const index = this.indexOf(event.kind)
+    if (index === undefined) return 0
+    const sockets = members(index, event.id).filter((s) => eventCovers(event, s.data))
     for (const socket of sockets)
       this.kick(socket, new AppError('token_revoked', `${event.kind} revoked`))
     return sockets.length
+  }
+
+  /** The index a revocation kind finds its sockets by; none for `client` (§8: such tokens open no socket). */
+  private indexOf(kind: RevocationKind): Index | undefined {
+    switch (kind) {
+      case 'session':
+        return this.bySid
+      case 'user':
+        return this.bySub
+      case 'key':
+        return this.byKid
+      case 'client':
+        return undefined
+      default:
+        return unhandledKind(kind)
+    }
   }
 
   /**

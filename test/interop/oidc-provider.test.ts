@@ -18,7 +18,7 @@ import {
   movableClock,
   refusedWith,
   startRecordingServer,
-} from '../realtime/auth/handshake-helpers.ts'
+} from '../realtime/admission/handshake-helpers.ts'
 import { disconnection, record, request, until } from '../realtime/waits.ts'
 
 const REALTIME_RESOURCE = 'urn:edgegate:realtime'

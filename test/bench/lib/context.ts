@@ -32,9 +32,13 @@ export function rotate<T>(items: readonly T[], run: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)]
 }
 
-/** Extra node flags for a server `variant` (`--cpu-prof` when it is the profiled one). */
+/**
+ * Extra node flags for a server `variant`: `--cpu-prof` when it is one of the
+ * profiled ones (`BENCH_CPU_PROF=edgegate,plain` profiles both in the same run).
+ */
 export function serverFlags(ctx: BenchContext, variant: string): string[] {
-  return ctx.cpuProfVariant === variant ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`] : []
+  const profiled = ctx.cpuProfVariant?.split(',').map((s) => s.trim()) ?? []
+  return profiled.includes(variant) ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`] : []
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

@@ -19,7 +19,7 @@ import {
   startRecordingServer,
   TRANSPORTS,
   overTransport,
-} from './handshake-helpers.ts'
+} from '../admission/handshake-helpers.ts'
 
 /** An attacker's HTTP server that serves its own keys at any path and counts every request. */
 interface Attacker {

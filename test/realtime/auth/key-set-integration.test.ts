@@ -16,7 +16,7 @@ import {
   TRANSPORTS,
   overTransport,
   eventually,
-} from './handshake-helpers.ts'
+} from '../admission/handshake-helpers.ts'
 
 afterEach(cleanup)
 

@@ -1,6 +1,6 @@
 import { Manager } from 'socket.io-client'
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
-import type { SocketMiddleware } from '../../../realtime/auth/handshake.ts'
+import type { SocketMiddleware } from '../../../realtime/admission/handshake.ts'
 import { ConnectionLimits } from '../../../realtime/limits/connection-limits.ts'
 import { cleanup, client, connect, startIssuer, startServer } from '../support.ts'
 import { until } from '../waits.ts'

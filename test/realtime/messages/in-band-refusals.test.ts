@@ -19,7 +19,7 @@ import {
   startServer,
   type TestIssuer,
 } from '../support.ts'
-import { movableClock } from '../auth/handshake-helpers.ts'
+import { movableClock } from '../admission/handshake-helpers.ts'
 import { request, timeline, until } from '../waits.ts'
 
 afterEach(cleanup)

@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { RevocationSet } from '../../../realtime/revocations/revocation-set.ts'
 
-const token = (
-  overrides: Partial<{ sub: string; sid: string; kid: string; iat: number }> = {},
-) => ({
-  sub: 'u-1',
-  sid: 's-1',
-  kid: 'k-1',
-  iat: 1000,
-  ...overrides,
-})
+const token = (overrides: Partial<{ sub: string; sid: string; kid: string; iat: number }> = {}) => {
+  const { sub, sid, kid, iat } = { sub: 'u-1', sid: 's-1', kid: 'k-1', iat: 1000, ...overrides }
+  return { auth: { sub, sid, kid }, iat }
+}
 
 describe('RevocationSet', () => {
   it('revokes every token of a session until the event is forgotten at until', () => {
@@ -85,7 +80,7 @@ describe('RevocationSet client events (docs/protocol.md §6, v1.1)', () => {
     expect(set.checkClient({ clientId: 'svc-2', kid: 'k-9' }, 1100)).toBe('key')
     expect(set.checkClient({ clientId: 'svc-2', kid: 'k-1' }, 1100)).toBeUndefined()
     // A client id never revokes a user's token, whatever its sub.
-    expect(set.check({ sub: 'svc-1', sid: 'svc-1', kid: 'k-1', iat: 900 }, 1100)).toBeUndefined()
+    expect(set.check(token({ sub: 'svc-1', sid: 'svc-1', iat: 900 }), 1100)).toBeUndefined()
     expect(set.size).toBe(2)
     set.prune(1900)
     expect(set.checkClient({ clientId: 'svc-1', kid: 'k-1' }, 1900)).toBeUndefined()

@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { VerifiedToken } from '../../../realtime/auth/token-verifier.ts'
 import { Sessions } from '../../../realtime/session/sessions.ts'
-import { writeIdentity } from '../../../realtime/session/socket-auth.ts'
+import { writeIdentity } from '../../../realtime/admission/write-identity.ts'
 import type { RealtimeSocket } from '../../../realtime/types.ts'
 import { AppError } from '../../../shared/errors.ts'
 

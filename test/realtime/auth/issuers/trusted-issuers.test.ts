@@ -18,7 +18,7 @@ import {
   testKey,
   type TestIssuer,
 } from '../../support.ts'
-import { eventually, refusedWith, startRecordingServer } from '../handshake-helpers.ts'
+import { eventually, refusedWith, startRecordingServer } from '../../admission/handshake-helpers.ts'
 import { foreignSessionId } from '../../../../realtime/auth/issuers/foreign-claims.ts'
 import { disconnection, request, settle } from '../../waits.ts'
 import { post, serviceToken } from '../../api/service.ts'

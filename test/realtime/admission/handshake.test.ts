@@ -5,7 +5,7 @@
  * the user middleware never having run.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { SocketMiddleware } from '../../../realtime/auth/handshake.ts'
+import type { SocketMiddleware } from '../../../realtime/admission/handshake.ts'
 import { createKeySet, type KeySet } from '../../../shared/jwks/key-set.ts'
 import { cleanup, startIssuer, testKey, type TestIssuer } from '../support.ts'
 import {

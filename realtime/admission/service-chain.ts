@@ -1,7 +1,7 @@
 import type { RealtimeContext } from '../context.ts'
 import type { RealtimeServerOptions } from '../server-options.ts'
-import { admissionGate } from '../session/admission-gate.ts'
-import type { ServiceChain } from '../session/namespaces.ts'
+import { admissionGate } from './admission-gate.ts'
+import type { ServiceChain } from './namespaces.ts'
 import { handshakeChain, handshakeRefused } from './handshake.ts'
 import { createSocketioJwtCompat, type SocketioJwtCompat } from './socketio-jwt-compat.ts'
 

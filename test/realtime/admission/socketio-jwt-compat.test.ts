@@ -6,11 +6,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Socket } from 'socket.io-client'
-import type { SocketMiddleware } from '../../../realtime/auth/handshake.ts'
+import type { SocketMiddleware } from '../../../realtime/admission/handshake.ts'
 import {
   createSocketioJwtCompat,
   type WithDecodedToken,
-} from '../../../realtime/auth/socketio-jwt-compat.ts'
+} from '../../../realtime/admission/socketio-jwt-compat.ts'
 import {
   cleanup,
   client,

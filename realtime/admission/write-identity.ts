@@ -1,28 +1,6 @@
 import type { AccessClaims } from '../../shared/claims.ts'
 import type { VerifiedToken } from '../auth/token-verifier.ts'
-
-/** The verified identity of a connection (docs/protocol.md §5): `socket.data.auth`. */
-export type SocketAuth = Pick<
-  AccessClaims,
-  'sub' | 'sid' | 'jti' | 'name' | 'scope' | 'rooms' | 'exp'
-> & {
-  /** The `kid` of the key that signed the token. */
-  kid: string
-}
-
-/** What the server keeps on `socket.data`. */
-export interface SocketData {
-  auth: SocketAuth
-  /** `iat` of the connection's token, for `user` revocations. */
-  iat: number
-  /**
-   * The issuer of the connection's token when it is not the edge (docs/protocol.md §12);
-   * absent for the edge's. The edge's revocation events never cover such a connection.
-   */
-  issuer?: string
-  /** Rooms joined with a room grant (docs/protocol.md §11): kept when an in-band token's `rooms` claim would not cover them. */
-  grantedRooms?: string[]
-}
+import type { SocketAuth, SocketData } from '../identity.ts'
 
 /** The `socket.data.auth` of a verified token. */
 export function socketAuthOf(claims: AccessClaims, kid: string): SocketAuth {
@@ -57,9 +35,4 @@ export function writeIdentity(data: Partial<SocketData>, verified: VerifiedToken
   // Set only for another trusted issuer's token (docs/protocol.md §12).
   if (verified.issuer === undefined) delete data.issuer
   else data.issuer = verified.issuer
-}
-
-/** Whether a space-separated scope string holds `required`. */
-export function hasScope(scope: string, required: string): boolean {
-  return ` ${scope} `.includes(` ${required} `)
 }

@@ -1,8 +1,8 @@
-import { clientAddress, type SocketMiddleware } from '../auth/handshake.ts'
-import type { SocketioJwtCompat } from '../auth/socketio-jwt-compat.ts'
+import { clientAddress, type SocketMiddleware } from './handshake.ts'
+import type { SocketioJwtCompat } from './socketio-jwt-compat.ts'
 import type { RealtimeContext } from '../context.ts'
 import type { RealtimeNamespace, RealtimeSocket } from '../types.ts'
-import type { RecoveryGate } from './recovery-gate.ts'
+import type { RecoveryGate } from '../session/recovery-gate.ts'
 
 /** The service's handshake steps, in the order they run (docs/protocol.md §5). */
 export interface ServiceChain {

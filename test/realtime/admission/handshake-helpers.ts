@@ -6,9 +6,9 @@
  * got past verification, and hand-built JWS pieces for forgeries.
  */
 import type { ManagerOptions, SocketOptions } from 'socket.io-client'
-import type { SocketMiddleware } from '../../../realtime/auth/handshake.ts'
+import type { SocketMiddleware } from '../../../realtime/admission/handshake.ts'
 import type { RealtimeServer, RealtimeServerOptions } from '../../../realtime/server.ts'
-import type { SocketAuth } from '../../../realtime/session/socket-auth.ts'
+import type { SocketAuth } from '../../../realtime/identity.ts'
 import { connect, refusal, startServer } from '../support.ts'
 
 /** Both Engine.IO transports; every handshake behaviour holds on each. */

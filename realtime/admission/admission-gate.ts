@@ -1,5 +1,5 @@
 import { AppError } from '../../shared/errors.ts'
-import type { SocketMiddleware } from '../auth/handshake.ts'
+import type { SocketMiddleware } from './handshake.ts'
 import type { RealtimeContext } from '../context.ts'
 import { connectError } from '../errors.ts'
 

@@ -14,8 +14,8 @@ import type { ConnectionLimits } from '../limits/connection-limits.ts'
 import type { Sessions } from '../session/sessions.ts'
 import { acceptVerified, type SocketMiddleware } from './handshake.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
-import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
-import type { RealtimeSocket } from '../types.ts'
+import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.ts'
+import type { RealtimeSocket, UnauthorizedPayload } from '../types.ts'
 
 /** The `socketioJwtCompat` option of `createRealtimeServer`. */
 export interface SocketioJwtCompatOptions {
@@ -35,22 +35,6 @@ export interface SocketioJwtCompatDeps extends SocketioJwtCompatOptions {
   onRefused?: (code: string, unexpected: unknown) => void
   /** Called once per pending socket with `ok` or the refusal code (to see when old clients are gone). */
   onOutcome?: (outcome: string) => void
-}
-
-/** The `unauthorized` payload: socketio-jwt's error shape, flat and under `data` (its README reads `msg.data.type`). */
-export interface UnauthorizedPayload {
-  message: string
-  code: 'invalid_token'
-  type: 'UnauthorizedError'
-  data: { message: string; code: 'invalid_token'; type: 'UnauthorizedError' }
-}
-
-/** What compat mode sends a socketio-jwt client besides the contract's events. */
-export interface SocketioJwtCompatEvents {
-  /** Authentication failed or timed out; the socket is disconnected next. */
-  unauthorized: (payload: UnauthorizedPayload, ack: () => void) => void
-  /** `authenticate` succeeded; the socket is now like a handshake-authenticated one. */
-  authenticated: () => void
 }
 
 /**

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { originAllowed, ownOrigin } from '../../../realtime/auth/origin-guard.ts'
+import { originAllowed, ownOrigin } from '../../../realtime/admission/origin-guard.ts'
 import { cleanup, startIssuer } from '../support.ts'
 import {
   overTransport,

@@ -3,11 +3,11 @@ import { connectError, rateLimited, toRealtimeError } from '../errors.ts'
 import type { RealtimeContext } from '../context.ts'
 import type { ConnectionLimits } from '../limits/connection-limits.ts'
 import type { Sessions } from '../session/sessions.ts'
-import { writeIdentity } from '../session/socket-auth.ts'
+import { writeIdentity } from './write-identity.ts'
 import { firstHeaderValue } from './forwarded.ts'
 import { originAllowed, ownOrigin } from './origin-guard.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
-import type { TokenVerifier, VerifiedToken } from './token-verifier.ts'
+import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.ts'
 import type { RealtimeSocket } from '../types.ts'
 import { CONNECTION_CAP_RETRY_AFTER_MS } from '../constants.ts'
 
@@ -49,8 +49,14 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
   const originGuard: SocketMiddleware = function originGuard(socket, next) {
     const header = socket.handshake.headers.origin
     const origin = typeof header === 'string' ? header : undefined
-    const own = ownOrigin(socket.handshake, options.trustProxy)
-    if (originAllowed(options.allowedOrigins, origin, own)) return next()
+    const { allowedOrigins } = options
+    // The server's own origin (a URL parse) is worked out only when nothing
+    // cheaper admits the handshake: most carry no Origin, or a listed one.
+    const own =
+      origin === undefined || allowedOrigins === '*' || allowedOrigins.has(origin)
+        ? undefined
+        : ownOrigin(socket.handshake, options.trustProxy)
+    if (originAllowed(allowedOrigins, origin, own)) return next()
     refuse(next, new AppError('origin_forbidden', 'origin neither its own nor allowed'))
   }
 
