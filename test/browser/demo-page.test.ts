@@ -349,9 +349,15 @@ describe('accessibility', () => {
     const context = await browser.newContext()
     contexts.push(context)
     const page = await context.newPage()
+    const origins = new Set<string>()
+    page.on('request', (req) => origins.add(new URL(req.url()).origin))
     await page.goto(edge.url)
     await page.waitForSelector('#login:not([hidden])')
     expect(await seriousViolations(page)).toEqual([])
+    // No DEMO_EVENTS_URL (a deployed demo): no events panel, and no request anywhere but the edge.
+    await page.waitForSelector('#login-fields:not([disabled])')
+    expect(await page.isHidden('#events-panel')).toBe(true)
+    expect([...origins]).toEqual([edge.url])
   })
 
   it('has no serious or critical violations on the chat view, and the message box is named by a label', async () => {

@@ -1,0 +1,172 @@
+/**
+ * The demo page's lifecycle events panel in a real browser (Debian's chromium
+ * via playwright-core): a real edge (wrangler dev) whose DEMO_EVENTS_URL names
+ * a real `npm start` receiver (startDemoEvents), and a real realtime node whose
+ * WEBHOOKS deliver to it, with a short presence grace so bob's offline comes soon.
+ */
+import { once } from 'node:events'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import AxeBuilder from '@axe-core/playwright'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startDemoEvents, type DemoEvents } from '../../edge/local/demo-events.ts'
+import { demoUsersSql } from '../../edge/local/demo-users.ts'
+import { freePort, startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
+import { chatEvents } from '../../realtime/events/chat.ts'
+import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
+import { memoryDeliverer } from '../realtime/lifecycle/receiver.ts'
+import { launchChromium } from './chromium.ts'
+
+const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts')
+/** Short, so the test need not wait the default 5 s; the waits below do not depend on it. */
+const PRESENCE_GRACE_MS = 300
+/** Generous: a page connects, and a webhook arrives, within this on a loaded machine. */
+const WAIT_MS = 45_000
+
+let stateDir: string
+let receiver: DemoEvents
+let edge: EdgeProcess
+let realtime: RealtimeServer
+let browser: Browser
+const contexts: BrowserContext[] = []
+const consoleErrors = new Map<Page, string[]>()
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'edgegate-events-panel-'))
+  // The receiver allows the edge's origin, and the edge names the receiver: so the edge's port is
+  // chosen first, as `npm start` does with EDGE_PORT. The node's port is held until it listens.
+  const edgePort = await freePort()
+  receiver = await startDemoEvents({ port: 0, allowOrigin: `http://127.0.0.1:${edgePort}` })
+  const placeholder = createServer().listen(0, '127.0.0.1').unref()
+  await once(placeholder, 'listening')
+  const realtimePort = (placeholder.address() as AddressInfo).port
+  const realtimeUrl = `http://127.0.0.1:${realtimePort}`
+  edge = await startEdge({
+    port: edgePort,
+    stateDir,
+    stdio: 'ignore',
+    seedSql: await demoUsersSql(),
+    vars: {
+      REALTIME_PUBLIC_URL: realtimeUrl,
+      REALTIME_URLS: realtimeUrl,
+      DEMO_EVENTS_URL: receiver.eventsUrl,
+    },
+  })
+  realtime = createRealtimeServer({
+    issuer: edge.url,
+    allowedOrigins: [edge.url],
+    events: chatEvents,
+    presence: { graceMs: PRESENCE_GRACE_MS },
+    lifecycle: { webhooks: [{ url: receiver.hookUrl, secret: receiver.secret }] },
+  })
+  await new Promise<void>((resolve) => placeholder.close(() => resolve()))
+  await realtime.listen(realtimePort, '127.0.0.1')
+  for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++)
+    await new Promise((r) => setTimeout(r, 100))
+  expect(realtime.notReadyReasons()).toEqual([])
+  browser = await launchChromium()
+  await mkdir(ARTIFACTS, { recursive: true })
+}, 120_000)
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => undefined)
+  await browser?.close()
+  await realtime?.close({ timeoutMs: 2000 })
+  await edge?.stop()
+  await receiver?.close()
+  await rm(stateDir, { recursive: true, force: true })
+})
+
+/** The demo page in a fresh context (its own cookies), with its console errors recorded. */
+async function openPage(): Promise<Page> {
+  const context = await browser.newContext()
+  contexts.push(context)
+  const page = await context.newPage()
+  const errors: string[] = []
+  consoleErrors.set(page, errors)
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text())
+  })
+  page.on('pageerror', (err) => errors.push(err.message))
+  await page.goto(edge.url)
+  return page
+}
+
+async function logIn(page: Page, username: string): Promise<void> {
+  await page.fill('#username', username)
+  await page.fill('#password', `${username}-password-1`)
+  await page.click('#login-button')
+  await page.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS })
+}
+
+/** The panel's rows, newest first, as "type detail". */
+function rows(page: Page): Promise<string[]> {
+  return page.$$eval('#events li', (els) =>
+    els.map(
+      (el) =>
+        `${el.querySelector('.type')?.textContent} ${el.querySelector('.detail')?.textContent}`,
+    ),
+  )
+}
+
+describe('the demo page events panel', { timeout: 180_000 }, () => {
+  it("shows bob's user.online when he logs in and his user.offline once his page closes", async () => {
+    const alice = await openPage()
+    await alice.waitForSelector(
+      '#events-panel:not([hidden]) #events-title:text-is("Lifecycle events")',
+    )
+    await logIn(alice, 'alice')
+    await alice.waitForSelector('#events li[data-type="user.online"] .detail:text-is("alice")', {
+      timeout: WAIT_MS,
+    })
+
+    const bob = await openPage()
+    await logIn(bob, 'bob')
+    await alice.waitForSelector('#events li[data-type="user.online"] .detail:text-is("bob")', {
+      timeout: WAIT_MS,
+    })
+    expect(await rows(alice)).not.toContain('user.offline bob')
+
+    await bob.context().close()
+    await alice.waitForSelector('#events li[data-type="user.offline"] .detail:text-is("bob")', {
+      timeout: WAIT_MS,
+    })
+    // Newest first: bob's offline above his online, above alice's online.
+    const shown = await rows(alice)
+    expect(shown[0]).toBe('user.offline bob')
+    expect(shown.indexOf('user.offline bob')).toBeLessThan(shown.indexOf('user.online bob'))
+    expect(shown.indexOf('user.online bob')).toBeLessThan(shown.indexOf('user.online alice'))
+
+    const { violations } = await new AxeBuilder({ page: alice }).analyze()
+    expect(
+      violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id),
+    ).toEqual([])
+    await alice.screenshot({ path: join(ARTIFACTS, 'demo-events-panel.png'), fullPage: true })
+    expect(consoleErrors.get(alice)).toEqual([])
+  })
+
+  it('shows event data as text, never markup', async () => {
+    const page = await openPage()
+    await page.waitForSelector('#events-panel:not([hidden])')
+    // A verified delivery whose sub is markup: the receiver streams it; the page must not run it.
+    const { log, deliverer } = memoryDeliverer(receiver.hookUrl, receiver.secret)
+    try {
+      const hostile = '<img src=x onerror="document.title=`owned`">'
+      log.transition('user.online', hostile)
+      await page.waitForFunction(
+        (text) =>
+          [...document.querySelectorAll('#events .detail')].some((el) => el.textContent === text),
+        hostile,
+        { timeout: WAIT_MS },
+      )
+      expect(await page.$$('#events img')).toEqual([])
+      expect(await page.title()).toBe('edgegate demo')
+    } finally {
+      await deliverer.close()
+    }
+    expect(consoleErrors.get(page)).toEqual([])
+  })
+})
