@@ -150,7 +150,7 @@ ${DEMO_USERS.map((u) => `    ${u.username.padEnd(6)} ${u.password.padEnd(18)} sc
 
   try:  curl -s ${edge.url}/auth/login -H 'content-type: application/json' \\
           -d '{"username":"alice","password":"alice-password-1"}'
-${realtime ? `        npm run demo:chat    (alice and bob chat in lobby from two Node clients)\n` : ''}${realtime ? `        npm run demo:notify  (another service notifies alice through the server API)\n` : ''}${demoEvents ? `        open ${demoEvents.pageUrl} beside the demo page: lifecycle events, live (webhooks)\n` : ''}
+${realtime ? `        npm run demo:chat    (alice and bob chat in lobby from two Node clients)\n` : ''}${realtime ? `        npm run demo:notify  (another service notifies alice through the server API)\n` : ''}${demoEvents ? `        lifecycle events (webhooks), live: the demo page's panel, or ${demoEvents.pageUrl}\n` : ''}
 Ctrl-C stops everything.
 `)
 
