@@ -80,7 +80,7 @@ export function showEventsPanel(
       names.set(sub, name)
       if (names.size > EVENTS_PANEL_MAX_NAMES) names.delete(names.keys().next().value!)
       for (const row of list.querySelectorAll<HTMLElement>('li[data-sub]'))
-        if (row.dataset.sub === sub) row.querySelector('.detail')!.textContent = name
+        if (row.dataset.sub === sub) showName(row.querySelector<HTMLElement>('.detail')!, sub, name)
     },
     close: () => source.close(),
   }
@@ -106,22 +106,28 @@ function renderEvent(event: LifecycleEvent, names: ReadonlyMap<string, string>):
   const li = element('li')
   li.dataset.type = event.type
   const sub = typeof event.data.sub === 'string' ? event.data.sub : undefined
-  if (sub) li.dataset.sub = sub
+  if (sub !== undefined) li.dataset.sub = sub
   const time = element('time', new Date(event.ts).toLocaleTimeString())
   time.dateTime = new Date(event.ts).toISOString()
   const type = element('span', event.type)
   type.className = 'type'
   // user.*: { sub }; room.*: { room }; session.revoked: { kind, id }.
-  const detail = element(
-    'span',
-    (sub && names.get(sub)) ??
-      Object.values(event.data)
-        .filter((v) => typeof v === 'string' || typeof v === 'number')
-        .join(' '),
-  )
+  const text = Object.values(event.data)
+    .filter((v) => typeof v === 'string' || typeof v === 'number')
+    .join(' ')
+  const detail = element('span', text)
   detail.className = 'detail'
+  detail.title = text
+  const name = sub === undefined ? undefined : names.get(sub)
+  if (sub !== undefined && name !== undefined) showName(detail, sub, name)
   li.append(time, type, detail)
   return li
+}
+
+/** The name on screen; the subject too in the tooltip. */
+function showName(detail: HTMLElement, sub: string, name: string): void {
+  detail.textContent = name
+  detail.title = `${name} (${sub})`
 }
 
 function element<K extends keyof HTMLElementTagNameMap>(

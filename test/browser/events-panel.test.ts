@@ -164,6 +164,12 @@ describe('the demo page events panel', { timeout: 180_000 }, () => {
       )
       expect(await page.$$('#events img')).toEqual([])
       expect(await page.title()).toBe('edgegate demo')
+      // The login view with the panel under its card, checked as the chat view is above.
+      const { violations } = await new AxeBuilder({ page }).analyze()
+      expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual(
+        [],
+      )
+      await page.screenshot({ path: join(ARTIFACTS, 'demo-events-login.png'), fullPage: true })
     } finally {
       await deliverer.close()
     }
