@@ -17,7 +17,7 @@ import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
 import { createPublisher } from '../../shared/publisher/index.ts'
-import { launchChromium } from './chromium.ts'
+import { launchChromium, recordErrors } from './chromium.ts'
 
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts')
 const TOKEN_TTL_SECONDS = 10
@@ -77,12 +77,8 @@ async function loggedIn(username: string): Promise<Page> {
   const context = await browser.newContext()
   contexts.push(context)
   const page = await context.newPage()
-  const errors: string[] = []
+  const errors = recordErrors(page)
   consoleErrors.set(page, errors)
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text())
-  })
-  page.on('pageerror', (err) => errors.push(err.message))
   await page.goto(edge.url)
   await page.fill('#username', username)
   await page.fill('#password', `${username}-password-1`)

@@ -10,15 +10,16 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import AxeBuilder from '@axe-core/playwright'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDemoEvents, type DemoEvents } from '../../edge/local/demo-events.ts'
 import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { freePort, startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
-import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
+import { createRealtimeServer } from '../../realtime/server.ts'
 import { memoryDeliverer } from '../realtime/lifecycle/receiver.ts'
-import { launchChromium } from './chromium.ts'
+import { until } from '../realtime/waits.ts'
+import { launchChromium, recordErrors } from './chromium.ts'
 
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts')
 /** Short, so the test need not wait the default 5 s; the waits below do not depend on it. */
@@ -26,20 +27,21 @@ const PRESENCE_GRACE_MS = 300
 /** Generous: a page connects, and a webhook arrives, within this on a loaded machine. */
 const WAIT_MS = 45_000
 
-let stateDir: string
 let receiver: DemoEvents
 let edge: EdgeProcess
-let realtime: RealtimeServer
 let browser: Browser
-const contexts: BrowserContext[] = []
+/** What beforeAll started, stopped in reverse order (the browser's contexts first). */
+const stops: (() => Promise<unknown>)[] = []
 const consoleErrors = new Map<Page, string[]>()
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'edgegate-events-panel-'))
+  const stateDir = await mkdtemp(join(tmpdir(), 'edgegate-events-panel-'))
+  stops.push(() => rm(stateDir, { recursive: true, force: true }))
   // The receiver allows the edge's origin, and the edge names the receiver: so the edge's port is
   // chosen first, as `npm start` does with EDGE_PORT. The node's port is held until it listens.
   const edgePort = await freePort()
   receiver = await startDemoEvents({ port: 0, allowOrigin: `http://127.0.0.1:${edgePort}` })
+  stops.push(() => receiver.close())
   const placeholder = createServer().listen(0, '127.0.0.1').unref()
   await once(placeholder, 'listening')
   const realtimePort = (placeholder.address() as AddressInfo).port
@@ -55,7 +57,8 @@ beforeAll(async () => {
       DEMO_EVENTS_URL: receiver.eventsUrl,
     },
   })
-  realtime = createRealtimeServer({
+  stops.push(() => edge.stop())
+  const realtime = createRealtimeServer({
     issuer: edge.url,
     allowedOrigins: [edge.url],
     events: chatEvents,
@@ -64,33 +67,26 @@ beforeAll(async () => {
   })
   await new Promise<void>((resolve) => placeholder.close(() => resolve()))
   await realtime.listen(realtimePort, '127.0.0.1')
-  for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++)
-    await new Promise((r) => setTimeout(r, 100))
-  expect(realtime.notReadyReasons()).toEqual([])
+  stops.push(() => realtime.close({ timeoutMs: 2000 }))
+  await until(() => realtime.notReadyReasons().length === 0, {
+    timeoutMs: 30_000,
+    what: 'realtime ready (the edge keys loaded)',
+  })
   browser = await launchChromium()
+  stops.push(() => browser.close())
   await mkdir(ARTIFACTS, { recursive: true })
 }, 120_000)
 
 afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined)
-  await browser?.close()
-  await realtime?.close({ timeoutMs: 2000 })
-  await edge?.stop()
-  await receiver?.close()
-  await rm(stateDir, { recursive: true, force: true })
+  for (const stop of stops.reverse()) await stop().catch(() => undefined)
 })
 
 /** The demo page in a fresh context (its own cookies), with its console errors recorded. */
 async function openPage(): Promise<Page> {
   const context = await browser.newContext()
-  contexts.push(context)
+  stops.push(() => context.close())
   const page = await context.newPage()
-  const errors: string[] = []
-  consoleErrors.set(page, errors)
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text())
-  })
-  page.on('pageerror', (err) => errors.push(err.message))
+  consoleErrors.set(page, recordErrors(page))
   await page.goto(edge.url)
   return page
 }
