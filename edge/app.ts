@@ -60,6 +60,8 @@ app.get('/demo/config', (c) =>
     realtimeUrl: c.get('config').realtimePublicUrl,
     // Whether the page may link to the local outbox (OUTBOX_VIEW=open, loopback only).
     outboxView: c.get('config').accounts.outboxView,
+    // Where the page follows lifecycle events live (npm start's receiver); absent: no panel.
+    eventsUrl: c.get('config').demoEventsUrl,
   }),
 )
 app.get(JWKS_PATH, jwks)

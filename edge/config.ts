@@ -43,6 +43,8 @@ export interface EdgeConfig {
   realtimeUrls: string[]
   /** The realtime URL browsers use (the demo page). */
   realtimePublicUrl: string
+  /** `DEMO_EVENTS_URL`: the lifecycle events stream the demo page shows (`npm start`'s receiver); none when unset. */
+  demoEventsUrl: string | undefined
   /** Refreshes of one session per throttle window before 429. */
   refreshLimitPerSession: number
   /** Refresh requests from one address per throttle window before 429. */
@@ -96,6 +98,7 @@ export function readConfig(env: Env): EdgeConfig {
     realtimeUrls: readUrls('REALTIME_URLS', vars.REALTIME_URLS),
     realtimePublicUrl:
       readUrls('REALTIME_PUBLIC_URL', vars.REALTIME_PUBLIC_URL ?? 'http://127.0.0.1:3000')[0] ?? '',
+    demoEventsUrl: readOptionalUrl('DEMO_EVENTS_URL', vars.DEMO_EVENTS_URL),
     refreshLimitPerSession: readCount(vars, 'REFRESH_LIMIT_PER_SESSION', REFRESH_LIMIT_PER_SESSION),
     refreshLimitPerAddress: readCount(vars, 'REFRESH_LIMIT_PER_ADDRESS', REFRESH_LIMIT_PER_ADDRESS),
     maxSessionsPerUser: readCount(vars, 'MAX_SESSIONS_PER_USER', MAX_SESSIONS_PER_USER),
@@ -141,6 +144,12 @@ function readUrls(name: string, value: string | undefined): string[] {
       throw new ConfigError(`${name} must be a comma-separated list of http(s) URLs`)
   }
   return list
+}
+
+function readOptionalUrl(name: string, value: string | undefined): string | undefined {
+  if (!value) return undefined
+  if (!parseHttpUrl(value)) throw new ConfigError(`${name} must be an http(s) URL`)
+  return value
 }
 
 function readAlg(value: string | undefined): SigningAlgorithm {

@@ -3,14 +3,17 @@
  * local realtime nodes POST each event here, signed; it verifies them with
  * `verifyWebhook`, keeps the last few, and shows them live on its own small
  * page (server-sent events), so a visitor sees bob go offline a grace period
- * after he closes his tab on the demo page. It is a page of its own, not a
- * panel of the demo page, so that a deployed demo page (with no receiver)
- * makes no request that can only fail.
+ * after he closes his tab on the demo page. The demo page shows the same
+ * stream in its events panel (edge/web/events-panel.ts): `npm start` gives the
+ * edge this receiver's `/events` as DEMO_EVENTS_URL, and `/events` answers
+ * CORS for the edge's origin alone. A deployed demo page (no DEMO_EVENTS_URL)
+ * shows no panel and makes no request.
  */
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { parseHttpUrl } from '../../shared/url.ts'
 import { verifyWebhook } from '../../shared/webhooks/verify.ts'
 
 /** Events the demo receiver keeps and replays to a new page. */
@@ -48,6 +51,8 @@ export interface DemoEvents {
   hookUrl: string
   /** The page that shows the events live. */
   pageUrl: string
+  /** The server-sent events stream (the demo page's DEMO_EVENTS_URL). */
+  eventsUrl: string
   /** `whsec_…`, fresh per start. */
   secret: string
   close(): Promise<void>
@@ -56,13 +61,27 @@ export interface DemoEvents {
 /**
  * Start the demo receiver on 127.0.0.1.
  *
- * @param options - `port` (0: any)
+ * @param options - `port` (0: any); `allowOrigin`: the one origin (the edge's) whose pages may
+ *   read `/events` across origins (CORS). @default none: same-origin only
  * @example
  * ```ts
- * const events = await startDemoEvents({ port: 8790 })
+ * const events = await startDemoEvents({ port: 8790, allowOrigin: 'http://127.0.0.1:8787' })
  * ```
  */
-export async function startDemoEvents(options: { port: number }): Promise<DemoEvents> {
+export async function startDemoEvents(options: {
+  port: number
+  allowOrigin?: string
+}): Promise<DemoEvents> {
+  // An origin exactly (scheme, host, port; no path): the header allows nothing else.
+  if (
+    options.allowOrigin !== undefined &&
+    parseHttpUrl(options.allowOrigin)?.origin !== options.allowOrigin
+  )
+    throw new TypeError('allowOrigin must be an http(s) origin, such as http://127.0.0.1:8787')
+  const cors = options.allowOrigin && {
+    'access-control-allow-origin': options.allowOrigin,
+    vary: 'origin',
+  }
   const secret = `whsec_${randomBytes(32).toString('base64')}`
   const kept: string[] = []
   const pages = new Set<ServerResponse>()
@@ -80,7 +99,10 @@ export async function startDemoEvents(options: { port: number }): Promise<DemoEv
       res.writeHead(200, {
         'content-type': 'text/event-stream',
         'cache-control': 'no-store',
+        ...cors,
       })
+      // Send the headers now, not with the first event: the page's EventSource opens on them.
+      res.flushHeaders()
       for (const line of kept) res.write(line)
       pages.add(res)
       res.on('close', () => pages.delete(res))
@@ -114,6 +136,7 @@ export async function startDemoEvents(options: { port: number }): Promise<DemoEv
   return {
     hookUrl: `${base}/hook`,
     pageUrl: `${base}/`,
+    eventsUrl: `${base}/events`,
     secret,
     close: () =>
       new Promise<void>((resolve) => {

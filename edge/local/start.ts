@@ -8,7 +8,8 @@
  * REALTIME_PUBLIC_URL (the page's realtime URL; the first node), STATE_DIR (.state),
  * ADMIN_TOKEN (dev-admin-token), REVOCATION_FEED_TOKEN (dev-feed-token),
  * DEMO_SERVICE_SECRET (the demo service client's secret), DEMO_EVENTS_PORT (8790:
- * the local webhook receiver and its live page of lifecycle events), any
+ * the local webhook receiver, its live page of lifecycle events, and the demo
+ * page's events panel through DEMO_EVENTS_URL), any
  * worker variable (ACCESS_TOKEN_TTL, JWKS_MAX_AGE, ROTATION_PERIOD,
  * SIGNING_ALG, AUDIENCE, SESSION_TTL, SERVICE_TOKEN_TTL) to override wrangler.toml, and any
  * realtime variable (see docs/configuration.md), which the realtime node inherits.
@@ -76,6 +77,20 @@ vars.SIGNUP ??= 'open'
 vars.MAILER ??= 'outbox'
 if (vars.MAILER === 'outbox') vars.OUTBOX_VIEW ??= 'open'
 
+// Lifecycle events (docs/webhooks.md): a local receiver with a live page, unless WEBHOOKS is set.
+// It starts before the edge, whose demo page follows its stream (DEMO_EVENTS_URL, CORS for the edge).
+let demoEvents: DemoEvents | undefined
+if (!edgeOnly && !process.env.WEBHOOKS) {
+  demoEvents = await startDemoEvents({
+    port: Number(process.env.DEMO_EVENTS_PORT ?? 8790),
+    allowOrigin: ports.edgeUrl,
+  }).catch((err: Error) => {
+    console.error(`demo events receiver not started: ${err.message}`)
+    return undefined
+  })
+  if (demoEvents) vars.DEMO_EVENTS_URL = demoEvents.eventsUrl
+}
+
 // Local only: a demo service client with a stable, documented secret.
 const demoServiceSecret = process.env.DEMO_SERVICE_SECRET || DEMO_SERVICE_CLIENT.defaultSecret
 const edge = await startEdge({
@@ -96,16 +111,6 @@ await edge.runCron()
 const cron = setInterval(() => void edge.runCron().catch(() => undefined), CRON_INTERVAL_MS)
 
 const nodes: RealtimeProcess[] = []
-// Lifecycle events (docs/webhooks.md): a local receiver with a live page, unless WEBHOOKS is set.
-let demoEvents: DemoEvents | undefined
-if (!edgeOnly && !process.env.WEBHOOKS) {
-  demoEvents = await startDemoEvents({
-    port: Number(process.env.DEMO_EVENTS_PORT ?? 8790),
-  }).catch((err: Error) => {
-    console.error(`demo events receiver not started: ${err.message}`)
-    return undefined
-  })
-}
 if (!edgeOnly) {
   try {
     for (const port of realtimePorts) {
@@ -145,7 +150,7 @@ ${DEMO_USERS.map((u) => `    ${u.username.padEnd(6)} ${u.password.padEnd(18)} sc
 
   try:  curl -s ${edge.url}/auth/login -H 'content-type: application/json' \\
           -d '{"username":"alice","password":"alice-password-1"}'
-${realtime ? `        npm run demo:chat    (alice and bob chat in lobby from two Node clients)\n` : ''}${realtime ? `        npm run demo:notify  (another service notifies alice through the server API)\n` : ''}${demoEvents ? `        open ${demoEvents.pageUrl} beside the demo page: lifecycle events, live (webhooks)\n` : ''}
+${realtime ? `        npm run demo:chat    (alice and bob chat in lobby from two Node clients)\n` : ''}${realtime ? `        npm run demo:notify  (another service notifies alice through the server API)\n` : ''}${demoEvents ? `        lifecycle events (webhooks), live: the demo page's panel, or ${demoEvents.pageUrl}\n` : ''}
 Ctrl-C stops everything.
 `)
 
@@ -156,8 +161,8 @@ async function shutdown(signal: string) {
   clearInterval(cron)
   console.log(`\n${signal}: stopping…`)
   await Promise.all(nodes.map((n) => n.stop()))
-  await demoEvents?.close()
   await edge.stop()
+  await demoEvents?.close()
   process.exit(0)
 }
 process.on('SIGINT', () => void shutdown('SIGINT'))

@@ -16,12 +16,15 @@ import {
   type PresenceViewMember,
 } from '../../shared/client/index.ts'
 import { initAccountPanels } from './accounts.ts'
+import { showEventsPanel } from './events-panel.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const config = (await (await fetch('/demo/config')).json()) as {
   realtimeUrl: string
   outboxView?: boolean
+  eventsUrl?: string
 }
+const eventsPanel = showEventsPanel($('events-panel'), config.eventsUrl)
 
 const auth = new EdgeAuth({ edgeUrl: location.origin, refreshStorage: 'cookie' })
 const SESSION_HINT = 'edgegate.session'
@@ -137,6 +140,7 @@ function renderPresence(members: PresenceViewMember[]) {
       const li = document.createElement('li')
       li.dataset.sub = m.sub
       li.textContent = m.name
+      eventsPanel?.name(m.sub, m.name)
       return li
     }),
   )

@@ -1,5 +1,5 @@
 /** Debian's chromium through playwright-core (which never downloads a browser), headless. */
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 
 /** Where the browser is: CHROMIUM_PATH, else Debian's. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -19,4 +19,23 @@ export function launchChromium(): Promise<Browser> {
       '--disable-sync',
     ],
   })
+}
+
+/**
+ * Record what `page` reports as an error (console errors and uncaught exceptions), from now on.
+ *
+ * @returns the list, filled as they come; tests expect it empty
+ * @example
+ * ```ts
+ * const errors = recordErrors(page)
+ * expect(errors).toEqual([])
+ * ```
+ */
+export function recordErrors(page: Page): string[] {
+  const errors: string[] = []
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text())
+  })
+  page.on('pageerror', (err) => errors.push(err.message))
+  return errors
 }

@@ -17,7 +17,7 @@ import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
 import { createPublisher } from '../../shared/publisher/index.ts'
-import { launchChromium } from './chromium.ts'
+import { launchChromium, recordErrors } from './chromium.ts'
 
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts')
 const TOKEN_TTL_SECONDS = 10
@@ -77,12 +77,8 @@ async function loggedIn(username: string): Promise<Page> {
   const context = await browser.newContext()
   contexts.push(context)
   const page = await context.newPage()
-  const errors: string[] = []
+  const errors = recordErrors(page)
   consoleErrors.set(page, errors)
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text())
-  })
-  page.on('pageerror', (err) => errors.push(err.message))
   await page.goto(edge.url)
   await page.fill('#username', username)
   await page.fill('#password', `${username}-password-1`)
@@ -349,9 +345,15 @@ describe('accessibility', () => {
     const context = await browser.newContext()
     contexts.push(context)
     const page = await context.newPage()
+    const origins = new Set<string>()
+    page.on('request', (req) => origins.add(new URL(req.url()).origin))
     await page.goto(edge.url)
     await page.waitForSelector('#login:not([hidden])')
     expect(await seriousViolations(page)).toEqual([])
+    // No DEMO_EVENTS_URL (a deployed demo): no events panel, and no request anywhere but the edge.
+    await page.waitForSelector('#login-fields:not([disabled])')
+    expect(await page.isHidden('#events-panel')).toBe(true)
+    expect([...origins]).toEqual([edge.url])
   })
 
   it('has no serious or critical violations on the chat view, and the message box is named by a label', async () => {

@@ -36,6 +36,8 @@ beforeAll(async () => {
     EDGE_PORT: String(edgePort),
     REALTIME_PORT: String(realtimePort),
     STATE_DIR: stateDir,
+    // The events receiver on any free port: its URL reaches the page through /demo/config.
+    DEMO_EVENTS_PORT: '0',
   }
   start = spawn(process.execPath, ['edge/local/start.ts'], {
     cwd: ROOT,
@@ -75,9 +77,15 @@ async function demo(script: string, environment: NodeJS.ProcessEnv) {
 }
 
 describe('npm start on EDGE_PORT and REALTIME_PORT', { timeout: 120_000 }, () => {
-  it("tells the page the realtime node's own URL", async () => {
+  it("tells the page the realtime node's own URL, and the events receiver's, open to the edge", async () => {
     const res = await fetch(`${edgeUrl}/demo/config`)
-    expect(await res.json()).toEqual({ realtimeUrl })
+    const config = (await res.json()) as { realtimeUrl: string; eventsUrl: string }
+    expect(config).toMatchObject({ realtimeUrl })
+    expect(config.eventsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/events$/)
+    const abort = new AbortController()
+    const events = await fetch(config.eventsUrl, { signal: abort.signal })
+    abort.abort()
+    expect(events.headers.get('access-control-allow-origin')).toBe(edgeUrl)
   })
 
   it('the page connects to the realtime node on its port and chats', async () => {

@@ -22,6 +22,12 @@ describe('readConfig', () => {
     expect(readConfig(withVars({ SERVICE_TOKEN_TTL: '900' })).serviceTokenTtlSeconds).toBe(900)
   })
 
+  it('reads DEMO_EVENTS_URL: none in wrangler.toml (no events panel), else the URL', () => {
+    expect(readConfig(withVars({})).demoEventsUrl).toBeUndefined()
+    const url = 'http://127.0.0.1:8790/events'
+    expect(readConfig(withVars({ DEMO_EVENTS_URL: url })).demoEventsUrl).toBe(url)
+  })
+
   it('accepts a list of audiences', () => {
     expect(readConfig(withVars({ AUDIENCE: 'realtime, api' })).audience).toEqual([
       'realtime',
@@ -43,6 +49,8 @@ describe('readConfig', () => {
     ['SERVICE_TOKEN_TTL', '901', /SERVICE_TOKEN_TTL must be between/],
     ['SERVICE_TOKEN_TTL', '9', /SERVICE_TOKEN_TTL must be between/],
     ['AUDIENCE', 'realtime,realtime-api', /AUDIENCE must not include realtime-api/],
+    ['DEMO_EVENTS_URL', 'javascript:alert(1)', /DEMO_EVENTS_URL must be an http\(s\) URL/],
+    ['DEMO_EVENTS_URL', '127.0.0.1:8790/events', /DEMO_EVENTS_URL must be an http\(s\) URL/],
   ])('refuses %s=%j with an error naming the variable', (name, value, message) => {
     expect(() => readConfig(withVars({ [name]: value }))).toThrow(ConfigError)
     expect(() => readConfig(withVars({ [name]: value }))).toThrow(message)
