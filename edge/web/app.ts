@@ -16,6 +16,7 @@ import {
   type PresenceViewMember,
 } from '../../shared/client/index.ts'
 import { initAccountPanels } from './accounts.ts'
+import { initPasskeyButtons } from './passkeys.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const config = (await (await fetch('/demo/config')).json()) as {
@@ -283,6 +284,7 @@ async function start() {
     return
   }
   void accounts.refreshSessions()
+  void passkeys.refreshPasskeys()
   const first = auth.current()?.rooms.find((p) => !p.endsWith('*'))
   if (first) await joinRoom(first)
 }
@@ -290,6 +292,15 @@ async function start() {
 const accounts = initAccountPanels({
   auth,
   outboxView: config.outboxView === true,
+  onSignedIn: async () => {
+    localStorage.setItem(SESSION_HINT, '1')
+    await start()
+  },
+})
+
+const passkeys = initPasskeyButtons({
+  auth,
+  describe,
   onSignedIn: async () => {
     localStorage.setItem(SESSION_HINT, '1')
     await start()
