@@ -500,6 +500,19 @@ describe('passkeys: sign-up, delete, rename', () => {
   })
 })
 
+describe('passkeys: erasure', () => {
+  it("DELETE /admin/users/:username deletes the user's passkeys: they log in no more", async () => {
+    const { user, authenticator } = await userWithPasskey()
+    const res = await edge.call(`/admin/users/${encodeURIComponent(user.username)}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    })
+    expect(res.status).toBe(204)
+    expect(await passkeyRow(authenticator.id)).toBeNull()
+    await expectError((await passkeyLogin(authenticator)).res, 401, 'invalid_credentials')
+  })
+})
+
 describe('passkey challenges: expiry and pruning', () => {
   it('the cron prunes expired challenges only', async () => {
     const { challengeId } = await loginOptions()
