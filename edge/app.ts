@@ -39,6 +39,18 @@ import { discovery } from './keys/discovery.ts'
 import { jwks } from './keys/jwks.ts'
 import { revocationFeed } from './revocations/feed.ts'
 import { pushRevocationsAfter } from './revocations/push.ts'
+import { passkeyLogin, loginOptions } from './passkeys/login.ts'
+import { deleteMyPasskey, listMyPasskeys, renameMyPasskey } from './passkeys/manage.ts'
+import { register, registerOptions } from './passkeys/register.ts'
+import {
+  LoginOptionsBody,
+  PasskeyLoginBody,
+  PasskeySignupBody,
+  RegisterBody,
+  RenameBody,
+  SignupOptionsBody,
+} from './passkeys/schemas.ts'
+import { passkeySignup, signupOptions } from './passkeys/signup.ts'
 import type { AppEnv } from './types.ts'
 
 /** The edge's HTTP API (docs/protocol.md §3). */
@@ -91,6 +103,26 @@ app.post('/auth/password', afterSuccess, requireAccessToken, jsonBody(ChangePass
 )
 app.get('/auth/sessions', requireAccessToken, listMySessions)
 app.delete('/auth/sessions/:sid', afterSuccess, requireAccessToken, revokeMySession)
+// Passkeys (docs/protocol.md §14).
+app.post('/auth/passkeys/register/options', requireAccessToken, registerOptions)
+app.post('/auth/passkeys/register', requireAccessToken, jsonBody(RegisterBody), (c) =>
+  register(c, c.get('body')),
+)
+app.post('/auth/passkeys/login/options', jsonBody(LoginOptionsBody, { optional: true }), (c) =>
+  loginOptions(c, c.get('body')),
+)
+app.post('/auth/passkeys/login', jsonBody(PasskeyLoginBody), (c) => passkeyLogin(c, c.get('body')))
+app.post('/auth/passkeys/signup/options', jsonBody(SignupOptionsBody), (c) =>
+  signupOptions(c, c.get('body')),
+)
+app.post('/auth/passkeys/signup', jsonBody(PasskeySignupBody), (c) =>
+  passkeySignup(c, c.get('body')),
+)
+app.get('/auth/passkeys', requireAccessToken, listMyPasskeys)
+app.delete('/auth/passkeys/:id', requireAccessToken, deleteMyPasskey)
+app.patch('/auth/passkeys/:id', requireAccessToken, jsonBody(RenameBody), (c) =>
+  renameMyPasskey(c, c.get('body')),
+)
 // MAILER=outbox only (local): the JSON list behind the admin token, and the page OUTBOX_VIEW=open serves.
 app.get('/dev/outbox', outboxOnly, requireSecret('ADMIN_TOKEN'), outboxList)
 app.get('/dev/outbox/view', outboxViewOnly, outboxView)

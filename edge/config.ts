@@ -17,6 +17,7 @@ import {
 } from './constants.ts'
 import { parseHttpUrl, trimTrailingSlashes } from '../shared/url.ts'
 import { readAccountsConfig, type AccountsConfig } from './accounts/config.ts'
+import { readPasskeyConfig, type PasskeyConfig } from './passkeys/config.ts'
 import { ConfigError } from './config-error.ts'
 
 export { ConfigError }
@@ -53,6 +54,8 @@ export interface EdgeConfig {
   maxSessionsPerUser: number
   /** Accounts (docs/protocol.md §13); see {@link AccountsConfig}. */
   accounts: AccountsConfig
+  /** The passkey relying party (docs/protocol.md §14). */
+  passkeys: PasskeyConfig
 }
 
 const parsed = new WeakMap<object, EdgeConfig>()
@@ -68,8 +71,9 @@ export function readConfig(env: Env): EdgeConfig {
   const hit = parsed.get(env)
   if (hit) return hit
   const vars = env as unknown as Record<string, string | undefined>
+  const issuer = readIssuer(vars.ISSUER)
   const config: EdgeConfig = {
-    issuer: readIssuer(vars.ISSUER),
+    issuer,
     audience: readAudience(vars.AUDIENCE),
     accessTokenTtlSeconds: readSeconds(
       vars,
@@ -103,6 +107,7 @@ export function readConfig(env: Env): EdgeConfig {
     refreshLimitPerAddress: readCount(vars, 'REFRESH_LIMIT_PER_ADDRESS', REFRESH_LIMIT_PER_ADDRESS),
     maxSessionsPerUser: readCount(vars, 'MAX_SESSIONS_PER_USER', MAX_SESSIONS_PER_USER),
     accounts: readAccountsConfig(vars),
+    passkeys: readPasskeyConfig(vars, issuer),
   }
   parsed.set(env, config)
   return config

@@ -176,3 +176,27 @@ export const USERS_PAGE_MAX = 200
 
 /** Timeout of one mail-webhook request, in milliseconds. */
 export const MAIL_WEBHOOK_TIMEOUT_MS = 10_000
+
+/** Lifetime of a passkey challenge, in seconds (docs/protocol.md §14: 5 minutes). */
+export const PASSKEY_CHALLENGE_TTL_SECONDS = 5 * 60
+
+/** Random bytes in a passkey challenge (docs/protocol.md §14: at least 128 bits; we use 256). */
+export const PASSKEY_CHALLENGE_BYTES = 32
+
+/** Passkey options (any ceremony) one client address may ask for per window before 429. */
+export const PASSKEY_OPTIONS_PER_ADDRESS = 100
+
+/** The passkey-options throttle window, in seconds (10 minutes). */
+export const PASSKEY_OPTIONS_WINDOW_SECONDS = 10 * 60
+
+/** Passkeys one user may hold; a registration beyond it is 409 `conflict`. */
+export const PASSKEYS_PER_USER_MAX = 20
+
+/** Longest passkey name, in characters. */
+export const PASSKEY_NAME_MAX_CHARS = 64
+
+/** Longest credential id accepted, in base64url characters (WebAuthn allows 1023 bytes). */
+export const PASSKEY_CREDENTIAL_ID_MAX_CHARS = 1364
+
+/** Longest base64url field of a WebAuthn response (attestation object, client data, signature...), in characters. */
+export const PASSKEY_RESPONSE_FIELD_MAX_CHARS = 16 * 1024

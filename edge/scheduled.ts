@@ -9,7 +9,7 @@ import { kickRevocationPush } from './revocations/push.ts'
  * The cron trigger's work, given the clock: rotate the signing key when its
  * period is up (and the next key is ready), drop keys whose tokens have all
  * expired, prune ended sessions with their refresh tokens, spent or expired mail
- * tokens and invites, the mail log and outbox, and old revocation
+ * tokens and invites, the mail log and outbox, expired passkey challenges, and old revocation
  * events (bounded batches per run), and nudge the revocation pusher.
  *
  * @param env - the worker's bindings

@@ -11,6 +11,7 @@ export interface AccountsPruneResult {
   invites: number
   mailLog: number
   outbox: number
+  passkeyChallenges: number
 }
 
 /**
@@ -18,7 +19,8 @@ export interface AccountsPruneResult {
  * table per run: mail tokens that are used or expired (either way they can
  * only be refused, and unknown is refused the same), invites used or
  * expired, mail-log rows older than the hourly window, and outbox mail older
- * than {@link OUTBOX_RETENTION_SECONDS} or beyond the newest {@link OUTBOX_MAX_ROWS}.
+ * than {@link OUTBOX_RETENTION_SECONDS} or beyond the newest {@link OUTBOX_MAX_ROWS},
+ * and expired passkey challenges (a spent one is already gone).
  *
  * @param db - the D1 binding
  * @param now - Unix seconds
@@ -29,7 +31,7 @@ export async function pruneAccounts(
   now: number,
   batch = PRUNE_BATCH_ROWS,
 ): Promise<AccountsPruneResult> {
-  const [mailTokens, invites, mailLog, outbox] = await db.batch([
+  const [mailTokens, invites, mailLog, outbox, passkeyChallenges] = await db.batch([
     db
       .prepare(
         `DELETE FROM mail_tokens WHERE token_hash IN (SELECT token_hash FROM mail_tokens
@@ -52,11 +54,18 @@ export async function pruneAccounts(
          LIMIT ?2)`,
       )
       .bind(now - OUTBOX_RETENTION_SECONDS, batch, OUTBOX_MAX_ROWS),
+    db
+      .prepare(
+        `DELETE FROM passkey_challenges WHERE id IN (SELECT id FROM passkey_challenges
+         WHERE expires_at <= ?1 LIMIT ?2)`,
+      )
+      .bind(now, batch),
   ])
   return {
     mailTokens: mailTokens?.meta.changes ?? 0,
     invites: invites?.meta.changes ?? 0,
     mailLog: mailLog?.meta.changes ?? 0,
     outbox: outbox?.meta.changes ?? 0,
+    passkeyChallenges: passkeyChallenges?.meta.changes ?? 0,
   }
 }

@@ -16,7 +16,7 @@ export const EmailSchema = v.pipe(
 )
 
 /** A mail token or invite as sent back: base64url, bounded. */
-const OpaqueToken = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{16,128}$/, 'an opaque token'))
+export const OpaqueToken = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{16,128}$/, 'an opaque token'))
 
 const Rooms = v.pipe(v.array(RoomPatternSchema), v.maxLength(ROOMS_MAX_ENTRIES))
 

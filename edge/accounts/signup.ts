@@ -25,13 +25,19 @@ import { sendVerification } from './verification.ts'
  * 201 with a token response, or 202 `{ verification: "sent" }` when the
  * account must verify its email before it logs in.
  */
-export async function signup<E extends AppEnv>(
+/**
+ * The checks every sign-up makes first, in order: the mode (403
+ * `signup_closed` when off), the address's sign-up budget (429), the email
+ * that `EMAIL_VERIFICATION=required` needs (400), the invite `invite` mode needs (403).
+ *
+ * @returns the address's throttle, for the username's login budget
+ */
+export async function admitSignup<E extends AppEnv>(
   c: Context<E>,
-  body: v.InferOutput<typeof SignupBody>,
+  body: { email?: string | undefined; invite?: string | undefined },
+  now: number,
 ) {
-  const config = c.get('config')
-  const { accounts } = config
-  const now = Math.floor(c.get('now') / 1000)
+  const { accounts } = c.get('config')
   if (accounts.signup === 'off') throw new AppError('signup_closed', 'SIGNUP is off')
   const throttle = loginThrottle(c.env, clientAddress(c.req.raw))
   const budget = await throttle.take('signup', SIGNUPS_PER_ADDRESS, SIGNUP_WINDOW_SECONDS, now)
@@ -42,10 +48,35 @@ export async function signup<E extends AppEnv>(
   }
   if (accounts.emailVerificationRequired && body.email === undefined)
     throw new AppError('invalid_request', 'email: required when EMAIL_VERIFICATION is required')
-  assertStrongPassword(body.password, body.username)
   if (accounts.signup === 'invite' && body.invite === undefined)
     throw new AppError('signup_closed', 'invite required')
+  return throttle
+}
 
+/**
+ * In `invite` mode, spend the invite (403 when unknown, used or expired);
+ * otherwise nothing.
+ */
+export async function spendSignupInvite<E extends AppEnv>(
+  c: Context<E>,
+  invite: string | undefined,
+  now: number,
+): Promise<InviteGrant | undefined> {
+  if (c.get('config').accounts.signup !== 'invite') return undefined
+  const grant = await spendInvite(c.env.DB, invite ?? '', now)
+  if (!grant) throw new AppError('signup_closed', 'invite unknown, used or expired')
+  return grant
+}
+
+export async function signup<E extends AppEnv>(
+  c: Context<E>,
+  body: v.InferOutput<typeof SignupBody>,
+) {
+  const config = c.get('config')
+  const { accounts } = config
+  const now = Math.floor(c.get('now') / 1000)
+  const throttle = await admitSignup(c, body, now)
+  assertStrongPassword(body.password, body.username)
   const userKey = usernameKey(body.username)
   const verdict = await throttle.attempt(userKey, now)
   if (!verdict.allowed) {
@@ -53,11 +84,7 @@ export async function signup<E extends AppEnv>(
       retryAfterSeconds: verdict.retryAfterSeconds,
     })
   }
-  let grant: InviteGrant | undefined
-  if (accounts.signup === 'invite') {
-    grant = await spendInvite(c.env.DB, body.invite ?? '', now)
-    if (!grant) throw new AppError('signup_closed', 'invite unknown, used or expired')
-  }
+  const grant = await spendSignupInvite(c, body.invite, now)
   let sub: string
   try {
     ;({ sub } = await createUser(

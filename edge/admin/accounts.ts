@@ -22,15 +22,16 @@ export interface UserView {
   rooms: string[]
   disabled: boolean
   createdAt: number
-  /** Passkeys and federated links are §14's; this build has neither yet. */
+  /** How many passkeys the user has (§14). */
   passkeys: number
+  /** Federated links are §14's; this build has none yet. */
   federated: string[]
 }
 
-type ListedRow = UserRow & { created_at: number }
+type ListedRow = UserRow & { created_at: number; passkeys: number }
 
-const LISTED =
-  'sub, username, password_hash, scope, rooms, disabled_at, email, email_verified_at, created_at'
+const LISTED = `sub, username, password_hash, scope, rooms, disabled_at, email, email_verified_at, created_at,
+  (SELECT COUNT(*) FROM passkeys WHERE passkeys.sub = users.sub) AS passkeys`
 
 function view(row: ListedRow): UserView {
   return {
@@ -42,7 +43,7 @@ function view(row: ListedRow): UserView {
     rooms: roomsOf(row),
     disabled: row.disabled_at !== null,
     createdAt: row.created_at,
-    passkeys: 0,
+    passkeys: row.passkeys,
     federated: [],
   }
 }
@@ -182,6 +183,7 @@ export async function deleteUser<E extends AppEnv>(c: Context<E>) {
       )
       .bind(now, user.sub),
     db.prepare('DELETE FROM mail_tokens WHERE sub = ?').bind(user.sub),
+    db.prepare('DELETE FROM passkeys WHERE sub = ?').bind(user.sub),
     db.prepare('UPDATE sessions SET user_agent = NULL WHERE sub = ?').bind(user.sub),
     db.prepare('UPDATE mail_log SET sub = NULL WHERE sub = ?').bind(user.sub),
   ])

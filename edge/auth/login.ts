@@ -9,7 +9,7 @@ import { normalizePassword, usernameKey } from './schemas.ts'
 import { openSession } from './open-session.ts'
 import { clientAddress, loginThrottle } from './throttle.ts'
 import { tokenResponse } from './token-response.ts'
-import { findUserByUsername, replacePasswordHash, type UserRow } from './users.ts'
+import { findUserByUsername, NO_PASSWORD, replacePasswordHash, type UserRow } from './users.ts'
 
 /**
  * `POST /auth/login`. Throttling is checked before any hashing; an unknown
@@ -37,6 +37,10 @@ export async function login<E extends AppEnv>(
   if (!user) {
     await burnPasswordCheck(password)
     failure = 'unknown_user'
+  } else if (user.password_hash === NO_PASSWORD) {
+    // A passkey-only account: no password is right, and it answers no faster.
+    await burnPasswordCheck(password)
+    failure = 'wrong_password'
   } else {
     const check = await verifyPassword(password, user.password_hash)
     if (!check.ok)

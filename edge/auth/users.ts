@@ -2,6 +2,9 @@ import { AppError } from '../../shared/errors.ts'
 import { hashPassword } from './password.ts'
 import { emailKey, normalizePassword, usernameKey } from './schemas.ts'
 
+/** The `password_hash` of an account without a password (a passkey-only sign-up): no password matches it. */
+export const NO_PASSWORD = ''
+
 /** A user row. */
 export interface UserRow {
   sub: string
@@ -67,7 +70,10 @@ export async function findUserByEmail(db: D1Database, email: string): Promise<Us
 /** Input of {@link createUser}. */
 export interface NewUser {
   username: string
-  password: string
+  /** Absent for a passkey-only account, which has no password (stored as {@link NO_PASSWORD}). */
+  password?: string | undefined
+  /** The `sub` to create it with (a passkey sign-up gave it to the authenticator already); else a fresh random one. */
+  sub?: string | undefined
   scope: string
   rooms: string[]
   /** An email, unverified until its link is used. */
@@ -84,8 +90,9 @@ export async function createUser(
   user: NewUser,
   now: number,
 ): Promise<{ sub: string }> {
-  const sub = crypto.randomUUID()
-  const hash = await hashPassword(normalizePassword(user.password))
+  const sub = user.sub ?? crypto.randomUUID()
+  const hash =
+    user.password === undefined ? NO_PASSWORD : await hashPassword(normalizePassword(user.password))
   const username = user.username.normalize('NFC')
   const result = await db
     .prepare(

@@ -61,27 +61,30 @@ export interface DemoEvents {
 /**
  * Start the demo receiver on 127.0.0.1.
  *
- * @param options - `port` (0: any); `allowOrigin`: the one origin (the edge's) whose pages may
- *   read `/events` across origins (CORS). @default none: same-origin only
+ * @param options - `port` (0: any); `allowOrigins`: the origins (the edge's, as 127.0.0.1 and as
+ *   localhost, where its passkeys work) whose pages may read `/events` across origins (CORS).
+ *   @default none: same-origin only
  * @example
  * ```ts
- * const events = await startDemoEvents({ port: 8790, allowOrigin: 'http://127.0.0.1:8787' })
+ * const events = await startDemoEvents({ port: 8790, allowOrigins: ['http://127.0.0.1:8787'] })
  * ```
  */
 export async function startDemoEvents(options: {
   port: number
-  allowOrigin?: string
+  allowOrigins?: readonly string[]
 }): Promise<DemoEvents> {
-  // An origin exactly (scheme, host, port; no path): the header allows nothing else.
-  if (
-    options.allowOrigin !== undefined &&
-    parseHttpUrl(options.allowOrigin)?.origin !== options.allowOrigin
-  )
-    throw new TypeError('allowOrigin must be an http(s) origin, such as http://127.0.0.1:8787')
-  const cors = options.allowOrigin && {
-    'access-control-allow-origin': options.allowOrigin,
-    vary: 'origin',
-  }
+  // Origins exactly (scheme, host, port; no path): the header allows nothing else.
+  const allowed = new Set(options.allowOrigins ?? [])
+  for (const origin of allowed)
+    if (parseHttpUrl(origin)?.origin !== origin)
+      throw new TypeError('allowOrigins must be http(s) origins, such as http://127.0.0.1:8787')
+  // The request's own Origin, echoed only when it is one of those (the header names one origin).
+  const cors = (origin: string | undefined) =>
+    origin !== undefined && allowed.has(origin)
+      ? { 'access-control-allow-origin': origin, vary: 'origin' }
+      : allowed.size > 0
+        ? { vary: 'origin' }
+        : undefined
   const secret = `whsec_${randomBytes(32).toString('base64')}`
   const kept: string[] = []
   const pages = new Set<ServerResponse>()
@@ -99,7 +102,7 @@ export async function startDemoEvents(options: {
       res.writeHead(200, {
         'content-type': 'text/event-stream',
         'cache-control': 'no-store',
-        ...cors,
+        ...cors(req.headers.origin),
       })
       // Send the headers now, not with the first event: the page's EventSource opens on them.
       res.flushHeaders()

@@ -50,6 +50,9 @@ const WORKER_VARS = [
   'MAILER',
   'MAILER_WEBHOOK_URL',
   'OUTBOX_VIEW',
+  'RP_ID',
+  'RP_ORIGINS',
+  'RP_NAME',
 ]
 const CRON_INTERVAL_MS = 5 * 60 * 1000
 
@@ -76,6 +79,11 @@ vars.REALTIME_PUBLIC_URL = process.env.REALTIME_PUBLIC_URL ?? ports.realtimeUrl
 vars.SIGNUP ??= 'open'
 vars.MAILER ??= 'outbox'
 if (vars.MAILER === 'outbox') vars.OUTBOX_VIEW ??= 'open'
+// Passkeys (docs/protocol.md §14): browsers refuse an IP address as the relying party id, so
+// locally the demo page's passkeys live at http://localhost:<edge port>.
+const passkeyOrigin = `http://localhost:${port}`
+vars.RP_ID ??= 'localhost'
+vars.RP_ORIGINS ??= passkeyOrigin
 
 // Lifecycle events (docs/webhooks.md): a local receiver with a live page, unless WEBHOOKS is set.
 // It starts before the edge, whose demo page follows its stream (DEMO_EVENTS_URL, CORS for the edge).
@@ -83,7 +91,7 @@ let demoEvents: DemoEvents | undefined
 if (!edgeOnly && !process.env.WEBHOOKS) {
   demoEvents = await startDemoEvents({
     port: Number(process.env.DEMO_EVENTS_PORT ?? 8790),
-    allowOrigin: ports.edgeUrl,
+    allowOrigins: [ports.edgeUrl, passkeyOrigin],
   }).catch((err: Error) => {
     console.error(`demo events receiver not started: ${err.message}`)
     return undefined
@@ -119,7 +127,7 @@ if (!edgeOnly) {
           REALTIME_PORT: String(port),
           EDGE_URL: edge.url,
           REVOCATION_FEED_TOKEN: edge.feedToken,
-          ALLOWED_ORIGINS: process.env.ALLOWED_ORIGINS ?? edge.url,
+          ALLOWED_ORIGINS: process.env.ALLOWED_ORIGINS ?? `${edge.url},${passkeyOrigin}`,
           ...(demoEvents && {
             WEBHOOKS: JSON.stringify([{ url: demoEvents.hookUrl, secret: demoEvents.secret }]),
           }),
@@ -139,6 +147,7 @@ console.log(`
 edgegate is running (state in ${edge.stateDir})
 
   edge       ${edge.url}
+  passkeys   open the demo page as ${passkeyOrigin} to use them (not on an IP address)
 ${nodes.map((n) => `  realtime   ${n.url}   (Socket.IO path /socket.io; /healthz /readyz /metrics)\n`).join('')}${nodes.length > 1 ? `  cluster    ${nodes.length} nodes sharing ${process.env.REDIS_URL}\n` : ''}  JWKS       ${edge.url}/.well-known/jwks.json
   discovery  ${edge.url}/.well-known/openid-configuration
 

@@ -24,7 +24,8 @@ interface EdgeError {
   error_description?: string
 }
 
-function show(el: HTMLElement, text: string | undefined) {
+/** Show `text` in `el`, or hide it when there is none. */
+export function show(el: HTMLElement, text: string | undefined) {
   el.hidden = !text
   el.textContent = text ?? ''
 }
@@ -82,7 +83,8 @@ async function send(
 }
 
 /** Show one of the login card's panels (login, sign-up, forgot, reset) and hide the others. */
-function panel(name: 'login' | 'signup' | 'forgot' | 'reset') {
+/** Show one of the login card's panels in place of the others. */
+export function panel(name: 'login' | 'signup' | 'forgot' | 'reset') {
   for (const id of ['login', 'signup', 'forgot', 'reset'] as const)
     $(`${id}-panel`).hidden = id !== name
   show($('account-notice'), undefined)

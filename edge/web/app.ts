@@ -17,6 +17,7 @@ import {
 } from '../../shared/client/index.ts'
 import { initAccountPanels } from './accounts.ts'
 import { showEventsPanel } from './events-panel.ts'
+import { initPasskeyButtons } from './passkeys.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const config = (await (await fetch('/demo/config')).json()) as {
@@ -287,6 +288,7 @@ async function start() {
     return
   }
   void accounts.refreshSessions()
+  void passkeys.refreshPasskeys()
   const first = auth.current()?.rooms.find((p) => !p.endsWith('*'))
   if (first) await joinRoom(first)
 }
@@ -294,6 +296,15 @@ async function start() {
 const accounts = initAccountPanels({
   auth,
   outboxView: config.outboxView === true,
+  onSignedIn: async () => {
+    localStorage.setItem(SESSION_HINT, '1')
+    await start()
+  },
+})
+
+const passkeys = initPasskeyButtons({
+  auth,
+  describe,
   onSignedIn: async () => {
     localStorage.setItem(SESSION_HINT, '1')
     await start()

@@ -1,3 +1,4 @@
+import { startAuthentication, startRegistration } from '@simplewebauthn/browser'
 import { decodeJwt } from 'jose'
 import type { AccessClaims, CookieTokenResponse, TokenResponse } from '../claims.ts'
 import { ClientError } from './client-error.ts'
@@ -101,6 +102,64 @@ export class EdgeAuth {
     }
   }
 
+  /**
+   * Register a passkey for the logged-in user (docs/protocol.md §14): the
+   * browser asks the user to create a discoverable credential for this site.
+   *
+   * @param name - what the passkey list shows. @default 'Passkey'
+   * @throws ClientError `auth_required` when not logged in; the edge's codes; the browser's refusal as `invalid_request`
+   */
+  async registerPasskey(name?: string): Promise<{ id: string; name: string; createdAt: number }> {
+    const bearer = this.session?.accessToken
+    if (!bearer) throw new ClientError('auth_required', 'not logged in')
+    const options = await this.post('/auth/passkeys/register/options', {}, false, bearer)
+    const response = await ceremony(() => startRegistration({ optionsJSON: options as never }))
+    return (await this.post(
+      '/auth/passkeys/register',
+      { response, ...(name !== undefined && { name }) },
+      false,
+      bearer,
+    )) as { id: string; name: string; createdAt: number }
+  }
+
+  /**
+   * Log in with a passkey: without a username the browser offers every
+   * passkey it holds for this site (discoverable credentials).
+   *
+   * @param username - narrow the choice to this user's passkeys
+   * @throws ClientError `invalid_credentials`, `rate_limited`; the browser's refusal as `invalid_request`
+   */
+  async loginWithPasskey(username?: string): Promise<SessionInfo> {
+    const { challengeId, options } = (await this.post(
+      '/auth/passkeys/login/options',
+      username === undefined ? {} : { username },
+    )) as { challengeId: string; options: never }
+    const response = await ceremony(() => startAuthentication({ optionsJSON: options }))
+    return this.accept(await this.post('/auth/passkeys/login', { challengeId, response }))
+  }
+
+  /**
+   * Create an account whose only way in is a new passkey (where `SIGNUP` allows).
+   *
+   * @param username - the new account's name
+   * @param invite - the invite `SIGNUP=invite` needs
+   * @throws ClientError `signup_closed`, `conflict`, `rate_limited`, …
+   */
+  async signupWithPasskey(username: string, invite?: string): Promise<SessionInfo> {
+    const { challengeId, options } = (await this.post('/auth/passkeys/signup/options', {
+      username,
+    })) as { challengeId: string; options: never }
+    const response = await ceremony(() => startRegistration({ optionsJSON: options }))
+    return this.accept(
+      await this.post('/auth/passkeys/signup', {
+        username,
+        challengeId,
+        response,
+        ...(invite !== undefined && { invite }),
+      }),
+    )
+  }
+
   private requireRefreshToken(): string {
     if (!this.refreshToken) throw new ClientError('auth_required', 'not logged in')
     return this.refreshToken
@@ -125,7 +184,12 @@ export class EdgeAuth {
     return this.session
   }
 
-  private async post(path: string, body: unknown, allowEmpty = false): Promise<unknown> {
+  private async post(
+    path: string,
+    body: unknown,
+    allowEmpty = false,
+    bearer?: string,
+  ): Promise<unknown> {
     let res: Response
     try {
       res = await this.fetch(`${this.edgeUrl}${path}`, {
@@ -134,6 +198,7 @@ export class EdgeAuth {
         headers: {
           ...(body !== undefined && { 'content-type': 'application/json' }),
           ...(this.mode === 'cookie' && { 'x-edgegate-refresh': 'cookie' }),
+          ...(bearer !== undefined && { authorization: `Bearer ${bearer}` }),
         },
         ...(body !== undefined && { body: JSON.stringify(body) }),
       })
@@ -152,5 +217,14 @@ export class EdgeAuth {
       )
     }
     return payload
+  }
+}
+
+/** Run a browser WebAuthn ceremony; a refusal or cancel by the browser or user becomes a ClientError. */
+async function ceremony<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (err) {
+    throw new ClientError('invalid_request', `passkey ceremony failed: ${(err as Error).name}`)
   }
 }

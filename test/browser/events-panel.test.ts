@@ -40,7 +40,7 @@ beforeAll(async () => {
   // The receiver allows the edge's origin, and the edge names the receiver: so the edge's port is
   // chosen first, as `npm start` does with EDGE_PORT. The node's port is held until it listens.
   const edgePort = await freePort()
-  receiver = await startDemoEvents({ port: 0, allowOrigin: `http://127.0.0.1:${edgePort}` })
+  receiver = await startDemoEvents({ port: 0, allowOrigins: [`http://127.0.0.1:${edgePort}`] })
   stops.push(() => receiver.close())
   const placeholder = createServer().listen(0, '127.0.0.1').unref()
   await once(placeholder, 'listening')

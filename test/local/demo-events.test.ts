@@ -62,28 +62,36 @@ describe('the demo events receiver', () => {
     expect(seen.map((e) => e.data.sub)).toEqual(['bob', 'alice'])
   })
 
-  it("answers CORS on /events for the one origin it is given, whatever the request's", async () => {
-    const demo = await startDemoEvents({ port: 0, allowOrigin: 'http://127.0.0.1:8787' })
+  it('answers CORS on /events for the origins it is given, and no other', async () => {
+    const origins = ['http://127.0.0.1:8787', 'http://localhost:8787']
+    const demo = await startDemoEvents({ port: 0, allowOrigins: origins })
     closers.push(() => demo.close())
     const abort = new AbortController()
     closers.push(async () => abort.abort())
-    const events = await fetch(demo.eventsUrl, {
-      headers: { origin: 'http://evil.example' },
-      signal: abort.signal,
-    })
-    expect(events.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:8787')
-    expect(events.headers.get('vary')).toBe('origin')
+    const from = (origin: string) =>
+      fetch(demo.eventsUrl, { headers: { origin }, signal: abort.signal })
+    for (const origin of origins) {
+      const events = await from(origin)
+      expect(events.headers.get('access-control-allow-origin')).toBe(origin)
+      expect(events.headers.get('vary')).toBe('origin')
+    }
+    const evil = await from('http://evil.example')
+    expect(evil.headers.get('access-control-allow-origin')).toBeNull()
+    expect(evil.headers.get('vary')).toBe('origin')
     // The deliveries and the receiver's own page stay same-origin.
     expect((await fetch(demo.pageUrl)).headers.get('access-control-allow-origin')).toBeNull()
     // Without the option, no page elsewhere may read the stream.
     const plain = await startDemoEvents({ port: 0 })
     closers.push(() => plain.close())
-    const closed = await fetch(plain.eventsUrl, { signal: abort.signal })
+    const closed = await fetch(plain.eventsUrl, {
+      headers: { origin: origins[0]! },
+      signal: abort.signal,
+    })
     expect(closed.headers.get('access-control-allow-origin')).toBeNull()
   })
 
-  it('refuses an allowOrigin that is not exactly an origin', async () => {
+  it('refuses allowOrigins that are not exactly origins', async () => {
     for (const bad of ['http://127.0.0.1:8787/', 'http://127.0.0.1:8787/page', '*', 'javascript:x'])
-      await expect(startDemoEvents({ port: 0, allowOrigin: bad })).rejects.toThrow(TypeError)
+      await expect(startDemoEvents({ port: 0, allowOrigins: [bad] })).rejects.toThrow(TypeError)
   })
 })
