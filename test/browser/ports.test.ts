@@ -83,7 +83,11 @@ describe('npm start on EDGE_PORT and REALTIME_PORT', { timeout: 120_000 }, () =>
     expect(config).toMatchObject({ realtimeUrl })
     expect(config.eventsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/events$/)
     const abort = new AbortController()
-    const events = await fetch(config.eventsUrl, { signal: abort.signal })
+    // As the page's EventSource asks: with its own origin.
+    const events = await fetch(config.eventsUrl, {
+      headers: { origin: edgeUrl },
+      signal: abort.signal,
+    })
     abort.abort()
     expect(events.headers.get('access-control-allow-origin')).toBe(edgeUrl)
   })
