@@ -12,13 +12,12 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import AxeBuilder from '@axe-core/playwright'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { launchChromium } from './chromium.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 let stateDir: string
 let edge: EdgeProcess
@@ -55,11 +54,7 @@ beforeAll(async () => {
   await realtime.listen(realtimePort, '127.0.0.1')
   for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++)
     await new Promise((r) => setTimeout(r, 100))
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  })
+  browser = await launchChromium()
 }, 120_000)
 
 afterAll(async () => {
