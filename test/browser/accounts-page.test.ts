@@ -90,6 +90,8 @@ describe('the demo page: accounts', { timeout: 240_000 }, () => {
     const second = 'second-Pw-' + crypto.randomUUID().slice(0, 8)
     const page = await newPage()
     await page.goto(edge.url)
+    // The page enables its login fields once its script has attached every handler.
+    await page.waitForSelector('#login-fields:not([disabled])')
 
     // Sign up: a weak password is refused by rule, then a good one logs in.
     await page.click('button[data-panel="signup"]')
@@ -128,6 +130,7 @@ describe('the demo page: accounts', { timeout: 240_000 }, () => {
     // A second browser logs in; the first logs it out from "Where you're logged in".
     const other = await newPage()
     await other.goto(edge.url)
+    await other.waitForSelector('#login-fields:not([disabled])')
     await other.fill('#username', username)
     await other.fill('#password', second)
     await other.click('#login-button')
@@ -144,6 +147,8 @@ describe('the demo page: accounts', { timeout: 240_000 }, () => {
   it('has no serious or critical axe-core violations on the sign-up and forgot panels', async () => {
     const page = await newPage()
     await page.goto(edge.url)
+    // The page enables its login fields once its script has attached every handler.
+    await page.waitForSelector('#login-fields:not([disabled])')
     for (const panel of ['signup', 'forgot']) {
       await page.click(`#login-panel button[data-panel="${panel}"]`)
       await page.waitForSelector(`#${panel}-panel:not([hidden])`)
