@@ -20,6 +20,10 @@ const HINTS: Record<RealtimeErrorCode, { retryable: boolean; refresh: boolean; l
   unavailable: { retryable: true, refresh: false, login: false },
   // Each disconnect says whether it is retryable (docs/protocol.md §8).
   disconnected: { retryable: false, refresh: false, login: false },
+  // DPoP (docs/protocol.md §15): the SDK answers the first and last by itself.
+  dpop_required: { retryable: true, refresh: false, login: false },
+  dpop_invalid: { retryable: false, refresh: false, login: true },
+  dpop_nonce_required: { retryable: true, refresh: false, login: false },
 }
 
 /** The wire text of each code. Detailed reasons stay in the server's log. */
@@ -39,6 +43,9 @@ const MESSAGES: Record<RealtimeErrorCode, string> = {
   unknown_event: 'unknown event',
   unavailable: 'temporarily unavailable',
   disconnected: 'closed by the application',
+  dpop_required: 'the token is bound to a key: send a DPoP proof',
+  dpop_invalid: 'the DPoP proof is invalid',
+  dpop_nonce_required: 'send a DPoP proof with the nonce given',
 }
 
 /** A refusal with a realtime code. */

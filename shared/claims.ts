@@ -30,6 +30,12 @@ export const ScopeSchema = v.pipe(
   ),
 )
 
+/** An RFC 7638 SHA-256 JWK thumbprint, base64url without padding (43 characters). */
+export const JwkThumbprintSchema = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_-]{43}$/, 'jkt: a base64url SHA-256 thumbprint'),
+)
+
 /**
  * The claims of an edgegate access token (docs/protocol.md §4). Verifiers parse the
  * verified payload through this schema, so every consumer sees the same types.
@@ -46,6 +52,8 @@ export const AccessClaimsSchema = v.object({
   exp: v.number(),
   scope: ScopeSchema,
   rooms: v.array(RoomPatternSchema),
+  /** (v1.2) The key the token is bound to (docs/protocol.md §15; RFC 9449 §6.1). */
+  cnf: v.optional(v.object({ jkt: JwkThumbprintSchema })),
 })
 
 /** The claims of an edgegate access token. */
@@ -87,7 +95,7 @@ export type RoomGrantClaims = v.InferOutput<typeof RoomGrantClaimsSchema>
  * registered claims (`iss`, `aud`, `jti`, `iat`, `nbf`, `exp`) are added by
  * the signer. Derived from {@link AccessClaimsSchema}, like every claim shape.
  */
-export type SubjectClaims = Pick<AccessClaims, 'sub' | 'sid' | 'name' | 'scope' | 'rooms'>
+export type SubjectClaims = Pick<AccessClaims, 'sub' | 'sid' | 'name' | 'scope' | 'rooms' | 'cnf'>
 
 /** A revocation event (docs/protocol.md §6). */
 export const RevocationEventSchema = v.object({
@@ -110,7 +118,8 @@ export type RevocationKind = RevocationEvent['kind']
  */
 export interface TokenResponse {
   access_token: string
-  token_type: 'Bearer'
+  /** `DPoP` when the tokens are bound to the client's key (docs/protocol.md §15). */
+  token_type: 'Bearer' | 'DPoP'
   expires_in: number
   refresh_token: string
   refresh_expires_in: number

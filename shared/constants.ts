@@ -121,3 +121,21 @@ export const LIFECYCLE_EVENT_TYPES = [
 
 /** A lifecycle event type. */
 export type LifecycleEventType = (typeof LIFECYCLE_EVENT_TYPES)[number]
+
+/** `typ` of a DPoP proof (RFC 9449 §4.2; docs/protocol.md §15). */
+export const DPOP_PROOF_TYP = 'dpop+jwt'
+
+/** The algorithms a DPoP proof may be signed with (docs/protocol.md §15). */
+export const DPOP_ALGORITHMS = ['ES256', 'EdDSA'] as const
+
+/** How far a proof's `iat` may be from now, either way, in seconds (docs/protocol.md §15). */
+export const DPOP_PROOF_MAX_AGE_SECONDS = 60
+
+/** How long a proof's `jti` is remembered, in seconds: a replay inside it is refused (docs/protocol.md §15). */
+export const DPOP_JTI_TTL_SECONDS = 5 * 60
+
+/** Longest proof accepted, in bytes: an EC or Ed25519 `jwk` header and the claims fit in well under it. */
+export const MAX_DPOP_PROOF_BYTES = 2 * 1024
+
+/** Longest `jti` or `nonce` in a proof, in characters. */
+export const MAX_DPOP_CLAIM_CHARS = 256

@@ -1,6 +1,6 @@
 import * as v from 'valibot'
 import { describeIssues } from './issues.ts'
-import { MAX_ENVELOPE_BYTES } from './constants.ts'
+import { MAX_DPOP_PROOF_BYTES, MAX_ENVELOPE_BYTES } from './constants.ts'
 
 /** An envelope id, and a publish id (docs/protocol.md §5, §8): 1–64 characters of `[A-Za-z0-9_-]`. */
 export const ENVELOPE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
@@ -22,6 +22,8 @@ export const EnvelopeSchema = v.strictObject({
   ts: v.pipe(v.number(), v.safeInteger()),
   data: v.unknown(),
   token: v.optional(v.string()),
+  /** (v1.2) A DPoP proof for `token` (docs/protocol.md §15). */
+  dpop: v.optional(v.pipe(v.string(), v.maxLength(MAX_DPOP_PROOF_BYTES))),
 })
 
 /** An envelope whose `data` is `D`. */

@@ -27,6 +27,9 @@ export const EDGE_ERROR_CODES = [
   // v1.2: accounts (docs/protocol.md §13).
   'weak_password',
   'signup_closed',
+  // v1.2: DPoP (docs/protocol.md §15; RFC 9449 §5, §8).
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
 ] as const
 
 /** A code the edge's HTTP API answers with. */
@@ -50,6 +53,10 @@ export const REALTIME_ERROR_CODES = [
   'unavailable',
   // v1.1: a service closed the connection through the server API (docs/protocol.md §8).
   'disconnected',
+  // v1.2: DPoP (docs/protocol.md §15).
+  'dpop_required',
+  'dpop_invalid',
+  'dpop_nonce_required',
 ] as const
 
 /** A code of `connect_error`, acks and `rt:error`. */

@@ -22,6 +22,8 @@ const STATUS: Record<EdgeErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 415 | 42
   unavailable: 503,
   weak_password: 400,
   signup_closed: 403,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
 }
 
 /**
@@ -49,6 +51,8 @@ const DESCRIPTION: Record<EdgeErrorCode, string> = {
   unavailable: 'the service is not available',
   weak_password: 'the password is too weak',
   signup_closed: 'sign-up is closed, or the invite is not valid',
+  invalid_dpop_proof: 'the DPoP proof is missing or invalid',
+  use_dpop_nonce: 'send a DPoP proof with the nonce in the DPoP-Nonce header',
 }
 
 /** The realm of the token endpoint's Basic challenge (RFC 7617). */
