@@ -1,7 +1,7 @@
 import { createAdaptorServer } from '@hono/node-server'
 import type { Server as HttpServer } from 'node:http'
 import { CLOCK_TOLERANCE_SECONDS } from '../shared/constants.ts'
-import { createPublishStore, createServerApiRoutes } from './api/server-api.ts'
+import { createPublishStore, createReplayBudget, createServerApiRoutes } from './api/server-api.ts'
 import { createKeyLoader } from './auth/key-loader.ts'
 import { createLifecycle } from './lifecycle/lifecycle.ts'
 import { normalizeOrigins } from './admission/origin-guard.ts'
@@ -90,8 +90,9 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       })
     : undefined
   // Publish idempotency and user streams (docs/protocol.md §8, §9): Redis when clustered, else memory.
+  const redis = cluster && { client: cluster.client, isReady: cluster.connected }
   const publishStore = createPublishStore({
-    ...(cluster && { redis: { client: cluster.client, isReady: cluster.connected } }),
+    ...(redis && { redis }),
     ...(options.serverApi && { settings: options.serverApi }),
     now,
   })
@@ -102,8 +103,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const registry = createEventRegistry(options.events, {
     ...{ streams: publishStore, rooms, grants },
     sync: {
-      ...options.serverApi?.syncReplay,
-      now,
+      // A user's syncs share one budget on every node (docs/protocol.md §9).
+      budget: createReplayBudget({ redis, settings: options.serverApi, now }),
       onReplayed: (bytes) => metrics.syncReplayedBytes.inc(bytes),
       onRefused: () => metrics.syncRefused.inc(),
     },

@@ -8,6 +8,12 @@ import type { RealtimeIo } from '../types.ts'
 import { MemoryPublishStore } from '../streams/memory-store.ts'
 import { createRedisPublishStore, type ScriptClient } from '../streams/redis-store.ts'
 import type { PublishStore } from '../streams/types.ts'
+import {
+  memoryReplayBudget,
+  redisReplayBudget,
+  type ReplayBudget,
+} from '../streams/replay-budget.ts'
+import { SYNC_REPLAY_BUDGET_BYTES, SYNC_REPLAY_WINDOW_MS } from '../constants.ts'
 import { ClientRateLimiter } from './client-rate.ts'
 import { createDisconnect } from './disconnect.ts'
 import { createApiMetrics } from './metrics.ts'
@@ -38,16 +44,39 @@ export function createPublishStore(options: {
 }): PublishStore {
   const stream = { ...options.settings?.userStream, now: options.now }
   if (!options.redis) return new MemoryPublishStore(stream)
-  const { client, isReady } = options.redis
-  const store = createRedisPublishStore(client, stream)
-  // node-redis queues commands while disconnected; answer 503 at once instead of hanging.
-  const guard =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+  const store = createRedisPublishStore(options.redis.client, stream)
+  const guard = whileConnected(options.redis.isReady)
+  return { accept: guard(store.accept), read: guard(store.read) }
+}
+
+/**
+ * The replay budget of `rt:sync` (docs/protocol.md §9, v1.2): in Redis when
+ * the node is clustered, so a user's syncs share one budget on every node; else memory.
+ *
+ * @param options - as {@link createPublishStore}'s
+ */
+export function createReplayBudget(options: {
+  redis?: { client: ScriptClient; isReady: () => boolean } | undefined
+  settings?: ServerApiSettings | undefined
+  now: () => number
+}): ReplayBudget {
+  const limits = {
+    maxBytes: options.settings?.syncReplay?.maxBytes ?? SYNC_REPLAY_BUDGET_BYTES,
+    windowMs: options.settings?.syncReplay?.windowMs ?? SYNC_REPLAY_WINDOW_MS,
+  }
+  if (!options.redis) return memoryReplayBudget(limits, options.now)
+  const budget = redisReplayBudget(options.redis.client, limits)
+  const guard = whileConnected(options.redis.isReady)
+  return { wait: guard(budget.wait), spend: guard(budget.spend) }
+}
+
+/** node-redis queues commands while disconnected: answer `unavailable` at once instead of hanging. */
+function whileConnected(isReady: () => boolean) {
+  return <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     (...args: A) => {
       if (!isReady()) return Promise.reject(new AppError('unavailable', 'redis disconnected'))
       return fn(...args)
     }
-  return { accept: guard(store.accept), read: guard(store.read) }
 }
 
 /** What {@link createServerApiRoutes} wires together. */

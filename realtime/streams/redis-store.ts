@@ -203,7 +203,7 @@ function compareIds(a: string, b: string): number {
 }
 
 /** EVALSHA, falling back to EVAL when Redis does not hold the script yet (after a restart). */
-function scriptRunner(client: ScriptClient) {
+export function scriptRunner(client: ScriptClient) {
   const shas = new Map<string, string>()
   return async (script: string, keys: string[], args: string[]): Promise<unknown> => {
     let sha = shas.get(script)

@@ -8,8 +8,8 @@ import {
 } from '../constants.ts'
 import { emitPublished } from '../api/publish.ts'
 import { rateLimited } from '../errors.ts'
-import { AddressRate } from '../limits/address-rate.ts'
 import { defineEvent, type EventContext } from '../messages/registry.ts'
+import { memoryReplayBudget, type ReplayBudget } from './replay-budget.ts'
 import type { PublishStore } from './types.ts'
 
 /**
@@ -27,6 +27,8 @@ export const SyncRequestSchema = v.strictObject({ since: v.nullable(OffsetSchema
 
 /** Options of {@link createSyncEvent}: the per-user replay budget (docs/protocol.md §9, v1.2). */
 export interface SyncReplayOptions {
+  /** The budget, shared by every node of a cluster (see `createReplayBudget`). @default one in memory, from the next three */
+  budget?: ReplayBudget
   /** Bytes of entries one user's syncs may replay per window. @default 1 MiB */
   maxBytes?: number
   /** The window, ms. @default 10_000 */
@@ -44,7 +46,8 @@ export interface SyncReplayOptions {
  * after `since`, in order and as it was delivered live (same event, same
  * `{ id, from, ts, data, offset }`), then ack `{ delivered, last, gap }`. The
  * stream holds at most `USER_STREAM_MAX` entries, which bounds one sync;
- * a user's syncs share a replay budget, past which `rt:sync` is
+ * a user's syncs share a replay budget (across the cluster when it is
+ * in Redis), past which `rt:sync` is
  * `rate_limited` with `retryAfterMs` before the store is read. A sync is
  * charged what it replayed once it is read, so the one that crosses the
  * budget completes and the next waits until the debt is repaid.
@@ -53,14 +56,19 @@ export interface SyncReplayOptions {
  * @param replay - {@link SyncReplayOptions}
  */
 export function createSyncEvent(store: Pick<PublishStore, 'read'>, replay: SyncReplayOptions = {}) {
-  const maxBytes = replay.maxBytes ?? SYNC_REPLAY_BUDGET_BYTES
-  const windowMs = replay.windowMs ?? SYNC_REPLAY_WINDOW_MS
-  const now = replay.now ?? Date.now
-  const budget = new AddressRate(maxBytes / (windowMs / 1000), maxBytes)
+  const budget =
+    replay.budget ??
+    memoryReplayBudget(
+      {
+        maxBytes: replay.maxBytes ?? SYNC_REPLAY_BUDGET_BYTES,
+        windowMs: replay.windowMs ?? SYNC_REPLAY_WINDOW_MS,
+      },
+      replay.now ?? Date.now,
+    )
   return defineEvent({
     schema: SyncRequestSchema,
     handler: async ({ data, auth, socket }) => {
-      const wait = budget.wait(auth.sub, now())
+      const wait = await budget.wait(auth.sub)
       if (wait > 0) {
         replay.onRefused?.()
         throw rateLimited('sync replay budget', wait)
@@ -68,7 +76,7 @@ export function createSyncEvent(store: Pick<PublishStore, 'read'>, replay: SyncR
       const { entries, last, gap } = await store.read(auth.sub, data.since)
       const sizes = entries.map((entry) => Buffer.byteLength(JSON.stringify(entry.data) ?? ''))
       const replayed = sizes.reduce((sum, size) => sum + size, 0)
-      budget.spend(auth.sub, now(), replayed)
+      await budget.spend(auth.sub, replayed)
       replay.onReplayed?.(replayed)
       // Socket.IO writes a socket's packets in order: these reach the client
       // before the ack. A full stream of large entries is more than a

@@ -135,3 +135,42 @@ describe.each(['memory', 'redis'] as const)('rt:sync bounds (%s store)', (store)
     expect(text).toContain('realtime_sync_refused_total 1')
   })
 })
+
+describe('rt:sync replay budget on a cluster', () => {
+  it("is one budget per user on every node: once a sync on one node spent it, the user's sync on another is refused", async () => {
+    const issuer = await startIssuer()
+    const { url: redisUrl } = await startRedis()
+    const options = { redisUrl, serverApi: { syncReplay: { maxBytes: 20_000, windowMs: 60_000 } } }
+    const one = await startServer(issuer, options)
+    const two = await startServer(issuer, options)
+    for (const { server } of [one, two])
+      await until(() => server.notReadyReasons().length === 0, { timeoutMs: 30_000 })
+    const token = await serviceToken(issuer)
+    const sub = `u-${process.pid}-cluster-${++users}`
+    for (let n = 0; n < 4; n++) {
+      const reply = await post(
+        one.url,
+        '/api/v1/publish',
+        { to: { user: sub }, event: 'inbox.new', data: 'x'.repeat(8_000) },
+        token,
+      )
+      expect(reply.status).toBe(202)
+    }
+    const socketOn = async (url: string, who: string) =>
+      connect(url, { auth: { token: await issuer.mint({ sub: who, sid: `s-${who}-${url}` }) } })
+    const first = await socketOn(one.url, sub)
+    expect(await request(first, 'rt:sync', envelope({ since: '0' }))).toMatchObject({
+      ok: true,
+      data: { delivered: 4 },
+    })
+    const second = await socketOn(two.url, sub)
+    expect(await request(second, 'rt:sync', envelope({ since: '0' }))).toMatchObject({
+      ok: false,
+      error: { code: 'rate_limited', retryAfterMs: expect.any(Number) },
+    })
+    // Another user on that node has a budget of their own.
+    const other = await socketOn(two.url, `${sub}-other`)
+    expect(await request(other, 'rt:sync', envelope({ since: '0' }))).toMatchObject({ ok: true })
+    expect(await two.server.metrics.registry.metrics()).toContain('realtime_sync_refused_total 1')
+  })
+})
