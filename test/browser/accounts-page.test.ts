@@ -6,72 +6,27 @@
  * through the outbox, log in with it, and log a second browser out from the
  * session list while it watches its socket close.
  */
-import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import AxeBuilder from '@axe-core/playwright'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchChromium } from './chromium.ts'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
-import { chatEvents } from '../../realtime/events/chat.ts'
-import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
+import type { EdgeProcess } from '../../edge/local/edge-process.ts'
+import { CONNECTED, startPageStack, type PageStack } from './page-stack.ts'
 
-let stateDir: string
+let stack: PageStack
 let edge: EdgeProcess
-let realtime: RealtimeServer
-let browser: Browser
-const contexts: BrowserContext[] = []
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'edgegate-accounts-browser-'))
-  // The node's port is held until the node takes it, as in demo-page.test.ts.
-  const placeholder = createServer().listen(0, '127.0.0.1').unref()
-  await once(placeholder, 'listening')
-  const realtimePort = (placeholder.address() as AddressInfo).port
-  const realtimeUrl = `http://127.0.0.1:${realtimePort}`
-  edge = await startEdge({
-    port: 0,
-    stateDir,
-    stdio: 'ignore',
-    vars: {
-      REALTIME_PUBLIC_URL: realtimeUrl,
-      REALTIME_URLS: realtimeUrl,
-      SIGNUP: 'open',
-      MAILER: 'outbox',
-      OUTBOX_VIEW: 'open',
-    },
+  stack = await startPageStack({
+    name: 'accounts-browser',
+    demoUsers: false,
+    vars: { SIGNUP: 'open', MAILER: 'outbox', OUTBOX_VIEW: 'open' },
   })
-  realtime = createRealtimeServer({
-    issuer: edge.url,
-    allowedOrigins: [edge.url],
-    events: chatEvents,
-    revocationFeed: { edgeUrl: edge.url, token: edge.feedToken, intervalMs: 500 },
-  })
-  await new Promise<void>((resolve) => placeholder.close(() => resolve()))
-  await realtime.listen(realtimePort, '127.0.0.1')
-  for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++)
-    await new Promise((r) => setTimeout(r, 100))
-  browser = await launchChromium()
+  edge = stack.edge
 }, 120_000)
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined)
-  await browser?.close()
-  await realtime?.close({ timeoutMs: 2000 })
-  await edge?.stop()
-  await rm(stateDir, { recursive: true, force: true })
-})
+afterAll(() => stack?.stop())
 
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext()
-  contexts.push(context)
-  return context.newPage()
-}
-
-const CONNECTED = { timeout: 45_000 }
+const newPage = () => stack.newPage()
 
 /** Follow the newest link of `kind` to `to` on the local outbox page. */
 async function followMailLink(page: Page, to: string, kind: 'verify' | 'reset') {

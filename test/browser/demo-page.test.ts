@@ -3,26 +3,23 @@
  * against the real edge (wrangler dev, serving the built page) and a real
  * realtime node.
  */
-import { once } from 'node:events'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
+import { mkdir } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import AxeBuilder from '@axe-core/playwright'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { demoUsersSql } from '../../edge/local/demo-users.ts'
-import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
-import { chatEvents } from '../../realtime/events/chat.ts'
-import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
+import type { EdgeProcess } from '../../edge/local/edge-process.ts'
+import type { RealtimeServer } from '../../realtime/server.ts'
 import { createPublisher } from '../../shared/publisher/index.ts'
-import { launchChromium, recordErrors } from './chromium.ts'
+import { recordErrors } from './chromium.ts'
+import { startPageStack, type PageStack } from './page-stack.ts'
 
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts')
 const TOKEN_TTL_SECONDS = 10
 
-let stateDir: string
+let stack: PageStack
 let edge: EdgeProcess
 let realtime: RealtimeServer
 let browser: Browser
@@ -30,46 +27,17 @@ const contexts: BrowserContext[] = []
 const consoleErrors = new Map<Page, string[]>()
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'edgegate-browser-'))
-  // The edge must know the node's URL before the node can know the edge's, so the node's port is
-  // chosen first and held (listening) until the node takes it: a port merely found free could be
-  // bound by anything else during the seconds the edge takes to start.
-  const placeholder = createServer().listen(0, '127.0.0.1').unref()
-  await once(placeholder, 'listening')
-  const realtimePort = (placeholder.address() as AddressInfo).port
-  const realtimeUrl = `http://127.0.0.1:${realtimePort}`
-  edge = await startEdge({
-    port: 0,
-    stateDir,
-    stdio: 'ignore',
-    seedSql: await demoUsersSql(),
-    vars: {
-      ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
-      REALTIME_PUBLIC_URL: realtimeUrl,
-      REALTIME_URLS: realtimeUrl,
-    },
+  stack = await startPageStack({
+    name: 'browser',
+    vars: { ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS) },
   })
-  realtime = createRealtimeServer({
-    issuer: edge.url,
-    allowedOrigins: [edge.url],
-    events: chatEvents,
-    revocationFeed: { edgeUrl: edge.url, token: edge.feedToken, intervalMs: 500 },
-  })
-  await new Promise<void>((resolve) => placeholder.close(() => resolve()))
-  await realtime.listen(realtimePort, '127.0.0.1')
-  for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++)
-    await new Promise((r) => setTimeout(r, 100))
-  expect(realtime.notReadyReasons()).toEqual([])
-  browser = await launchChromium()
+  ;({ edge, realtime, browser } = stack)
   await mkdir(ARTIFACTS, { recursive: true })
 }, 120_000)
 
 afterAll(async () => {
   for (const context of contexts) await context.close().catch(() => undefined)
-  await browser?.close()
-  await realtime?.close({ timeoutMs: 2000 })
-  await edge?.stop()
-  await rm(stateDir, { recursive: true, force: true })
+  await stack?.stop()
 })
 
 /** A fresh browser context (its own cookies: its own session) logged in as `username`, in lobby. */

@@ -4,22 +4,15 @@
  * a real `npm start` receiver (startDemoEvents), and a real realtime node whose
  * WEBHOOKS deliver to it, with a short presence grace so bob's offline comes soon.
  */
-import { once } from 'node:events'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import AxeBuilder from '@axe-core/playwright'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDemoEvents, type DemoEvents } from '../../edge/local/demo-events.ts'
-import { demoUsersSql } from '../../edge/local/demo-users.ts'
-import { freePort, startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
-import { chatEvents } from '../../realtime/events/chat.ts'
-import { createRealtimeServer } from '../../realtime/server.ts'
+import { freePort, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { memoryDeliverer } from '../realtime/lifecycle/receiver.ts'
-import { until } from '../realtime/waits.ts'
-import { launchChromium, recordErrors } from './chromium.ts'
+import { startPageStack, type PageStack } from './page-stack.ts'
 
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts')
 /** Short, so the test need not wait the default 5 s; the waits below do not depend on it. */
@@ -28,65 +21,35 @@ const PRESENCE_GRACE_MS = 300
 const WAIT_MS = 45_000
 
 let receiver: DemoEvents
+let stack: PageStack
 let edge: EdgeProcess
-let browser: Browser
-/** What beforeAll started, stopped in reverse order (the browser's contexts first). */
-const stops: (() => Promise<unknown>)[] = []
-const consoleErrors = new Map<Page, string[]>()
 
 beforeAll(async () => {
-  const stateDir = await mkdtemp(join(tmpdir(), 'edgegate-events-panel-'))
-  stops.push(() => rm(stateDir, { recursive: true, force: true }))
   // The receiver allows the edge's origin, and the edge names the receiver: so the edge's port is
-  // chosen first, as `npm start` does with EDGE_PORT. The node's port is held until it listens.
+  // chosen first, as `npm start` does with EDGE_PORT.
   const edgePort = await freePort()
   receiver = await startDemoEvents({ port: 0, allowOrigins: [`http://127.0.0.1:${edgePort}`] })
-  stops.push(() => receiver.close())
-  const placeholder = createServer().listen(0, '127.0.0.1').unref()
-  await once(placeholder, 'listening')
-  const realtimePort = (placeholder.address() as AddressInfo).port
-  const realtimeUrl = `http://127.0.0.1:${realtimePort}`
-  edge = await startEdge({
-    port: edgePort,
-    stateDir,
-    stdio: 'ignore',
-    seedSql: await demoUsersSql(),
-    vars: {
-      REALTIME_PUBLIC_URL: realtimeUrl,
-      REALTIME_URLS: realtimeUrl,
-      DEMO_EVENTS_URL: receiver.eventsUrl,
+  stack = await startPageStack({
+    name: 'events-panel',
+    edgePort,
+    vars: { DEMO_EVENTS_URL: receiver.eventsUrl },
+    realtime: {
+      presence: { graceMs: PRESENCE_GRACE_MS },
+      lifecycle: { webhooks: [{ url: receiver.hookUrl, secret: receiver.secret }] },
     },
   })
-  stops.push(() => edge.stop())
-  const realtime = createRealtimeServer({
-    issuer: edge.url,
-    allowedOrigins: [edge.url],
-    events: chatEvents,
-    presence: { graceMs: PRESENCE_GRACE_MS },
-    lifecycle: { webhooks: [{ url: receiver.hookUrl, secret: receiver.secret }] },
-  })
-  await new Promise<void>((resolve) => placeholder.close(() => resolve()))
-  await realtime.listen(realtimePort, '127.0.0.1')
-  stops.push(() => realtime.close({ timeoutMs: 2000 }))
-  await until(() => realtime.notReadyReasons().length === 0, {
-    timeoutMs: 30_000,
-    what: 'realtime ready (the edge keys loaded)',
-  })
-  browser = await launchChromium()
-  stops.push(() => browser.close())
+  edge = stack.edge
   await mkdir(ARTIFACTS, { recursive: true })
 }, 120_000)
 
 afterAll(async () => {
-  for (const stop of stops.reverse()) await stop().catch(() => undefined)
+  await stack?.stop()
+  await receiver?.close()
 })
 
 /** The demo page in a fresh context (its own cookies), with its console errors recorded. */
 async function openPage(): Promise<Page> {
-  const context = await browser.newContext()
-  stops.push(() => context.close())
-  const page = await context.newPage()
-  consoleErrors.set(page, recordErrors(page))
+  const page = await stack.newPage()
   await page.goto(edge.url)
   return page
 }
@@ -141,7 +104,7 @@ describe('the demo page events panel', { timeout: 180_000 }, () => {
       violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id),
     ).toEqual([])
     await alice.screenshot({ path: join(ARTIFACTS, 'demo-events-panel.png'), fullPage: true })
-    expect(consoleErrors.get(alice)).toEqual([])
+    expect(stack.errorsOf(alice)).toEqual([])
   })
 
   it('shows event data as text, never markup', async () => {
@@ -169,6 +132,6 @@ describe('the demo page events panel', { timeout: 180_000 }, () => {
     } finally {
       await deliverer.close()
     }
-    expect(consoleErrors.get(page)).toEqual([])
+    expect(stack.errorsOf(page)).toEqual([])
   })
 })
