@@ -11,6 +11,7 @@ import { createServer } from 'node:http'
 import { createConnection, createServer as createNetServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createClient } from 'redis'
 import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { freePort, startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { startRealtime, type RealtimeProcess } from '../../edge/local/realtime-process.ts'
@@ -63,6 +64,21 @@ export interface TestRedis {
   pause(): void
   /** Let a paused server go on (SIGCONT). */
   resume(): void
+}
+
+/** A node-redis client, as the realtime service makes them. */
+export type TestRedisClient = ReturnType<typeof createClient>
+
+/**
+ * A Redis of the test's own ({@link startRedis}) and a client connected to
+ * it; {@link cleanup} closes the client, then stops Redis.
+ */
+export async function connectRedis(): Promise<{ redis: TestRedis; client: TestRedisClient }> {
+  const redis = await startRedis()
+  const client = createClient({ url: redis.url })
+  await client.connect()
+  cleanups.push(() => client.destroy())
+  return { redis, client }
 }
 
 /**

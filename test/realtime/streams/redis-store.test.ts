@@ -1,9 +1,8 @@
-import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedisPublishStore } from '../../../realtime/streams/redis-store.ts'
-import { cleanup, startRedis } from '../../cluster/support.ts'
+import { cleanup, connectRedis, type TestRedisClient } from '../../cluster/support.ts'
 
-let client: ReturnType<typeof createClient>
+let client: TestRedisClient
 let user = 0
 /** A fresh user per test: the stream keys of one Redis. */
 const nextUser = () => `u-${process.pid}-${++user}`
@@ -16,14 +15,9 @@ const pub = (n: number) => ({
 })
 
 beforeAll(async () => {
-  const redis = await startRedis()
-  client = createClient({ url: redis.url })
-  await client.connect()
+  ;({ client } = await connectRedis())
 }, 30_000)
-afterAll(async () => {
-  client.destroy()
-  await cleanup()
-})
+afterAll(() => cleanup())
 
 describe('the Redis publish store (Redis Streams)', () => {
   it('appends once per (client, id) and answers a repeat with the first answer', async () => {

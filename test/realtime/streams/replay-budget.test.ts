@@ -3,26 +3,20 @@
  * bucket per user, spent by any node, refilled on Redis's clock, and a key
  * that expires once the bucket would be full again.
  */
-import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisReplayBudget } from '../../../realtime/streams/replay-budget.ts'
 import { API_REDIS_PREFIX } from '../../../realtime/constants.ts'
-import { cleanup, startRedis } from '../../cluster/support.ts'
+import { cleanup, connectRedis, type TestRedisClient } from '../../cluster/support.ts'
 
-let client: ReturnType<typeof createClient>
+let client: TestRedisClient
 let user = 0
 const nextUser = () => `u-${process.pid}-${++user}`
 const limits = { maxBytes: 10_000, windowMs: 60_000 }
 
 beforeAll(async () => {
-  const redis = await startRedis()
-  client = createClient({ url: redis.url })
-  await client.connect()
+  ;({ client } = await connectRedis())
 }, 30_000)
-afterAll(async () => {
-  client.destroy()
-  await cleanup()
-})
+afterAll(() => cleanup())
 
 describe('the Redis replay budget', () => {
   it('lets a user replay until the budget is spent, then says how long until it has refilled enough', async () => {
