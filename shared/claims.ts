@@ -1,12 +1,21 @@
 import * as v from 'valibot'
-import { ROOM_GRANT_MAX_ROOMS } from './constants.ts'
+import { MAX_ROOM_PATTERN_CHARS, MAX_SCOPE_CHARS, ROOM_GRANT_MAX_ROOMS } from './constants.ts'
+
+/** The characters of a room pattern (its length is bounded apart): shared with realtime's hand check. */
+export const ROOM_PATTERN = /^[A-Za-z0-9:_.\-]+\*?$|^\*$/
+
+/** A `sub`: 1–256 code points, no control character. */
+export const SUBJECT_PATTERN = /^[^\p{Cc}]{1,256}$/u
+
+/** A space-separated scope string (RFC 6749 §3.3 scope-token characters); its length is bounded apart. */
+export const SCOPE_PATTERN = /^(?:[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*)?$/
 
 /** A room pattern of the `rooms` claim: an exact name, or a prefix ending in `*`. */
 export const RoomPatternSchema = v.pipe(
   v.string(),
   v.minLength(1),
-  v.maxLength(128),
-  v.regex(/^[A-Za-z0-9:_.\-]+\*?$|^\*$/, 'room pattern: [A-Za-z0-9:_.-], optionally ending in *'),
+  v.maxLength(MAX_ROOM_PATTERN_CHARS),
+  v.regex(ROOM_PATTERN, 'room pattern: [A-Za-z0-9:_.-], optionally ending in *'),
 )
 
 /**
@@ -17,23 +26,23 @@ export const RoomPatternSchema = v.pipe(
  */
 export const SubjectSchema = v.pipe(
   v.string(),
-  v.regex(/^[^\p{Cc}]{1,256}$/u, 'sub: 1-256 characters, no control characters'),
+  v.regex(SUBJECT_PATTERN, 'sub: 1-256 characters, no control characters'),
 )
 
 /** A space-separated scope string (RFC 6749 §3.3 scope-token characters). */
 export const ScopeSchema = v.pipe(
   v.string(),
-  v.maxLength(1024),
-  v.regex(
-    /^(?:[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*)?$/,
-    'scope: space-separated tokens',
-  ),
+  v.maxLength(MAX_SCOPE_CHARS),
+  v.regex(SCOPE_PATTERN, 'scope: space-separated tokens'),
 )
+
+/** The pattern of {@link JwkThumbprintSchema}. */
+export const JWK_THUMBPRINT_PATTERN = /^[A-Za-z0-9_-]{43}$/
 
 /** An RFC 7638 SHA-256 JWK thumbprint, base64url without padding (43 characters). */
 export const JwkThumbprintSchema = v.pipe(
   v.string(),
-  v.regex(/^[A-Za-z0-9_-]{43}$/, 'jkt: a base64url SHA-256 thumbprint'),
+  v.regex(JWK_THUMBPRINT_PATTERN, 'jkt: a base64url SHA-256 thumbprint'),
 )
 
 /**

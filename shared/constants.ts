@@ -98,6 +98,12 @@ export const MAX_ROOM_GRANT_TTL_SECONDS = 3600
 /** Most rooms one grant may name (docs/protocol.md §11). */
 export const ROOM_GRANT_MAX_ROOMS = 20
 
+/** Longest `scope` claim, in UTF-16 code units (docs/protocol.md §4). */
+export const MAX_SCOPE_CHARS = 1024
+
+/** Longest room pattern of a `rooms` claim, in UTF-16 code units (docs/protocol.md §4). */
+export const MAX_ROOM_PATTERN_CHARS = 128
+
 /** `since` of `rt:sync` meaning the start of what the user's stream still holds (docs/protocol.md §9, v1.2). */
 export const SYNC_FROM_START = '0'
 

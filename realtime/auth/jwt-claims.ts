@@ -37,11 +37,9 @@ export function checkJwtClaims(
 ): void {
   const { typ } = header
   if (!check.typ(typ)) throw new AppError('token_invalid', '"typ" claim check failed')
-  for (const claim of ['iss', 'aud', ...check.required]) {
-    if (!Object.hasOwn(payload, claim)) {
-      throw new AppError('token_invalid', `"${claim}" claim check failed`)
-    }
-  }
+  requirePresent(payload, 'iss')
+  requirePresent(payload, 'aud')
+  for (const claim of check.required) requirePresent(payload, claim)
   if (payload.iss !== check.issuer) throw new AppError('token_invalid', '"iss" claim check failed')
   if (!audienceMatches(payload.aud, check.audience)) {
     throw new AppError('token_invalid', '"aud" claim check failed')
@@ -63,6 +61,13 @@ export function checkJwtClaims(
   }
 }
 
+/** jose's presence check of one claim. */
+function requirePresent(payload: Record<string, unknown>, claim: string): void {
+  if (!Object.hasOwn(payload, claim)) {
+    throw new AppError('token_invalid', `"${claim}" claim check failed`)
+  }
+}
+
 /**
  * A `typ` predicate: the header's `typ` is one of `accepted`, compared as
  * jose does (case-insensitive, `application/` implied without a slash).
@@ -78,8 +83,11 @@ export function checkJwtClaims(
  */
 export function typIs(...accepted: (string | undefined)[]): (typ: unknown) => boolean {
   const names = new Set(accepted.map((a) => (a === undefined ? undefined : normalizeTyp(a))))
+  // The values as written: a token typed exactly so needs no normalizing (nor a string per call).
+  const exact = new Set(accepted.filter((a) => a !== undefined))
   return (typ) => {
     if (typ === undefined) return names.has(undefined)
+    if (exact.has(typ as string)) return true
     if (typeof typ !== 'string') return false
     const name = normalizeTyp(typ)
     if (name === GRANT_TYP && !names.has(GRANT_TYP)) return false

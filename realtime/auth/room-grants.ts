@@ -3,6 +3,7 @@ import { RoomGrantClaimsSchema, type RoomGrantClaims } from '../../shared/claims
 import { ROOM_GRANT_TYP } from '../../shared/constants.ts'
 import { AppError } from '../../shared/errors.ts'
 import type { KeySet } from '../../shared/jwks/key-set.ts'
+import { revokedBy } from '../revocations/check.ts'
 import type { RevocationSet } from '../revocations/revocation-set.ts'
 import type { SocketData } from '../identity.ts'
 import { checkJwtClaims, typIs } from './jwt-claims.ts'
@@ -88,18 +89,23 @@ export class RoomGrants {
     const parsed = v.safeParse(RoomGrantClaimsSchema, payload)
     if (!parsed.success) throw new AppError('token_invalid', 'claims do not match the grant schema')
     const claims = parsed.output
+    // A connection from another issuer has a `sub` of that issuer's: an edge
+    // grant for the same string names someone else (docs/protocol.md §12).
+    // Refused before the revocation check, whose events are the edge's and
+    // must never be read against another issuer's identity (its `sid`).
+    if (other !== undefined)
+      throw new AppError('token_mismatch', 'grant for a connection of another issuer')
     const seconds = nowMs / 1000
+    // The grant is the edge's (edge keys only): the one check, as an edge
+    // identity, bound to the connection's session when it names none.
     const revoked =
       revocations.checkClient({ clientId: claims.client_id, kid }, seconds) ??
-      revocations.check(
+      revokedBy(
+        revocations,
         { auth: { sub: claims.sub, sid: claims.sid ?? auth.sid, kid }, iat: claims.iat },
         seconds,
       )
     if (revoked) throw new AppError('token_revoked', `grant: ${revoked} revoked`)
-    // A connection from another issuer has a `sub` of that issuer's: an edge
-    // grant for the same string names someone else (docs/protocol.md §12).
-    if (other !== undefined)
-      throw new AppError('token_mismatch', 'grant for a connection of another issuer')
     if (claims.sub !== auth.sub) throw new AppError('token_mismatch', 'grant for another sub')
     if (claims.sid !== undefined && claims.sid !== auth.sid) {
       throw new AppError('token_mismatch', 'grant for another sid')

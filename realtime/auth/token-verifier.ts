@@ -18,6 +18,9 @@ export interface VerifiedToken {
   issuer?: string
 }
 
+/** A cache entry: the verified token and the identity its revocation check reads. */
+type CachedToken = VerifiedToken & { readonly identity: RevocableIdentity }
+
 /** Options of {@link TokenVerifier}. */
 export interface TokenVerifierOptions {
   keySet: KeySet
@@ -55,7 +58,7 @@ export interface TokenVerifierOptions {
  * revocation checks run on every call.
  */
 export class TokenVerifier {
-  private readonly cache = new Map<string, VerifiedToken>()
+  private readonly cache = new Map<string, CachedToken>()
   private readonly options: Required<
     Omit<TokenVerifierOptions, 'onVerified' | 'onSignatureCheck' | 'trustedIssuers'>
   > &
@@ -89,18 +92,17 @@ export class TokenVerifier {
       if (verified.claims.nbf - tolerance > seconds)
         throw new AppError('token_invalid', '"nbf" claim check failed')
     } else {
-      verified = { token, ...(await this.verifySignature(token, nowMs)) }
+      const { claims, kid, issuer } = await this.verifySignature(token, nowMs)
+      // The identity this token is about to be given, built once per token:
+      // a token seen again is checked against revocations with no allocation.
+      const identity = { auth: { sub: claims.sub, sid: claims.sid, kid }, iat: claims.iat, issuer }
+      verified = { token, claims, kid, ...(issuer !== undefined && { issuer }), identity }
       this.cache.set(token, verified)
       if (this.cache.size > this.options.cacheSize)
         this.cache.delete(this.cache.keys().next().value!)
     }
-    // The identity this token is about to be given, checked before it is written.
-    const { sub, sid, iat } = verified.claims
-    assertNotRevoked(
-      this.options.revocations,
-      { auth: { sub, sid, kid: verified.kid }, iat, issuer: verified.issuer },
-      nowMs / 1000,
-    )
+    // Checked before the identity is written, on every call (events arrive at any time).
+    assertNotRevoked(this.options.revocations, verified.identity, nowMs / 1000)
     this.options.onVerified?.(verified.kid)
     return verified
   }

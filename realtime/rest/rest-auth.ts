@@ -1,9 +1,15 @@
 import type { AccessClaims } from '../../shared/claims.ts'
 import { AppError } from '../../shared/errors.ts'
-import { createVerifier, type VerifierOptions } from '../../shared/verifier.ts'
+import {
+  createVerifier,
+  type VerifiedAccessToken,
+  type VerifierOptions,
+} from '../../shared/verifier.ts'
+import type { RevocableIdentity } from '../identity.ts'
 import { apiErrorResponse, type ApiErrorResponse } from '../api/http-errors.ts'
 import { extractToken } from '../admission/token-source.ts'
 import { DEFAULT_REST_REALM } from '../constants.ts'
+import { revokedBy } from '../revocations/check.ts'
 import { FeedPoller } from '../revocations/feed-poller.ts'
 import { RevocationSet } from '../revocations/revocation-set.ts'
 
@@ -101,12 +107,19 @@ function tokenCheck(options: RestAuthOptions): { check: TokenCheck; feed?: FeedP
   feed.start()
   const check = createVerifier({
     ...verifierOptions,
+    // The one check (revocations/check.ts), as the handshake makes it.
     isRevoked: async (verified) =>
-      revocations.check(
-        { auth: { ...verified.claims, kid: verified.kid }, iat: verified.claims.iat },
-        now() / 1000,
-      ) !== undefined ||
+      revokedBy(revocations, restIdentity(verified), now() / 1000) !== undefined ||
       ((await options.isRevoked?.(verified)) ?? false),
   })
   return { check, feed }
+}
+
+/**
+ * A verified REST token as the revocation check reads it. The standalone
+ * verifier takes `issuer`'s tokens only, and its feed is that issuer's (the
+ * edge's): an edge identity, with no `issuer`.
+ */
+function restIdentity({ claims, kid }: VerifiedAccessToken): RevocableIdentity {
+  return { auth: { sub: claims.sub, sid: claims.sid, kid }, iat: claims.iat }
 }

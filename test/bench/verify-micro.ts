@@ -2,7 +2,11 @@
  * Micro-benchmark of access-token verification, per algorithm: jose
  * (`verifyAccessToken`, WebCrypto, what the edge and other runtimes use) against the
  * realtime node's native path (`verifyAccessTokenNative`, node:crypto KeyObjects),
- * plus the realtime `TokenVerifier` on a token it has seen (the cache).
+ * plus the realtime `TokenVerifier` on a token it has seen (the cache), and
+ * the signature alone (one `crypto.verify` with the held KeyObject) against
+ * the whole fresh-token check (`TokenVerifier` with no cache: parse,
+ * signature, claims, revocation), whose difference is what a fresh token
+ * costs beyond its signature.
  * Not a test: it prints µs per verify, the median of ROUNDS rounds.
  *
  *   node test/bench/verify-micro.ts          (ITERATIONS=500 ROUNDS=11)
@@ -11,7 +15,12 @@ import { cpus } from 'node:os'
 import { KEY_SET_ALGORITHMS } from '../../shared/jwks/algorithms.ts'
 import { createKeySet } from '../../shared/jwks/key-set.ts'
 import { verifyAccessToken } from '../../shared/verify-access-token.ts'
-import { importNativeKey } from '../../realtime/auth/native-signature.ts'
+import { parseCompactJws } from '../../realtime/auth/compact-jws.ts'
+import {
+  importNativeKey,
+  verifyNative,
+  type NativeKey,
+} from '../../realtime/auth/native-signature.ts'
 import { TokenVerifier } from '../../realtime/auth/token-verifier.ts'
 import { verifyAccessTokenNative } from '../../realtime/auth/verify-access-token-native.ts'
 import { RevocationSet } from '../../realtime/revocations/revocation-set.ts'
@@ -32,6 +41,13 @@ const keySet = createKeySet({
 await keySet.load()
 const options = { issuer: ISSUER, audience: 'realtime', clockToleranceSeconds: 5 }
 const verifier = new TokenVerifier({ keySet, ...options, revocations: new RevocationSet() })
+// Remembers nothing: every call checks the signature, as for a fresh token.
+const uncached = new TokenVerifier({
+  keySet,
+  ...options,
+  revocations: new RevocationSet(),
+  cacheSize: 0,
+})
 
 const tokenFor = (key: (typeof keys)[number]) =>
   mintAccessToken(key, ISSUER, Math.floor(Date.now() / 1000), { exp: Date.now() / 1000 + 3600 })
@@ -68,12 +84,16 @@ console.log(
 console.log(
   'µs per verify (wall / CPU of all threads); cached: TokenVerifier on a token it has seen',
 )
-console.log('alg     jose wall  jose cpu  native wall  native cpu  cpu ratio  cached cpu')
+console.log(
+  'alg     jose wall  jose cpu  native wall  native cpu  cpu ratio  cached cpu  signature cpu  fresh cpu  beyond signature',
+)
 const cell = (n: number, w: number) => n.toFixed(1).padStart(w)
 for (const key of keys) {
   const token = tokenFor(key)
   await verifier.verify(token)
-  const [jose, native, cached] = await measure([
+  const jws = parseCompactJws(token)
+  const held = keySet.peek(jws.kid)!.native as NativeKey
+  const [jose, native, cached, signature, fresh] = await measure([
     () =>
       verifyAccessToken(token, keySet.getKey, {
         ...options,
@@ -81,9 +101,11 @@ for (const key of keys) {
       }),
     () => verifyAccessTokenNative(token, keySet, { ...options, nowMs: Date.now() }),
     () => verifier.verify(token),
+    async () => verifyNative(held, jws.signingInput, jws.signature),
+    () => uncached.verify(token),
   ])
   console.log(
-    `${key.alg.padEnd(6)} ${cell(jose!.wall, 10)} ${cell(jose!.cpu, 9)} ${cell(native!.wall, 12)} ${cell(native!.cpu, 11)} ${(jose!.cpu / native!.cpu).toFixed(2).padStart(9)}× ${cell(cached!.cpu, 11)}`,
+    `${key.alg.padEnd(6)} ${cell(jose!.wall, 10)} ${cell(jose!.cpu, 9)} ${cell(native!.wall, 12)} ${cell(native!.cpu, 11)} ${(jose!.cpu / native!.cpu).toFixed(2).padStart(9)}× ${cell(cached!.cpu, 11)} ${cell(signature!.cpu, 14)} ${cell(fresh!.cpu, 10)} ${cell(fresh!.cpu - signature!.cpu, 17)}`,
   )
 }
 keySet.close()

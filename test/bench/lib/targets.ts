@@ -25,28 +25,32 @@ export function buildRows(results: Record<string, SectionResult | undefined>): R
       peer: string,
       target: Row['target'],
       cpuTarget: Row['target'],
-    ): Row[] => [
-      {
-        section,
-        figure: `${label} handshakes/s`,
-        value: hs[name],
-        unit: '/s',
-        peer,
-        peerValue: hs[peer],
-        ratio: pairedRatio(hs[name]!, hs[peer]!),
-        target,
-      },
-      {
-        section,
-        figure: `${label} server CPU per handshake`,
-        value: hs[`${name} cpu`],
-        unit: 'µs',
-        peer,
-        peerValue: hs[`${peer} cpu`],
-        ratio: pairedRatio(hs[`${name} cpu`]!, hs[`${peer} cpu`]!),
-        target: cpuTarget,
-      },
-    ]
+    ): Row[] =>
+      // A case left out by HANDSHAKE_CASES has no row.
+      !hs[name] || !hs[peer]
+        ? []
+        : [
+            {
+              section,
+              figure: `${label} handshakes/s`,
+              value: hs[name],
+              unit: '/s',
+              peer,
+              peerValue: hs[peer],
+              ratio: pairedRatio(hs[name]!, hs[peer]!),
+              target,
+            },
+            {
+              section,
+              figure: `${label} server CPU per handshake`,
+              value: hs[`${name} cpu`],
+              unit: 'µs',
+              peer,
+              peerValue: hs[`${peer} cpu`],
+              ratio: pairedRatio(hs[`${name} cpu`]!, hs[`${peer} cpu`]!),
+              target: cpuTarget,
+            },
+          ]
     rows.push(
       ...pair('edgegate, fresh ES256', 'edgegate', 'plain', atLeast(0.7), cpuAtMost(0.7)),
       ...pair('edgegate, fresh ES256', 'edgegate', 'socketio-jwt', atLeast(1.35), cpuAtMost(1.35)),

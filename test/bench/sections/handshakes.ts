@@ -24,13 +24,27 @@ type Tokens = 'fresh' | 'recent' | 'rs256'
  * no signature check); edgegate and plain with fresh RS256 tokens. Plain
  * ignores the token, but gets the same ones, so the client's work is alike.
  */
-const CASES: { name: string; variant: Variant; tokens: Tokens }[] = [
+const ALL_CASES: { name: string; variant: Variant; tokens: Tokens }[] = [
   ...VARIANTS.map((variant) => ({ name: variant, variant, tokens: 'fresh' as const })),
   { name: 'edgegate reconnect', variant: 'edgegate', tokens: 'recent' },
   { name: 'plain reconnect', variant: 'plain', tokens: 'recent' },
   { name: 'edgegate rs256', variant: 'edgegate', tokens: 'rs256' },
   { name: 'plain rs256', variant: 'plain', tokens: 'rs256' },
 ]
+
+/**
+ * The cases to run: all, or those HANDSHAKE_CASES names (comma-separated,
+ * e.g. `edgegate,plain` for fresh ES256 only), so that a `--cpu-prof`
+ * profile holds one kind of handshake.
+ */
+function selectedCases(): typeof ALL_CASES {
+  const names = process.env.HANDSHAKE_CASES?.split(',').map((s) => s.trim())
+  if (!names) return ALL_CASES
+  for (const name of names)
+    if (!ALL_CASES.some((c) => c.name === name))
+      throw new TypeError(`HANDSHAKE_CASES: unknown case ${name}`)
+  return ALL_CASES.filter((c) => names.includes(c.name))
+}
 
 export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult> {
   const perSlice = ctx.smoke ? 20 : Number(process.env.HANDSHAKES_PER_SLICE ?? 250)
@@ -39,11 +53,14 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
   const concurrency = ctx.smoke ? 4 : 32
   // Well under the verifier's cache (1,024 tokens), each reused several times per slice.
   const poolSize = ctx.smoke ? 10 : 100
+  const CASES = selectedCases()
+  const variants = VARIANTS.filter((variant) => CASES.some((c) => c.variant === variant))
   const servers = new Map<string, Awaited<ReturnType<typeof spawnServer>>>()
-  for (const variant of VARIANTS)
+  for (const variant of variants)
     servers.set(variant, await spawnServer(variant, ctx.serverEnv, serverFlags(ctx, variant)))
   const rates: Record<string, number[]> = {}
   const cpuPer: Record<string, number[]> = {}
+  const profileWindows: { fromUs: number; toUs: number }[] = []
   let serial = 0
   const identity = () => {
     const i = ++serial
@@ -64,7 +81,7 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
   const signatureChecks = () => servers.get('edgegate')!.child.call<number>('signature-checks')
   try {
     // Each authenticating variant must refuse a token whose signature does not verify.
-    for (const variant of VARIANTS) {
+    for (const variant of variants) {
       const refused = await refuses(
         servers.get(variant)!.url,
         variant,
@@ -73,19 +90,27 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
       if (refused !== (variant !== 'plain'))
         throw new Error(`${variant}: a forged token was ${refused ? 'refused' : 'accepted'}`)
     }
-    if (!(await refuses(servers.get('edgegate')!.url, 'edgegate', forge(tokens('rs256', 1)[0]!))))
+    if (
+      servers.has('edgegate') &&
+      !(await refuses(servers.get('edgegate')!.url, 'edgegate', forge(tokens('rs256', 1)[0]!)))
+    )
       throw new Error('edgegate: a forged RS256 token was accepted')
     for (const { variant, tokens: kind } of CASES)
       await handshakes(servers.get(variant)!.url, variant, tokens(kind, warmup), concurrency)
-    const checksBefore = await signatureChecks()
-    await handshakes(
-      servers.get('edgegate')!.url,
-      'edgegate',
-      tokens('recent', poolSize * 2),
-      concurrency,
-    )
-    if ((await signatureChecks()) !== checksBefore)
-      throw new Error('edgegate: a reconnect with a recently seen token checked its signature')
+    if (CASES.some((c) => c.variant === 'edgegate' && c.tokens === 'recent')) {
+      const checksBefore = await signatureChecks()
+      await handshakes(
+        servers.get('edgegate')!.url,
+        'edgegate',
+        tokens('recent', poolSize * 2),
+        concurrency,
+      )
+      if ((await signatureChecks()) !== checksBefore)
+        throw new Error('edgegate: a reconnect with a recently seen token checked its signature')
+    }
+    // A profile summary covers the measured runs only, not start-up or the warmup.
+    const clock = () => servers.values().next().value!.child.call<number>('clock')
+    const fromUs = await clock()
     for (let run = 0; run < ctx.runs; run++) {
       const total = Object.fromEntries(CASES.map((c) => [c.name, { done: 0, ms: 0, cpuUs: 0 }]))
       for (let slice = 0; slice < slices; slice++) {
@@ -110,6 +135,7 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
         )
       }
     }
+    profileWindows.push({ fromUs, toUs: await clock() })
   } finally {
     for (const { child } of servers.values()) await child.stop()
   }
@@ -118,6 +144,7 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
       ...Object.entries(rates).map(([k, xs]) => [k, figure(xs)]),
       ...Object.entries(cpuPer).map(([k, xs]) => [`${k} cpu`, figure(xs)]),
     ]),
+    profileWindows,
     config: { handshakesPerRun: perSlice * slices, slices, warmup, concurrency, poolSize },
     notes: [
       'handshakes: websocket transport, a fresh ES256 token per connection (minted before the clock starts); connect, CONNECT, close; ' +

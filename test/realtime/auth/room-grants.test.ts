@@ -177,6 +177,19 @@ describe('rt:join with a room grant', () => {
     })
   })
 
+  it('refuses a grant issued before a user event in force with token_revoked, while the connection issued after stays', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const { issuer, server, socket, join } = await setUp({ iat: now + 5 })
+    server.revoke({ kind: 'user', id: 'user-1', at: now, until: now + 900 })
+    expect(await join('doc:42', await mintGrant(issuer, { iat: now - 10 }))).toEqual(
+      refused('token_revoked'),
+    )
+    expect(socket.connected).toBe(true)
+    expect(await join('doc:42', await mintGrant(issuer, { iat: now + 1 }))).toMatchObject({
+      ok: true,
+    })
+  })
+
   it('a grant over 4 KiB is refused as envelope_invalid before any check', async () => {
     const { join } = await setUp()
     expect(await join('doc:42', 'a'.repeat(4097))).toEqual(refused('envelope_invalid'))

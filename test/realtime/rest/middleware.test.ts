@@ -159,10 +159,13 @@ describe('edgegate/hono', () => {
       void released.then(() => {
         const events =
           after === 0
-            ? [{ cursor: 1, kind: 'session', id: 'revoked-s', at: now, until: now + 600 }]
+            ? [
+                { cursor: 1, kind: 'session', id: 'revoked-s', at: now, until: now + 600 },
+                { cursor: 2, kind: 'user', id: 'revoked-u', at: now, until: now + 600 },
+              ]
             : []
         res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ events, next: 1 }))
+        res.end(JSON.stringify({ events, next: 2 }))
       })
     })
     await new Promise<void>((resolve) => feed.listen(0, '127.0.0.1', resolve))
@@ -201,6 +204,17 @@ describe('edgegate/hono', () => {
       401,
       expect.objectContaining({ error: 'token_revoked' }),
     ])
+    // A user event covers that user's tokens issued at or before it, not those issued after.
+    const bearer = async (claims: Record<string, unknown>) =>
+      app.request('/api/me', {
+        headers: { authorization: `Bearer ${await issuer.mint(claims)}` },
+      })
+    const before = await bearer({ sub: 'revoked-u', iat: now - 1 })
+    expect([before.status, await before.json()]).toEqual([
+      401,
+      expect.objectContaining({ error: 'token_revoked' }),
+    ])
+    expect((await bearer({ sub: 'revoked-u', iat: now + 5 })).status).toBe(200)
     expect(feedAuth[0]).toBe('Bearer feed-secret')
   })
 

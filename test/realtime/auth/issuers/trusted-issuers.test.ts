@@ -256,6 +256,39 @@ describe('tokens of another trusted issuer', () => {
       refused('token_mismatch'),
     )
   })
+
+  it("the edge's events are never read against another issuer's connection when it presents an edge grant", async () => {
+    const { edge, other, server, url } = await setUp()
+    const socket = await connect(url, {
+      auth: { token: await foreignToken(other, { sub: 'user-g', jti: 'j-g' }) },
+    })
+    const now = Math.floor(Date.now() / 1000)
+    // An edge session event whose id is the connection's derived sid.
+    server.revoke({
+      kind: 'session',
+      id: foreignSessionId(other.url, 'j-g'),
+      at: now,
+      until: now + 900,
+    })
+    const grant = await edge.mint(
+      {
+        sub: 'user-g',
+        sid: undefined,
+        name: undefined,
+        scope: undefined,
+        nbf: undefined,
+        rooms: ['doc:1'],
+        client_id: 'c-1',
+      },
+      { header: { typ: 'room+jwt' } },
+    )
+    // The connection is another issuer's, so the grant names someone else; the
+    // edge's session event for the same string does not make it token_revoked.
+    expect(await request(socket, 'rt:join', envelope({ room: 'doc:1', grant }))).toEqual(
+      refused('token_mismatch'),
+    )
+    expect(socket.connected).toBe(true)
+  })
 })
 
 describe('an issuer whose discovery is down at start', () => {

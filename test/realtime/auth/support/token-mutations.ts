@@ -4,6 +4,7 @@
  * a valid signature, swapped signatures, other keys and algorithms, and the
  * HMAC-with-the-public-key confusion.
  */
+import { CLAIM_NAMES, CLAIM_VALUES } from './claim-values.ts'
 import { b64u, hmacWithPublicKey, signRaw, type FixtureKey, type Prng } from './jws-fixtures.ts'
 
 /** What one mutation needs. */
@@ -176,6 +177,15 @@ const PAYLOAD_EDITS: Array<(c: MutationContext) => object | string | Uint8Array>
   (c) => ({ ...c.claims, scope: 'chat:write  double' }),
   (c) => ({ ...c.claims, rooms: ['bad room'] }),
   (c) => ({ ...c.claims, extra: { nested: true } }),
+  // A claim at or past the access-token schema's edges (realtime checks those by hand).
+  (c) => {
+    const claim = c.rng.pick(CLAIM_NAMES)
+    return { ...c.claims, [claim]: c.rng.pick(CLAIM_VALUES[claim]!) }
+  },
+  (c) => {
+    const claim = c.rng.pick(CLAIM_NAMES)
+    return { ...c.claims, [claim]: c.rng.pick(CLAIM_VALUES[claim]!) }
+  },
   (c) => `{"exp":${c.nowSeconds - 3600},${JSON.stringify(c.claims).slice(1)}`,
   (c) => `${JSON.stringify(c.claims).slice(0, -1)},"exp":${c.nowSeconds - 3600}}`,
   (c) => `{"__proto__":{"exp":1},${JSON.stringify(c.claims).slice(1)}`,
