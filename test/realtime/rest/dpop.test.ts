@@ -188,3 +188,34 @@ describe.each([
     expect(res.status).toBe(200)
   })
 })
+
+describe('edgegate/express with the realtime server as its verifier', () => {
+  it('checks the proof of a bound token the server verified, and refuses it as Bearer', async () => {
+    const { createRealtimeServer } = await import('../../../realtime/server.ts')
+    const { chatEvents } = await import('../../../realtime/events/chat.ts')
+    const { until } = await import('../waits.ts')
+    const issuer = await startIssuer()
+    const app = express()
+    const httpServer: HttpServer = createServer(app)
+    const realtime = createRealtimeServer({ issuer: issuer.url, events: chatEvents, httpServer })
+    closers.push(() => realtime.close({ timeoutMs: 2000 }))
+    const auth = expressAuth({ verifier: realtime })
+    closers.push(() => auth.close())
+    app.use('/api', auth)
+    app.get('/api/me', (req, res) =>
+      res.json({ sub: (req as { auth?: { sub: string } }).auth?.sub }),
+    )
+    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve))
+    await until(() => realtime.notReadyReasons().length === 0, { what: 'keys loaded' })
+    const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`
+    const token = await issuer.mint({ sub: 'u-rt', cnf: { jkt: key.jkt } })
+    const proof = await signProof(key, { htm: 'GET', htu: `${url}/api/me`, accessToken: token })
+    const ok = await fetch(`${url}/api/me`, {
+      headers: { authorization: `DPoP ${token}`, dpop: proof },
+    })
+    expect([ok.status, await ok.json()]).toEqual([200, { sub: 'u-rt' }])
+    const stolen = await fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${token}` } })
+    expect(stolen.status).toBe(401)
+    expect(stolen.headers.get('www-authenticate')).toMatch(CHALLENGE('invalid_token'))
+  })
+})
