@@ -1,5 +1,14 @@
 export { createVerifier } from './verifier.ts'
 export type { Verifier, VerifierOptions } from './verifier.ts'
+export { DpopNonceError, verifyTokenRequest } from './verify-request.ts'
+export type {
+  DpopNonceSource,
+  HttpRequestLike,
+  TokenRequestOptions,
+  VerifiedTokenRequest,
+} from './verify-request.ts'
+export { createMemoryReplayCache } from './dpop/index.ts'
+export type { DpopReplayCache, MemoryReplayCache } from './dpop/index.ts'
 export { verifyAccessToken } from './verify-access-token.ts'
 export type { VerifiedAccessToken, VerifyAccessTokenOptions } from './verify-access-token.ts'
 export { createKeySet } from './jwks/key-set.ts'

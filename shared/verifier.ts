@@ -3,6 +3,13 @@ import { DEFAULT_AUDIENCE, JWKS_PATH } from './constants.ts'
 import { AppError } from './errors.ts'
 import { createKeySet, type KeySetOptions } from './jwks/key-set.ts'
 import { verifyAccessToken, type VerifiedAccessToken } from './verify-access-token.ts'
+import { createMemoryReplayCache, type DpopReplayCache } from './dpop/replay-cache.ts'
+import {
+  verifyTokenRequest,
+  type DpopNonceSource,
+  type HttpRequestLike,
+  type VerifiedTokenRequest,
+} from './verify-request.ts'
 import { trimTrailingSlashes } from './url.ts'
 
 /** Options of {@link createVerifier}. */
@@ -22,6 +29,13 @@ export interface VerifierOptions {
   isRevoked?: (token: VerifiedAccessToken) => boolean | Promise<boolean>
   /** Key-set tuning: fetch, cooldownMs, maxStaleMs, timeoutMs, now. */
   keySet?: Omit<KeySetOptions, 'jwksUrl' | 'issuer'>
+  /**
+   * (v1.2) DPoP for {@link Verifier.verifyRequest} (docs/dpop.md): `replayCache` remembers
+   * proofs' `jti`s (share one, e.g. Redis-backed, across every instance serving the same
+   * URLs; default: a bounded memory cache of this verifier, 100,000 `jti`s); `nonce` asks
+   * for server nonces.
+   */
+  dpop?: { replayCache?: DpopReplayCache; nonce?: DpopNonceSource }
 }
 
 /** A verifier of edgegate access tokens. */
@@ -32,6 +46,16 @@ export interface Verifier {
    * @throws AppError `token_malformed` | `token_invalid` | `token_expired` | `token_revoked` | `unavailable`
    */
   verify(token: string): Promise<VerifiedAccessToken>
+  /**
+   * (v1.2) Verify an HTTP request's token as a resource server does (RFC 9449 §7;
+   * docs/protocol.md §15): `Authorization: Bearer <token>` for an unbound token,
+   * `Authorization: DPoP <token>` with a `DPoP` proof of this request for a bound one.
+   *
+   * @param request - `{ method, url, headers }`, the absolute URL the client called
+   * @throws AppError as {@link Verifier.verify}, and `dpop_required`, `dpop_invalid`,
+   *   `dpop_nonce_required` (a `DpopNonceError` with the `nonce` to retry with)
+   */
+  verifyRequest(request: HttpRequestLike): Promise<VerifiedTokenRequest>
   /** Stop background work (key refreshes). */
   close(): void
 }
@@ -55,6 +79,8 @@ export interface Verifier {
  *
  * const verifier = createVerifier({ issuer: 'https://auth.example.com', audience: 'api' })
  * const { claims } = await verifier.verify(bearerToken) // claims.sub, claims.scope, …
+ * // or the whole request, DPoP-bound tokens included:
+ * const { claims: c } = await verifier.verifyRequest({ method: 'GET', url, headers })
  * ```
  */
 export function createVerifier(options: VerifierOptions): Verifier {
@@ -65,7 +91,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     jwksUrl: options.jwksUrl ?? `${issuer}${JWKS_PATH}`,
     issuer,
   })
-  return {
+  const replayCache = options.dpop?.replayCache ?? createMemoryReplayCache()
+  const verifier: Verifier = {
     async verify(token) {
       if (typeof token !== 'string' || token === '') throw new AppError('token_missing', 'no token')
       const now = options.keySet?.now?.() ?? Date.now()
@@ -82,8 +109,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       return verified
     },
+    verifyRequest: (request) =>
+      verifyTokenRequest(request, (token) => verifier.verify(token), {
+        replayCache,
+        nonce: options.dpop?.nonce,
+        now: options.keySet?.now,
+      }),
     close: () => keySet.close(),
   }
+  return verifier
 }
 
-export type { AccessClaims, VerifiedAccessToken }
+export type { AccessClaims, VerifiedAccessToken, HttpRequestLike, VerifiedTokenRequest }

@@ -53,6 +53,9 @@ const WORKER_VARS = [
   'RP_ID',
   'RP_ORIGINS',
   'RP_NAME',
+  // DPoP (docs/dpop.md): optional|required, and the edge's nonces off|on.
+  'DPOP',
+  'DPOP_NONCE',
 ]
 const CRON_INTERVAL_MS = 5 * 60 * 1000
 

@@ -1,4 +1,5 @@
 import { isAppError, type ErrorCode } from '../../shared/errors.ts'
+import { DPOP_CHALLENGE_ALGS, DpopNonceError } from '../../shared/verify-request.ts'
 import { wireMessage } from '../errors.ts'
 
 /** Codes the server API answers with (docs/protocol.md §8), and their statuses. */
@@ -10,6 +11,10 @@ const STATUS = {
   token_expired: 401,
   token_revoked: 401,
   token_mismatch: 401,
+  // (v1.2) DPoP-bound tokens on REST (RFC 9449 §7.1; docs/protocol.md §15).
+  dpop_required: 401,
+  dpop_invalid: 401,
+  dpop_nonce_required: 401,
   forbidden: 403,
   envelope_invalid: 400,
   payload_too_large: 413,
@@ -54,7 +59,16 @@ export function apiErrorResponse(
     code === 'envelope_invalid' ? (err as Error).message : undefined,
   )
   const status = STATUS[code]
-  if (status === 401) {
+  if (code === 'dpop_required' || code === 'dpop_invalid' || code === 'dpop_nonce_required') {
+    // RFC 9449 §7.1 and §9: the DPoP scheme's challenge, with the error it defines.
+    const error = DPOP_CHALLENGE_ERROR[code]
+    headers['WWW-Authenticate'] =
+      `DPoP realm="${realm}", error="${error}", error_description="${description}", algs="${DPOP_CHALLENGE_ALGS}"`
+    if (err instanceof DpopNonceError) {
+      headers['DPoP-Nonce'] = err.nonce
+      headers['Access-Control-Expose-Headers'] = 'DPoP-Nonce, WWW-Authenticate'
+    }
+  } else if (status === 401) {
     headers['WWW-Authenticate'] =
       code === 'token_missing'
         ? `Bearer realm="${realm}"`
@@ -72,6 +86,14 @@ export function apiErrorResponse(
     unexpected: code === 'server_error',
   }
 }
+
+/** The RFC 9449 error of each DPoP code's challenge. */
+const DPOP_CHALLENGE_ERROR = {
+  // A bound token sent as Bearer, or without a proof: the token is not usable this way.
+  dpop_required: 'invalid_token',
+  dpop_invalid: 'invalid_dpop_proof',
+  dpop_nonce_required: 'use_dpop_nonce',
+} as const
 
 function describe(code: ApiErrorCode, detail: string | undefined): string {
   switch (code) {

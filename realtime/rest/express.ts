@@ -14,7 +14,8 @@ export type NodeMiddleware = ((
 
 /**
  * Express (or Connect) middleware that admits a request only with a valid edgegate
- * access token in `Authorization: Bearer`, checked as a socket's handshake is, and puts
+ * access token in `Authorization: Bearer` (or, for a token bound to a key,
+ * `Authorization: DPoP` with a `DPoP` proof of the request: RFC 9449 §7), checked as a socket's handshake is, and puts
  * its claims at `req.auth`. A refusal is answered here (401 with `WWW-Authenticate`, 403,
  * 503) and the route never runs; any other error goes to `next(err)`.
  *
@@ -35,24 +36,42 @@ export function edgegateAuth(options: RestAuthOptions): NodeMiddleware {
     res: ServerResponse,
     next: (err?: unknown) => void,
   ): void {
-    auth.authenticate(req.headers.authorization).then(
-      (claims) => {
-        req.auth = claims
-        next()
-      },
-      (err: unknown) => {
-        const refusal = auth.refuse(err)
-        if (refusal.unexpected) return next(err)
-        res
-          .writeHead(refusal.status, {
-            ...refusal.headers,
-            'Content-Type': 'application/json; charset=utf-8',
-          })
-          .end(JSON.stringify(refusal.body))
-      },
-    )
+    auth
+      .authenticateRequest({
+        method: req.method ?? 'GET',
+        url: requestUrl(req),
+        headers: req.headers,
+      })
+      .then(
+        (claims) => {
+          req.auth = claims
+          next()
+        },
+        (err: unknown) => {
+          const refusal = auth.refuse(err)
+          if (refusal.unexpected) return next(err)
+          res
+            .writeHead(refusal.status, {
+              ...refusal.headers,
+              'Content-Type': 'application/json; charset=utf-8',
+            })
+            .end(JSON.stringify(refusal.body))
+        },
+      )
   }
   return Object.assign(middleware, { close: auth.close })
+}
+
+/**
+ * The absolute URL of a Node request, for a DPoP proof's `htu`: its `Host` over https
+ * when the socket is TLS, else http. Behind a proxy, set the middleware's `origin`.
+ */
+function requestUrl(req: IncomingMessage): string {
+  const tls = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true
+  const host = req.headers.host ?? 'localhost'
+  // Express rewrites req.url under a mount path; originalUrl is what the client sent.
+  const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/'
+  return `${tls ? 'https' : 'http'}://${host}${path}`
 }
 
 export type { RestAuthOptions, TokenCheck } from './rest-auth.ts'

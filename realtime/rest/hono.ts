@@ -7,7 +7,8 @@ export type EdgegateVariables = { edgegate: AccessClaims }
 
 /**
  * Hono middleware that admits a request only with a valid edgegate access token in
- * `Authorization: Bearer`, checked as a socket's handshake is, and puts its claims at
+ * `Authorization: Bearer` (or, for a token bound to a key, `Authorization: DPoP` with a
+ * `DPoP` proof of the request: RFC 9449 §7), checked as a socket's handshake is, and puts its claims at
  * `c.get('edgegate')`. A refusal is answered here (401 with `WWW-Authenticate`, 403,
  * 503) and the route never runs; any other error reaches your `onError`.
  *
@@ -31,7 +32,11 @@ export function edgegateAuth(
   ) {
     let claims: AccessClaims
     try {
-      claims = await auth.authenticate(c.req.header('authorization'))
+      claims = await auth.authenticateRequest({
+        method: c.req.method,
+        url: c.req.url,
+        headers: c.req.raw.headers,
+      })
     } catch (err) {
       const refusal = auth.refuse(err)
       if (refusal.unexpected) throw err

@@ -6,6 +6,12 @@ import {
   type VerifierOptions,
 } from '../../shared/verifier.ts'
 import type { RevocableIdentity } from '../identity.ts'
+import { createMemoryReplayCache, type DpopReplayCache } from '../../shared/dpop/index.ts'
+import {
+  verifyTokenRequest,
+  type DpopNonceSource,
+  type HttpRequestLike,
+} from '../../shared/verify-request.ts'
 import { apiErrorResponse, type ApiErrorResponse } from '../api/http-errors.ts'
 import { extractToken } from '../admission/token-source.ts'
 import { DEFAULT_REST_REALM } from '../constants.ts'
@@ -40,12 +46,31 @@ export type RestAuthOptions = (
   scope?: string
   /** The `realm` of the `WWW-Authenticate` challenge. @default 'api' */
   realm?: string
+  /**
+   * (v1.2) Where DPoP proofs' `jti`s are remembered (docs/dpop.md): share one across
+   * every instance serving the same URLs. @default a bounded memory cache of this
+   * middleware (100,000 `jti`s)
+   */
+  dpopReplayCache?: DpopReplayCache
+  /** (v1.2) Ask DPoP clients for server nonces (401 `use_dpop_nonce` with `DPoP-Nonce`). */
+  dpopNonce?: DpopNonceSource
+  /**
+   * (v1.2) The public origin clients call this service at (`https://api.example.com`), for
+   * a proof's `htu` behind a proxy. @default the request's own URL (Hono), or its `Host`
+   * header over http or https as the socket is (Express)
+   */
+  origin?: string
 }
 
 /** The framework-neutral core of the REST middleware. */
 export interface RestAuth {
   /** The verified claims of an `Authorization` header's bearer token. @throws AppError */
   authenticate(authorization: string | undefined): Promise<AccessClaims>
+  /**
+   * (v1.2) The verified claims of a request's token: Bearer, or DPoP with its proof
+   * (RFC 9449 §7; docs/protocol.md §15). @throws AppError
+   */
+  authenticateRequest(request: HttpRequestLike): Promise<AccessClaims>
   /** The response for a refusal; `unexpected` errors are the caller's to rethrow (500). */
   refuse(err: unknown): ApiErrorResponse & { unexpected: boolean }
   /** Stop the standalone revocation feed, if any. */
@@ -69,14 +94,31 @@ export interface RestAuth {
 export function createRestAuth(options: RestAuthOptions): RestAuth {
   const { check, feed } = tokenCheck(options)
   const realm = options.realm ?? DEFAULT_REST_REALM
+  const replayCache = options.dpopReplayCache ?? createMemoryReplayCache()
+  const origin = options.origin?.replace(/\/+$/, '')
+  const scoped = (claims: AccessClaims) => {
+    if (options.scope && !claims.scope.split(' ').includes(options.scope))
+      throw new AppError('forbidden', 'scope not granted')
+    return claims
+  }
   return {
     async authenticate(authorization) {
       const token = extractToken({ auth: undefined, headers: { authorization }, query: {} })
       if (feed && !feed.synced()) throw new AppError('unavailable', 'revocation feed not read yet')
       const { claims } = await check.verify(token)
-      if (options.scope && !claims.scope.split(' ').includes(options.scope))
-        throw new AppError('forbidden', 'scope not granted')
-      return claims
+      // A header alone carries no proof: a token bound to a key needs authenticateRequest.
+      if (claims.cnf) throw new AppError('dpop_required', 'a bound token without a DPoP proof')
+      return scoped(claims)
+    },
+    async authenticateRequest(request) {
+      if (feed && !feed.synced()) throw new AppError('unavailable', 'revocation feed not read yet')
+      const url = origin ? `${origin}${new URL(request.url).pathname}` : request.url
+      const { claims } = await verifyTokenRequest(
+        { ...request, url },
+        async (token) => ({ kid: '', ...(await check.verify(token)) }),
+        { replayCache, nonce: options.dpopNonce },
+      )
+      return scoped(claims)
     },
     refuse: (err) => apiErrorResponse(err, options.scope ?? '', realm),
     close: () => feed?.stop(),
