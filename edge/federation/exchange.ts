@@ -30,6 +30,10 @@ type ExchangeFailure = 'authorization_response' | 'token_response' | 'id_token' 
  * @param callbackUrl - the URL the provider redirected to
  * @param redirectUri - the registered callback URL
  * @throws AppError `invalid_grant` (any check), `unavailable` (the provider could not be reached)
+ * @example
+ * ```ts
+ * const { sub } = await exchangeCode(pc, flow, new URL(c.req.url), redirectUri(issuer, 'corp'))
+ * ```
  */
 export async function exchangeCode(
   pc: ProviderClient,

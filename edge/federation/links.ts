@@ -16,6 +16,10 @@ export interface LinkRow {
  * @param db - the D1 binding
  * @param provider - the provider's id
  * @param upstreamSub - the ID token's `sub`
+ * @example
+ * ```ts
+ * const link = await findLink(env.DB, 'corp', idToken.sub) // undefined: no local user yet
+ * ```
  */
 export async function findLink(
   db: D1Database,
@@ -36,6 +40,10 @@ export async function findLink(
  * is a success.
  *
  * @throws AppError `conflict` when the upstream account is another user's, or the user has as many links as allowed
+ * @example
+ * ```ts
+ * await insertLink(env.DB, { provider: 'corp', upstreamSub: idToken.sub, sub: user.sub }, now)
+ * ```
  */
 export async function insertLink(
   db: D1Database,
@@ -88,6 +96,10 @@ export function touchLinkStatement(
  * replayed redirect, with the same cookie and code) finds it already marked.
  *
  * @returns whether this was the first callback of the flow
+ * @example
+ * ```ts
+ * if (!(await spendFlow(env.DB, flow.state, flow.exp))) throw new AppError('invalid_grant', 'replayed')
+ * ```
  */
 export async function spendFlow(
   db: D1Database,

@@ -35,6 +35,11 @@ export interface ProviderClientOptions {
  * @param provider - a configured provider
  * @param options - {@link ProviderClientOptions}
  * @throws AppError `unavailable` when the provider cannot be reached or its metadata is unusable
+ * @example
+ * ```ts
+ * const { as } = await providerClient(provider, { now: Date.now() })
+ * as.authorization_endpoint // from the provider's discovery document
+ * ```
  */
 export function providerClient(
   provider: FederationProvider,
@@ -63,6 +68,11 @@ export function providerClient(
     if (!as.authorization_endpoint || !as.token_endpoint || !as.jwks_uri) {
       log('warn', 'federation discovery lacks an endpoint', { provider: provider.id })
       throw new AppError('unavailable', 'the identity provider metadata is incomplete')
+    }
+    // oauth4webapi holds the endpoints it calls to https; the browser's is ours to check.
+    if (!provider.insecure && new URL(as.authorization_endpoint).protocol !== 'https:') {
+      log('warn', 'federation authorization endpoint is not https', { provider: provider.id })
+      throw new AppError('unavailable', 'the identity provider metadata is unusable')
     }
     const methods = as.token_endpoint_auth_methods_supported
     // Basic is the default of RFC 8414 when the provider names none.

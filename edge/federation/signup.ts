@@ -23,6 +23,13 @@ const USERNAME_BASE_MAX_CHARS = 32
  * provider's id. Reduced to `A-Z a-z 0-9 . _ -`. The email itself is never
  * copied to the account: it is the provider's claim, not verified by us, and
  * an email must never link or collide with an existing account.
+ *
+ * @param claims - the verified ID token's claims
+ * @param provider - the provider (its id is the last resort)
+ * @example
+ * ```ts
+ * usernameBase({ preferred_username: 'Dana Smith' }, provider) // 'DanaSmith'
+ * ```
  */
 export function usernameBase(
   claims: Record<string, unknown>,
@@ -47,7 +54,15 @@ function emailLocal(email: unknown): string | undefined {
  * `invite` sign-up needs an invite, which a redirect cannot carry), within
  * the address's sign-up budget. The account has no password and no email.
  *
+ * @param c - the request context
+ * @param provider - the provider the upstream account is at
+ * @param upstream - its `sub` and the ID token's claims
+ * @param now - Unix seconds
  * @throws AppError `signup_closed`, `rate_limited`, `conflict`
+ * @example
+ * ```ts
+ * const user = await federatedSignup(c, provider, { sub: idToken.sub, claims: idToken }, now)
+ * ```
  */
 export async function federatedSignup<E extends AppEnv>(
   c: Context<E>,

@@ -30,6 +30,10 @@ export function providerOf<E extends AppEnv>(c: Context<E>): FederationProvider 
  * no prefix, no normalization, so no open redirect.
  *
  * @throws AppError `invalid_request`
+ * @example
+ * ```ts
+ * const returnTo = allowedReturnTo(c, c.req.query('return_to'))
+ * ```
  */
 export function allowedReturnTo<E extends AppEnv>(c: Context<E>, raw: unknown): string {
   if (
@@ -45,6 +49,10 @@ export function allowedReturnTo<E extends AppEnv>(c: Context<E>, raw: unknown): 
  * `dpop_jkt` (RFC 9449 §10): absent, or a base64url SHA-256 thumbprint (43 characters).
  *
  * @throws AppError `invalid_request`
+ * @example
+ * ```ts
+ * readJkt(undefined) // undefined: no DPoP binding asked for
+ * ```
  */
 export function readJkt(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined
@@ -72,7 +80,14 @@ export async function takeStartBudget<E extends AppEnv>(c: Context<E>, now: numb
     })
 }
 
-/** The callback URL registered at the provider: on the edge's issuer. */
+/**
+ * The callback URL registered at the provider: on the edge's issuer.
+ *
+ * @example
+ * ```ts
+ * redirectUri('https://auth.example.com', 'corp') // 'https://auth.example.com/auth/federated/corp/callback'
+ * ```
+ */
 export function redirectUri(issuer: string, providerId: string): string {
   return `${issuer}/auth/federated/${providerId}/callback`
 }
@@ -86,6 +101,10 @@ export function redirectUri(issuer: string, providerId: string): string {
  * @param provider - the provider
  * @param flow - where to return, and for a link the logged-in user, for DPoP the key thumbprint
  * @returns the authorization URL
+ * @example
+ * ```ts
+ * return c.redirect(await beginFlow(c, provider, { returnTo }), 302)
+ * ```
  */
 export async function beginFlow<E extends AppEnv>(
   c: Context<E>,

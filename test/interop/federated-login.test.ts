@@ -28,7 +28,7 @@ const FLOW_COOKIE = 'edgegate_federation'
 const REFRESH_COOKIE = 'edgegate_refresh'
 
 /** What the hostile provider puts in its next ID tokens. */
-type HostileMode = 'honest' | 'other-aud' | 'wrong-nonce' | 'foreign-key'
+type HostileMode = 'honest' | 'other-aud' | 'wrong-nonce' | 'foreign-key' | 'hang-token'
 
 interface HostileProvider {
   issuer: string
@@ -88,6 +88,8 @@ async function startHostileProvider(): Promise<HostileProvider> {
       return res.end()
     }
     if (url.pathname === '/token' && req.method === 'POST') {
+      // Never answers: the edge's timeout must end the wait.
+      if (hostile.mode === 'hang-token') return
       let body = ''
       req.on('data', (chunk) => (body += chunk))
       req.on('end', () => {
@@ -124,14 +126,20 @@ async function startHostileProvider(): Promise<HostileProvider> {
 
 let stack: FederationStack
 let hostile: HostileProvider
+/** A provider that accepts connections and never answers (its discovery hangs). */
+let hanging: Server
 
 beforeAll(async () => {
   hostile = await startHostileProvider()
+  hanging = createServer(() => undefined).listen(0, '127.0.0.1')
+  await once(hanging, 'listening')
+  const hangingIssuer = `http://127.0.0.1:${(hanging.address() as { port: number }).port}`
   stack = await startFederationStack({
     accounts: [...DEMO_IDP_ACCOUNTS, FRANK],
     extraProviders: async () => [
       { id: 'hostile', issuer: hostile.issuer, ...HOSTILE_CLIENT, allowSignup: true },
       { id: 'closed', issuer: hostile.issuer, ...HOSTILE_CLIENT, allowSignup: false },
+      { id: 'hanging', issuer: hangingIssuer, ...HOSTILE_CLIENT },
     ],
   })
 }, 180_000)
@@ -140,6 +148,8 @@ afterAll(async () => {
   await stack?.stop()
   hostile?.server.closeAllConnections()
   hostile?.server.close()
+  hanging?.closeAllConnections()
+  hanging?.close()
 })
 
 afterEach(async () => {
@@ -445,6 +455,21 @@ describe('federated login through a real oidc-provider', () => {
       `${stack.returnTo}?error=invalid_grant`,
     )
     expect(replay.cookie(REFRESH_COOKIE)).toBeUndefined()
+  })
+
+  it('gives up on a provider that does not answer: 503 at start, unavailable at the callback', async () => {
+    // Discovery never answers: the edge's timeout (5 s) ends the start with 503 and no cookie.
+    const nav = new Navigator()
+    const res = await nav.request(startUrl('hanging'))
+    expect(res.status).toBe(503)
+    expect(await res.json()).toMatchObject({ error: 'unavailable' })
+    expect(nav.cookie(FLOW_COOKIE)).toBeUndefined()
+    // The token endpoint never answers.
+    hostile.mode = 'hang-token'
+    const other = new Navigator()
+    const done = await callback(other, await hostileCallback(other))
+    expect(done.location.href).toBe(`${stack.returnTo}?error=unavailable`)
+    expect(other.cookie(REFRESH_COOKIE)).toBeUndefined()
   })
 
   it('refuses sign-up through a provider without allowSignup (signup_closed), but logs in a linked account there', async () => {

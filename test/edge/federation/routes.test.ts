@@ -1,7 +1,9 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import { FEDERATED_LINKS_PER_USER_MAX } from '../../../edge/constants.ts'
+import { findLink, insertLink } from '../../../edge/federation/links.ts'
 import { accountsEdge } from '../accounts/support.ts'
-import { ADMIN_TOKEN, createUser, expectError, freshAddress } from '../support.ts'
+import { ADMIN_TOKEN, createUser, expectError, freshAddress, loginOk } from '../support.ts'
 
 const RETURN_TO = 'https://app.example.com/'
 // Nothing listens on port 9 of loopback: discovery fails at once.
@@ -91,5 +93,51 @@ describe('federation routes without a reachable provider', () => {
       .bind(user.sub)
       .first<{ n: number }>()
     expect(left?.n).toBe(0)
+  })
+})
+
+describe('federated links per user', () => {
+  it('refuses a link request past FEDERATED_LINKS_PER_USER_MAX with 409 before calling the provider', async () => {
+    const user = await createUser()
+    const tokens = await loginOk(user)
+    const link = () =>
+      edge.post(
+        '/auth/federated/corp/link',
+        { return_to: RETURN_TO },
+        { authorization: `Bearer ${tokens.access_token}` },
+      )
+    // Below the cap the request reaches the (unreachable) provider: 503.
+    await expectError(await link(), 503, 'unavailable')
+    for (let i = 0; i < FEDERATED_LINKS_PER_USER_MAX; i++)
+      await insertLink(
+        env.DB,
+        { provider: 'corp', upstreamSub: `cap-${user.sub}-${i}`, sub: user.sub },
+        1,
+      )
+    const res = await link()
+    await expectError(res, 409, 'conflict')
+    expect(res.headers.getSetCookie()).toEqual([])
+  })
+
+  it('stores a link once, keeps it idempotent for its user, and refuses it for another or past the cap', async () => {
+    const a = await createUser()
+    const b = await createUser()
+    const link = { provider: 'corp', upstreamSub: `once-${a.sub}`, sub: a.sub }
+    await insertLink(env.DB, link, 1)
+    await insertLink(env.DB, link, 2)
+    await expect(insertLink(env.DB, { ...link, sub: b.sub }, 3)).rejects.toMatchObject({
+      code: 'conflict',
+    })
+    for (let i = 1; i < FEDERATED_LINKS_PER_USER_MAX; i++)
+      await insertLink(
+        env.DB,
+        { provider: 'corp', upstreamSub: `fill-${a.sub}-${i}`, sub: a.sub },
+        4,
+      )
+    await expect(
+      insertLink(env.DB, { provider: 'corp', upstreamSub: `over-${a.sub}`, sub: a.sub }, 5),
+    ).rejects.toMatchObject({ code: 'conflict' })
+    expect((await findLink(env.DB, 'corp', `once-${a.sub}`))?.sub).toBe(a.sub)
+    expect(await findLink(env.DB, 'corp', `over-${a.sub}`)).toBeUndefined()
   })
 })
