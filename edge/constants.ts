@@ -231,5 +231,8 @@ export const FEDERATION_FETCH_TIMEOUT_MS = 5_000
 /** How long a provider's discovery document is reused before it is read again, in milliseconds. */
 export const FEDERATION_DISCOVERY_TTL_MS = 60 * 60 * 1000
 
+/** How long a failed discovery read is remembered (every start answers 503 meanwhile), in milliseconds. */
+export const FEDERATION_DISCOVERY_RETRY_MS = 10_000
+
 /** Longest upstream `sub` accepted, in characters (OpenID Connect Core §2: at most 255 ASCII characters). */
 export const FEDERATED_SUB_MAX_CHARS = 255

@@ -1,6 +1,10 @@
 import * as oauth from 'oauth4webapi'
 import { AppError } from '../../shared/errors.ts'
-import { FEDERATION_DISCOVERY_TTL_MS, FEDERATION_FETCH_TIMEOUT_MS } from '../constants.ts'
+import {
+  FEDERATION_DISCOVERY_RETRY_MS,
+  FEDERATION_DISCOVERY_TTL_MS,
+  FEDERATION_FETCH_TIMEOUT_MS,
+} from '../constants.ts'
 import { log } from '../http/log.ts'
 import type { FederationProvider } from './config.ts'
 
@@ -15,7 +19,7 @@ export interface ProviderClient {
   requestOptions: () => { signal: AbortSignal; [oauth.allowInsecureRequests]?: boolean }
 }
 
-const cache = new Map<string, { at: number; client: Promise<ProviderClient> }>()
+const cache = new Map<string, { at: number; client: Promise<ProviderClient>; failed?: boolean }>()
 
 /** Options of {@link providerClient}. */
 export interface ProviderClientOptions {
@@ -30,7 +34,7 @@ export interface ProviderClientOptions {
  * `<issuer>/.well-known/openid-configuration` with a timeout and reused for
  * {@link FEDERATION_DISCOVERY_TTL_MS}. The cache holds one entry per
  * configured provider (their number is bounded by FEDERATION_PROVIDERS_MAX);
- * a failed read is not cached.
+ * a failed read is answered from the cache for {@link FEDERATION_DISCOVERY_RETRY_MS}.
  *
  * @param provider - a configured provider
  * @param options - {@link ProviderClientOptions}
@@ -47,7 +51,8 @@ export function providerClient(
 ): Promise<ProviderClient> {
   const key = `${provider.id}\n${provider.issuer}\n${provider.clientId}`
   const hit = cache.get(key)
-  if (hit && options.now - hit.at < FEDERATION_DISCOVERY_TTL_MS) return hit.client
+  const ttl = hit?.failed ? FEDERATION_DISCOVERY_RETRY_MS : FEDERATION_DISCOVERY_TTL_MS
+  if (hit && options.now - hit.at < ttl) return hit.client
   const timeoutMs = options.timeoutMs ?? FEDERATION_FETCH_TIMEOUT_MS
   const requestOptions = () => ({
     signal: AbortSignal.timeout(timeoutMs),
@@ -82,8 +87,15 @@ export function providerClient(
         : oauth.ClientSecretBasic(provider.clientSecret)
     return { provider, as, client: { client_id: provider.clientId }, auth, requestOptions }
   })()
-  client.catch(() => cache.delete(key))
-  cache.set(key, { at: options.now, client })
+  // A failure is remembered briefly, so a provider that is down is not asked again by every start.
+  const entry: { at: number; client: Promise<ProviderClient>; failed?: boolean } = {
+    at: options.now,
+    client,
+  }
+  client.catch(() => {
+    entry.failed = true
+  })
+  cache.set(key, entry)
   return client
 }
 

@@ -478,6 +478,27 @@ describe('federated login through a real oidc-provider', () => {
     const done = await callback(nav, await hostileCallback(nav, 'closed'))
     expect(done.location.href).toBe(`${stack.returnTo}?error=signup_closed`)
     expect(nav.cookie(REFRESH_COOKIE)).toBeUndefined()
+    // carol links that upstream account explicitly; from then on it logs in as carol.
+    const carol = await stack.edge.login('carol')
+    const linking = new Navigator()
+    const res = await linking.request(`${stack.edge.url}/auth/federated/closed/link`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${carol.access_token}`,
+      },
+      body: JSON.stringify({ return_to: stack.returnTo }),
+    })
+    const { url } = (await res.json()) as { url: string }
+    const authorized = await fetch(url, { redirect: 'manual' })
+    const linked = await callback(linking, authorized.headers.get('location')!)
+    expect(linked.location.href).toBe(stack.returnTo)
+    const again = new Navigator()
+    expect((await callback(again, await hostileCallback(again, 'closed'))).location.href).toBe(
+      stack.returnTo,
+    )
+    const claims = claimsOf((await refreshThroughCookie(again)).access_token)
+    expect(claims.sub).toBe(claimsOf(carol.access_token).sub)
   })
 })
 
