@@ -98,6 +98,8 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
     // The edge reads the username it offers a new account from the ID token.
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: false } },
+    // Its own in-memory store (the provider warns about its built-in one): the demo keeps nothing.
+    adapter: MemoryAdapter,
     pkce: { required: () => true },
     // Lifetimes in seconds, stated so the provider does not warn about its defaults.
     ttl: {
@@ -160,6 +162,48 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
       server.closeAllConnections()
       await new Promise((resolve) => server.close(resolve))
     },
+  }
+}
+
+/** Every model's rows, in this process only: a restart forgets sessions and codes. */
+const rows = new Map<string, { payload: Record<string, unknown>; expiresAt: number }>()
+
+/** oidc-provider's storage interface over {@link rows}, each model under its own key prefix. */
+class MemoryAdapter {
+  private readonly model: string
+  constructor(model: string) {
+    this.model = model
+  }
+  private key(id: string) {
+    return `${this.model}:${id}`
+  }
+  async upsert(id: string, payload: Record<string, unknown>, expiresIn: number) {
+    for (const [k, row] of rows) if (row.expiresAt <= Date.now()) rows.delete(k)
+    rows.set(this.key(id), { payload, expiresAt: Date.now() + expiresIn * 1000 })
+  }
+  async find(id: string) {
+    const row = rows.get(this.key(id))
+    return row && row.expiresAt > Date.now() ? row.payload : undefined
+  }
+  async findByUid(uid: string) {
+    for (const [k, row] of rows)
+      if (k.startsWith(`${this.model}:`) && row.payload.uid === uid) return row.payload
+    return undefined
+  }
+  async findByUserCode(userCode: string) {
+    for (const [k, row] of rows)
+      if (k.startsWith(`${this.model}:`) && row.payload.userCode === userCode) return row.payload
+    return undefined
+  }
+  async consume(id: string) {
+    const row = rows.get(this.key(id))
+    if (row) row.payload.consumed = Math.floor(Date.now() / 1000)
+  }
+  async destroy(id: string) {
+    rows.delete(this.key(id))
+  }
+  async revokeByGrantId(grantId: string) {
+    for (const [k, row] of rows) if (row.payload.grantId === grantId) rows.delete(k)
   }
 }
 
