@@ -1,7 +1,8 @@
 /**
  * A minimal browser for federated-login tests from Node: follows redirects by
- * hand and keeps cookies per host (enough for loopback servers on one host
- * whose cookie names differ), so a test can watch each hop.
+ * hand and keeps one cookie jar by name, ignoring Path (every server here is on
+ * 127.0.0.1, whose cookies a browser shares across ports too, and their cookie
+ * names differ), so a test can watch and tamper with each hop.
  */
 
 /** A cookie jar and the hops of the last navigation. */
