@@ -52,6 +52,7 @@ import {
   SignupOptionsBody,
 } from './passkeys/schemas.ts'
 import { passkeySignup, signupOptions } from './passkeys/signup.ts'
+import { federatedCallback, federatedLink, federatedStart, LinkBody } from './federation/index.ts'
 import type { AppEnv } from './types.ts'
 
 /** The edge's HTTP API (docs/protocol.md §3). */
@@ -127,6 +128,12 @@ app.get('/auth/passkeys', requireAccessToken, listMyPasskeys)
 app.delete('/auth/passkeys/:id', requireAccessToken, deleteMyPasskey)
 app.patch('/auth/passkeys/:id', requireAccessToken, jsonBody(RenameBody), (c) =>
   renameMyPasskey(c, c.get('body')),
+)
+// Federated login (docs/protocol.md §14).
+app.get('/auth/federated/:id/start', federatedStart)
+app.get('/auth/federated/:id/callback', federatedCallback)
+app.post('/auth/federated/:id/link', requireAccessToken, jsonBody(LinkBody), (c) =>
+  federatedLink(c, c.get('body')),
 )
 // MAILER=outbox only (local): the JSON list behind the admin token, and the page OUTBOX_VIEW=open serves.
 app.get('/dev/outbox', outboxOnly, requireSecret('ADMIN_TOKEN'), outboxList)

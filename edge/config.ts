@@ -19,6 +19,7 @@ import { parseHttpUrl, trimTrailingSlashes } from '../shared/url.ts'
 import { readAccountsConfig, type AccountsConfig } from './accounts/config.ts'
 import { readPasskeyConfig, type PasskeyConfig } from './passkeys/config.ts'
 import { readDpopConfig, type DpopConfig } from './dpop/config.ts'
+import { readFederationConfig, type FederationConfig } from './federation/config.ts'
 import { ConfigError } from './config-error.ts'
 
 export { ConfigError }
@@ -59,6 +60,8 @@ export interface EdgeConfig {
   passkeys: PasskeyConfig
   /** DPoP (docs/protocol.md §15); see {@link DpopConfig}. */
   dpop: DpopConfig
+  /** Federated login providers and where a flow may return (docs/protocol.md §14). */
+  federation: FederationConfig
 }
 
 const parsed = new WeakMap<object, EdgeConfig>()
@@ -112,6 +115,7 @@ export function readConfig(env: Env): EdgeConfig {
     accounts: readAccountsConfig(vars),
     passkeys: readPasskeyConfig(vars, issuer),
     dpop: readDpopConfig(vars),
+    federation: readFederationConfig(vars),
   }
   parsed.set(env, config)
   return config

@@ -221,3 +221,39 @@ export const DPOP_NONCE_WINDOW_SECONDS = 60
 
 /** How often an idle replay shard wakes to drop expired `jti`s, in milliseconds. */
 export const DPOP_REPLAY_PRUNE_INTERVAL_MS = 5 * 60 * 1000
+
+/** Lifetime of a federated login's flow cookie, in seconds (docs/protocol.md §14: 10 minutes). */
+export const FEDERATION_FLOW_TTL_SECONDS = 10 * 60
+
+/** Longest flow cookie value the edge issues or reads, in characters (a browser keeps 4096 bytes per cookie). */
+export const FEDERATION_FLOW_COOKIE_MAX_CHARS = 2048
+
+/** Federation providers `FEDERATION` may list. */
+export const FEDERATION_PROVIDERS_MAX = 16
+
+/** Entries `ALLOWED_RETURN_URLS` may list. */
+export const ALLOWED_RETURN_URLS_MAX = 32
+
+/** Longest `return_to` accepted, in characters. */
+export const RETURN_URL_MAX_CHARS = 2048
+
+/** Federated links (provider accounts) one user may hold; a link beyond it is refused `conflict`. */
+export const FEDERATED_LINKS_PER_USER_MAX = 10
+
+/** Federated starts (and link requests) one client address may make per window before 429. */
+export const FEDERATION_STARTS_PER_ADDRESS = 60
+
+/** The federated-start throttle window, in seconds (10 minutes). */
+export const FEDERATION_STARTS_WINDOW_SECONDS = 10 * 60
+
+/** Timeout of each request to a provider (discovery, token endpoint, JWKS), in milliseconds. */
+export const FEDERATION_FETCH_TIMEOUT_MS = 5_000
+
+/** How long a provider's discovery document is reused before it is read again, in milliseconds. */
+export const FEDERATION_DISCOVERY_TTL_MS = 60 * 60 * 1000
+
+/** How long a failed discovery read is remembered (every start answers 503 meanwhile), in milliseconds. */
+export const FEDERATION_DISCOVERY_RETRY_MS = 10_000
+
+/** Longest upstream `sub` accepted, in characters (OpenID Connect Core §2: at most 255 ASCII characters). */
+export const FEDERATED_SUB_MAX_CHARS = 255

@@ -12,6 +12,7 @@ export interface AccountsPruneResult {
   mailLog: number
   outbox: number
   passkeyChallenges: number
+  federatedFlows: number
 }
 
 /**
@@ -20,7 +21,8 @@ export interface AccountsPruneResult {
  * only be refused, and unknown is refused the same), invites used or
  * expired, mail-log rows older than the hourly window, and outbox mail older
  * than {@link OUTBOX_RETENTION_SECONDS} or beyond the newest {@link OUTBOX_MAX_ROWS},
- * and expired passkey challenges (a spent one is already gone).
+ * expired passkey challenges (a spent one is already gone), and the marks of
+ * federated flows past their cookie's expiry (the cookie alone is refused then).
  *
  * @param db - the D1 binding
  * @param now - Unix seconds
@@ -31,7 +33,7 @@ export async function pruneAccounts(
   now: number,
   batch = PRUNE_BATCH_ROWS,
 ): Promise<AccountsPruneResult> {
-  const [mailTokens, invites, mailLog, outbox, passkeyChallenges] = await db.batch([
+  const [mailTokens, invites, mailLog, outbox, passkeyChallenges, federatedFlows] = await db.batch([
     db
       .prepare(
         `DELETE FROM mail_tokens WHERE token_hash IN (SELECT token_hash FROM mail_tokens
@@ -60,6 +62,12 @@ export async function pruneAccounts(
          WHERE expires_at <= ?1 LIMIT ?2)`,
       )
       .bind(now, batch),
+    db
+      .prepare(
+        `DELETE FROM federated_flows_used WHERE flow_id IN (SELECT flow_id FROM federated_flows_used
+         WHERE expires_at <= ?1 LIMIT ?2)`,
+      )
+      .bind(now, batch),
   ])
   return {
     mailTokens: mailTokens?.meta.changes ?? 0,
@@ -67,5 +75,6 @@ export async function pruneAccounts(
     mailLog: mailLog?.meta.changes ?? 0,
     outbox: outbox?.meta.changes ?? 0,
     passkeyChallenges: passkeyChallenges?.meta.changes ?? 0,
+    federatedFlows: federatedFlows?.meta.changes ?? 0,
   }
 }

@@ -24,14 +24,16 @@ export interface UserView {
   createdAt: number
   /** How many passkeys the user has (§14). */
   passkeys: number
-  /** Federated links are §14's; this build has none yet. */
+  /** The providers the user has federated links with (§14), each once, in the order linked. */
   federated: string[]
 }
 
-type ListedRow = UserRow & { created_at: number; passkeys: number }
+type ListedRow = UserRow & { created_at: number; passkeys: number; federated: string }
 
 const LISTED = `sub, username, password_hash, scope, rooms, disabled_at, email, email_verified_at, created_at,
-  (SELECT COUNT(*) FROM passkeys WHERE passkeys.sub = users.sub) AS passkeys`
+  (SELECT COUNT(*) FROM passkeys WHERE passkeys.sub = users.sub) AS passkeys,
+  (SELECT json_group_array(provider) FROM (SELECT provider FROM federated_links
+     WHERE federated_links.sub = users.sub ORDER BY created_at, rowid)) AS federated`
 
 function view(row: ListedRow): UserView {
   return {
@@ -44,7 +46,19 @@ function view(row: ListedRow): UserView {
     disabled: row.disabled_at !== null,
     createdAt: row.created_at,
     passkeys: row.passkeys,
-    federated: [],
+    federated: providersOf(row.federated),
+  }
+}
+
+/** The JSON array of provider ids the query built, each once; anything else yields none. */
+function providersOf(json: string): string[] {
+  try {
+    const list: unknown = JSON.parse(json)
+    return Array.isArray(list)
+      ? [...new Set(list.filter((p): p is string => typeof p === 'string'))]
+      : []
+  } catch {
+    return []
   }
 }
 
@@ -161,7 +175,7 @@ export async function enableUser<E extends AppEnv>(c: Context<E>) {
 /**
  * `DELETE /admin/users/:username`: 204. Every session is revoked (with a
  * `user` event), and the personal data is erased: username, email, password
- * hash, mail tokens, the user agents of its sessions. The emptied row stays
+ * hash, mail tokens, passkeys, federated links, the user agents of its sessions. The emptied row stays
  * so the `sub` is never reused; its username is free for a new account,
  * which gets a new `sub`.
  */
@@ -184,6 +198,7 @@ export async function deleteUser<E extends AppEnv>(c: Context<E>) {
       .bind(now, user.sub),
     db.prepare('DELETE FROM mail_tokens WHERE sub = ?').bind(user.sub),
     db.prepare('DELETE FROM passkeys WHERE sub = ?').bind(user.sub),
+    db.prepare('DELETE FROM federated_links WHERE sub = ?').bind(user.sub),
     db.prepare('UPDATE sessions SET user_agent = NULL WHERE sub = ?').bind(user.sub),
     db.prepare('UPDATE mail_log SET sub = NULL WHERE sub = ?').bind(user.sub),
   ])

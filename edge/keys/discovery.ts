@@ -12,7 +12,7 @@ import type { AppEnv } from '../types.ts'
  * are signed, for verifiers that start from the issuer alone.
  */
 export function discovery(c: Context<AppEnv>) {
-  const { issuer, jwksMaxAgeSeconds, signingAlg } = c.get('config')
+  const { issuer, jwksMaxAgeSeconds, signingAlg, federation } = c.get('config')
   c.header('Cache-Control', `public, max-age=${jwksMaxAgeSeconds}`)
   c.header('Access-Control-Allow-Origin', '*')
   return c.json({
@@ -50,5 +50,7 @@ export function discovery(c: Context<AppEnv>) {
       'client_id',
       'cnf',
     ],
+    // The federated login providers (docs/protocol.md §14): GET /auth/federated/:id/start.
+    edgegate_federation: federation.providers.map((p) => ({ id: p.id, name: p.name })),
   })
 }

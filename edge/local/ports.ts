@@ -10,10 +10,15 @@ export const LOCAL_EDGE_PORT = 8787
 /** Where the first realtime node listens when REALTIME_PORT is unset. */
 export const LOCAL_REALTIME_PORT = 3000
 
+/** Where `npm start`'s demo OpenID provider ("Demo IdP", docs/federated-login.md) listens when DEMO_IDP_PORT is unset. */
+export const LOCAL_DEMO_IDP_PORT = 8791
+
 /** The local ports and the URLs they give. */
 export interface LocalPorts {
   edgePort: number
   realtimePort: number
+  /** The demo OpenID provider's port (DEMO_IDP_PORT). */
+  demoIdpPort: number
   /** `http://127.0.0.1:${edgePort}` */
   edgeUrl: string
   /** `http://127.0.0.1:${realtimePort}`: the first (or only) node. */
@@ -21,7 +26,7 @@ export interface LocalPorts {
 }
 
 /**
- * Read EDGE_PORT and REALTIME_PORT.
+ * Read EDGE_PORT, REALTIME_PORT and DEMO_IDP_PORT.
  *
  * @param env - the environment. @default process.env
  * @throws RangeError naming the variable when it is not a port number
@@ -33,9 +38,11 @@ export interface LocalPorts {
 export function readLocalPorts(env: NodeJS.ProcessEnv = process.env): LocalPorts {
   const edgePort = readPort(env, 'EDGE_PORT', LOCAL_EDGE_PORT)
   const realtimePort = readPort(env, 'REALTIME_PORT', LOCAL_REALTIME_PORT)
+  const demoIdpPort = readPort(env, 'DEMO_IDP_PORT', LOCAL_DEMO_IDP_PORT)
   return {
     edgePort,
     realtimePort,
+    demoIdpPort,
     edgeUrl: `http://127.0.0.1:${edgePort}`,
     realtimeUrl: `http://127.0.0.1:${realtimePort}`,
   }

@@ -9,7 +9,8 @@
  * ADMIN_TOKEN (dev-admin-token), REVOCATION_FEED_TOKEN (dev-feed-token),
  * DEMO_SERVICE_SECRET (the demo service client's secret), DEMO_EVENTS_PORT (8790:
  * the local webhook receiver, its live page of lifecycle events, and the demo
- * page's events panel through DEMO_EVENTS_URL), any
+ * page's events panel through DEMO_EVENTS_URL), DEMO_IDP_PORT (8791: the demo
+ * OpenID provider "Demo IdP", configured as FEDERATION unless FEDERATION is set), any
  * worker variable (ACCESS_TOKEN_TTL, JWKS_MAX_AGE, ROTATION_PERIOD,
  * SIGNING_ALG, AUDIENCE, SESSION_TTL, SERVICE_TOKEN_TTL) to override wrangler.toml, and any
  * realtime variable (see docs/configuration.md), which the realtime node inherits.
@@ -21,6 +22,7 @@ import {
   demoUsersSql,
 } from './demo-users.ts'
 import { startDemoEvents, type DemoEvents } from './demo-events.ts'
+import { DEMO_IDP_ACCOUNTS, DEMO_IDP_ID, startDemoIdp, type DemoIdp } from './demo-idp.ts'
 import { startEdge } from './edge-process.ts'
 import { readLocalPorts, type LocalPorts } from './ports.ts'
 import { startRealtime, type RealtimeProcess } from './realtime-process.ts'
@@ -56,6 +58,8 @@ const WORKER_VARS = [
   // DPoP (docs/dpop.md): optional|required, and the edge's nonces off|on.
   'DPOP',
   'DPOP_NONCE',
+  'FEDERATION',
+  'ALLOWED_RETURN_URLS',
 ]
 const CRON_INTERVAL_MS = 5 * 60 * 1000
 
@@ -102,6 +106,23 @@ if (!edgeOnly && !process.env.WEBHOOKS) {
   if (demoEvents) vars.DEMO_EVENTS_URL = demoEvents.eventsUrl
 }
 
+// Federated login (docs/federated-login.md): a local OpenID provider as "Demo IdP", unless
+// FEDERATION is set. Its callback is on the edge's issuer; the demo page returns to itself there.
+let demoIdp: DemoIdp | undefined
+if (!process.env.FEDERATION) {
+  demoIdp = await startDemoIdp({
+    port: ports.demoIdpPort,
+    redirectUris: [`${ports.edgeUrl}/auth/federated/${DEMO_IDP_ID}/callback`],
+  }).catch((err: Error) => {
+    console.error(`demo IdP not started (choose another DEMO_IDP_PORT?): ${err.message}`)
+    return undefined
+  })
+  if (demoIdp) {
+    vars.FEDERATION = JSON.stringify([demoIdp.federationEntry])
+    vars.ALLOWED_RETURN_URLS ??= `${ports.edgeUrl}/?signed_in=federated`
+  }
+}
+
 // Local only: a demo service client with a stable, documented secret.
 const demoServiceSecret = process.env.DEMO_SERVICE_SECRET || DEMO_SERVICE_CLIENT.defaultSecret
 const edge = await startEdge({
@@ -111,10 +132,11 @@ const edge = await startEdge({
   vars,
   ...(process.env.ADMIN_TOKEN && { adminToken: process.env.ADMIN_TOKEN }),
   ...(process.env.REVOCATION_FEED_TOKEN && { feedToken: process.env.REVOCATION_FEED_TOKEN }),
-}).catch((err: Error) => {
+}).catch(async (err: Error) => {
   // wrangler's own hint names its --port flag; here the knob is EDGE_PORT.
   console.error(`edge failed to start on port ${port}: ${err.message}`)
   console.error('If the port is taken, choose another with EDGE_PORT (and REALTIME_PORT).')
+  await demoIdp?.close()
   process.exit(1)
 })
 // wrangler dev does not fire cron triggers; do what production's cron does.
@@ -141,6 +163,7 @@ if (!edgeOnly) {
     console.error(`realtime failed to start: ${(err as Error).message}`)
     for (const node of nodes) await node.stop()
     await edge.stop()
+    await demoIdp?.close()
     process.exit(1)
   }
 }
@@ -151,7 +174,7 @@ edgegate is running (state in ${edge.stateDir})
 
   edge       ${edge.url}
   passkeys   open the demo page as ${passkeyOrigin} to use them (not on an IP address)
-${nodes.map((n) => `  realtime   ${n.url}   (Socket.IO path /socket.io; /healthz /readyz /metrics)\n`).join('')}${nodes.length > 1 ? `  cluster    ${nodes.length} nodes sharing ${process.env.REDIS_URL}\n` : ''}  JWKS       ${edge.url}/.well-known/jwks.json
+${demoIdp ? `  demo IdP   ${demoIdp.issuer}   ("Sign in with Demo IdP"; accounts ${DEMO_IDP_ACCOUNTS.map((a) => `${a.username} / ${a.password}`).join(', ')})\n` : ''}${nodes.map((n) => `  realtime   ${n.url}   (Socket.IO path /socket.io; /healthz /readyz /metrics)\n`).join('')}${nodes.length > 1 ? `  cluster    ${nodes.length} nodes sharing ${process.env.REDIS_URL}\n` : ''}  JWKS       ${edge.url}/.well-known/jwks.json
   discovery  ${edge.url}/.well-known/openid-configuration
 
   demo logins (username / password):
@@ -175,6 +198,7 @@ async function shutdown(signal: string) {
   await Promise.all(nodes.map((n) => n.stop()))
   await edge.stop()
   await demoEvents?.close()
+  await demoIdp?.close()
   process.exit(0)
 }
 process.on('SIGINT', () => void shutdown('SIGINT'))

@@ -106,7 +106,7 @@ export async function recordPasskeyUse(
 
 /**
  * Delete one of a user's passkeys, unless it is their last way to log in (no
- * password, no other passkey): the check and the delete are one statement,
+ * password, no other passkey, no federated link): the check and the delete are one statement,
  * so two deletes racing cannot remove both of the last two.
  *
  * @throws AppError `not_found` (not theirs or no such passkey), `conflict` (the last way in)
@@ -116,7 +116,8 @@ export async function deletePasskey(db: D1Database, sub: string, id: string): Pr
     .prepare(
       `DELETE FROM passkeys WHERE id = ?1 AND sub = ?2 AND (
          EXISTS (SELECT 1 FROM users WHERE sub = ?2 AND password_hash != '')
-         OR (SELECT COUNT(*) FROM passkeys WHERE sub = ?2) > 1)`,
+         OR (SELECT COUNT(*) FROM passkeys WHERE sub = ?2) > 1
+         OR EXISTS (SELECT 1 FROM federated_links WHERE sub = ?2))`,
     )
     .bind(id, sub)
     .run()

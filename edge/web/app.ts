@@ -17,6 +17,7 @@ import {
 } from '../../shared/client/index.ts'
 import { initAccountPanels } from './accounts.ts'
 import { showEventsPanel } from './events-panel.ts'
+import { initFederatedButtons } from './federated.ts'
 import { initPasskeyButtons } from './passkeys.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
@@ -71,6 +72,10 @@ function describe(err: unknown): string {
         return 'The server cannot be reached.'
       case 'timeout':
         return 'No answer from the server; try again.'
+      case 'signup_closed':
+        return 'No account is linked to that sign-in, and sign-up is closed.'
+      case 'unavailable':
+        return 'The sign-in provider cannot be reached; try again later.'
       default:
         return `Refused: ${err.code}`
     }
@@ -369,8 +374,14 @@ setInterval(() => {
 setState('idle')
 // The login form is disabled in the HTML until now: its handler is attached.
 $<HTMLFieldSetElement>('login-fields').disabled = false
+const federated = await initFederatedButtons({ auth, describe })
+// Back from a federated login: the edge set the refresh cookie (or the URL carries ?error=).
+if (await federated.completeRedirect()) {
+  localStorage.setItem(SESSION_HINT, '1')
+  await start()
+}
 // A live session (the HttpOnly cookie) survives a reload. The hint is not a
 // secret; it only saves a refresh request (and its 4xx) when there was never a session.
-if (localStorage.getItem(SESSION_HINT) && (await auth.resume().catch(() => undefined)))
+else if (localStorage.getItem(SESSION_HINT) && (await auth.resume().catch(() => undefined)))
   await start()
 else localStorage.removeItem(SESSION_HINT)

@@ -160,6 +160,76 @@ export class EdgeAuth {
     )
   }
 
+  /**
+   * Where a "Sign in with …" link or button sends the browser
+   * (docs/protocol.md §14): the edge's start of a federated login with
+   * `provider`, returning to `returnTo`, which must be one of the edge's
+   * `ALLOWED_RETURN_URLS` exactly (else the edge answers 400). Back at
+   * `returnTo`, call {@link EdgeAuth.completeFederatedLogin}.
+   *
+   * @param provider - a provider id from discovery's `edgegate_federation`
+   * @param returnTo - the page to come back to
+   * @param options - `dpopJkt`: a DPoP key's RFC 7638 thumbprint to bind the session to (RFC 9449 §10)
+   * @example
+   * ```ts
+   * location.assign(auth.federatedLoginUrl('corp', 'https://app.example.com/'))
+   * ```
+   */
+  federatedLoginUrl(
+    provider: string,
+    returnTo: string,
+    options: { dpopJkt?: string } = {},
+  ): string {
+    const url = new URL(`${this.edgeUrl}/auth/federated/${encodeURIComponent(provider)}/start`)
+    url.searchParams.set('return_to', returnTo)
+    if (options.dpopJkt !== undefined) url.searchParams.set('dpop_jkt', options.dpopJkt)
+    return url.href
+  }
+
+  /**
+   * Link an upstream account to the logged-in user: the edge answers with
+   * the provider's URL (and sets the flow cookie in this browser, so only
+   * this browser can finish it); go there, and the edge brings the browser
+   * back to `returnTo`.
+   *
+   * @param provider - a provider id from discovery's `edgegate_federation`
+   * @param returnTo - the page to come back to (one of `ALLOWED_RETURN_URLS`)
+   * @returns the URL to navigate to
+   * @throws ClientError `auth_required` when not logged in; the edge's codes (`invalid_request`, `conflict`, …)
+   */
+  async federatedLinkUrl(provider: string, returnTo: string): Promise<string> {
+    const bearer = this.session?.accessToken
+    if (!bearer) throw new ClientError('auth_required', 'not logged in')
+    const { url } = (await this.post(
+      `/auth/federated/${encodeURIComponent(provider)}/link`,
+      { return_to: returnTo },
+      false,
+      bearer,
+    )) as { url: string }
+    return url
+  }
+
+  /**
+   * The page's side of the redirect back from a federated login: an
+   * `?error=CODE` on `location` is thrown as that code (the caller may then
+   * remove it from the address bar); otherwise the session is resumed
+   * through the refresh cookie the edge set.
+   *
+   * @param location - the page's URL. @default globalThis.location.href
+   * @returns the session, or undefined when there is none
+   * @throws ClientError with the edge's code (`signup_closed`, `invalid_grant`, `unavailable`, …)
+   */
+  async completeFederatedLogin(location?: string): Promise<SessionInfo | undefined> {
+    const href = location ?? (globalThis as { location?: { href: string } }).location?.href
+    const error = href ? new URL(href).searchParams.get('error') : null
+    if (error !== null) {
+      // Only a contract-shaped code is echoed; anything else in the URL is someone else's text.
+      const code = /^[a-z_]{1,40}$/.test(error) ? error : 'server_error'
+      throw new ClientError(code as never, 'federated login failed')
+    }
+    return this.resume()
+  }
+
   private requireRefreshToken(): string {
     if (!this.refreshToken) throw new ClientError('auth_required', 'not logged in')
     return this.refreshToken

@@ -29,11 +29,17 @@ export interface SeededEdge {
  * Start a seeded edge.
  *
  * @param vars - worker variables to override (e.g. `ACCESS_TOKEN_TTL`)
+ * @param options - `port`: where to listen (a test that must name the edge's URL before it
+ *   starts, such as in a provider's redirect URIs); a free port by default
  */
-export async function startSeededEdge(vars: Record<string, string> = {}): Promise<SeededEdge> {
+export async function startSeededEdge(
+  vars: Record<string, string> = {},
+  options: { port?: number } = {},
+): Promise<SeededEdge> {
   const stateDir = await mkdtemp(join(tmpdir(), 'edgegate-test-edge-'))
   const seedSql = await demoUsersSql()
-  const start = () => startEdge({ port: 0, stateDir, stdio: 'ignore', vars, seedSql })
+  const start = () =>
+    startEdge({ port: options.port ?? 0, stateDir, stdio: 'ignore', vars, seedSql })
   const first = await start()
   const seeded: SeededEdge = {
     process: first,

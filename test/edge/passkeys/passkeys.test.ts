@@ -463,6 +463,21 @@ describe('passkeys: sign-up, delete, rename', () => {
     expect(((await left.json()) as { passkeys: unknown[] }).passkeys).toHaveLength(1)
   })
 
+  it("counts a federated link as a way to log in: a passkey-only account's last passkey goes once it has one", async () => {
+    const { res, authenticator } = await signup()
+    const tokens = (await res.json()) as TokenResponse
+    const sub = decodeJwt(tokens.access_token).sub!
+    const del = () =>
+      edge.call(`/auth/passkeys/${authenticator.id}`, { method: 'DELETE', headers: bearer(tokens) })
+    await expectError(await del(), 409, 'conflict')
+    await env.DB.prepare(
+      `INSERT INTO federated_links (provider, upstream_sub, sub, created_at) VALUES ('corp', ?, ?, 0)`,
+    )
+      .bind(`upstream-${sub}`, sub)
+      .run()
+    expect((await del()).status).toBe(204)
+  })
+
   it("lets a user with a password delete their only passkey (204), and not another user's (404)", async () => {
     const { tokens, authenticator } = await userWithPasskey()
     const other = await loginOk(await createUser())

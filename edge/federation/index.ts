@@ -1,0 +1,5 @@
+export { federatedCallback } from './callback.ts'
+export { readFederationConfig } from './config.ts'
+export type { FederationConfig, FederationProvider } from './config.ts'
+export { federatedLink, LinkBody } from './link.ts'
+export { federatedStart } from './start.ts'
