@@ -199,6 +199,23 @@ describe('the handshake of a DPoP-bound token', () => {
   })
 })
 
+describe("a lone node's replay cache", () => {
+  it('is bounded: full of live jtis, it refuses new proofs unavailable (retryable) rather than forget one', async () => {
+    const { issuer, url, htu } = await node({ dpop: { replayCacheMaxEntries: 2 } })
+    const key = await dpopKey()
+    await connect(url, { auth: await boundAuth(issuer, key, htu) })
+    await connect(url, { auth: await boundAuth(issuer, key, htu) })
+    const full = await refusal(url, { auth: await boundAuth(issuer, key, htu) })
+    expect(full.data).toMatchObject({ code: 'unavailable', retryable: true })
+    expect(await metric(url, 'realtime_dpop_replay_cache_entries')).toContainEqual(
+      'realtime_dpop_replay_cache_entries 2',
+    )
+    expect(await metric(url, 'realtime_dpop_replay_cache_full_total')).toContainEqual(
+      'realtime_dpop_replay_cache_full_total 1',
+    )
+  })
+})
+
 describe('nonces (REALTIME_DPOP_NONCE)', () => {
   it("a proof without the node's nonce is refused with one in data.nonce; a proof with it opens", async () => {
     const { issuer, url, htu } = await node({ dpop: { nonceSecret: NONCE_SECRET } })
