@@ -36,6 +36,7 @@ import { errorResponse, handleError } from './http/errors.ts'
 import { jsonBody } from './http/json-body.ts'
 import { requestLog } from './http/log.ts'
 import { discovery } from './keys/discovery.ts'
+import { dpopProof } from './dpop/proof.ts'
 import { jwks } from './keys/jwks.ts'
 import { revocationFeed } from './revocations/feed.ts'
 import { pushRevocationsAfter } from './revocations/push.ts'
@@ -79,12 +80,14 @@ app.get('/demo/config', (c) =>
 app.get(JWKS_PATH, jwks)
 app.get(DISCOVERY_PATH, discovery)
 
-app.post('/auth/login', jsonBody(LoginBody), (c) => login(c, c.get('body')))
+// Every route that issues tokens takes a DPoP proof (docs/protocol.md §15).
+const dpop = dpopProof()
+app.post('/auth/login', dpop, jsonBody(LoginBody), (c) => login(c, c.get('body')))
 // Routes that can record a revocation event kick the pusher once they have answered.
 const afterReuse = pushRevocationsAfter((status) => status === 401)
 const afterSuccess = pushRevocationsAfter((status) => status < 300)
 
-app.post('/auth/refresh', afterReuse, jsonBody(RefreshBody, { optional: true }), (c) =>
+app.post('/auth/refresh', afterReuse, dpop, jsonBody(RefreshBody, { optional: true }), (c) =>
   refresh(c, c.get('body')),
 )
 app.post('/auth/logout', afterSuccess, jsonBody(LogoutBody, { optional: true }), (c) =>
@@ -92,8 +95,8 @@ app.post('/auth/logout', afterSuccess, jsonBody(LogoutBody, { optional: true }),
 )
 app.get('/auth/revocations', requireSecret('REVOCATION_FEED_TOKEN'), revocationFeed)
 // Accounts (docs/protocol.md §13).
-app.post('/auth/signup', jsonBody(SignupBody), (c) => signup(c, c.get('body')))
-app.post('/auth/email/verify', jsonBody(TokenBody), (c) => verifyEmail(c, c.get('body')))
+app.post('/auth/signup', dpop, jsonBody(SignupBody), (c) => signup(c, c.get('body')))
+app.post('/auth/email/verify', dpop, jsonBody(TokenBody), (c) => verifyEmail(c, c.get('body')))
 app.post('/auth/password/forgot', jsonBody(ForgotBody), (c) => forgotPassword(c, c.get('body')))
 app.post('/auth/password/reset', afterSuccess, jsonBody(ResetBody), (c) =>
   resetPassword(c, c.get('body')),
@@ -111,11 +114,13 @@ app.post('/auth/passkeys/register', requireAccessToken, jsonBody(RegisterBody), 
 app.post('/auth/passkeys/login/options', jsonBody(LoginOptionsBody, { optional: true }), (c) =>
   loginOptions(c, c.get('body')),
 )
-app.post('/auth/passkeys/login', jsonBody(PasskeyLoginBody), (c) => passkeyLogin(c, c.get('body')))
+app.post('/auth/passkeys/login', dpop, jsonBody(PasskeyLoginBody), (c) =>
+  passkeyLogin(c, c.get('body')),
+)
 app.post('/auth/passkeys/signup/options', jsonBody(SignupOptionsBody), (c) =>
   signupOptions(c, c.get('body')),
 )
-app.post('/auth/passkeys/signup', jsonBody(PasskeySignupBody), (c) =>
+app.post('/auth/passkeys/signup', dpop, jsonBody(PasskeySignupBody), (c) =>
   passkeySignup(c, c.get('body')),
 )
 app.get('/auth/passkeys', requireAccessToken, listMyPasskeys)

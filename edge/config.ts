@@ -18,6 +18,7 @@ import {
 import { parseHttpUrl, trimTrailingSlashes } from '../shared/url.ts'
 import { readAccountsConfig, type AccountsConfig } from './accounts/config.ts'
 import { readPasskeyConfig, type PasskeyConfig } from './passkeys/config.ts'
+import { readDpopConfig, type DpopConfig } from './dpop/config.ts'
 import { ConfigError } from './config-error.ts'
 
 export { ConfigError }
@@ -56,6 +57,8 @@ export interface EdgeConfig {
   accounts: AccountsConfig
   /** The passkey relying party (docs/protocol.md §14). */
   passkeys: PasskeyConfig
+  /** DPoP (docs/protocol.md §15); see {@link DpopConfig}. */
+  dpop: DpopConfig
 }
 
 const parsed = new WeakMap<object, EdgeConfig>()
@@ -108,6 +111,7 @@ export function readConfig(env: Env): EdgeConfig {
     maxSessionsPerUser: readCount(vars, 'MAX_SESSIONS_PER_USER', MAX_SESSIONS_PER_USER),
     accounts: readAccountsConfig(vars),
     passkeys: readPasskeyConfig(vars, issuer),
+    dpop: readDpopConfig(vars),
   }
   parsed.set(env, config)
   return config

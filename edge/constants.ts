@@ -200,3 +200,24 @@ export const PASSKEY_CREDENTIAL_ID_MAX_CHARS = 1364
 
 /** Longest base64url field of a WebAuthn response (attestation object, client data, signature...), in characters. */
 export const PASSKEY_RESPONSE_FIELD_MAX_CHARS = 16 * 1024
+
+/**
+ * Shards of the DPoP `jti` replay cache (`DPOP_JTIS` Durable Objects). A `jti` goes to the
+ * shard picked by a keyed hash of it, so no one instance carries every proof and a client
+ * cannot aim its `jti`s at one shard (docs/dpop.md).
+ */
+export const DPOP_REPLAY_SHARDS = 16
+
+/**
+ * Most live `jti`s one replay shard holds (rows of its SQLite table). Full of live rows, it
+ * refuses new proofs with 503 `unavailable` rather than forget one early. At the 5-minute TTL,
+ * 16 shards of 50,000 admit ~2,600 proofs a second; a row is under 400 bytes (a `jti` is at
+ * most 256 characters), so a full shard stores under 20 MB.
+ */
+export const DPOP_REPLAY_MAX_ROWS_PER_SHARD = 50_000
+
+/** How long one server nonce window lasts, in seconds; a nonce is accepted in its window and the next. */
+export const DPOP_NONCE_WINDOW_SECONDS = 60
+
+/** How often an idle replay shard wakes to drop expired `jti`s, in milliseconds. */
+export const DPOP_REPLAY_PRUNE_INTERVAL_MS = 5 * 60 * 1000

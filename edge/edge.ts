@@ -1,12 +1,13 @@
 import type { Hono } from 'hono'
 import { app } from './app.ts'
 import { LoginThrottle } from './auth/throttle.ts'
+import { DpopJtiStore } from './dpop/jti-store.ts'
 import { KeyStore } from './keys/store.ts'
 import { RevocationPusher } from './revocations/push.ts'
 import { runScheduledMaintenance } from './scheduled.ts'
 import type { AppEnv } from './types.ts'
 
-export { KeyStore, LoginThrottle, RevocationPusher }
+export { DpopJtiStore, KeyStore, LoginThrottle, RevocationPusher }
 
 /** The edge as a library: what a Worker mounts and re-exports. */
 export interface Edge {
@@ -24,6 +25,8 @@ export interface Edge {
   KeyStore: typeof KeyStore
   LoginThrottle: typeof LoginThrottle
   RevocationPusher: typeof RevocationPusher
+  /** (v1.2) The DPoP `jti` replay cache (binding `DPOP_JTIS`, docs/dpop.md). */
+  DpopJtiStore: typeof DpopJtiStore
 }
 
 /**
@@ -43,7 +46,7 @@ export interface Edge {
  * app.get('/api/hello', (c) => c.json({ hello: 'world' }))
  * app.route('/', edge.app)
  *
- * export { KeyStore, LoginThrottle, RevocationPusher } from 'edgegate/edge'
+ * export { DpopJtiStore, KeyStore, LoginThrottle, RevocationPusher } from 'edgegate/edge'
  * export default { fetch: app.fetch, scheduled: edge.handler.scheduled } satisfies ExportedHandler<Env>
  * ```
  */
@@ -61,5 +64,6 @@ export function createEdge(): Edge {
     KeyStore,
     LoginThrottle,
     RevocationPusher,
+    DpopJtiStore,
   }
 }

@@ -8,5 +8,10 @@ export type AppEnv = {
     config: EdgeConfig
     /** Request time in milliseconds, read once so every step of a request agrees. */
     now: number
+    /**
+     * The thumbprint of the key of a valid DPoP proof sent with this request (set by the
+     * `dpopProof` middleware on the token-issuing routes); undefined without a proof.
+     */
+    dpopJkt?: string | undefined
   }
 }

@@ -39,6 +39,8 @@ export async function refresh<E extends AppEnv>(
     const grant = await rotateRefreshToken(c.env.DB, token, now, {
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
       limitPerSession: config.refreshLimitPerSession,
+      jkt: c.get('dpopJkt'),
+      requireBinding: config.dpop.mode === 'required',
     })
     return await tokenResponse(c, grant)
   } catch (err) {

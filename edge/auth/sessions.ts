@@ -30,6 +30,8 @@ export interface SessionGrant {
   expiresAt: number
   refreshToken: string
   user: UserRow
+  /** The DPoP key the session is bound to (docs/protocol.md §15); absent: a bearer session. */
+  jkt?: string | undefined
 }
 
 /**
@@ -54,6 +56,12 @@ export interface CreateSessionOptions {
   method?: SessionMethod
   /** The client's `User-Agent`, cut to {@link USER_AGENT_MAX_CHARS}; shown in the user's session list. */
   userAgent?: string | undefined
+  /**
+   * Bind the session to this DPoP key thumbprint (docs/protocol.md §15): its
+   * refresh tokens are spent only with a proof by the key, and its access
+   * tokens carry `cnf.jkt`. @default undefined (a bearer session)
+   */
+  jkt?: string | undefined
 }
 
 /**
@@ -87,10 +95,19 @@ export async function createSession(
   const results = await db.batch([
     db
       .prepare(
-        `INSERT INTO sessions (sid, sub, created_at, expires_at, last_used_at, method, user_agent)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO sessions (sid, sub, created_at, expires_at, last_used_at, method, user_agent, jkt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .bind(sid, user.sub, now, expiresAt, now, options.method ?? 'password', userAgent),
+      .bind(
+        sid,
+        user.sub,
+        now,
+        expiresAt,
+        now,
+        options.method ?? 'password',
+        userAgent,
+        options.jkt ?? null,
+      ),
     db
       .prepare('INSERT INTO refresh_tokens (token_hash, sid, created_at) VALUES (?, ?, ?)')
       .bind(await hashRefreshToken(refreshToken), sid, now),
@@ -117,7 +134,7 @@ export async function createSession(
       sub: user.sub,
       count: capped,
     })
-  return { sid, expiresAt, refreshToken, user }
+  return { sid, expiresAt, refreshToken, user, ...(options.jkt && { jkt: options.jkt }) }
 }
 
 /** Options of {@link rotateRefreshToken}. */
@@ -126,6 +143,10 @@ export interface RotateOptions {
   accessTokenTtlSeconds: number
   /** Refreshes of one session per {@link REFRESH_THROTTLE_WINDOW_SECONDS} before `rate_limited`. */
   limitPerSession: number
+  /** The thumbprint of the DPoP proof sent with the refresh; undefined without one. */
+  jkt?: string | undefined
+  /** `DPOP=required`: a bearer (unbound) session is refused too. @default false */
+  requireBinding?: boolean
 }
 
 /**
@@ -139,14 +160,25 @@ export interface RotateOptions {
  * refreshed `limitPerSession` times within the window; the count is of spent
  * rows, which a session's chain spends one after another, so D1 holds it.
  *
+ *
+ * A session bound to a DPoP key (docs/protocol.md §15) is spent only when
+ * `jkt`, the key of the request's proof, is that key; the condition is part
+ * of the one UPDATE. Without it the refresh is refused with
+ * `invalid_dpop_proof` and nothing changes: the token stays unspent (its
+ * owner's next refresh works) and a spent one does not trip reuse, so a thief
+ * without the key can neither use nor burn it. A bearer session stays a bearer
+ * session: a proof sent with its refresh is checked but does not bind it
+ * (docs/dpop.md), and with `requireBinding` (`DPOP=required`) it is refused.
+ *
  * @throws AppError `invalid_grant` for unknown, spent, expired or revoked tokens
+ * @throws AppError `invalid_dpop_proof` when the session's binding is not met
  * @throws AppError `rate_limited` (with `retryAfterSeconds`) past the per-session limit
  */
 export async function rotateRefreshToken(
   db: D1Database,
   token: string,
   now: number,
-  { accessTokenTtlSeconds, limitPerSession }: RotateOptions,
+  { accessTokenTtlSeconds, limitPerSession, jkt, requireBinding = false }: RotateOptions,
 ): Promise<SessionGrant> {
   const hash = await hashRefreshToken(token)
   const since = now - REFRESH_THROTTLE_WINDOW_SECONDS
@@ -170,16 +202,34 @@ export async function rotateRefreshToken(
       `UPDATE refresh_tokens SET spent_at = ?1
        WHERE token_hash = ?2 AND spent_at IS NULL AND sid IN (
          SELECT s.sid FROM sessions s JOIN users u ON u.sub = s.sub
-         WHERE s.revoked_at IS NULL AND s.expires_at > ?1 AND u.disabled_at IS NULL)
+         WHERE s.revoked_at IS NULL AND s.expires_at > ?1 AND u.disabled_at IS NULL
+         AND (s.jkt = ?3 OR (s.jkt IS NULL AND ?4 = 0)))
        RETURNING sid`,
     )
-    .bind(now, hash)
+    .bind(now, hash, jkt ?? null, requireBinding ? 1 : 0)
     .first<{ sid: string }>()
   if (!spent) {
     const row = await db
-      .prepare('SELECT sid, spent_at FROM refresh_tokens WHERE token_hash = ?')
+      .prepare(
+        `SELECT t.sid, t.spent_at, s.jkt FROM refresh_tokens t
+         LEFT JOIN sessions s ON s.sid = t.sid WHERE t.token_hash = ?`,
+      )
       .bind(hash)
-      .first<{ sid: string; spent_at: number | null }>()
+      .first<{ sid: string; spent_at: number | null; jkt: string | null }>()
+    // Checked before reuse: a request without the session's key changes nothing.
+    if (row && (row.jkt !== null ? row.jkt !== jkt : requireBinding)) {
+      log('warn', 'refresh refused: DPoP binding not met', {
+        sid: row.sid,
+        jkt: row.jkt,
+        proofJkt: jkt ?? null,
+      })
+      throw new AppError(
+        'invalid_dpop_proof',
+        row.jkt === null
+          ? 'bearer session, and DPOP=required'
+          : 'not the key the session is bound to',
+      )
+    }
     if (row && row.spent_at !== null) {
       await revokeSession(db, row.sid, now, 'reuse', accessTokenTtlSeconds)
       throw new AppError('invalid_grant', 'refresh token reused; session revoked')
@@ -191,11 +241,11 @@ export async function rotateRefreshToken(
   }
   const session = await db
     .prepare(
-      `SELECT s.sid, s.expires_at, u.sub, u.username, u.password_hash, u.scope, u.rooms, u.disabled_at
+      `SELECT s.sid, s.expires_at, s.jkt, u.sub, u.username, u.password_hash, u.scope, u.rooms, u.disabled_at
        FROM sessions s JOIN users u ON u.sub = s.sub WHERE s.sid = ?`,
     )
     .bind(spent.sid)
-    .first<UserRow & { sid: string; expires_at: number }>()
+    .first<UserRow & { sid: string; expires_at: number; jkt: string | null }>()
   if (!session) throw new AppError('invalid_grant', 'session vanished')
   const refreshToken = newRefreshToken()
   await db.batch([
@@ -205,8 +255,8 @@ export async function rotateRefreshToken(
     // A refresh is a use: the session cap spares the sessions used last.
     db.prepare('UPDATE sessions SET last_used_at = ? WHERE sid = ?').bind(now, session.sid),
   ])
-  const { sid, expires_at: expiresAt, ...user } = session
-  return { sid, expiresAt, refreshToken, user }
+  const { sid, expires_at: expiresAt, jkt: bound, ...user } = session
+  return { sid, expiresAt, refreshToken, user, ...(bound !== null && { jkt: bound }) }
 }
 
 /**

@@ -8,7 +8,8 @@ import { roomsOf } from './users.ts'
 
 /**
  * Mint an access token for a session and answer with the token response of
- * docs/protocol.md §3, marked `no-store` so no cache keeps it. In cookie mode the
+ * docs/protocol.md §3, marked `no-store` so no cache keeps it. A session bound
+ * to a DPoP key gets `cnf.jkt` in its access token and `token_type: "DPoP"`. In cookie mode the
  * refresh token goes only into the HttpOnly cookie, never the body.
  *
  * @param c - the request context
@@ -31,6 +32,7 @@ export async function tokenResponse<E extends AppEnv>(
       name: grant.user.username,
       scope: grant.user.scope,
       rooms: roomsOf(grant.user),
+      ...(grant.jkt !== undefined && { cnf: { jkt: grant.jkt } }),
     },
     {
       issuer: config.issuer,
@@ -44,7 +46,8 @@ export async function tokenResponse<E extends AppEnv>(
   if (cookie) setRefreshCookie(c, grant.refreshToken, refreshExpiresIn)
   const body: TokenResponse | CookieTokenResponse = {
     access_token: accessToken,
-    token_type: 'Bearer',
+    // A bound session's tokens are DPoP tokens (RFC 9449 §5; docs/protocol.md §15).
+    token_type: grant.jkt !== undefined ? 'DPoP' : 'Bearer',
     expires_in: config.accessTokenTtlSeconds,
     ...(!cookie && { refresh_token: grant.refreshToken }),
     refresh_expires_in: refreshExpiresIn,

@@ -1,5 +1,10 @@
 import type { Context } from 'hono'
-import { JWKS_PATH, SERVICE_SCOPES, SIGNING_ALGORITHMS } from '../../shared/constants.ts'
+import {
+  DPOP_ALGORITHMS,
+  JWKS_PATH,
+  SERVICE_SCOPES,
+  SIGNING_ALGORITHMS,
+} from '../../shared/constants.ts'
 import type { AppEnv } from '../types.ts'
 
 /**
@@ -23,6 +28,8 @@ export function discovery(c: Context<AppEnv>) {
       signingAlg,
       ...SIGNING_ALGORITHMS.filter((a) => a !== signingAlg),
     ],
+    // DPoP proofs the token-issuing routes accept (RFC 9449 §5.1; docs/protocol.md §15).
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     grant_types_supported: ['client_credentials'],
     response_types_supported: ['token'],
@@ -41,6 +48,7 @@ export function discovery(c: Context<AppEnv>) {
       'scope',
       'rooms',
       'client_id',
+      'cnf',
     ],
   })
 }

@@ -65,7 +65,8 @@ export interface MintOptions {
 
 /**
  * Sign an access token (docs/protocol.md §4): `typ: at+jwt`, `kid`, and `iss`, `aud`,
- * `sub`, `sid`, `jti`, `iat`, `nbf`, `exp`, `name`, `scope`, `rooms`.
+ * `sub`, `sid`, `jti`, `iat`, `nbf`, `exp`, `name`, `scope`, `rooms`, and `cnf.jkt`
+ * when the session is bound to a DPoP key (§15).
  *
  * @param signer - the key to sign with
  * @param claims - the subject's claims
@@ -76,11 +77,11 @@ export function mintAccessToken(
   claims: MintClaims,
   options: MintOptions,
 ): Promise<string> {
-  const { name, sid, scope, rooms } = claims
+  const { name, sid, scope, rooms, cnf } = claims
   return signJwt(
     signer,
     ACCESS_TOKEN_TYP,
-    { name, sid, scope, rooms },
+    { name, sid, scope, rooms, ...(cnf && { cnf: { jkt: cnf.jkt } }) },
     { ...options, subject: claims.sub, notBefore: true },
   )
 }
