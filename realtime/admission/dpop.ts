@@ -1,5 +1,5 @@
 import type { DpopReplayCache } from '../../shared/dpop/index.ts'
-import { verifyDpopProof } from '../../shared/dpop/index.ts'
+import { verifyDpopProofNative } from '../auth/dpop-proof-native.ts'
 import { AppError, isAppError } from '../../shared/errors.ts'
 import { ownOrigin, type OriginRequest } from './origin-guard.ts'
 import { dpopNonceRequired } from '../errors.ts'
@@ -65,8 +65,10 @@ export interface DpopCheck {
 }
 
 /**
- * The proof checks of a realtime node: {@link verifyDpopProof} (jose, RFC
- * 9449 §4.3), then one replay-cache claim. Bearer tokens never come here.
+ * The proof checks of a realtime node: the RFC 9449 §4.3 checks of
+ * `shared/dpop`'s `verifyDpopProof`, made with node:crypto
+ * ({@link verifyDpopProofNative}), then one replay-cache claim. Bearer
+ * tokens never come here.
  *
  * @param options - {@link DpopCheckOptions}
  * @example
@@ -84,11 +86,11 @@ export function createDpopCheck(options: DpopCheckOptions): DpopCheck {
   const { replay, nonces, now, onOutcome } = options
 
   /** The `htu` a proof for this connection must name. */
-  const htuOf = (request: OriginRequest): string | URL => {
+  const htuOf = (request: OriginRequest): URL => {
     if (fixed) return fixed
     const origin = ownOrigin(request, options.trustProxy)
     if (origin === undefined) throw new AppError('dpop_invalid', "htu: the node's URL is unknown")
-    return `${origin}${path}`
+    return new URL(`${origin}${path}`)
   }
 
   async function check(
@@ -103,7 +105,8 @@ export function createDpopCheck(options: DpopCheckOptions): DpopCheck {
       if (proof === undefined || proof === null || proof === '')
         throw new AppError('dpop_required', 'bound token without a proof')
       if (typeof proof !== 'string') throw new AppError('dpop_invalid', 'proof: not a string')
-      const verified = await verifyDpopProof(
+      // node:crypto, synchronously; jose's verdicts (the differential test holds it to them).
+      const verified = verifyDpopProofNative(
         proof,
         {
           htm,
