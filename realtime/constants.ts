@@ -295,6 +295,8 @@ export const WEBHOOK_MAX_ENDPOINTS = 32
 
 /** Most proof `jti`s a node alone holds in memory (about 120 bytes each, so about 12 MiB at most). */
 export const DPOP_REPLAY_CACHE_MAX_ENTRIES = 100_000
+/** DPoP proof headers whose public key stays imported (a client signs every proof under one header): about 1 KiB each. */
+export const DPOP_PROOF_KEY_CACHE_ENTRIES = 1024
 /** Longest wait for Redis to record a proof's `jti`, ms: past it the handshake is refused `unavailable`. */
 export const DPOP_REPLAY_REDIS_TIMEOUT_MS = 1000
 /** How long one DPoP nonce is handed out, seconds; the previous window's nonce is still accepted. */

@@ -12,6 +12,7 @@ import type {
   VerifyDpopProofOptions,
 } from '../../shared/dpop/index.ts'
 import { AppError } from '../../shared/errors.ts'
+import { DPOP_PROOF_KEY_CACHE_ENTRIES } from '../constants.ts'
 
 // Why this file exists beside shared/dpop/verify-proof.ts (jose): a realtime
 // node checks a proof on every bound handshake, and jose's path is five
@@ -55,19 +56,7 @@ export function verifyDpopProofNative(
   const [h, p, s] = parts as [string, string, string]
   if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(s))
     throw invalid('proof: ERR_JWS_INVALID')
-  const header = json(h)
-  // jose's crit handling knows only b64, which a JWT never uses.
-  if (!header || header.crit !== undefined) throw invalid('proof: ERR_JWS_INVALID')
-  const alg = header.alg
-  if (typeof alg !== 'string' || !ALGORITHMS.has(alg))
-    throw invalid('alg: ES256 or EdDSA is required')
-  const jwk = publicJwk(header.jwk, alg)
-  let key: KeyObject
-  try {
-    key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
-  } catch {
-    throw invalid('proof: ERR_JWS_INVALID')
-  }
+  const { alg, key, typ, jwk } = keys.get(h) ?? remember(h, importHeader(h))
   const signature = Buffer.from(s, 'base64url')
   let good = false
   try {
@@ -79,7 +68,6 @@ export function verifyDpopProofNative(
     good = false
   }
   if (!good) throw invalid('signature does not verify')
-  const typ = header.typ
   if (typeof typ !== 'string' || normalizeTyp(typ) !== normalizeTyp(DPOP_PROOF_TYP))
     throw invalid('typ: unexpected "typ" JWT header value')
   const payload = json(p)
@@ -118,6 +106,44 @@ export function verifyDpopProofNative(
   if (expect.jkt !== undefined && jkt !== expect.jkt)
     throw invalid('jwk: not the key the token is bound to')
   return { jkt, jti, iat }
+}
+
+/** A proof header, checked and its key imported: a client signs every proof under the same header. */
+interface ProofHeader {
+  alg: string
+  key: KeyObject
+  typ: unknown
+  jwk: Record<string, string>
+}
+
+/**
+ * Headers already imported, by their exact base64url text (so only a byte-identical header
+ * hits; the signature is checked on every proof). Bounded, oldest first out.
+ */
+const keys = new Map<string, ProofHeader>()
+
+function remember(segment: string, header: ProofHeader): ProofHeader {
+  keys.set(segment, header)
+  if (keys.size > DPOP_PROOF_KEY_CACHE_ENTRIES) keys.delete(keys.keys().next().value!)
+  return header
+}
+
+/** Parse and check a proof's header, and import its key (jose's EmbeddedJWK and importJWK). */
+function importHeader(segment: string): ProofHeader {
+  const header = json(segment)
+  // jose's crit handling knows only b64, which a JWT never uses.
+  if (!header || header.crit !== undefined) throw invalid('proof: ERR_JWS_INVALID')
+  const alg = header.alg
+  if (typeof alg !== 'string' || !ALGORITHMS.has(alg))
+    throw invalid('alg: ES256 or EdDSA is required')
+  const jwk = publicJwk(header.jwk, alg)
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
+  } catch {
+    throw invalid('proof: ERR_JWS_INVALID')
+  }
+  return { alg, key, typ: header.typ, jwk }
 }
 
 /** The header's `jwk`, if it is a public key of `alg`'s type (jose's EmbeddedJWK and importJWK refuse the rest). */
