@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   cleanup,
+  client,
   connect,
   envelope,
   refusal,
@@ -196,6 +197,23 @@ describe('the handshake of a DPoP-bound token', () => {
     const own = await boundAuth(issuer, key, htu)
     expect((await refusal(url, { auth: own })).message).toBe('dpop_invalid')
     await connect(url, { auth: await boundAuth(issuer, key, 'https://rt.example.com/socket.io/') })
+  })
+})
+
+describe('socketio-jwt compat mode', () => {
+  it('never admits a bound token through authenticate, which carries no proof', async () => {
+    const { issuer, url, server } = await node({ socketioJwtCompat: { timeoutMs: 5000 } })
+    const key = await dpopKey()
+    const socket = client(url)
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+    const answer = new Promise<unknown>((resolve) => socket.once('unauthorized', resolve))
+    socket.emit('authenticate', { token: await issuer.mint({ cnf: { jkt: key.jkt } }) })
+    expect(await answer).toMatchObject({
+      message: 'the token is bound to a key: send a DPoP proof',
+      code: 'invalid_token',
+    })
+    await until(() => socket.disconnected, { what: 'disconnect' })
+    expect((await server.io.fetchSockets()).filter((s) => s.data.auth)).toEqual([])
   })
 })
 
