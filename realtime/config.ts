@@ -62,6 +62,9 @@ export const VARIABLES: Record<string, string> = {
   EVENTS_RETENTION: String(C.DEFAULT_EVENTS_RETENTION_SECONDS),
   WEBHOOKS: '[] (none)',
   WEBHOOK_CLAIM_IDLE_MS: String(C.WEBHOOK_CLAIM_IDLE_MS),
+  REALTIME_PUBLIC_URL: "(the handshake's own origin)",
+  REALTIME_DPOP_NONCE: '(off)',
+  REALTIME_DPOP_REPLAY_MAX: String(C.DPOP_REPLAY_CACHE_MAX_ENTRIES),
 }
 
 /** Variables with bad values: one message per variable. */
@@ -171,6 +174,28 @@ export function readServiceConfig(
     }
   }
 
+  // docs/protocol.md §15: the URL DPoP proofs name, and the node's nonces.
+  const publicUrl = env.REALTIME_PUBLIC_URL || undefined
+  if (publicUrl !== undefined) {
+    const parsed = parseHttpUrl(publicUrl)
+    if (!parsed || parsed.search || parsed.hash || parsed.username || parsed.password)
+      problems.push(
+        `REALTIME_PUBLIC_URL=${JSON.stringify(publicUrl)}: expected an http(s) URL without query or credentials`,
+      )
+  }
+  const nonceSecret = env.REALTIME_DPOP_NONCE || undefined
+  if (nonceSecret !== undefined && nonceSecret.length < C.DPOP_NONCE_SECRET_MIN_CHARS)
+    // Never echo a secret back.
+    problems.push(
+      `REALTIME_DPOP_NONCE: expected a secret of at least ${C.DPOP_NONCE_SECRET_MIN_CHARS} characters, shared by every node`,
+    )
+  const replayMax = int(
+    'REALTIME_DPOP_REPLAY_MAX',
+    C.DPOP_REPLAY_CACHE_MAX_ENTRIES,
+    100,
+    10_000_000,
+  )
+
   // docs/protocol.md §16: the endpoints lifecycle events are pushed to.
   const webhooks = parseWebhooks(env.WEBHOOKS || '[]')
   problems.push(...webhooks.problems)
@@ -221,6 +246,11 @@ export function readServiceConfig(
       ...(redisUrl ? { redisUrl } : {}),
       socketioJwtCompat: compatMs > 0 ? { timeoutMs: compatMs } : false,
       ...(trustedIssuers.length > 0 ? { trustedIssuers } : {}),
+      ...(publicUrl ? { publicUrl: trimTrailingSlashes(publicUrl) } : {}),
+      dpop: {
+        replayCacheMaxEntries: replayMax,
+        ...(nonceSecret && nonceSecret.length >= C.DPOP_NONCE_SECRET_MIN_CHARS && { nonceSecret }),
+      },
       // docs/protocol.md §10: the grace period, and the batch period (never under a second).
       presence: {
         graceMs: int('PRESENCE_GRACE_MS', C.PRESENCE_GRACE_MS, 0, 3_600_000),

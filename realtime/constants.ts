@@ -17,6 +17,8 @@ export const REVOKED_REDIS_PREFIX = 'edgegate:revoked:'
 export const PRESENCE_REDIS_PREFIX = 'edgegate:presence:'
 /** Key prefix of the server API's state: idempotency keys and user streams. */
 export const API_REDIS_PREFIX = 'edgegate:api:'
+/** Key prefix of the DPoP proofs' `jti`s seen by any node (docs/protocol.md §15), each held 5 minutes. */
+export const DPOP_JTI_REDIS_PREFIX = 'edgegate:dpop:jti:'
 /** The inter-node event that fans a revocation out to the other nodes. */
 export const CLUSTER_REVOCATION_EVENT = 'edgegate:revocation'
 /** The inter-node event that fans a server-API disconnect (docs/protocol.md §8) out to the other nodes. */
@@ -288,3 +290,16 @@ export const WEBHOOK_CLAIM_INTERVAL_MS = 5_000
 
 /** Most endpoints `WEBHOOKS` may list. */
 export const WEBHOOK_MAX_ENDPOINTS = 32
+
+// DPoP-bound tokens (docs/protocol.md §15, docs/dpop.md).
+
+/** Most proof `jti`s a node alone holds in memory (109 bytes each measured with UUID `jti`s: about 10 MiB; 32 MiB with 256-character ones). */
+export const DPOP_REPLAY_CACHE_MAX_ENTRIES = 100_000
+/** DPoP proof headers whose public key stays imported (a client signs every proof under one header): about 1 KiB each. */
+export const DPOP_PROOF_KEY_CACHE_ENTRIES = 1024
+/** Longest wait for Redis to record a proof's `jti`, ms: past it the handshake is refused `unavailable`. */
+export const DPOP_REPLAY_REDIS_TIMEOUT_MS = 1000
+/** How long one DPoP nonce is handed out, seconds; the previous window's nonce is still accepted. */
+export const DPOP_NONCE_WINDOW_SECONDS = 300
+/** Shortest `REALTIME_DPOP_NONCE` secret, characters: the nonces are HMACs under it. */
+export const DPOP_NONCE_SECRET_MIN_CHARS = 32

@@ -51,6 +51,27 @@ const MESSAGES: Record<RealtimeErrorCode, string> = {
 /** A refusal with a realtime code. */
 export type RealtimeError = AppError<RealtimeErrorCode>
 
+/** The nonce a `dpop_nonce_required` refusal hands the client (docs/protocol.md §15). */
+const NONCES = new WeakMap<RealtimeError, string>()
+
+/**
+ * A `dpop_nonce_required` refusal that carries the nonce to retry with: in
+ * `connect_error` as `data.nonce`, in an ack's or `rt:error`'s `error` as
+ * `nonce` (docs/protocol.md §15).
+ *
+ * @param reason - the failed check, for logs
+ * @param nonce - the node's current nonce
+ * @example
+ * ```ts
+ * throw dpopNonceRequired('no nonce', nonces.current())
+ * ```
+ */
+export function dpopNonceRequired(reason: string, nonce: string): RealtimeError {
+  const error = new AppError('dpop_nonce_required', reason)
+  NONCES.set(error, nonce)
+  return error
+}
+
 /** An error with `retryAfterMs`, for `rate_limited`. */
 export function rateLimited(reason: string, retryAfterMs: number): RealtimeError {
   return new AppError('rate_limited', reason, { retryAfterSeconds: retryAfterMs / 1000 })
@@ -104,6 +125,8 @@ export function connectError(
   if (error.retryAfterSeconds !== undefined)
     data.retryAfterMs = Math.ceil(error.retryAfterSeconds * 1000)
   if (hint.login && options.loginUrl) data.redirect = options.loginUrl
+  const nonce = NONCES.get(error)
+  if (nonce !== undefined) data.nonce = nonce
   return Object.assign(new Error(error.code), { data })
 }
 
@@ -113,6 +136,8 @@ export function ackError(error: RealtimeError): Ack<never> {
     ok: false,
     error: { code: error.code, message: messageOf(error) },
   }
+  const nonce = NONCES.get(error)
+  if (nonce !== undefined) (reply.error as { nonce?: string }).nonce = nonce
   if (error.retryAfterSeconds !== undefined) {
     ;(reply.error as { retryAfterMs?: number }).retryAfterMs = Math.ceil(
       error.retryAfterSeconds * 1000,
@@ -131,6 +156,8 @@ export function rtError(
     message: messageOf(error),
   }
   if (id !== undefined) payload.id = id
+  const nonce = NONCES.get(error)
+  if (nonce !== undefined) payload.nonce = nonce
   if (error.retryAfterSeconds !== undefined)
     payload.retryAfterMs = Math.ceil(error.retryAfterSeconds * 1000)
   return payload

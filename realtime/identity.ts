@@ -19,6 +19,12 @@ export interface SocketData {
    * absent for the edge's. The edge's revocation events never cover such a connection.
    */
   issuer?: string
+  /**
+   * (v1.2) The RFC 7638 thumbprint of the key the connection's token is bound
+   * to (`cnf.jkt`, proven at the handshake; docs/protocol.md §15). Absent for
+   * a bearer connection. Every in-band token must be bound to this same key.
+   */
+  jkt?: string
   /** Rooms joined with a room grant (docs/protocol.md §11): kept when an in-band token's `rooms` claim would not cover them. */
   grantedRooms?: string[]
 }

@@ -103,6 +103,20 @@ export interface RealtimeServerOptions {
   issuerRetry?: { minMs: number; maxMs: number }
   /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/constants.ts */
   presence?: PresenceSettings
+  /**
+   * The URL clients reach this node at, before the Socket.IO path
+   * (`REALTIME_PUBLIC_URL`): DPoP proofs name it and the path as their `htu`
+   * (docs/protocol.md §15). Set it behind a proxy or load balancer.
+   * @default the handshake's own origin (`Host`; with `trustProxy`, `X-Forwarded-Host`/`-Proto`)
+   */
+  publicUrl?: string
+  /**
+   * DPoP-bound tokens (docs/protocol.md §15): `nonceSecret` (`REALTIME_DPOP_NONCE`, at least
+   * 32 characters, shared by every node) makes the node ask for nonces that rotate every
+   * `nonceWindowSeconds`; `replayCacheMaxEntries` bounds a lone node's memory replay cache
+   * (`REALTIME_DPOP_REPLAY_MAX`; a cluster uses Redis). @default no nonces, 100_000 entries
+   */
+  dpop?: { nonceSecret?: string; nonceWindowSeconds?: number; replayCacheMaxEntries?: number }
   /** Lifecycle events and webhooks: `EVENTS_RETENTION`, `WEBHOOKS` (docs/protocol.md §16). @default 7 days, none */
   lifecycle?: LifecycleSettings
 }

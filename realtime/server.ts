@@ -6,6 +6,7 @@ import { createKeyLoader } from './auth/key-loader.ts'
 import { createLifecycle } from './lifecycle/lifecycle.ts'
 import { normalizeOrigins } from './admission/origin-guard.ts'
 import { serviceChain } from './admission/service-chain.ts'
+import { createServerDpop } from './admission/dpop-setup.ts'
 import { createVerification } from './auth/verification.ts'
 import { createRedisCluster } from './cluster/redis-cluster.ts'
 import * as C from './constants.ts'
@@ -202,9 +203,14 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   if (attached?.listening) start()
   else attached?.once('listening', start)
 
-  const { chain, compat } = serviceChain(ctx, { ...options, allowedOrigins })
+  // DPoP-bound tokens (docs/protocol.md §15): at the handshake and in band.
+  const dpop = createServerDpop(options, {
+    ...{ socketIoPath, cluster, metrics, logger, now },
+    trustProxy: options.trustProxy ?? false,
+  })
+  const { chain, compat } = serviceChain(ctx, { ...options, allowedOrigins, dpop })
   const install = createDispatcher({
-    ...{ io, registry, verifier, sessions, now },
+    ...{ io, registry, verifier, sessions, now, dpop },
     requireEnvelopeToken: options.requireEnvelopeToken ?? false,
     clockToleranceSeconds: tolerance,
     rate: options.messageRate ?? { perSecond: C.MESSAGE_RATE_PER_SECOND, burst: C.MESSAGE_BURST },

@@ -36,14 +36,16 @@ export type Envelope<D = unknown> = Omit<v.InferOutput<typeof EnvelopeSchema>, '
  * @param id - unique among the connection's envelopes (see {@link ENVELOPE_ID_PATTERN})
  * @param data - the event's payload (`null` when it has none)
  * @param token - a fresh access token: `rt:auth`'s, or every envelope's where the server requires it
+ * @param dpop - (v1.2) a DPoP proof for a bound `token` (`htm` POST, the realtime URL; docs/protocol.md §15)
  * @example
  * ```ts
  * socket.emit('chat:send', createEnvelope('c1', { room: 'lobby', text: 'hi' }), onAck)
  * ```
  */
-export function createEnvelope<D>(id: string, data: D, token?: string): Envelope<D> {
+export function createEnvelope<D>(id: string, data: D, token?: string, dpop?: string): Envelope<D> {
   const envelope: Envelope<D> = { v: 1, id, ts: Date.now(), data }
   if (token !== undefined) envelope.token = token
+  if (dpop !== undefined) envelope.dpop = dpop
   return envelope
 }
 

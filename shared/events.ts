@@ -103,6 +103,8 @@ export interface RealtimeErrorPayload {
   message: string
   /** With `disconnected` (docs/protocol.md §8): whether the client may connect again. */
   retryable?: boolean
+  /** (v1.2) With `dpop_nonce_required`: the nonce to put in the next proof (docs/protocol.md §15). */
+  nonce?: string
 }
 
 /** `connect_error`'s `err.data` (docs/protocol.md §5). */
@@ -112,6 +114,8 @@ export interface ConnectErrorData {
   refresh: boolean
   retryAfterMs?: number
   redirect?: string
+  /** (v1.2) With `dpop_nonce_required`: the nonce to put in the next proof (docs/protocol.md §15). */
+  nonce?: string
 }
 
 /** A member in an `rt:presence` answer (docs/protocol.md §10). */

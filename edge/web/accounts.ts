@@ -57,10 +57,11 @@ async function send(
   path: string,
   body?: unknown,
   access?: string,
+  binding?: EdgeAuth,
 ): Promise<{ ok: boolean; status: number; data: unknown; message: string }> {
   let res: Response
   try {
-    res = await fetch(path, {
+    const init: RequestInit = {
       method,
       credentials: 'include',
       headers: {
@@ -69,7 +70,9 @@ async function send(
         ...(access && { authorization: `Bearer ${access}` }),
       },
       ...(body !== undefined && { body: JSON.stringify(body) }),
-    })
+    }
+    // A call that opens a session carries a DPoP proof by this browser's key (docs/dpop.md).
+    res = binding ? await binding.bindingFetch(path, init) : await fetch(path, init)
   } catch {
     return { ok: false, status: 0, data: undefined, message: 'The server cannot be reached.' }
   }
@@ -130,11 +133,17 @@ export function initAccountPanels(options: AccountPanelsOptions): {
     const email = $<HTMLInputElement>('signup-email').value.trim()
     show($('signup-error'), undefined)
     disableWhile(form, true)
-    const res = await send('POST', '/auth/signup', {
-      username: $<HTMLInputElement>('signup-username').value,
-      password: $<HTMLInputElement>('signup-password').value,
-      ...(email && { email }),
-    })
+    const res = await send(
+      'POST',
+      '/auth/signup',
+      {
+        username: $<HTMLInputElement>('signup-username').value,
+        password: $<HTMLInputElement>('signup-password').value,
+        ...(email && { email }),
+      },
+      undefined,
+      auth,
+    )
     disableWhile(form, false)
     if (!res.ok) return show($('signup-error'), res.message)
     $<HTMLInputElement>('signup-password').value = ''
@@ -247,11 +256,13 @@ export function initAccountPanels(options: AccountPanelsOptions): {
   if (reset) panel('reset')
   else if (verify) {
     history.replaceState(null, '', location.pathname)
-    void send('POST', '/auth/email/verify', { token: verify }).then(async (res) => {
-      if (!res.ok) return notice(res.message, false, outboxView)
-      await auth.resume()
-      await options.onSignedIn()
-    })
+    void send('POST', '/auth/email/verify', { token: verify }, undefined, auth).then(
+      async (res) => {
+        if (!res.ok) return notice(res.message, false, outboxView)
+        await auth.resume()
+        await options.onSignedIn()
+      },
+    )
   }
   return { refreshSessions }
 }

@@ -113,6 +113,12 @@ function renderSession() {
   $('user-scope').textContent = session?.scope ?? ''
   $('patterns').textContent = session?.rooms.join(', ') ?? ''
   $('refreshes').textContent = String(auth.refreshes)
+  // docs/dpop.md: a bound session's tokens are useless without this browser's key.
+  $('binding').textContent = !session
+    ? ''
+    : session.jkt
+      ? "Session bound to this browser's key (DPoP)"
+      : 'Bearer session (not bound to a key)'
   renderSendBox()
 }
 

@@ -46,9 +46,11 @@ export async function initFederatedButtons(options: FederatedButtonsOptions): Pr
     button.className = 'secondary'
     button.textContent = `Sign in with ${provider.name}`
     button.dataset.provider = provider.id
-    button.addEventListener('click', () =>
-      location.assign(starter.federatedLoginUrl(provider.id, returnTo)),
-    )
+    button.addEventListener('click', async () => {
+      // The session the provider opens is bound to this browser's key, as a password login's is.
+      const dpopJkt = await starter.keyThumbprint()
+      location.assign(starter.federatedLoginUrl(provider.id, returnTo, dpopJkt ? { dpopJkt } : {}))
+    })
     list.append(button)
   }
   return {

@@ -9,6 +9,7 @@ import { originAllowed, ownOrigin } from './origin-guard.ts'
 import { extractToken, type TokenSourceOptions } from './token-source.ts'
 import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.ts'
 import type { RealtimeSocket } from '../types.ts'
+import type { DpopCheck } from './dpop.ts'
 import { CONNECTION_CAP_RETRY_AFTER_MS } from '../constants.ts'
 
 /** A Socket.IO namespace middleware. */
@@ -31,6 +32,8 @@ export interface HandshakeOptions {
   onRefused?: (code: string, unexpected: unknown) => void
   /** Called once a socket has its identity, with the verified token (compat mode's `decoded_token`). */
   onAccepted?: (socket: RealtimeSocket, verified: VerifiedToken) => void
+  /** The proof check of a DPoP-bound token (docs/protocol.md §15). Without it a bound token is refused. */
+  dpop?: DpopCheck
 }
 
 /**
@@ -76,15 +79,24 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
     } catch (err) {
       return refuse(next, err)
     }
+    const admit = (verified: VerifiedToken, jkt?: string) => {
+      try {
+        acceptVerified(socket, verified, options, jkt)
+      } catch (err) {
+        return refuse(next, err)
+      }
+      options.onAccepted?.(socket, verified)
+      next()
+    }
     options.verifier.verify(token).then(
       (verified) => {
-        try {
-          acceptVerified(socket, verified, options)
-        } catch (err) {
-          return refuse(next, err)
-        }
-        options.onAccepted?.(socket, verified)
-        next()
+        // A bound token (docs/protocol.md §15) costs one proof check; a bearer one nothing more.
+        const bound = verified.claims.cnf?.jkt
+        if (bound === undefined || !options.dpop) return admit(verified)
+        options.dpop.handshake(socket.handshake, verified.token, bound).then(
+          (jkt) => admit(verified, jkt),
+          (err) => refuse(next, err),
+        )
       },
       (err) => refuse(next, err),
     )
@@ -124,7 +136,8 @@ export function handshakeRefused(
  * @param socket - the socket being admitted
  * @param verified - the token that passed every check
  * @param admission - the per-user cap and where the connection's token is kept
- * @throws AppError `rate_limited` when the user is at the per-user cap
+ * @param jkt - the key a proof showed the client holds, for a DPoP-bound token
+ * @throws AppError `dpop_required` for a bound token without `jkt`; `rate_limited` when the user is at the per-user cap
  * @example
  * ```ts
  * acceptVerified(socket, await verifier.verify(token), { limits, sessions })
@@ -134,11 +147,17 @@ export function acceptVerified(
   socket: RealtimeSocket,
   verified: VerifiedToken,
   admission: Pick<HandshakeOptions, 'limits' | 'sessions'>,
+  jkt?: string,
 ): void {
+  // The one place a socket gets an identity: a bound token never gets in unproven.
+  if (verified.claims.cnf !== undefined && jkt !== verified.claims.cnf.jkt)
+    throw new AppError('dpop_required', 'bound token without a proof')
   if (!admission.limits.reserveUser(verified.claims.sub, socket)) {
     throw rateLimited('per-user connection cap', CONNECTION_CAP_RETRY_AFTER_MS)
   }
   writeIdentity(socket.data, verified)
+  if (jkt === undefined) delete socket.data.jkt
+  else socket.data.jkt = jkt
   admission.sessions.holdToken(socket, verified.token)
 }
 

@@ -4,6 +4,7 @@ import { admissionGate } from './admission-gate.ts'
 import type { ServiceChain } from './namespaces.ts'
 import { handshakeChain, handshakeRefused } from './handshake.ts'
 import { createSocketioJwtCompat, type SocketioJwtCompat } from './socketio-jwt-compat.ts'
+import type { DpopCheck } from './dpop.ts'
 
 /**
  * The service's handshake chain (docs/protocol.md §5: origin guard,
@@ -12,7 +13,7 @@ import { createSocketioJwtCompat, type SocketioJwtCompat } from './socketio-jwt-
  * refusal accounting.
  *
  * @param ctx - the server's shared parts
- * @param options - origins, token sources, login URL and the compat switch
+ * @param options - origins, token sources, login URL, the compat switch and the DPoP check
  * @example
  * ```ts
  * const { chain, compat } = serviceChain(ctx, { ...options, allowedOrigins })
@@ -22,6 +23,8 @@ export function serviceChain(
   ctx: RealtimeContext,
   options: Pick<RealtimeServerOptions, 'tokenSource' | 'loginUrl' | 'socketioJwtCompat'> & {
     allowedOrigins: ReadonlySet<string> | '*'
+    /** The proof check of DPoP-bound tokens (docs/protocol.md §15). */
+    dpop?: DpopCheck
   },
 ): { chain: ServiceChain; compat: SocketioJwtCompat | undefined } {
   const tokenSource = options.tokenSource ?? {}
@@ -41,6 +44,7 @@ export function serviceChain(
     ...(options.loginUrl !== undefined && { loginUrl: options.loginUrl }),
     onRefused,
     ...(compat && { onAccepted: compat.decorate }),
+    ...(options.dpop && { dpop: options.dpop }),
   })
   return {
     chain: {

@@ -17,6 +17,7 @@ import {
 import { AppError, type RealtimeErrorCode } from '../../shared/errors.ts'
 import { describeIssues } from '../../shared/issues.ts'
 import type { TokenVerifier, VerifiedToken } from '../auth/token-verifier.ts'
+import type { DpopCheck } from '../admission/dpop.ts'
 import { ackError, rateLimited, rtError, toRealtimeError } from '../errors.ts'
 import { TokenBucket } from '../limits/token-bucket.ts'
 import type { Sessions } from '../session/sessions.ts'
@@ -35,6 +36,8 @@ export interface DispatcherOptions {
   sessions: Sessions
   /** Refuse envelopes without `token`. @default false */
   requireEnvelopeToken: boolean
+  /** The proof check of an in-band DPoP-bound token (docs/protocol.md §15). Without it a bound connection takes no in-band token. */
+  dpop?: DpopCheck
   clockToleranceSeconds: number
   /**
    * Per-socket message rate. While a message waits (an in-band token being
@@ -164,12 +167,29 @@ function handle(p: Pipeline, packet: unknown[]): Promise<void> | undefined {
       return o.verifier.verify(envelope.token).then(
         (token) => {
           if (!socket.connected) return
+          let adoptable: VerifiedToken
           try {
-            adopt(p, token)
+            adoptable = sameIdentity(p, token)
           } catch (err) {
             return refuseAndClose(p, event, err as AppError<'token_mismatch'>, ack, envelope.id)
           }
-          return dispatch(p, event, envelope, ack)
+          const jkt = socket.data.jkt
+          if (jkt === undefined) {
+            o.sessions.replaceToken(socket, adoptable)
+            return dispatch(p, event, envelope, ack)
+          }
+          return proven(p, envelope, jkt).then(
+            () => {
+              if (!socket.connected) return
+              o.sessions.replaceToken(socket, adoptable)
+              return dispatch(p, event, envelope, ack)
+            },
+            (err) => {
+              const { error } = toRealtimeError(err)
+              if (error.code === 'dpop_invalid') refuseAndClose(p, event, error, ack, envelope.id)
+              else refuse(p, event, error, ack, envelope.id)
+            },
+          )
         },
         (err) => {
           const { error } = toRealtimeError(err)
@@ -199,22 +219,37 @@ const FORGIVEN_TOKEN_FAILURES: ReadonlySet<string> = new Set([
 ])
 
 /**
- * An in-band token for the connection's own issuer, `sub` and `sid` replaces
- * its token. Another issuer's tokens have no `sid` (docs/protocol.md §12):
- * the connection keeps the session it opened with (its first token's `jti`).
+ * Whether an in-band token may replace the connection's: its own issuer,
+ * `sub` and `sid`, and its own key (docs/protocol.md §15: a connection that
+ * opened bound takes only tokens bound to that key; one that opened with a
+ * bearer token has no key, so it takes no bound token either). Another
+ * issuer's tokens have no `sid` (docs/protocol.md §12): the connection keeps
+ * the session it opened with (its first token's `jti`).
+ *
+ * @returns the token as the connection will hold it
+ * @throws AppError `token_mismatch`
  */
-function adopt(p: Pipeline, token: VerifiedToken): void {
-  const { auth, issuer } = p.socket.data
+function sameIdentity(p: Pipeline, token: VerifiedToken): VerifiedToken {
+  const { auth, issuer, jkt } = p.socket.data
   const { claims } = token
   if (token.issuer !== issuer || claims.sub !== auth.sub) {
     throw new AppError('token_mismatch', 'in-band token for another issuer or sub')
   }
-  if (issuer !== undefined) {
-    token = { ...token, claims: { ...claims, sid: auth.sid } }
-  } else if (claims.sid !== auth.sid) {
-    throw new AppError('token_mismatch', 'in-band token for another sid')
+  if (claims.cnf?.jkt !== jkt) {
+    throw new AppError('token_mismatch', 'in-band token bound to another key, or to none')
   }
-  p.o.sessions.replaceToken(p.socket, token)
+  if (issuer !== undefined) return { ...token, claims: { ...claims, sid: auth.sid } }
+  if (claims.sid !== auth.sid) throw new AppError('token_mismatch', 'in-band token for another sid')
+  return token
+}
+
+/**
+ * The envelope's `dpop` proves the connection's key for its bound token
+ * (`htm` POST, the connection's `htu`).
+ */
+async function proven(p: Pipeline, envelope: Envelope, jkt: string): Promise<void> {
+  if (!p.o.dpop) throw new AppError('dpop_required', 'no DPoP check configured')
+  await p.o.dpop.inBand(p.socket.handshake, envelope.dpop, envelope.token!, jkt)
 }
 
 /**

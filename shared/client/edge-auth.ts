@@ -2,13 +2,30 @@ import { startAuthentication, startRegistration } from '@simplewebauthn/browser'
 import { decodeJwt } from 'jose'
 import type { AccessClaims, CookieTokenResponse, TokenResponse } from '../claims.ts'
 import { ClientError } from './client-error.ts'
+import { canBind, createDpopSigner, type DpopKeyStore, type DpopSigner } from './dpop-key.ts'
 import { trimTrailingSlashes } from '../url.ts'
 
 /** What the client knows of its session, from the access token's claims. */
 export type SessionInfo = Pick<AccessClaims, 'sub' | 'sid' | 'name' | 'scope' | 'rooms' | 'exp'> & {
   /** The compact access token itself, for the realtime handshake. */
   accessToken: string
+  /**
+   * (v1.2) The thumbprint of the key the session is bound to (`cnf.jkt`,
+   * docs/protocol.md §15); absent for a bearer session. Every use of a bound
+   * token needs a proof by that key, which {@link EdgeAuth.proof} signs.
+   */
+  jkt?: string
 }
+
+/** The calls that issue tokens, which bind them when they carry a proof (docs/protocol.md §15). */
+const BINDING_PATHS: ReadonlySet<string> = new Set([
+  '/auth/login',
+  '/auth/refresh',
+  '/auth/signup',
+  '/auth/passkeys/login',
+  '/auth/passkeys/signup',
+  '/auth/email/verify',
+])
 
 /** Options of {@link EdgeAuth}. */
 export interface EdgeAuthOptions {
@@ -21,6 +38,13 @@ export interface EdgeAuthOptions {
    */
   refreshStorage?: 'cookie' | 'memory'
   fetch?: typeof globalThis.fetch
+  /**
+   * Bind the session to a key pair this client never reveals (DPoP,
+   * docs/protocol.md §15): a non-extractable P-256 key kept in `store`
+   * (IndexedDB in browsers, so a reload keeps the session; memory in Node).
+   * `false` turns binding off (bearer tokens). @default true where WebCrypto exists
+   */
+  dpop?: boolean | { store?: DpopKeyStore }
 }
 
 /**
@@ -35,6 +59,9 @@ export class EdgeAuth {
   private readonly edgeUrl: string
   private readonly mode: 'cookie' | 'memory'
   private readonly fetch: typeof globalThis.fetch
+  private readonly signer: DpopSigner | undefined
+  /** The edge's latest `DPoP-Nonce`, sent in every proof from then on. */
+  private edgeNonce: string | undefined
   /** How many refreshes have succeeded (for display and tests). */
   refreshes = 0
 
@@ -42,6 +69,86 @@ export class EdgeAuth {
     this.edgeUrl = trimTrailingSlashes(options.edgeUrl)
     this.mode = options.refreshStorage ?? (typeof document === 'undefined' ? 'memory' : 'cookie')
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
+    const dpop = options.dpop ?? canBind()
+    if (dpop !== false) {
+      if (!canBind()) throw new TypeError('EdgeAuth: dpop needs WebCrypto (crypto.subtle)')
+      this.signer = createDpopSigner(dpop === true ? undefined : dpop.store)
+    }
+  }
+
+  /** Whether this client binds its sessions to a key (DPoP). */
+  get binds(): boolean {
+    return this.signer !== undefined
+  }
+
+  /**
+   * The RFC 7638 thumbprint of this client's key, or undefined when binding
+   * is off: what a federated login passes as `dpopJkt` so that its session is
+   * bound too (docs/protocol.md §15, RFC 9449 §10).
+   *
+   * @example
+   * ```ts
+   * const dpopJkt = await auth.keyThumbprint()
+   * location.assign(auth.federatedLoginUrl('corp', returnTo, dpopJkt ? { dpopJkt } : {}))
+   * ```
+   */
+  async keyThumbprint(): Promise<string | undefined> {
+    return this.signer?.thumbprint()
+  }
+
+  /**
+   * A DPoP proof by this client's key for one request (docs/protocol.md §15),
+   * or undefined when binding is off. The realtime client signs its
+   * handshake (`GET`) and `rt:auth` (`POST`) proofs here.
+   *
+   * @param htm - the request's method
+   * @param htu - the request's URL (without query and fragment)
+   * @param options - `accessToken` (its hash becomes `ath`), the server's `nonce`
+   * @example
+   * ```ts
+   * const dpop = await auth.proof('GET', 'https://rt.example.com/socket.io/', { accessToken })
+   * ```
+   */
+  async proof(
+    htm: string,
+    htu: string,
+    options: { accessToken?: string; nonce?: string } = {},
+  ): Promise<string | undefined> {
+    return this.signer?.proof(htm, htu, options)
+  }
+
+  /**
+   * `fetch` a call on the edge that opens a session (sign-up, email
+   * verification) bound to this client's key: a `DPoP` proof for its method
+   * and URL, the edge's latest nonce, and one retry when the edge answers
+   * 400 `use_dpop_nonce`. Without binding it is a plain `fetch`.
+   *
+   * @param path - the edge path, e.g. `/auth/signup`
+   * @param init - the request
+   * @example
+   * ```ts
+   * const res = await auth.bindingFetch('/auth/signup', { method: 'POST', headers, body })
+   * ```
+   */
+  async bindingFetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const url = `${this.edgeUrl}${path}`
+    const method = (init.method ?? 'GET').toUpperCase()
+    const attempt = async () => {
+      const headers = new Headers(init.headers)
+      const proof = await this.signer?.proof(method, url, nonceOption(this.edgeNonce))
+      if (proof !== undefined) headers.set('DPoP', proof)
+      const res = await this.fetch(url, { ...init, method, headers })
+      const nonce = res.headers.get('DPoP-Nonce')
+      if (nonce) this.edgeNonce = nonce
+      return res
+    }
+    const res = await attempt()
+    if (!this.signer || res.status !== 400 || !res.headers.get('DPoP-Nonce')) return res
+    const body = (await res
+      .clone()
+      .json()
+      .catch(() => undefined)) as { error?: string } | undefined
+    return body?.error === 'use_dpop_nonce' ? attempt() : res
   }
 
   /** The current session, if logged in. */
@@ -81,9 +188,12 @@ export class EdgeAuth {
     try {
       return await this.refresh()
     } catch (err) {
+      // The cookie outlived its key (site data partly cleared): no session to resume.
       if (
         err instanceof ClientError &&
-        (err.code === 'invalid_grant' || err.code === 'invalid_request')
+        (err.code === 'invalid_grant' ||
+          err.code === 'invalid_request' ||
+          err.code === 'invalid_dpop_proof')
       )
         return undefined
       throw err
@@ -99,6 +209,8 @@ export class EdgeAuth {
     } finally {
       this.session = undefined
       this.refreshToken = undefined
+      // The next session gets a new key.
+      await this.signer?.reset()
     }
   }
 
@@ -169,7 +281,8 @@ export class EdgeAuth {
    *
    * @param provider - a provider id from discovery's `edgegate_federation`
    * @param returnTo - the page to come back to
-   * @param options - `dpopJkt`: a DPoP key's RFC 7638 thumbprint to bind the session to (RFC 9449 §10)
+   * @param options - `dpopJkt`: a DPoP key's RFC 7638 thumbprint to bind the session to (RFC 9449 §10;
+   *   {@link EdgeAuth.keyThumbprint} gives this client's)
    * @example
    * ```ts
    * location.assign(auth.federatedLoginUrl('corp', 'https://app.example.com/'))
@@ -251,6 +364,8 @@ export class EdgeAuth {
       rooms: Array.isArray(claims.rooms) ? claims.rooms.map(String) : [],
       exp: Number(claims.exp),
     }
+    const cnf = claims.cnf as { jkt?: unknown } | undefined
+    if (typeof cnf?.jkt === 'string') this.session.jkt = cnf.jkt
     return this.session
   }
 
@@ -261,17 +376,20 @@ export class EdgeAuth {
     bearer?: string,
   ): Promise<unknown> {
     let res: Response
+    const init: RequestInit = {
+      method: 'POST',
+      credentials: this.mode === 'cookie' ? 'include' : 'omit',
+      headers: {
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...(this.mode === 'cookie' && { 'x-edgegate-refresh': 'cookie' }),
+        ...(bearer !== undefined && { authorization: `Bearer ${bearer}` }),
+      },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    }
     try {
-      res = await this.fetch(`${this.edgeUrl}${path}`, {
-        method: 'POST',
-        credentials: this.mode === 'cookie' ? 'include' : 'omit',
-        headers: {
-          ...(body !== undefined && { 'content-type': 'application/json' }),
-          ...(this.mode === 'cookie' && { 'x-edgegate-refresh': 'cookie' }),
-          ...(bearer !== undefined && { authorization: `Bearer ${bearer}` }),
-        },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      })
+      res = BINDING_PATHS.has(path)
+        ? await this.bindingFetch(path, init)
+        : await this.fetch(`${this.edgeUrl}${path}`, init)
     } catch (err) {
       throw new ClientError('network', `edge unreachable: ${(err as Error).message}`)
     }
@@ -288,6 +406,10 @@ export class EdgeAuth {
     }
     return payload
   }
+}
+
+function nonceOption(nonce: string | undefined): { nonce?: string } {
+  return nonce === undefined ? {} : { nonce }
 }
 
 /** Run a browser WebAuthn ceremony; a refusal or cancel by the browser or user becomes a ClientError. */

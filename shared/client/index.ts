@@ -1,6 +1,8 @@
 export { EdgeAuth } from './edge-auth.ts'
 export type { EdgeAuthOptions, SessionInfo } from './edge-auth.ts'
 export { RealtimeClient } from './realtime-client.ts'
+export { createDpopSigner, indexedDbKeyStore, memoryKeyStore } from './dpop-key.ts'
+export type { DpopKeyStore, DpopSigner } from './dpop-key.ts'
 export type { ConnectionState, RealtimeClientOptions } from './realtime-client-options.ts'
 export { ClientError } from './client-error.ts'
 export type { ClientErrorCode } from './client-error.ts'

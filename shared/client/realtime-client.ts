@@ -24,6 +24,9 @@ import { fetchGrant } from './room-grants.ts'
 
 export type { ConnectionState, RealtimeClientOptions }
 
+/** Handshakes in a row retried at once with a node's new nonce before backing off. */
+const MAX_NONCE_RETRIES = 2
+
 // Why this file is over 300 lines: RealtimeClient is one state machine over
 // one socket. What holds no connection state lives beside it (outbox.ts,
 // backoff.ts, joined-rooms.ts, recovery.ts, notifications.ts, the options);
@@ -73,6 +76,11 @@ export class RealtimeClient {
   private refreshing: Promise<void> | undefined
   private lastServerError: RealtimeErrorPayload | undefined
   private connected: { resolve: () => void; reject: (err: ClientError) => void } | undefined
+  /** The Socket.IO URL DPoP proofs name (`htu`): the realtime origin and path, with a trailing slash. */
+  private readonly htu: string
+  /** The node's latest DPoP nonce (`dpop_nonce_required`), and how many handshakes in a row it asked. */
+  private nonce: string | undefined
+  private nonceRetries = 0
 
   constructor(options: RealtimeClientOptions) {
     this.options = { ...CLIENT_DEFAULTS, ...options }
@@ -86,8 +94,11 @@ export class RealtimeClient {
       autoConnect: false,
       reconnection: true,
       ...options.socketOptions,
-      auth: (cb) => cb({ token: this.options.auth.current()?.accessToken }),
+      // A fresh proof on every (re)connect for a bound session (docs/protocol.md §15).
+      auth: (cb) => void this.handshakeAuth().then(cb),
     })
+    const path = (options.socketOptions?.path ?? '/socket.io').replace(/\/+$/, '')
+    this.htu = `${new URL(options.url).origin}${path}/`
     this.notificationHandlers = new NotificationHandlers(this.socket, this.notifications)
     this.socket.on('connect', () => this.onConnect())
     this.socket.on('connect_error', (err) =>
@@ -207,8 +218,32 @@ export class RealtimeClient {
     this.outbox.rejectAll(new ClientError('closed', 'client closed'))
   }
 
-  private envelope<D>(data: D, token?: string): Envelope<D> {
-    return createEnvelope(this.nextId(), data, token)
+  private envelope<D>(data: D, token?: string, dpop?: string): Envelope<D> {
+    return createEnvelope(this.nextId(), data, token, dpop)
+  }
+
+  /** The handshake's `auth`: the newest token and, when it is bound, a fresh proof (`GET`). */
+  private async handshakeAuth(): Promise<{ token?: string; dpop?: string }> {
+    const session = this.options.auth.current()
+    if (!session) return {}
+    if (session.jkt === undefined) return { token: session.accessToken }
+    const dpop = await this.proof('GET', session.accessToken)
+    return dpop === undefined
+      ? { token: session.accessToken }
+      : { token: session.accessToken, dpop }
+  }
+
+  /** A proof for the realtime URL, or undefined when it cannot be made (the server then says so). */
+  private async proof(htm: 'GET' | 'POST', accessToken: string): Promise<string | undefined> {
+    try {
+      const nonce = this.nonce
+      return await this.options.auth.proof(htm, this.htu, {
+        accessToken,
+        ...(nonce !== undefined && { nonce }),
+      })
+    } catch {
+      return undefined
+    }
   }
 
   private flush(): void {
@@ -217,6 +252,7 @@ export class RealtimeClient {
 
   private onConnect(): void {
     this.backoff.reset()
+    this.nonceRetries = 0
     this.lastServerError = undefined
     // Rooms first: the server handles one socket's packets in order, so the
     // joins land before the queued messages that may target them. Expired
@@ -250,6 +286,14 @@ export class RealtimeClient {
   }
 
   private onConnectError(err: Error & { data?: ConnectErrorData }): void {
+    // The node wants a nonce: retry at once with it (docs/protocol.md §15), a few times in a row at most.
+    const nonce = err.data?.code === 'dpop_nonce_required' ? err.data.nonce : undefined
+    if (typeof nonce === 'string' && this.nonceRetries < MAX_NONCE_RETRIES) {
+      this.nonce = nonce
+      this.nonceRetries++
+      this.setState('connecting')
+      return void this.socket.connect()
+    }
     this.recover(afterRefusal(err.data, err.message))
   }
 
@@ -283,9 +327,7 @@ export class RealtimeClient {
       this.setState('refreshing')
       try {
         const session = await this.options.auth.refresh()
-        const reply = (await this.socket
-          .timeout(this.options.ackTimeoutMs)
-          .emitWithAck('rt:auth', this.envelope(null, session.accessToken))) as Ack
+        const reply = await this.sendAuth(session)
         const refused = refusalOf(reply)
         if (refused) throw refused
         if (this.state === 'refreshing') this.setState('connected')
@@ -301,6 +343,25 @@ export class RealtimeClient {
       }
     })()
     return this.refreshing
+  }
+
+  /**
+   * `rt:auth` with the session's token and, when it is bound, a proof (`POST`);
+   * sent once more at once when the node answers with a nonce.
+   */
+  private async sendAuth(session: SessionInfo): Promise<Ack> {
+    const send = async () => {
+      const dpop =
+        session.jkt === undefined ? undefined : await this.proof('POST', session.accessToken)
+      return (await this.socket
+        .timeout(this.options.ackTimeoutMs)
+        .emitWithAck('rt:auth', this.envelope(null, session.accessToken, dpop))) as Ack
+    }
+    const reply = await send()
+    const error = reply.ok ? undefined : (reply.error as { code: string; nonce?: unknown })
+    if (error?.code !== 'dpop_nonce_required' || typeof error.nonce !== 'string') return reply
+    this.nonce = error.nonce
+    return send()
   }
 
   private async refreshThenReconnect(): Promise<void> {

@@ -11,6 +11,9 @@ export const LOGIN_CODES: ReadonlySet<string> = new Set<ClientErrorCode>([
   'token_in_query',
   'invalid_grant',
   'auth_required',
+  // A proof that fails a check (docs/protocol.md §15): the key is not the session's.
+  'dpop_invalid',
+  'invalid_dpop_proof',
 ])
 
 /** What a client does after a refused handshake or a lost connection. */
@@ -35,7 +38,13 @@ export type Recovery =
 export function afterRefusal(data: ConnectErrorData | undefined, message: string): Recovery {
   if (!data) return { action: 'wait' }
   if (data.refresh) return { action: 'refresh' }
-  if (data.code === 'rate_limited' || data.code === 'unavailable')
+  // dpop_required: the next handshake carries a proof; dpop_nonce_required past the client's own retries.
+  if (
+    data.code === 'rate_limited' ||
+    data.code === 'unavailable' ||
+    data.code === 'dpop_required' ||
+    data.code === 'dpop_nonce_required'
+  )
     return { action: 'retry', minimumMs: data.retryAfterMs ?? 0 }
   if (LOGIN_CODES.has(data.code)) return { action: 'login', code: data.code }
   return { action: 'fail', code: data.code, message }

@@ -92,7 +92,10 @@ describe('the demo page: federated login', { timeout: 240_000 }, () => {
       await page.goto(edge.url)
       await page.waitForSelector('#login-fields:not([disabled])')
       const button = page.locator('#federated-logins button', { hasText: 'Sign in with Demo IdP' })
+      // The start names this browser's DPoP key (RFC 9449 §10), so the session comes back bound.
+      const start = page.waitForRequest((r) => r.url().includes('/auth/federated/'))
       await button.click()
+      expect(new URL((await start).url()).searchParams.get('dpop_jkt')).toMatch(/^[\w-]{43}$/)
       // The provider's own login page.
       await page.waitForURL(`${idp.issuer}/**`)
       const dana = DEMO_IDP_ACCOUNTS[0]!
@@ -101,6 +104,7 @@ describe('the demo page: federated login', { timeout: 240_000 }, () => {
       await page.click('button[type="submit"]')
       await page.waitForSelector('#status[data-state="connected"]', { timeout: 45_000 })
       expect(await page.textContent('#whoami')).toBe(dana.username)
+      expect(await page.textContent('#binding')).toBe("Session bound to this browser's key (DPoP)")
       // The page took the return mark out of the address bar.
       expect(page.url()).toBe(`${edge.url}/`)
       const cookies = await context.cookies(edge.url + '/auth')

@@ -245,3 +245,33 @@ describe('the heartbeat from the environment (issue 20 item 15)', () => {
     await cleanup()
   })
 })
+
+describe('DPoP from the environment (docs/protocol.md §15)', () => {
+  it('has no public URL and no nonces by default, and a 100,000-entry replay cache', () => {
+    const { server } = readServiceConfig({})
+    expect(server).not.toHaveProperty('publicUrl')
+    expect(server.dpop).toEqual({ replayCacheMaxEntries: 100_000 })
+  })
+
+  it('reads REALTIME_PUBLIC_URL, REALTIME_DPOP_NONCE and REALTIME_DPOP_REPLAY_MAX', () => {
+    const secret = 'x'.repeat(32)
+    const { server } = readServiceConfig({
+      REALTIME_PUBLIC_URL: 'https://rt.example.com/',
+      REALTIME_DPOP_NONCE: secret,
+      REALTIME_DPOP_REPLAY_MAX: '5000',
+    })
+    expect(server.publicUrl).toBe('https://rt.example.com')
+    expect(server.dpop).toEqual({ replayCacheMaxEntries: 5000, nonceSecret: secret })
+  })
+
+  it('refuses a public URL with a query or credentials, and a short nonce secret without echoing it', () => {
+    const problems = problemsOf({
+      REALTIME_PUBLIC_URL: 'https://rt.example.com/?x=1',
+      REALTIME_DPOP_NONCE: 'short-secret-value',
+      REALTIME_DPOP_REPLAY_MAX: '10',
+    })
+    expect(problems).toHaveLength(3)
+    expect(problems.join('\n')).not.toContain('short-secret-value')
+    expect(problems[1]).toMatch(/^REALTIME_DPOP_NONCE: expected a secret of at least 32/)
+  })
+})

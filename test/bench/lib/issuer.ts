@@ -33,6 +33,8 @@ export interface MintClaims {
   ttlSeconds?: number
   /** How long ago it was issued (`iat`, `nbf`), seconds. @default 0 */
   issuedSecondsAgo?: number
+  /** The DPoP key the token is bound to (docs/protocol.md §15). @default unbound */
+  jkt?: string
 }
 
 const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64url')
@@ -53,7 +55,8 @@ export function minter(key: MintKey): (claims?: MintClaims) => string {
     sid = 'session-1',
     ttlSeconds = 300,
     issuedSecondsAgo = 0,
-  } = {}) {
+    jkt,
+  }: MintClaims = {}) {
     const now = Math.floor(Date.now() / 1000)
     const iat = now - issuedSecondsAgo
     const payload = b64url(
@@ -69,6 +72,7 @@ export function minter(key: MintKey): (claims?: MintClaims) => string {
         iat,
         nbf: iat,
         exp: now + ttlSeconds,
+        ...(jkt !== undefined && { cnf: { jkt } }),
       }),
     )
     const input = `${header}.${payload}`

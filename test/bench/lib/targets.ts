@@ -66,6 +66,17 @@ export function buildRows(results: Record<string, SectionResult | undefined>): R
           cpuAtMost(0.9),
         ),
       )
+    // docs/protocol.md §15 (issue 24): DPoP handshakes against edgegate's own bearer handshakes.
+    if (hs['edgegate dpop'])
+      rows.push(
+        ...pair(
+          'edgegate, DPoP-bound ES256',
+          'edgegate dpop',
+          'edgegate',
+          atLeast(0.75),
+          cpuAtMost(0.75),
+        ),
+      )
     if (hs['edgegate rs256'])
       rows.push(
         ...pair(

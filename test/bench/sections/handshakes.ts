@@ -3,11 +3,15 @@
  * connection: edgegate vs plain Socket.IO (no auth, the ceiling) vs
  * socketio-jwt (handshake mode, token in the query) vs a tutorial `io.use` +
  * jsonwebtoken.verify (token in auth); then edgegate and plain reconnecting
- * with recently seen tokens, and with fresh RS256 tokens. Each handshake
+ * with recently seen tokens, and with fresh RS256 tokens; and edgegate with
+ * fresh DPoP-bound tokens, each with a fresh proof (docs/protocol.md §15:
+ * one token verify, one proof verify, one SHA-256, one replay-cache write),
+ * against its own bearer handshakes. Each handshake
  * connects, waits for CONNECT, and closes. Within a run the variants take turns in short
  * slices, so a noisy neighbour slows them all alike.
  */
 import { rotate, serverFlags, type BenchContext, type SectionResult } from '../lib/context.ts'
+import { benchDpopKey } from '../lib/dpop.ts'
 import { forge } from '../lib/issuer.ts'
 import { spawnServer } from '../lib/procs.ts'
 import { ConnectRefused, connectSio, nextLocalAddress } from '../lib/sio-client.ts'
@@ -16,7 +20,9 @@ import { figure } from '../lib/stats.ts'
 const VARIANTS = ['edgegate', 'plain', 'socketio-jwt', 'tutorial'] as const
 type Variant = (typeof VARIANTS)[number]
 /** Where a case's tokens come from. */
-type Tokens = 'fresh' | 'recent' | 'rs256'
+type Tokens = 'fresh' | 'recent' | 'rs256' | 'dpop'
+/** A handshake's credentials: a token, or a DPoP-bound token with its proof. */
+type Credential = string | { token: string; dpop: string }
 
 /**
  * What is measured: each variant with fresh ES256 tokens; edgegate and plain
@@ -30,6 +36,7 @@ const ALL_CASES: { name: string; variant: Variant; tokens: Tokens }[] = [
   { name: 'plain reconnect', variant: 'plain', tokens: 'recent' },
   { name: 'edgegate rs256', variant: 'edgegate', tokens: 'rs256' },
   { name: 'plain rs256', variant: 'plain', tokens: 'rs256' },
+  { name: 'edgegate dpop', variant: 'edgegate', tokens: 'dpop' },
 ]
 
 /**
@@ -78,6 +85,16 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
           ? ctx.issuer.mintRs256(identity())
           : ctx.issuer.mint(identity()),
     )
+  // One client key, as one browser holds one: a fresh bound token and a fresh proof per handshake.
+  const dpopKey = await benchDpopKey()
+  const credentials = (kind: Tokens, url: string, n: number): Credential[] => {
+    if (kind !== 'dpop') return tokens(kind, n)
+    const htu = `${url}/socket.io/`
+    return Array.from({ length: n }, () => {
+      const token = ctx.issuer.mint({ ...identity(), jkt: dpopKey.jkt })
+      return { token, dpop: dpopKey.proof(htu, token) }
+    })
+  }
   const signatureChecks = () => servers.get('edgegate')!.child.call<number>('signature-checks')
   try {
     // Each authenticating variant must refuse a token whose signature does not verify.
@@ -95,8 +112,21 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
       !(await refuses(servers.get('edgegate')!.url, 'edgegate', forge(tokens('rs256', 1)[0]!)))
     )
       throw new Error('edgegate: a forged RS256 token was accepted')
-    for (const { variant, tokens: kind } of CASES)
-      await handshakes(servers.get(variant)!.url, variant, tokens(kind, warmup), concurrency)
+    if (CASES.some((c) => c.tokens === 'dpop')) {
+      // A bound token without its proof, and a proof spent once already, must be refused.
+      const edgegateUrl = servers.get('edgegate')!.url
+      const [bound] = credentials('dpop', edgegateUrl, 1) as { token: string; dpop: string }[]
+      if (!(await refuses(edgegateUrl, 'edgegate', bound!.token)))
+        throw new Error('edgegate: a DPoP-bound token without a proof was accepted')
+      if (await refuses(edgegateUrl, 'edgegate', bound!))
+        throw new Error('edgegate: a DPoP-bound token with its proof was refused')
+      if (!(await refuses(edgegateUrl, 'edgegate', bound!)))
+        throw new Error('edgegate: a replayed DPoP proof was accepted')
+    }
+    for (const { variant, tokens: kind } of CASES) {
+      const { url } = servers.get(variant)!
+      await handshakes(url, variant, credentials(kind, url, warmup), concurrency)
+    }
     if (CASES.some((c) => c.variant === 'edgegate' && c.tokens === 'recent')) {
       const checksBefore = await signatureChecks()
       await handshakes(
@@ -116,7 +146,7 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
       for (let slice = 0; slice < slices; slice++) {
         for (const { name, variant, tokens: kind } of rotate(CASES, run + slice)) {
           const { url, child } = servers.get(variant)!
-          const list = tokens(kind, perSlice)
+          const list = credentials(kind, url, perSlice)
           const cpuBefore = await child.call<number>('cpu')
           const { done, ms } = await handshakes(url, variant, list, concurrency)
           // The server's CPU time per handshake is robust to neighbours that slow the wall clock.
@@ -151,16 +181,16 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
         `${concurrency} in flight; each variant first shown to refuse a forged signature`,
       `handshakes, reconnect: tokens from a pool of ${poolSize}, each already verified by edgegate (its cache), ` +
         'first shown to cost edgegate no signature check; RS256: a fresh 2048-bit RS256 token per connection',
+      'handshakes, dpop: a fresh DPoP-bound ES256 token and a fresh proof (auth.dpop) per connection, both made before the clock starts; ' +
+        'edgegate first shown to refuse the bound token without its proof and a replayed proof; the node alone (the memory replay cache)',
     ],
   }
 }
 
-/** Whether the server refuses a handshake with `token`. */
-async function refuses(url: string, variant: string, token: string): Promise<boolean> {
+/** Whether the server refuses a handshake with `credential`. */
+async function refuses(url: string, variant: string, credential: Credential): Promise<boolean> {
   try {
-    ;(
-      await connectSio(url, variant === 'socketio-jwt' ? { query: { token } } : { auth: { token } })
-    ).close()
+    ;(await connectSio(url, handshakeOptions(variant, credential))).close()
     return false
   } catch (err) {
     if (err instanceof ConnectRefused) return true
@@ -172,7 +202,7 @@ async function refuses(url: string, variant: string, token: string): Promise<boo
 export async function handshakes(
   url: string,
   variant: string,
-  tokens: string[],
+  tokens: Credential[],
   concurrency: number,
 ) {
   const started = performance.now()
@@ -182,7 +212,7 @@ export async function handshakes(
     while (next < tokens.length) {
       const token = tokens[next++]!
       const client = await connectSio(url, {
-        ...(variant === 'socketio-jwt' ? { query: { token } } : { auth: { token } }),
+        ...handshakeOptions(variant, token),
         localAddress: nextLocalAddress(),
       })
       client.close()
@@ -191,4 +221,12 @@ export async function handshakes(
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   return { done, ms: performance.now() - started }
+}
+
+/** Where a variant takes its credential: socketio-jwt's query, or the handshake's `auth`. */
+function handshakeOptions(variant: string, credential: Credential) {
+  if (typeof credential !== 'string') return { auth: credential }
+  return variant === 'socketio-jwt'
+    ? { query: { token: credential } }
+    : { auth: { token: credential } }
 }

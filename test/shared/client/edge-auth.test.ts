@@ -79,7 +79,10 @@ describe('EdgeAuth (memory mode) against a real edge', () => {
       scope: 'chat:read chat:write',
       rooms: ['lobby', 'team:a:*'],
       exp: claims.exp,
+      // Bound by default where WebCrypto exists (docs/protocol.md §15).
+      jkt: (claims.cnf as { jkt: string }).jkt,
     })
+    expect(session.jkt).toMatch(/^[A-Za-z0-9_-]{43}$/)
     expect(claims.exp! - claims.iat!).toBe(TOKEN_TTL_SECONDS)
     expect(auth.current()).toBe(session)
     // Memory mode: resume() is the session in hand, with no request.
@@ -121,6 +124,32 @@ describe('EdgeAuth (memory mode) against a real edge', () => {
     expect(exchanges.at(-1)).toMatchObject({ path: '/auth/logout', status: 204 })
     expect(auth.current()).toBeUndefined()
     expect((await refusal(auth.refresh())).code).toBe('auth_required')
+    // The refresh token is bound: without a proof by its key it is refused before anything else.
+    expect(await postRefresh(refreshToken)).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_dpop_proof' },
+    })
+  })
+
+  it('without binding (dpop: false), a logged-out refresh token is invalid_grant', async () => {
+    const auth = new EdgeAuth({ edgeUrl: edge.url, refreshStorage: 'memory', dpop: false })
+    const exchanges: TokenResponse[] = []
+    const login = await globalThis.fetch(`${edge.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'bob', password: 'bob-password-1' }),
+    })
+    exchanges.push((await login.json()) as TokenResponse)
+    expect(exchanges[0]!.token_type).toBe('Bearer')
+    await auth.login('bob', 'bob-password-1')
+    expect(auth.current()!.jkt).toBeUndefined()
+    const refreshToken = exchanges[0]!.refresh_token
+    // Revoke the bearer session this token belongs to, as another tab would.
+    await globalThis.fetch(`${edge.url}/auth/logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    })
     expect(await postRefresh(refreshToken)).toMatchObject({
       status: 401,
       body: { error: 'invalid_grant' },
