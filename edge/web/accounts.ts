@@ -56,8 +56,7 @@ async function send(
   method: string,
   path: string,
   body?: unknown,
-  access?: string,
-  binding?: EdgeAuth,
+  as?: { auth: EdgeAuth; use: 'session' | 'binding' },
 ): Promise<{ ok: boolean; status: number; data: unknown; message: string }> {
   let res: Response
   try {
@@ -67,12 +66,16 @@ async function send(
       headers: {
         'x-edgegate-refresh': 'cookie',
         ...(body !== undefined && { 'content-type': 'application/json' }),
-        ...(access && { authorization: `Bearer ${access}` }),
       },
       ...(body !== undefined && { body: JSON.stringify(body) }),
     }
-    // A call that opens a session carries a DPoP proof by this browser's key (docs/dpop.md).
-    res = binding ? await binding.bindingFetch(path, init) : await fetch(path, init)
+    // A call that opens a session carries a DPoP proof by this browser's key, and one that
+    // uses the session presents its access token as that session's binding requires (docs/dpop.md).
+    res = !as
+      ? await fetch(path, init)
+      : as.use === 'session'
+        ? await as.auth.authorizedFetch(path, init)
+        : await as.auth.bindingFetch(path, init)
   } catch {
     return { ok: false, status: 0, data: undefined, message: 'The server cannot be reached.' }
   }
@@ -122,7 +125,7 @@ export function initAccountPanels(options: AccountPanelsOptions): {
   refreshSessions(): Promise<void>
 } {
   const { auth, outboxView } = options
-  const access = () => auth.current()?.accessToken
+  const session = { auth, use: 'session' } as const
 
   for (const button of document.querySelectorAll<HTMLButtonElement>('[data-panel]'))
     button.addEventListener('click', () => panel(button.dataset.panel as 'login'))
@@ -141,8 +144,7 @@ export function initAccountPanels(options: AccountPanelsOptions): {
         password: $<HTMLInputElement>('signup-password').value,
         ...(email && { email }),
       },
-      undefined,
-      auth,
+      { auth, use: 'binding' },
     )
     disableWhile(form, false)
     if (!res.ok) return show($('signup-error'), res.message)
@@ -205,7 +207,7 @@ export function initAccountPanels(options: AccountPanelsOptions): {
         current_password: $<HTMLInputElement>('current-password').value,
         new_password: $<HTMLInputElement>('new-password').value,
       },
-      access(),
+      session,
     )
     if (!res.ok) return show($('password-error'), res.message)
     $<HTMLInputElement>('current-password').value = ''
@@ -215,7 +217,7 @@ export function initAccountPanels(options: AccountPanelsOptions): {
   })
 
   async function refreshSessions(): Promise<void> {
-    const res = await send('GET', '/auth/sessions', undefined, access())
+    const res = await send('GET', '/auth/sessions', session)
     if (!res.ok) return
     const { sessions } = res.data as {
       sessions: { sid: string; lastUsedAt: number; userAgent?: string; current: boolean }[]
@@ -238,7 +240,7 @@ export function initAccountPanels(options: AccountPanelsOptions): {
           )
           revoke.addEventListener('click', async () => {
             revoke.disabled = true
-            await send('DELETE', `/auth/sessions/${encodeURIComponent(s.sid)}`, undefined, access())
+            await send('DELETE', `/auth/sessions/${encodeURIComponent(s.sid)}`, session)
             await refreshSessions()
           })
           li.append(revoke)
@@ -256,7 +258,7 @@ export function initAccountPanels(options: AccountPanelsOptions): {
   if (reset) panel('reset')
   else if (verify) {
     history.replaceState(null, '', location.pathname)
-    void send('POST', '/auth/email/verify', { token: verify }, undefined, auth).then(
+    void send('POST', '/auth/email/verify', { token: verify }, { auth, use: 'binding' }).then(
       async (res) => {
         if (!res.ok) return notice(res.message, false, outboxView)
         await auth.resume()

@@ -41,9 +41,8 @@ export function initPasskeyButtons(options: PasskeyButtonsOptions): {
   }
 
   async function refreshPasskeys() {
-    const token = auth.current()?.accessToken
-    if (!token) return
-    const res = await fetch('/auth/passkeys', { headers: { authorization: `Bearer ${token}` } })
+    if (!auth.current()) return
+    const res = await auth.authorizedFetch('/auth/passkeys')
     if (!res.ok) return
     const { passkeys } = (await res.json()) as { passkeys: { id: string; name: string }[] }
     const list = $('passkeys')
@@ -57,9 +56,8 @@ export function initPasskeyButtons(options: PasskeyButtonsOptions): {
         del.textContent = 'Delete'
         del.setAttribute('aria-label', `Delete passkey ${p.name}`)
         del.addEventListener('click', async () => {
-          const answer = await fetch(`/auth/passkeys/${encodeURIComponent(p.id)}`, {
+          const answer = await auth.authorizedFetch(`/auth/passkeys/${encodeURIComponent(p.id)}`, {
             method: 'DELETE',
-            headers: { authorization: `Bearer ${auth.current()?.accessToken ?? ''}` },
           })
           show(
             $('passkey-error'),

@@ -151,6 +151,37 @@ export class EdgeAuth {
     return body?.error === 'use_dpop_nonce' ? attempt() : res
   }
 
+  /**
+   * `fetch` an edge route that takes the session's access token (the session
+   * list, password change, passkey management, federated linking):
+   * `Authorization: Bearer <token>`, or for a bound session `Authorization:
+   * DPoP <token>` with a proof of this request carrying the token's hash
+   * (RFC 9449 §7): the edge refuses a bound token sent as Bearer, so a stolen
+   * one cannot manage the account (docs/dpop.md).
+   *
+   * @param path - the edge path, e.g. `/auth/sessions`
+   * @param init - the request
+   * @throws ClientError `auth_required` when not logged in
+   * @example
+   * ```ts
+   * const res = await auth.authorizedFetch('/auth/sessions')
+   * ```
+   */
+  async authorizedFetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const token = this.session?.accessToken
+    if (!token) throw new ClientError('auth_required', 'not logged in')
+    const url = `${this.edgeUrl}${path}`
+    const method = (init.method ?? 'GET').toUpperCase()
+    const headers = new Headers(init.headers)
+    if (this.signer && this.session?.jkt !== undefined) {
+      headers.set('authorization', `DPoP ${token}`)
+      headers.set('DPoP', await this.signer.proof(method, url, { accessToken: token }))
+    } else {
+      headers.set('authorization', `Bearer ${token}`)
+    }
+    return this.fetch(url, { ...init, method, headers })
+  }
+
   /** The current session, if logged in. */
   current(): SessionInfo | undefined {
     return this.session
@@ -222,15 +253,13 @@ export class EdgeAuth {
    * @throws ClientError `auth_required` when not logged in; the edge's codes; the browser's refusal as `invalid_request`
    */
   async registerPasskey(name?: string): Promise<{ id: string; name: string; createdAt: number }> {
-    const bearer = this.session?.accessToken
-    if (!bearer) throw new ClientError('auth_required', 'not logged in')
-    const options = await this.post('/auth/passkeys/register/options', {}, false, bearer)
+    const options = await this.post('/auth/passkeys/register/options', {}, false, true)
     const response = await ceremony(() => startRegistration({ optionsJSON: options as never }))
     return (await this.post(
       '/auth/passkeys/register',
       { response, ...(name !== undefined && { name }) },
       false,
-      bearer,
+      true,
     )) as { id: string; name: string; createdAt: number }
   }
 
@@ -311,13 +340,11 @@ export class EdgeAuth {
    * @throws ClientError `auth_required` when not logged in; the edge's codes (`invalid_request`, `conflict`, …)
    */
   async federatedLinkUrl(provider: string, returnTo: string): Promise<string> {
-    const bearer = this.session?.accessToken
-    if (!bearer) throw new ClientError('auth_required', 'not logged in')
     const { url } = (await this.post(
       `/auth/federated/${encodeURIComponent(provider)}/link`,
       { return_to: returnTo },
       false,
-      bearer,
+      true,
     )) as { url: string }
     return url
   }
@@ -373,7 +400,7 @@ export class EdgeAuth {
     path: string,
     body: unknown,
     allowEmpty = false,
-    bearer?: string,
+    authorized = false,
   ): Promise<unknown> {
     let res: Response
     const init: RequestInit = {
@@ -382,14 +409,15 @@ export class EdgeAuth {
       headers: {
         ...(body !== undefined && { 'content-type': 'application/json' }),
         ...(this.mode === 'cookie' && { 'x-edgegate-refresh': 'cookie' }),
-        ...(bearer !== undefined && { authorization: `Bearer ${bearer}` }),
       },
       ...(body !== undefined && { body: JSON.stringify(body) }),
     }
     try {
-      res = BINDING_PATHS.has(path)
-        ? await this.bindingFetch(path, init)
-        : await this.fetch(`${this.edgeUrl}${path}`, init)
+      res = authorized
+        ? await this.authorizedFetch(path, init)
+        : BINDING_PATHS.has(path)
+          ? await this.bindingFetch(path, init)
+          : await this.fetch(`${this.edgeUrl}${path}`, init)
     } catch (err) {
       throw new ClientError('network', `edge unreachable: ${(err as Error).message}`)
     }
