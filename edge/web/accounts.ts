@@ -217,7 +217,7 @@ export function initAccountPanels(options: AccountPanelsOptions): {
   })
 
   async function refreshSessions(): Promise<void> {
-    const res = await send('GET', '/auth/sessions', session)
+    const res = await send('GET', '/auth/sessions', undefined, session)
     if (!res.ok) return
     const { sessions } = res.data as {
       sessions: { sid: string; lastUsedAt: number; userAgent?: string; current: boolean }[]
@@ -240,7 +240,7 @@ export function initAccountPanels(options: AccountPanelsOptions): {
           )
           revoke.addEventListener('click', async () => {
             revoke.disabled = true
-            await send('DELETE', `/auth/sessions/${encodeURIComponent(s.sid)}`, session)
+            await send('DELETE', `/auth/sessions/${encodeURIComponent(s.sid)}`, undefined, session)
             await refreshSessions()
           })
           li.append(revoke)
