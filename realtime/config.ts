@@ -62,6 +62,7 @@ export const VARIABLES: Record<string, string> = {
   EVENTS_RETENTION: String(C.DEFAULT_EVENTS_RETENTION_SECONDS),
   WEBHOOKS: '[] (none)',
   WEBHOOK_CLAIM_IDLE_MS: String(C.WEBHOOK_CLAIM_IDLE_MS),
+  REALTIME_WEBHOOKS_DELIVER: 'true',
 }
 
 /** Variables with bad values: one message per variable. */
@@ -174,6 +175,13 @@ export function readServiceConfig(
   // docs/protocol.md §16: the endpoints lifecycle events are pushed to.
   const webhooks = parseWebhooks(env.WEBHOOKS || '[]')
   problems.push(...webhooks.problems)
+  // A node that records events but leaves their delivery to another node (a dedicated deliverer).
+  const deliver = env.REALTIME_WEBHOOKS_DELIVER ? bool('REALTIME_WEBHOOKS_DELIVER') : true
+  if (!deliver && redisUrl === undefined && webhooks.endpoints.length > 0) {
+    problems.push(
+      "REALTIME_WEBHOOKS_DELIVER=false without REDIS_URL: no other node could deliver this node's events",
+    )
+  }
 
   // docs/protocol.md §12: issuers trusted besides the edge, from JSON.
   const trustedIssuers = readTrustedIssuers(env, issuer, problems)
@@ -245,6 +253,7 @@ export function readServiceConfig(
           365 * 86_400,
         ),
         webhooks: webhooks.endpoints,
+        deliver,
         delivery: {
           claimIdleMs: int('WEBHOOK_CLAIM_IDLE_MS', C.WEBHOOK_CLAIM_IDLE_MS, 1000, 3_600_000),
         },
