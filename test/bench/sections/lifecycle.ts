@@ -54,13 +54,17 @@ interface Run {
 /** Run the section. */
 export async function benchLifecycle(ctx: BenchContext): Promise<SectionResult> {
   const users = ctx.smoke ? 30 : Number(process.env.LIFECYCLE_USERS ?? 1000)
+  const shapes = process.env.LIFECYCLE_SHAPES?.split(',').map((s) => s.trim()) ?? VARIANTS
+  for (const shape of shapes) {
+    if (!VARIANTS.includes(shape as Variant)) throw new TypeError(`LIFECYCLE_SHAPES: ${shape}?`)
+  }
   const runs: Record<Variant, Run[]> = {
     webhooks: [],
     'webhooks-dedicated': [],
     'webhooks-off': [],
   }
   for (let run = 0; run < (ctx.smoke ? 1 : ctx.runs); run++) {
-    for (const variant of rotate(VARIANTS, run)) {
+    for (const variant of rotate(VARIANTS, run).filter((v) => shapes.includes(v))) {
       runs[variant].push(await churn(ctx, users, variant))
       ctx.log(`  ${variant}: ${JSON.stringify({ ...runs[variant].at(-1), latencies: undefined })}`)
     }
