@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from '../../log.ts'
 import { WEBHOOK_READ_BATCH_MS, WEBHOOK_READ_MAX_EVENTS } from '../../constants.ts'
 import type { LifecycleMetrics } from '../metrics.ts'
@@ -77,6 +76,12 @@ export function endpointQueue(o: EndpointQueueOptions): EndpointQueue {
   /** Wakes the read loop waiting for room in the queue. */
   let roomFreed: (() => void) | undefined
   const acks: string[] = []
+  /** The read loop's pause, which close() cuts short. */
+  let pausing: { timer: NodeJS.Timeout; resume: () => void } | undefined
+  const pause = (ms: number) =>
+    new Promise<void>((resume) => {
+      pausing = { timer: setTimeout(resume, ms), resume }
+    }).finally(() => (pausing = undefined))
 
   const flushAcks = async () => {
     if (acks.length === 0) return
@@ -202,20 +207,30 @@ export function endpointQueue(o: EndpointQueueOptions): EndpointQueue {
         take(events)
         pump()
         // Let the next events gather: under load, each read takes a batch.
-        if (events.length > 0) await sleep(WEBHOOK_READ_BATCH_MS, undefined, { signal: closing })
+        if (events.length > 0) await pause(WEBHOOK_READ_BATCH_MS)
       } catch (err) {
         if (closing.aborted) break
         const message = (err as Error).message
         if (message !== lastError)
           logger('warn', 'webhook read failed', { ...label, error: message })
         lastError = message
-        await sleep(o.claimEveryMs, undefined, { signal: closing }).catch(() => undefined)
+        await pause(o.claimEveryMs)
       }
     }
   }
   if (source.blocking) {
     reading = readLoop()
-    closing.addEventListener('abort', () => roomFreed?.(), { once: true })
+    closing.addEventListener(
+      'abort',
+      () => {
+        roomFreed?.()
+        if (pausing) {
+          clearTimeout(pausing.timer)
+          pausing.resume()
+        }
+      },
+      { once: true },
+    )
   }
 
   return {

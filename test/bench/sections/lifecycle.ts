@@ -12,10 +12,12 @@
  * (the event's `ts`) to the receiver, p50/p99; the socket nodes' CPU per
  * connection in each shape (the cost to sockets; the issue's target is at
  * most 5 % more than with webhooks off); and the delivery CPU per event: the
- * delivery node's own CPU in the dedicated shape, and the socket nodes' CPU
+ * delivery node's own CPU in the dedicated shape (less its idle rate,
+ * sampled before the run), and the socket nodes' CPU
  * beyond the same run's webhooks-off in the every-node shape. The receiver
  * runs in a worker thread, so the load generator's busy event loop does not
- * delay arrivals. Each shape gets its own Redis, so nothing carries over.
+ * delay arrivals. Each shape gets its own Redis, so nothing carries over,
+ * and each run starts with an unmeasured warm-up round of WARMUP_USERS.
  * `LIFECYCLE_SHAPES=webhooks,webhooks-off` runs only those shapes;
  * `BENCH_CPU_PROF=webhooks,webhooks-dedicated,webhooks-deliverer,webhooks-off`
  * profiles those nodes.
@@ -34,6 +36,10 @@ const VARIANTS = ['webhooks', 'webhooks-dedicated', 'webhooks-off'] as const
 type Variant = (typeof VARIANTS)[number]
 /** The grace of the run: short, so a churn round settles quickly; reloads stay well inside it. */
 const GRACE_MS = 1000
+/** Users of the unmeasured warm-up round before each run. */
+const WARMUP_USERS = 50
+/** How long the delivery node's idle CPU is sampled before a run, ms. */
+const IDLE_SAMPLE_MS = 3000
 /** Connections opened at once. */
 const CONCURRENCY = 100
 /** Longest wait for every offline to be recorded (and delivered), ms. */
@@ -139,6 +145,7 @@ const server = createServer((req, res) => {
 server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }))
 parentPort.on('message', (m) => {
   if (m === 'count') parentPort.postMessage({ count: arrivals.size })
+  if (m === 'reset') arrivals.clear(), parentPort.postMessage({})
   if (m === 'collect') parentPort.postMessage({ latencies: [...arrivals.values()] })
 })
 `
@@ -147,7 +154,7 @@ parentPort.on('message', (m) => {
 async function startReceiver() {
   const worker = new Worker(RECEIVER, { eval: true })
   const [{ port }] = (await once(worker, 'message')) as [{ port: number }]
-  const ask = async <T>(what: 'count' | 'collect'): Promise<T> => {
+  const ask = async <T>(what: 'count' | 'collect' | 'reset'): Promise<T> => {
     const answer = once(worker, 'message') as Promise<[T]>
     worker.postMessage(what)
     return (await answer)[0]
@@ -156,6 +163,7 @@ async function startReceiver() {
     url: `http://127.0.0.1:${port}/`,
     count: async () => (await ask<{ count: number }>('count')).count,
     latencies: async () => (await ask<{ latencies: number[] }>('collect')).latencies,
+    reset: () => ask<object>('reset'),
     close: () => worker.terminate(),
   }
 }
@@ -214,37 +222,66 @@ async function churn(ctx: BenchContext, users: number, variant: Variant): Promis
         )
       return { online: of('user.online'), offline: of('user.offline') }
     }
+    const open = (sub: string, node: number) =>
+      connectSio(nodes[node % 3]!.url, {
+        auth: { token: ctx.issuer.mint({ sub, sid: `s-${sub}-${Math.random()}` }) },
+        localAddress: nextLocalAddress(),
+      })
+    /** `count` users connect, reload onto the next node and leave; resolves with the connections made. */
+    const churnUsers = async (prefix: string, count: number) => {
+      let connections = 0
+      for (let from = 0; from < count; from += CONCURRENCY) {
+        const batch = Array.from(
+          { length: Math.min(CONCURRENCY, count - from) },
+          (_, i) => from + i,
+        )
+        const first: SioClient[] = await Promise.all(batch.map((u) => open(`${prefix}-${u}`, u)))
+        // A reload: the tab closes and opens again on another node, inside the grace.
+        first.forEach((c) => c.close())
+        const second = await Promise.all(batch.map((u) => open(`${prefix}-${u}`, u + 1)))
+        connections += 2 * batch.length
+        second.forEach((c) => c.close())
+      }
+      return connections
+    }
+    /** Wait until `offline` users went offline (scrapes cost the nodes CPU: twice a second only). */
+    const settled = async (offline: number, deadline: number) => {
+      let counts = await recorded()
+      while (counts.offline < offline && Date.now() < deadline) {
+        await sleep(500)
+        counts = await recorded()
+      }
+      return counts
+    }
+    // A warm-up round, not measured, the same for every shape: what a process pays once (JIT,
+    // connections, the HTTP client's parser compiled) is not a cost per connection.
+    const warmUsers = ctx.smoke ? 5 : WARMUP_USERS
+    await churnUsers('warm', warmUsers)
+    const warmed = await settled(warmUsers, Date.now() + SETTLE_TIMEOUT_MS)
+    const warmEvents = warmed.online + warmed.offline
+    while (hooks && (await receiver.count()) < warmEvents) await sleep(100)
+    await receiver.reset()
+    // The delivery node's CPU when idle (presence, the adapter, timers): subtracted from its figure.
+    let idleUsPerMs = 0
+    if (deliverer) {
+      const [cpu0, t0] = [await cpuOf([deliverer]), Date.now()]
+      await sleep(IDLE_SAMPLE_MS)
+      idleUsPerMs = ((await cpuOf([deliverer])) - cpu0) / (Date.now() - t0)
+    }
     const cpuBefore = await cpuOf(nodes)
     const deliveryCpuBefore = deliverer ? await cpuOf([deliverer]) : 0
     const started = Date.now()
-    const open = (u: number, node: number) =>
-      connectSio(nodes[node % 3]!.url, {
-        auth: { token: ctx.issuer.mint({ sub: `churn-${u}`, sid: `s-${u}-${Math.random()}` }) },
-        localAddress: nextLocalAddress(),
-      })
-    let connections = 0
-    for (let from = 0; from < users; from += CONCURRENCY) {
-      const batch = Array.from({ length: Math.min(CONCURRENCY, users - from) }, (_, i) => from + i)
-      const first: SioClient[] = await Promise.all(batch.map((u) => open(u, u)))
-      // A reload: the tab closes and opens again on another node, inside the grace.
-      first.forEach((c) => c.close())
-      const second: SioClient[] = await Promise.all(batch.map((u) => open(u, u + 1)))
-      connections += 2 * batch.length
-      second.forEach((c) => c.close())
-    }
+    const connections = await churnUsers('churn', users)
     // The same end for every shape: every offline recorded. CPU and rate stop here; deliveries may trail.
     const deadline = Date.now() + SETTLE_TIMEOUT_MS
-    let counts = await recorded()
-    while (counts.offline < users && Date.now() < deadline) {
-      // Scrapes cost the nodes CPU (the webhook gauges read Redis): look twice a second only.
-      await sleep(500)
-      counts = await recorded()
-    }
+    const counts = await settled(warmed.offline + users, deadline)
     const seconds = (Date.now() - started) / 1000
     const socketCpuUs = (await cpuOf(nodes)) - cpuBefore
-    const events = counts.online + counts.offline
+    const events = counts.online + counts.offline - warmEvents
     while (hooks && (await receiver.count()) < events && Date.now() < deadline) await sleep(100)
-    const deliveryCpuUs = deliverer ? (await cpuOf([deliverer])) - deliveryCpuBefore : 0
+    const deliveryCpuUs = deliverer
+      ? (await cpuOf([deliverer])) - deliveryCpuBefore - idleUsPerMs * (Date.now() - started)
+      : 0
     for (const node of [...nodes, ...(deliverer ? [deliverer] : [])]) await node.stop()
     const latencies = await receiver.latencies()
     return {
