@@ -103,7 +103,7 @@ export interface RealtimeServerOptions {
   issuerRetry?: { minMs: number; maxMs: number }
   /** Presence's grace, batch period and bounds (docs/protocol.md §10). @default realtime/constants.ts */
   presence?: PresenceSettings
-  /** Lifecycle events and webhooks: `EVENTS_RETENTION`, `WEBHOOKS` (docs/protocol.md §16). @default 7 days, none */
+  /** Lifecycle events and webhooks: `EVENTS_RETENTION`, `WEBHOOKS`, `REALTIME_WEBHOOKS_DELIVER` (docs/protocol.md §16). @default 7 days, none, delivered by this node */
   lifecycle?: LifecycleSettings
 }
 
