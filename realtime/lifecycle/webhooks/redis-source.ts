@@ -1,6 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from '../../log.ts'
 import type { RedisClient } from '../../presence/redis-eval.ts'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { WEBHOOK_CLAIM_IDLE_MS, WEBHOOK_POLL_MS, WEBHOOK_READ_BLOCK_MS } from '../../constants.ts'
 import { parseEntry } from '../redis-log.ts'
 import type { LifecycleEvent } from '../types.ts'
@@ -99,6 +99,7 @@ export function redisSource(
   let lastError = ''
   /** The blocking reads' own connection, opened on first use. */
   const blockingClient = async (): Promise<RedisClient> => {
+    if (closing.signal.aborted) throw new Error('webhook source closed')
     if (!reader) {
       reader = client.duplicate()
       reader.on('error', (err: Error) => {
