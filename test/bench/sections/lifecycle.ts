@@ -13,7 +13,8 @@
  * connection in each shape (the cost to sockets; the issue's target is at
  * most 5 % more than with webhooks off); and the delivery CPU per event: the
  * delivery node's own CPU in the dedicated shape (less its idle rate,
- * sampled before the run), and the socket nodes' CPU
+ * sampled before the run), and the socket nodes' CPU (counted until the
+ * last delivery, less their idle rate over that wait)
  * beyond the same run's webhooks-off in the every-node shape. The receiver
  * runs in a worker thread, so the load generator's busy event loop does not
  * delay arrivals. Each shape gets its own Redis, so nothing carries over,
@@ -38,7 +39,7 @@ type Variant = (typeof VARIANTS)[number]
 const GRACE_MS = 1000
 /** Users of the unmeasured warm-up round before each run. */
 const WARMUP_USERS = 50
-/** How long the delivery node's idle CPU is sampled before a run, ms. */
+/** How long the nodes' idle CPU is sampled before a run, ms. */
 const IDLE_SAMPLE_MS = 3000
 /** Connections opened at once. */
 const CONCURRENCY = 100
@@ -261,13 +262,17 @@ async function churn(ctx: BenchContext, users: number, variant: Variant): Promis
     const warmEvents = warmed.online + warmed.offline
     while (hooks && (await receiver.count()) < warmEvents) await sleep(100)
     await receiver.reset()
-    // The delivery node's CPU when idle (presence, the adapter, timers): subtracted from its figure.
-    let idleUsPerMs = 0
-    if (deliverer) {
-      const [cpu0, t0] = [await cpuOf([deliverer]), Date.now()]
-      await sleep(IDLE_SAMPLE_MS)
-      idleUsPerMs = ((await cpuOf([deliverer])) - cpu0) / (Date.now() - t0)
+    // Every node's CPU when idle (presence, the adapter, timers), to take out of the time spent
+    // waiting for deliveries after the churn and from the delivery node's figure.
+    const idle0 = {
+      sockets: await cpuOf(nodes),
+      deliverer: deliverer ? await cpuOf([deliverer]) : 0,
     }
+    const idleFrom = Date.now()
+    await sleep(IDLE_SAMPLE_MS)
+    const idleMs = Date.now() - idleFrom
+    const socketIdleUsPerMs = ((await cpuOf(nodes)) - idle0.sockets) / idleMs
+    const idleUsPerMs = deliverer ? ((await cpuOf([deliverer])) - idle0.deliverer) / idleMs : 0
     const cpuBefore = await cpuOf(nodes)
     const deliveryCpuBefore = deliverer ? await cpuOf([deliverer]) : 0
     const started = Date.now()
@@ -275,10 +280,14 @@ async function churn(ctx: BenchContext, users: number, variant: Variant): Promis
     // The same end for every shape: every offline recorded. CPU and rate stop here; deliveries may trail.
     const deadline = Date.now() + SETTLE_TIMEOUT_MS
     const counts = await settled(warmed.offline + users, deadline)
-    const seconds = (Date.now() - started) / 1000
-    const socketCpuUs = (await cpuOf(nodes)) - cpuBefore
+    const recordedAt = Date.now()
+    const seconds = (recordedAt - started) / 1000
     const events = counts.online + counts.offline - warmEvents
+    // The socket nodes' CPU runs until every event is delivered (deliveries that trail the churn
+    // are its cost too), less their idle rate over that wait.
     while (hooks && (await receiver.count()) < events && Date.now() < deadline) await sleep(100)
+    const socketCpuUs =
+      (await cpuOf(nodes)) - cpuBefore - socketIdleUsPerMs * (Date.now() - recordedAt)
     const deliveryCpuUs = deliverer
       ? (await cpuOf([deliverer])) - deliveryCpuBefore - idleUsPerMs * (Date.now() - started)
       : 0
