@@ -65,6 +65,7 @@ export const VARIABLES: Record<string, string> = {
   REALTIME_PUBLIC_URL: "(the handshake's own origin)",
   REALTIME_DPOP_NONCE: '(off)',
   REALTIME_DPOP_REPLAY_MAX: String(C.DPOP_REPLAY_CACHE_MAX_ENTRIES),
+  REALTIME_WEBHOOKS_DELIVER: 'true',
 }
 
 /** Variables with bad values: one message per variable. */
@@ -199,6 +200,13 @@ export function readServiceConfig(
   // docs/protocol.md §16: the endpoints lifecycle events are pushed to.
   const webhooks = parseWebhooks(env.WEBHOOKS || '[]')
   problems.push(...webhooks.problems)
+  // A node that records events but leaves their delivery to another node (a dedicated deliverer).
+  const deliver = env.REALTIME_WEBHOOKS_DELIVER ? bool('REALTIME_WEBHOOKS_DELIVER') : true
+  if (!deliver && redisUrl === undefined && webhooks.endpoints.length > 0) {
+    problems.push(
+      "REALTIME_WEBHOOKS_DELIVER=false without REDIS_URL: no other node could deliver this node's events",
+    )
+  }
 
   // docs/protocol.md §12: issuers trusted besides the edge, from JSON.
   const trustedIssuers = readTrustedIssuers(env, issuer, problems)
@@ -275,6 +283,7 @@ export function readServiceConfig(
           365 * 86_400,
         ),
         webhooks: webhooks.endpoints,
+        deliver,
         delivery: {
           claimIdleMs: int('WEBHOOK_CLAIM_IDLE_MS', C.WEBHOOK_CLAIM_IDLE_MS, 1000, 3_600_000),
         },

@@ -279,8 +279,23 @@ export const WEBHOOK_QUEUE_MAX_EVENTS = 1000
 /** Deliveries in flight at once per endpoint and node. */
 export const WEBHOOK_CONCURRENCY = 8
 
-/** How often a node looks for new events and due retries, ms. */
+/** How often a node looks for due retries (and, alone, for new events), ms. */
 export const WEBHOOK_POLL_MS = 200
+
+/** Longest a clustered node's blocking read (`XREADGROUP … BLOCK`) waits for new events before it reads again, ms. */
+export const WEBHOOK_READ_BLOCK_MS = 5_000
+
+/** Pause after a read that returned events, so the next read takes a batch rather than one event, ms. */
+export const WEBHOOK_READ_BATCH_MS = 50
+
+/** Most events one read takes from the log per endpoint. */
+export const WEBHOOK_READ_MAX_EVENTS = 100
+
+/** Most bytes of a webhook answer's body drained (and dropped) so its connection can be reused; past it, the connection closes. */
+export const WEBHOOK_ANSWER_MAX_BYTES = 16_384
+
+/** Event bodies kept serialized for the other endpoints (with several endpoints, each event is serialized once). */
+export const WEBHOOK_BODY_CACHE_ENTRIES = 1024
 
 /** Idle time after which another node claims an event from the node that read it (that node died), ms. */
 export const WEBHOOK_CLAIM_IDLE_MS = 30_000

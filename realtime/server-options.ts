@@ -117,7 +117,7 @@ export interface RealtimeServerOptions {
    * (`REALTIME_DPOP_REPLAY_MAX`; a cluster uses Redis). @default no nonces, 100_000 entries
    */
   dpop?: { nonceSecret?: string; nonceWindowSeconds?: number; replayCacheMaxEntries?: number }
-  /** Lifecycle events and webhooks: `EVENTS_RETENTION`, `WEBHOOKS` (docs/protocol.md §16). @default 7 days, none */
+  /** Lifecycle events and webhooks: `EVENTS_RETENTION`, `WEBHOOKS`, `REALTIME_WEBHOOKS_DELIVER` (docs/protocol.md §16). @default 7 days, none, delivered by this node */
   lifecycle?: LifecycleSettings
 }
 

@@ -19,16 +19,17 @@ export interface RealtimeProcess {
  * dependencies are down on purpose).
  *
  * @param env - its environment variables (REALTIME_PORT, EDGE_URL, …), on top of this process's
- * @param options - `stdio` for its logs (default 'inherit'); `waitFor` (default 'ready')
+ * @param options - `stdio` for its logs (default 'inherit'); `waitFor` (default 'ready');
+ *   `nodeArgs`, flags for node before the script (e.g. `--cpu-prof`; default none)
  */
 export async function startRealtime(
   env: Record<string, string>,
-  options: { stdio?: 'inherit' | 'ignore'; waitFor?: 'ready' | 'alive' } = {},
+  options: { stdio?: 'inherit' | 'ignore'; waitFor?: 'ready' | 'alive'; nodeArgs?: string[] } = {},
 ): Promise<RealtimeProcess & { pid: number; kill(): Promise<void> }> {
   const port = Number(env.REALTIME_PORT ?? 3000)
   const url = `http://127.0.0.1:${port}`
   const stdio = options.stdio ?? 'inherit'
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN], {
     env: { ...process.env, ...env },
     stdio: ['ignore', stdio, stdio],
   })

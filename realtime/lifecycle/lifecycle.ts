@@ -13,7 +13,7 @@ import type { EventLog, EventPage, OnTransition } from './types.ts'
 import { createDeliverer, type Deliverer, type DelivererOptions } from './webhooks/deliverer.ts'
 import { endpointId, type WebhookEndpoint } from './webhooks/endpoints.ts'
 import { memorySource } from './webhooks/memory-source.ts'
-import { redisSource } from './webhooks/redis-source.ts'
+import { keepDeliveryGroups, redisSource } from './webhooks/redis-source.ts'
 
 /** Settings of lifecycle events and webhooks (docs/protocol.md §16). */
 export interface LifecycleSettings {
@@ -21,6 +21,14 @@ export interface LifecycleSettings {
   retentionSeconds?: number
   /** `WEBHOOKS`: `{ url, secret, types? }` each (`parseWebhooks` checks the variable). @default [] */
   webhooks?: readonly Omit<WebhookEndpoint, 'id'>[]
+  /**
+   * `REALTIME_WEBHOOKS_DELIVER`: whether this node delivers webhooks. A node
+   * with `false` records events and keeps the endpoints' consumer groups in
+   * place, and never posts: another node of the cluster (one with `true`,
+   * typically a node that takes no sockets) delivers them. Needs Redis.
+   * @default true
+   */
+  deliver?: boolean
   /** Tuning of the deliverer (timeouts, bounds, schedule, clock); tests shorten them. */
   delivery?: Pick<
     DelivererOptions,
@@ -32,12 +40,12 @@ export interface LifecycleSettings {
     | 'schedule'
     | 'fetch'
     | 'random'
-  > & { claimIdleMs?: number }
+  > & { claimIdleMs?: number; readBlockMs?: number }
   /** The presence key prefix the log lives under (clustered). @default PRESENCE_REDIS_PREFIX */
   redisPrefix?: string
 }
 
-/** A node's lifecycle events: the log, the pull reader, and the webhook deliverer. */
+/** A node's lifecycle events: the log, the pull reader, and the webhook deliverer (if this node delivers). */
 export interface Lifecycle {
   log: EventLog
   /** For presence's memory store; undefined when clustered (the scripts record). */
@@ -53,7 +61,8 @@ export interface Lifecycle {
 /**
  * Build a node's lifecycle events (docs/protocol.md §16): the log in Redis
  * when clustered (presence's scripts append to it) or in memory alone, its
- * metrics, and, when `WEBHOOKS` lists endpoints, their deliverer.
+ * metrics, and, when `WEBHOOKS` lists endpoints and `deliver` is not
+ * false, their deliverer.
  *
  * @param deps - the cluster's Redis client (if any), clock, logger and metrics registry
  * @param settings - {@link LifecycleSettings}
@@ -95,9 +104,16 @@ export function createLifecycle(
     queued: () => deliverer?.queued() ?? new Map(),
     oldest: () => deliverer?.oldest() ?? Promise.resolve(new Map()),
   })
-  if (endpoints.length > 0) {
+  const deliver = settings.deliver ?? true
+  if (!deliver && endpoints.length > 0 && !clustered) {
+    throw new TypeError('createLifecycle: deliver: false needs Redis (another node delivers)')
+  }
+  // Not delivering: the groups are still made, so a delivering node started later misses nothing.
+  const groups =
+    !deliver && clustered ? keepDeliveryGroups(redis!, clustered.key, endpoints, logger) : undefined
+  if (deliver && endpoints.length > 0) {
     const consumer = randomUUID()
-    const { claimIdleMs, ...delivery } = settings.delivery ?? {}
+    const { claimIdleMs, readBlockMs, ...delivery } = settings.delivery ?? {}
     deliverer = createDeliverer({
       endpoints,
       source: (endpoint) =>
@@ -106,7 +122,9 @@ export function createLifecycle(
               client: redis!,
               key: clustered.key,
               consumer,
+              logger,
               ...(claimIdleMs !== undefined && { claimIdleMs }),
+              ...(readBlockMs !== undefined && { blockMs: readBlockMs }),
             })
           : memorySource(memory!, endpoint, logger),
       metrics,
@@ -128,6 +146,7 @@ export function createLifecycle(
     pull: pullEvents(log),
     deliverer,
     async close() {
+      groups?.close()
       await deliverer?.close()
       log.close()
     },

@@ -14,7 +14,7 @@
  * BENCH_CPU_PROF=<variant> (start that server variant with --cpu-prof and
  * summarize its profile), HANDSHAKES_PER_SLICE, MESSAGE_SLICE_MS, FANOUT_SOCKETS, FANOUT_SLICE_MS, MEMORY_SOCKETS,
  * EXPIRY_SOCKETS, EXPIRY_WINDOW_SECONDS, EDGE_SECONDS, PRESENCE_SOCKETS, PRESENCE_RECONNECTS,
- * LIFECYCLE_USERS.
+ * LIFECYCLE_USERS, LIFECYCLE_SHAPES.
  *
  * The edge and cluster sections run test/bench/edge.ts and test/bench/cluster.ts.
  * Results: test/bench/results/bench.json (bench-smoke.json in smoke mode), with

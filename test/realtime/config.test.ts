@@ -275,3 +275,26 @@ describe('DPoP from the environment (docs/protocol.md §15)', () => {
     expect(problems[1]).toMatch(/^REALTIME_DPOP_NONCE: expected a secret of at least 32/)
   })
 })
+
+describe('REALTIME_WEBHOOKS_DELIVER (a node that records but leaves delivery to another)', () => {
+  const hooks = JSON.stringify([
+    { url: 'https://hooks.example/in', secret: `whsec_${Buffer.alloc(32, 7).toString('base64')}` },
+  ])
+  it('delivers by default, and reads false with REDIS_URL', () => {
+    expect(readServiceConfig({ WEBHOOKS: hooks }).server.lifecycle?.deliver).toBe(true)
+    const off = readServiceConfig({
+      ...{ WEBHOOKS: hooks, REDIS_URL: 'redis://127.0.0.1:6379' },
+      REALTIME_WEBHOOKS_DELIVER: 'false',
+    })
+    expect(off.server.lifecycle?.deliver).toBe(false)
+  })
+
+  it('refuses false on a single node with WEBHOOKS (nobody would ever deliver), and a value that is not a switch', () => {
+    expect(problemsOf({ WEBHOOKS: hooks, REALTIME_WEBHOOKS_DELIVER: 'false' })).toEqual([
+      expect.stringMatching(/^REALTIME_WEBHOOKS_DELIVER=false without REDIS_URL/),
+    ])
+    expect(problemsOf({ REALTIME_WEBHOOKS_DELIVER: 'no' })).toEqual([
+      'REALTIME_WEBHOOKS_DELIVER="no": expected true or false',
+    ])
+  })
+})

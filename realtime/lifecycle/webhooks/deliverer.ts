@@ -1,17 +1,19 @@
 import type { Logger } from '../../log.ts'
 import {
+  WEBHOOK_BODY_CACHE_ENTRIES,
   WEBHOOK_CLAIM_INTERVAL_MS,
   WEBHOOK_CONCURRENCY,
   WEBHOOK_POLL_MS,
   WEBHOOK_QUEUE_MAX_EVENTS,
   WEBHOOK_TIMEOUT_MS,
 } from '../../constants.ts'
-import { importWebhookKey, secretKey, signWebhook } from '../../../shared/webhooks/signature.ts'
 import type { LifecycleMetrics } from '../metrics.ts'
 import type { LifecycleEvent } from '../types.ts'
 import type { WebhookEndpoint } from './endpoints.ts'
-import { retryDelayMs, withinRetryWindow, type RetrySchedule } from './schedule.ts'
-import { postWebhook, postWithFetch } from './post.ts'
+import { endpointQueue } from './endpoint-queue.ts'
+import { fetchPoster, poolPoster } from './post.ts'
+import type { RetrySchedule } from './schedule.ts'
+import { deliverySigner } from './sign.ts'
 import type { DeliverySource } from './source.ts'
 
 /** Options of {@link createDeliverer}. */
@@ -23,7 +25,7 @@ export interface DelivererOptions {
   logger: Logger
   /** ms clock of the retry schedule. @default Date.now */
   now?: () => number
-  /** Send deliveries with this `fetch` instead of node:http(s). */
+  /** Send deliveries with this `fetch` instead of an undici pool per endpoint. */
   fetch?: typeof fetch
   /** @default WEBHOOK_TIMEOUT_MS (10 s) */
   timeoutMs?: number
@@ -52,14 +54,6 @@ export interface Deliverer {
   close(): Promise<void>
 }
 
-interface Held {
-  event: LifecycleEvent
-  body: string
-  attempt: number
-  dueAt: number
-  sending: boolean
-}
-
 /**
  * Deliver lifecycle events to the `WEBHOOKS` endpoints (docs/protocol.md
  * §16), signed the Standard Webhooks way: at least once, retried with
@@ -67,7 +61,11 @@ interface Held {
  * settles, a 410 disables the endpoint. Each endpoint has its own bounded
  * queue and concurrency, so a slow or dead endpoint holds only itself; its
  * queue filling is counted and logged, and what it cannot hold stays in the
- * log. Nothing here runs on a socket's path.
+ * log. Nothing here runs on a socket's path, and a node can leave it to
+ * another (`REALTIME_WEBHOOKS_DELIVER=false`). Per delivery the node signs
+ * with an HMAC key imported once per secret, posts over a kept-alive
+ * connection of the endpoint's pool, and acknowledges in batches; clustered,
+ * each endpoint reads its group with a blocking read of its own.
  *
  * @param options - {@link DelivererOptions}
  * @example
@@ -77,156 +75,38 @@ interface Held {
  */
 export function createDeliverer(options: DelivererOptions): Deliverer {
   const now = options.now ?? Date.now
-  const send = options.fetch ? postWithFetch(options.fetch) : postWebhook
   const timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS
-  const queueMax = options.queueMax ?? WEBHOOK_QUEUE_MAX_EVENTS
   const concurrency = options.concurrency ?? WEBHOOK_CONCURRENCY
-  const claimEvery = options.claimIntervalMs ?? WEBHOOK_CLAIM_INTERVAL_MS
   const closing = new AbortController()
-  /** Requests in flight, aborted by close(). */
-  const inFlight = new Set<AbortController>()
-  const { metrics, logger } = options
-  const queues = options.endpoints.map((endpoint) => endpointQueue(endpoint))
-
-  function endpointQueue(endpoint: WebhookEndpoint) {
-    const source = options.source(endpoint)
-    const held = new Map<string, Held>()
-    const key = importWebhookKey(secretKey(endpoint.secret))
-    const label = { endpoint: endpoint.id }
-    const wanted = (e: LifecycleEvent) => !endpoint.types || endpoint.types.includes(e.type)
-    let sending = 0
-    let full = false
-    let disabled = false
-    let lastClaim = -Infinity
-    let running: Promise<void> | undefined
-
-    const take = async (events: LifecycleEvent[]) => {
-      for (const event of events) {
-        if (held.has(event.offset)) continue
-        if (!wanted(event)) {
-          await source.ack(event.offset)
-          continue
-        }
-        held.set(event.offset, {
-          ...{ event, attempt: 0, dueAt: now(), sending: false },
-          body: JSON.stringify(event),
-        })
-      }
-    }
-    const settle = (h: Held) => {
-      held.delete(h.event.offset)
-      source
-        .ack(h.event.offset)
-        .catch((err: Error) =>
-          logger('warn', 'webhook ack failed', { ...label, error: err.message }),
-        )
-    }
-    const deliver = async (h: Held) => {
-      h.sending = true
-      sending++
-      const outcome = await post(h)
-      h.sending = false
-      sending--
-      // Closing: the event stays held in the source, for another node or this one's restart.
-      if (closing.signal.aborted) return
-      metrics.deliveries.inc({ ...label, outcome })
-      if (outcome === 'ok') return settle(h)
-      if (outcome === 'gone') {
-        disabled = true
-        held.clear()
-        logger('warn', 'webhook endpoint answered 410: disabled', label)
-        return void source.disable().catch(() => undefined)
-      }
-      h.attempt++
-      if (!withinRetryWindow(h.event.ts, now(), options.schedule)) {
-        metrics.deliveries.inc({ ...label, outcome: 'expired' })
-        logger('warn', 'webhook delivery dropped after the retry window', {
-          ...{ ...label, event: h.event.id, attempts: h.attempt },
-        })
-        return settle(h)
-      }
-      h.dueAt = now() + retryDelayMs(h.attempt, options.schedule, options.random)
-    }
-    const post = async (h: Held): Promise<string> => {
-      const timestamp = Math.floor(now() / 1000)
-      // One controller per request, aborted by its timer or by close(): cheaper than
-      // AbortSignal.any over a signal that lives as long as the node.
-      const abort = new AbortController()
-      let timedOut = false
-      const timer = setTimeout(() => {
-        timedOut = true
-        abort.abort()
-      }, timeoutMs)
-      inFlight.add(abort)
-      try {
-        const signature = await signWebhook(await key, h.event.id, timestamp, h.body)
-        const status = await send({
-          url: endpoint.url,
-          headers: {
-            'content-type': 'application/json',
-            'webhook-id': h.event.id,
-            'webhook-timestamp': String(timestamp),
-            'webhook-signature': signature,
-          },
-          body: h.body,
-          signal: abort.signal,
-        })
-        if (status >= 200 && status < 300) return 'ok'
-        return status === 410 ? 'gone' : 'http_error'
-      } catch {
-        return timedOut ? 'timeout' : 'network'
-      } finally {
-        clearTimeout(timer)
-        inFlight.delete(abort)
-      }
-    }
-    const round = async () => {
-      if (disabled) return
-      if (now() - lastClaim >= claimEvery) {
-        lastClaim = now()
-        if (await source.disabled()) {
-          disabled = true
-          held.clear()
-          return
-        }
-        if (held.size > 0) await source.keep([...held.keys()])
-        if (held.size < queueMax) await take(await source.claim(queueMax - held.size))
-      }
-      if (held.size < queueMax) await take(await source.read(Math.min(100, queueMax - held.size)))
-      if (held.size >= queueMax && !full) {
-        metrics.queueFull.inc(label)
-        logger('warn', 'webhook queue full: reading paused until deliveries settle', {
-          ...{ ...label, held: held.size },
-        })
-      }
-      full = held.size >= queueMax
-      const t = now()
-      for (const h of held.values()) {
-        if (sending >= concurrency) break
-        if (!h.sending && h.dueAt <= t) void deliver(h)
-      }
-    }
-    return {
-      id: endpoint.id,
-      held,
-      source,
-      idle: () => running,
-      tick() {
-        running ??= round()
-          .catch((err: Error) =>
-            logger('warn', 'webhook round failed', { ...label, error: err.message }),
-          )
-          .finally(() => (running = undefined))
-        return running
-      },
-    }
-  }
+  const bodyOf =
+    options.endpoints.length > 1 ? cachedBodies() : (e: LifecycleEvent) => JSON.stringify(e)
+  const queues = options.endpoints.map((endpoint) =>
+    endpointQueue({
+      endpoint,
+      source: options.source(endpoint),
+      poster: options.fetch
+        ? fetchPoster(options.fetch, endpoint.url, { timeoutMs, signal: closing.signal })
+        : poolPoster(endpoint.url, concurrency, { timeoutMs, signal: closing.signal }),
+      sign: deliverySigner(endpoint.secret),
+      bodyOf,
+      metrics: options.metrics,
+      logger: options.logger,
+      now,
+      queueMax: options.queueMax ?? WEBHOOK_QUEUE_MAX_EVENTS,
+      concurrency,
+      claimEveryMs: options.claimIntervalMs ?? WEBHOOK_CLAIM_INTERVAL_MS,
+      schedule: options.schedule,
+      random: options.random,
+      closing: closing.signal,
+    }),
+  )
 
   const pollMs = options.pollMs ?? WEBHOOK_POLL_MS
   const tick = async () => {
     if (closing.signal.aborted) return
     await Promise.all(queues.map((q) => q.tick()))
   }
+  // One timer for every endpoint's claims and due retries, not one per event.
   const timer = pollMs > 0 ? setInterval(() => void tick(), pollMs) : undefined
   timer?.unref()
 
@@ -246,8 +126,20 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     async close() {
       clearInterval(timer)
       closing.abort()
-      for (const request of inFlight) request.abort()
-      await Promise.all(queues.map((q) => q.idle()))
+      await Promise.all(queues.map((q) => q.close()))
     },
+  }
+}
+
+/** Each event's body serialized once for every endpoint: the newest `WEBHOOK_BODY_CACHE_ENTRIES`. */
+function cachedBodies(): (event: LifecycleEvent) => string {
+  const bodies = new Map<string, string>()
+  return (event) => {
+    let body = bodies.get(event.id)
+    if (body === undefined) {
+      bodies.set(event.id, (body = JSON.stringify(event)))
+      if (bodies.size > WEBHOOK_BODY_CACHE_ENTRIES) bodies.delete(bodies.keys().next().value!)
+    }
+    return body
   }
 }

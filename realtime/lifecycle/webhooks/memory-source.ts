@@ -22,6 +22,7 @@ export function memorySource(
   let disabled = false
   const pending = new Map<string, number>()
   return {
+    blocking: false,
     async read(count) {
       const page = await log.read(cursor, count)
       if (page.gap)
@@ -34,8 +35,8 @@ export function memorySource(
     },
     claim: async () => [],
     keep: async () => undefined,
-    async ack(offset) {
-      pending.delete(offset)
+    async ack(offsets) {
+      for (const offset of offsets) pending.delete(offset)
     },
     disabled: async () => disabled,
     async disable() {
@@ -47,5 +48,6 @@ export function memorySource(
       for (const ts of pending.values()) oldest = Math.min(ts, oldest ?? ts)
       return oldest
     },
+    close() {},
   }
 }

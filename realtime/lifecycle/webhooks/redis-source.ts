@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Logger } from '../../log.ts'
 import type { RedisClient } from '../../presence/redis-eval.ts'
-import { WEBHOOK_CLAIM_IDLE_MS } from '../../constants.ts'
+import { WEBHOOK_CLAIM_IDLE_MS, WEBHOOK_POLL_MS, WEBHOOK_READ_BLOCK_MS } from '../../constants.ts'
 import { parseEntry } from '../redis-log.ts'
 import type { LifecycleEvent } from '../types.ts'
 import type { WebhookEndpoint } from './endpoints.ts'
@@ -14,9 +16,59 @@ export interface RedisSourceOptions {
   consumer: string
   /** Idle time after which a held event is another node's to claim, ms. @default WEBHOOK_CLAIM_IDLE_MS */
   claimIdleMs?: number
+  /**
+   * Longest a read waits for new events (`XREADGROUP … BLOCK`, on a
+   * connection of its own), ms; 0: reads return at once (the deliverer polls).
+   * @default WEBHOOK_READ_BLOCK_MS (5 s)
+   */
+  blockMs?: number
+  /** Where the blocking connection's errors go. @default none */
+  logger?: Logger
 }
 
 type Entry = [string, string[]]
+
+/** Create an endpoint's consumer group at the log's end (MKSTREAM); an existing one is kept. */
+async function createGroup(client: RedisClient, key: string, group: string): Promise<void> {
+  try {
+    await client.sendCommand(['XGROUP', 'CREATE', key, group, '$', 'MKSTREAM'])
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('BUSYGROUP')) throw err
+  }
+}
+
+/**
+ * For a node that records events but does not deliver them
+ * (`REALTIME_WEBHOOKS_DELIVER=false`): make each endpoint's consumer group
+ * now and on every reconnect (a Redis restart without persistence loses
+ * it), so events recorded before any delivering node starts still wait in
+ * the group for it.
+ *
+ * @param client - the cluster's client
+ * @param key - the log's stream key
+ * @param endpoints - the `WEBHOOKS` endpoints
+ * @param logger - where a failure is reported
+ * @returns `close()`, which stops following reconnects
+ */
+export function keepDeliveryGroups(
+  client: RedisClient,
+  key: string,
+  endpoints: readonly WebhookEndpoint[],
+  logger: Logger,
+): { close(): void } {
+  const create = () => {
+    for (const endpoint of endpoints) {
+      createGroup(client, key, `wh:${endpoint.id}`).catch((err: Error) =>
+        logger('warn', 'webhook consumer group not created', {
+          ...{ endpoint: endpoint.id, error: err.message },
+        }),
+      )
+    }
+  }
+  if (client.isReady) create()
+  client.on('ready', create)
+  return { close: () => void client.off('ready', create) }
+}
 
 /**
  * A cluster's {@link DeliverySource} for one endpoint: the consumer group
@@ -24,6 +76,10 @@ type Entry = [string, string[]]
  * one node; the node renews its hold with `XCLAIM … JUSTID` while it
  * retries; when it dies, its events go idle and another node takes them
  * with `XAUTOCLAIM`. The group starts at the log's end when first created.
+ * Reads block on a connection of their own (a blocked command would hold
+ * up everything queued behind it on the shared one), so an idle endpoint
+ * costs one command per `blockMs`, not one per poll, and a new event is
+ * read as soon as it is recorded. Acknowledgements are one `XACK` per batch.
  *
  * @param endpoint - the endpoint
  * @param options - {@link RedisSourceOptions}
@@ -36,17 +92,37 @@ export function redisSource(
   const group = `wh:${endpoint.id}`
   const offKey = `${key}:${group}:off`
   const idle = String(options.claimIdleMs ?? WEBHOOK_CLAIM_IDLE_MS)
+  const blockMs = options.blockMs ?? WEBHOOK_READ_BLOCK_MS
+  const closing = new AbortController()
+  let reader: RedisClient | undefined
+  let readerReady: Promise<unknown> | undefined
+  let lastError = ''
+  /** The blocking reads' own connection, opened on first use. */
+  const blockingClient = async (): Promise<RedisClient> => {
+    if (closing.signal.aborted) throw new Error('webhook source closed')
+    if (!reader) {
+      reader = client.duplicate()
+      reader.on('error', (err: Error) => {
+        // Once per distinct error, not once per reconnect attempt.
+        if (err.message !== lastError) {
+          options.logger?.('warn', 'webhook reader redis error', {
+            ...{ endpoint: endpoint.id, error: err.message },
+          })
+        }
+        lastError = err.message
+      })
+      reader.on('ready', () => (lastError = ''))
+      readerReady = reader.connect()
+    }
+    await readerReady
+    return reader
+  }
   let created: Promise<void> | undefined
   const ensureGroup = () =>
-    (created ??= client.sendCommand(['XGROUP', 'CREATE', key, group, '$', 'MKSTREAM']).then(
-      () => undefined,
-      (err: Error) => {
-        if (!err.message.startsWith('BUSYGROUP')) {
-          created = undefined
-          throw err
-        }
-      },
-    ))
+    (created ??= createGroup(client, key, group).catch((err: unknown) => {
+      created = undefined
+      throw err
+    }))
   // Start the group now, so events from here on are delivered.
   if (client.isReady) ensureGroup().catch(() => undefined)
   const withGroup = async <T>(run: () => Promise<T>): Promise<T> => {
@@ -65,11 +141,19 @@ export function redisSource(
     entries.filter((e): e is Entry => Array.isArray(e) && Array.isArray(e[1])).map(parseEntry)
 
   return {
+    blocking: blockMs > 0,
     async read(count) {
-      if (!client.isReady || count <= 0) return []
+      if (count <= 0) return []
+      if (!client.isReady) {
+        // Redis away: a blocking reader waits here rather than spinning.
+        if (blockMs > 0) await sleep(WEBHOOK_POLL_MS, undefined, { signal: closing.signal })
+        return []
+      }
+      const via = blockMs > 0 ? await blockingClient() : client
+      const block = blockMs > 0 ? ['BLOCK', String(blockMs)] : []
       const reply = (await withGroup(() =>
-        client.sendCommand([
-          ...['XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(count)],
+        via.sendCommand([
+          ...['XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(count), ...block],
           ...['STREAMS', key, '>'],
         ]),
       )) as [string, Entry[]][] | null
@@ -92,8 +176,9 @@ export function redisSource(
         ])
       }
     },
-    async ack(offset) {
-      await client.sendCommand(['XACK', key, group, offset])
+    async ack(offsets) {
+      if (offsets.length === 0) return
+      await client.sendCommand(['XACK', key, group, ...offsets])
     },
     async disabled() {
       return client.isReady && (await client.exists(offKey)) === 1
@@ -118,6 +203,12 @@ export function redisSource(
         ...(unread[0] ? [unread[0][0]] : []),
       ].map((id) => Number(id.slice(0, id.indexOf('-'))))
       return times.length > 0 ? Math.min(...times) : undefined
+    },
+    close() {
+      closing.abort()
+      // A blocked XREADGROUP rejects; what it would have read stays in the group for the next read.
+      if (reader?.isOpen) reader.destroy()
+      reader = undefined
     },
   }
 }

@@ -6,6 +6,9 @@
  * Redis consumer group.
  */
 import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { LifecycleMetrics } from '../../../../realtime/lifecycle/metrics.ts'
@@ -25,7 +28,13 @@ import { redisSource } from '../../../../realtime/lifecycle/webhooks/redis-sourc
 import { silentLogger, type Logger } from '../../../../realtime/log.ts'
 import { cleanup as stopRedis, startRedis, type TestRedis } from '../../../cluster/support.ts'
 import { until } from '../../waits.ts'
-import { memoryDeliverer, startReceiver, testMetrics, type Receiver } from '../receiver.ts'
+import {
+  memoryDeliverer,
+  newSecret,
+  startReceiver,
+  testMetrics,
+  type Receiver,
+} from '../receiver.ts'
 
 let redis: TestRedis
 let client: ReturnType<typeof createClient>
@@ -239,6 +248,40 @@ describe('webhook delivery', () => {
 })
 
 describe('the request', () => {
+  it('does not follow a redirect, and settles on a 2xx whose body is far past the drain bound; the connection after it still delivers', async () => {
+    const seen: { method: string; url: string; id: string }[] = []
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        seen.push({ method: req.method!, url: req.url!, id: String(req.headers['webhook-id']) })
+        if (req.url === '/elsewhere') return void res.writeHead(200).end()
+        // First a redirect, then 200 with 1 MiB of body (drained up to its bound, then dropped).
+        if (seen.length === 1) return void res.writeHead(307, { location: '/elsewhere' }).end()
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('x'.repeat(1 << 20))
+      })
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    closers.push(() => {
+      server.closeAllConnections()
+      server.close()
+    })
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+    const endpoint: WebhookEndpoint = { id: endpointId(url), url, secret: newSecret() }
+    const node = clustered(prefix())
+    const m = metrics()
+    const d = node.deliverer([endpoint], { metrics: m, schedule: { firstRetryMs: 50 } })
+    await until(() => d.queued().size === 1)
+    await node.record()
+    await eventually(async () => (await count(m, { outcome: 'ok' })) === 1, { what: 'the retry' })
+    expect(await count(m, { outcome: 'http_error' })).toBe(1)
+    await node.record()
+    await eventually(async () => (await count(m, { outcome: 'ok' })) === 2, { what: 'the next' })
+    expect(seen.map((x) => `${x.method} ${x.url}`)).toEqual(Array(3).fill('POST /hook'))
+    expect(seen[1]!.id).toBe(seen[0]!.id)
+    expect(seen[2]!.id).not.toBe(seen[0]!.id)
+  })
+
   it('counts a receiver that does not answer within the timeout as a timeout, and retries it', async () => {
     const r = await receiver((n) => (n === 0 ? 'hang' : 200))
     const node = clustered(prefix())
