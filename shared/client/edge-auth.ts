@@ -152,25 +152,26 @@ export class EdgeAuth {
   }
 
   /**
-   * `fetch` an edge route that takes the session's access token (the session
-   * list, password change, passkey management, federated linking):
-   * `Authorization: Bearer <token>`, or for a bound session `Authorization:
-   * DPoP <token>` with a proof of this request carrying the token's hash
-   * (RFC 9449 §7): the edge refuses a bound token sent as Bearer, so a stolen
-   * one cannot manage the account (docs/dpop.md).
+   * `fetch` with the session's access token: an edge route that takes it
+   * (the session list, password change, passkey management, federated
+   * linking), or any URL of your own services guarded by `createVerifier` or
+   * the REST middleware. `Authorization: Bearer <token>`, or for a bound
+   * session `Authorization: DPoP <token>` with a proof of this request
+   * carrying the token's hash (RFC 9449 §7): a bound token sent as Bearer is
+   * refused, so a stolen one is useless (docs/dpop.md).
    *
-   * @param path - the edge path, e.g. `/auth/sessions`
+   * @param path - an edge path (`/auth/sessions`), or an absolute `http(s)` URL
    * @param init - the request
    * @throws ClientError `auth_required` when not logged in
    * @example
    * ```ts
-   * const res = await auth.authorizedFetch('/auth/sessions')
+   * const me = await auth.authorizedFetch('https://api.example.com/me').then((res) => res.json())
    * ```
    */
   async authorizedFetch(path: string, init: RequestInit = {}): Promise<Response> {
     const token = this.session?.accessToken
     if (!token) throw new ClientError('auth_required', 'not logged in')
-    const url = `${this.edgeUrl}${path}`
+    const url = /^https?:\/\//i.test(path) ? path : `${this.edgeUrl}${path}`
     const method = (init.method ?? 'GET').toUpperCase()
     const headers = new Headers(init.headers)
     if (this.signer && this.session?.jkt !== undefined) {

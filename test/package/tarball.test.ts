@@ -90,7 +90,7 @@ describe('the packed tarball', () => {
       expect(seen).toEqual({
         node: major,
         sub: expect.any(String),
-        rest: { me: seen.sub, refused: 401 },
+        rest: { me: seen.sub, refused: 401, stolen: 401, bound: 'string' },
         from: seen.sub,
         text: 'hello from a tarball',
         hono: 'function',
