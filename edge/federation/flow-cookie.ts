@@ -1,7 +1,8 @@
 import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
-import { base64url, CompactSign, compactVerify } from 'jose'
+import { CompactSign, compactVerify } from 'jose'
 import * as v from 'valibot'
+import { derivedHmacKey } from '../keys/derived-hmac-key.ts'
 import { JwkThumbprintSchema } from '../../shared/claims.ts'
 import { FEDERATED_SUB_MAX_CHARS, FEDERATION_FLOW_COOKIE_MAX_CHARS } from '../constants.ts'
 import type { AppEnv } from '../types.ts'
@@ -47,44 +48,14 @@ const FlowSchema = v.strictObject({
 /** The JWS `typ` of a flow cookie, so no other HS256 token of ours can stand in for one. */
 const FLOW_TYP = 'edgegate-federation-flow'
 
-const keys = new Map<string, Promise<CryptoKey>>()
-
 /**
- * The HMAC key of flow cookies: derived with HKDF-SHA-256 from
- * `KEY_ENCRYPTION_KEY` (no second secret to manage), under a label of its
- * own so it is unrelated to the key that encrypts signing keys.
+ * The HMAC key of flow cookies: derived from `KEY_ENCRYPTION_KEY` (no second
+ * secret to manage) under a label of its own.
  *
  * @param secret - the `KEY_ENCRYPTION_KEY` binding
  */
 export function flowKey(secret: string | undefined): Promise<CryptoKey> {
-  if (!secret) return Promise.reject(new Error('KEY_ENCRYPTION_KEY is not configured'))
-  let hit = keys.get(secret)
-  if (!hit) {
-    hit = (async () => {
-      const ikm = await crypto.subtle.importKey(
-        'raw',
-        base64url.decode(secret.trim()),
-        'HKDF',
-        false,
-        ['deriveKey'],
-      )
-      return crypto.subtle.deriveKey(
-        {
-          name: 'HKDF',
-          hash: 'SHA-256',
-          salt: new Uint8Array(0),
-          info: new TextEncoder().encode('edgegate federation flow cookie v1'),
-        },
-        ikm,
-        { name: 'HMAC', hash: 'SHA-256', length: 256 },
-        false,
-        ['sign', 'verify'],
-      )
-    })()
-    hit.catch(() => keys.delete(secret))
-    keys.set(secret, hit)
-  }
-  return hit
+  return derivedHmacKey(secret, 'edgegate federation flow cookie v1')
 }
 
 /**
