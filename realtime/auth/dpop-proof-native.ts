@@ -1,16 +1,11 @@
 import { createHash, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto'
-import {
-  DPOP_ALGORITHMS,
-  DPOP_PROOF_MAX_AGE_SECONDS,
-  DPOP_PROOF_TYP,
-  MAX_DPOP_CLAIM_CHARS,
-  MAX_DPOP_PROOF_BYTES,
-} from '../../shared/constants.ts'
+import { DPOP_ALGORITHMS, DPOP_PROOF_TYP, MAX_DPOP_PROOF_BYTES } from '../../shared/constants.ts'
 import type {
   DpopProofExpectation,
   VerifiedDpopProof,
   VerifyDpopProofOptions,
 } from '../../shared/dpop/index.ts'
+import { checkProofClaims } from '../../shared/dpop/proof-claims.ts'
 import { AppError } from '../../shared/errors.ts'
 import { DPOP_PROOF_KEY_CACHE_ENTRIES } from '../constants.ts'
 
@@ -82,26 +77,11 @@ export function verifyDpopProofNative(
   if (payload.exp !== undefined && (payload.exp as number) <= now)
     throw invalid('exp: "exp" claim timestamp check failed')
 
-  const { htm, htu, iat, jti, ath, nonce } = payload
-  if (typeof jti !== 'string' || jti === '' || jti.length > MAX_DPOP_CLAIM_CHARS)
-    throw invalid('jti: a string of 1-256 characters is required')
-  if (htm !== expect.htm) throw invalid('htm: not the request method')
-  if (typeof htu !== 'string' || !sameResource(htu, expect.htu))
-    throw invalid('htu: not the request URL')
-  const maxAge = options.maxAgeSeconds ?? DPOP_PROOF_MAX_AGE_SECONDS
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalid('iat: a number is required')
-  if (Math.abs(nowMs / 1000 - iat) > maxAge) throw invalid('iat: not within the accepted window')
-  if (expect.accessToken === undefined) {
-    if (ath !== undefined) throw invalid('ath: present without an access token')
-  } else if (typeof ath !== 'string' || ath !== sha256(expect.accessToken)) {
-    throw invalid('ath: not the hash of the presented token')
-  }
-  if (expect.acceptNonce) {
-    if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length > MAX_DPOP_CLAIM_CHARS))
-      throw invalid('nonce: a string of at most 256 characters')
-    if (!expect.acceptNonce(nonce as string | undefined))
-      throw new AppError('dpop_nonce_required', nonce === undefined ? 'no nonce' : 'stale nonce')
-  }
+  const { jti, iat } = checkProofClaims(payload, expect, {
+    nowMs,
+    maxAgeSeconds: options.maxAgeSeconds,
+    ath: expect.accessToken === undefined ? undefined : sha256(expect.accessToken),
+  })
   const jkt = thumbprint(jwk)
   if (expect.jkt !== undefined && jkt !== expect.jkt)
     throw invalid('jwk: not the key the token is bound to')
@@ -191,17 +171,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function normalizeTyp(value: string): string {
   const lower = value.toLowerCase()
   return value.includes('/') ? lower : `application/${lower}`
-}
-
-/** RFC 9449 §4.3 (9): compare without query and fragment, after URL normalization. */
-function sameResource(htu: string, want: URL): boolean {
-  let claimed: URL
-  try {
-    claimed = new URL(htu)
-  } catch {
-    return false
-  }
-  return claimed.origin === want.origin && claimed.pathname === want.pathname
 }
 
 function invalid(message: string): AppError<'dpop_invalid'> {

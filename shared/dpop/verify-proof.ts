@@ -1,13 +1,8 @@
 import { calculateJwkThumbprint, EmbeddedJWK, errors, jwtVerify, type JWK } from 'jose'
-import {
-  DPOP_ALGORITHMS,
-  DPOP_PROOF_MAX_AGE_SECONDS,
-  DPOP_PROOF_TYP,
-  MAX_DPOP_CLAIM_CHARS,
-  MAX_DPOP_PROOF_BYTES,
-} from '../constants.ts'
+import { DPOP_ALGORITHMS, DPOP_PROOF_TYP, MAX_DPOP_PROOF_BYTES } from '../constants.ts'
 import { AppError } from '../errors.ts'
 import { accessTokenHash } from './access-token-hash.ts'
+import { checkProofClaims } from './proof-claims.ts'
 
 /** What a proof must say to be accepted for one request (RFC 9449 §4.3). */
 export interface DpopProofExpectation {
@@ -89,27 +84,11 @@ export async function verifyDpopProof(
     throw invalid(joseReason(error), error)
   }
   const { payload, protectedHeader } = verified
-  const { htm, htu, iat, jti, ath, nonce } = payload as Record<string, unknown>
-
-  if (typeof jti !== 'string' || jti === '' || jti.length > MAX_DPOP_CLAIM_CHARS)
-    throw invalid('jti: a string of 1-256 characters is required')
-  if (htm !== expect.htm) throw invalid('htm: not the request method')
-  if (typeof htu !== 'string' || !sameResource(htu, expect.htu))
-    throw invalid('htu: not the request URL')
-  const maxAge = options.maxAgeSeconds ?? DPOP_PROOF_MAX_AGE_SECONDS
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalid('iat: a number is required')
-  if (Math.abs(now / 1000 - iat) > maxAge) throw invalid('iat: not within the accepted window')
-  if (expect.accessToken === undefined) {
-    if (ath !== undefined) throw invalid('ath: present without an access token')
-  } else if (typeof ath !== 'string' || ath !== (await accessTokenHash(expect.accessToken))) {
-    throw invalid('ath: not the hash of the presented token')
-  }
-  if (expect.acceptNonce) {
-    if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length > MAX_DPOP_CLAIM_CHARS))
-      throw invalid('nonce: a string of at most 256 characters')
-    if (!expect.acceptNonce(nonce as string | undefined))
-      throw new AppError('dpop_nonce_required', nonce === undefined ? 'no nonce' : 'stale nonce')
-  }
+  const { jti, iat } = checkProofClaims(payload as Record<string, unknown>, expect, {
+    nowMs: now,
+    maxAgeSeconds: options.maxAgeSeconds,
+    ath: expect.accessToken === undefined ? undefined : await accessTokenHash(expect.accessToken),
+  })
 
   const jkt = await calculateJwkThumbprint(protectedHeader.jwk as JWK, 'sha256')
   if (expect.jkt !== undefined && jkt !== expect.jkt)
@@ -128,16 +107,4 @@ function joseReason(error: unknown): string {
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'signature does not verify'
   if (error instanceof errors.JOSEError) return `proof: ${error.code}`
   return 'proof: malformed'
-}
-
-/** RFC 9449 §4.3 (9): compare without query and fragment, after URL normalization. */
-function sameResource(htu: string, expected: string | URL): boolean {
-  let claimed: URL
-  try {
-    claimed = new URL(htu)
-  } catch {
-    return false
-  }
-  const want = typeof expected === 'string' ? new URL(expected) : expected
-  return claimed.origin === want.origin && claimed.pathname === want.pathname
 }
