@@ -32,6 +32,12 @@ export interface EdgeProcessOptions {
    */
   seedSql?: string
   /**
+   * `stateDir` already holds the migrated (and seeded) D1: a copy of a directory
+   * {@link prepareEdgeState} made. Skips the migrations and `seedSql`, seconds of wrangler
+   * per start (tests start dozens of edges from one prepared copy). @default false
+   */
+  migrated?: boolean
+  /**
    * Where wrangler's output goes: this process's stdout and stderr, without
    * routine request lines (see quiet-output.ts), or nowhere. @default 'inherit'
    */
@@ -71,15 +77,9 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
   const stateDir = resolve(ROOT, options.stateDir ?? '.state')
   const adminToken = options.adminToken ?? 'dev-admin-token'
   const feedToken = options.feedToken ?? 'dev-feed-token'
-  await mkdir(stateDir, { recursive: true, mode: 0o700 })
   const stdio: Output = options.stdio === 'ignore' ? 'ignore' : (options.output ?? 'inherit')
-  await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], stdio)
-  if (options.seedSql) {
-    await run(
-      ['d1', 'execute', 'DB', '--local', '--persist-to', stateDir, '--command', options.seedSql],
-      'ignore',
-    )
-  }
+  if (options.migrated) await mkdir(stateDir, { recursive: true, mode: 0o700 })
+  else await migrate(stateDir, options.seedSql, stdio)
 
   // A free port is only free until someone binds it: pick it after the migrations (seconds),
   // right before wrangler dev binds it. If wrangler still exits before it is ready on a port
@@ -167,6 +167,37 @@ export async function startEdge(options: EdgeProcessOptions = {}): Promise<EdgeP
       await res.body?.cancel()
     },
     stop,
+  }
+}
+
+/**
+ * Apply the D1 migrations (and `seedSql`) to a local state directory without starting the
+ * edge: a directory to copy for each of many edges, started with `migrated: true`.
+ *
+ * @param stateDir - created if missing
+ * @param options - `seedSql`: run after the migrations; `stdio`: where wrangler's output goes
+ * @example
+ * ```ts
+ * await prepareEdgeState(template, { seedSql: await demoUsersSql(), stdio: 'ignore' })
+ * await cp(template, stateDir, { recursive: true })
+ * const edge = await startEdge({ port: 0, stateDir, migrated: true })
+ * ```
+ */
+export async function prepareEdgeState(
+  stateDir: string,
+  options: Pick<EdgeProcessOptions, 'seedSql' | 'stdio'> = {},
+): Promise<void> {
+  await migrate(resolve(ROOT, stateDir), options.seedSql, options.stdio ?? 'inherit')
+}
+
+async function migrate(stateDir: string, seedSql: string | undefined, stdio: Output) {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 })
+  await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], stdio)
+  if (seedSql) {
+    await run(
+      ['d1', 'execute', 'DB', '--local', '--persist-to', stateDir, '--command', seedSql],
+      'ignore',
+    )
   }
 }
 

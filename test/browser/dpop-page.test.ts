@@ -6,18 +6,16 @@
  * resumes with the same key), chat, and find the private key non-extractable.
  */
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Browser, Page, Response } from 'playwright-core'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
 import { launchChromium, recordErrors } from './chromium.ts'
+import { edgeStateDir } from '../support/edge-state.ts'
 
 let stateDir: string
 let edge: EdgeProcess
@@ -25,7 +23,7 @@ let realtime: RealtimeServer
 let browser: Browser
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'edgegate-browser-dpop-'))
+  stateDir = await edgeStateDir('edgegate-browser-dpop-')
   // The node's port is held (listening) until the node takes it, as in demo-page.test.ts.
   const placeholder = createServer().listen(0, '127.0.0.1').unref()
   await once(placeholder, 'listening')
@@ -34,8 +32,8 @@ beforeAll(async () => {
   edge = await startEdge({
     port: 0,
     stateDir,
+    migrated: true,
     stdio: 'ignore',
-    seedSql: await demoUsersSql(),
     // The edge asks for nonces too: the page's SDK answers them by itself.
     vars: { REALTIME_PUBLIC_URL: realtimeUrl, REALTIME_URLS: realtimeUrl, DPOP_NONCE: 'on' },
   })

@@ -5,10 +5,8 @@
  * message, against the real edge (`wrangler dev`) and a real realtime node.
  */
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -17,11 +15,11 @@ import {
   startDemoIdp,
   type DemoIdp,
 } from '../../edge/local/demo-idp.ts'
-import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
 import { launchChromium } from './chromium.ts'
+import { edgeStateDir } from '../support/edge-state.ts'
 
 let stateDir: string
 let edge: EdgeProcess
@@ -39,7 +37,7 @@ async function holdPort(): Promise<{ port: number; release(): Promise<void> }> {
 }
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'edgegate-federated-browser-'))
+  stateDir = await edgeStateDir('edgegate-federated-browser-')
   const realtimePort = await holdPort()
   const edgePort = await holdPort()
   const realtimeUrl = `http://127.0.0.1:${realtimePort.port}`
@@ -52,8 +50,8 @@ beforeAll(async () => {
   edge = await startEdge({
     port: edgePort.port,
     stateDir,
+    migrated: true,
     stdio: 'ignore',
-    seedSql: await demoUsersSql(),
     vars: {
       REALTIME_PUBLIC_URL: realtimeUrl,
       REALTIME_URLS: realtimeUrl,

@@ -5,13 +5,11 @@
  * playwright-core.
  */
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
+import { edgeStateDir } from '../support/edge-state.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
 import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
 import type { RealtimeServerOptions } from '../../realtime/server-options.ts'
@@ -84,7 +82,9 @@ export async function startPageStack(options: PageStackOptions): Promise<PageSta
     for (const step of stops.splice(0).reverse()) await step().catch(() => undefined)
   }
   try {
-    const stateDir = await mkdtemp(join(tmpdir(), `edgegate-${options.name}-`))
+    const stateDir = await edgeStateDir(`edgegate-${options.name}-`, {
+      demoUsers: options.demoUsers !== false,
+    })
     stops.push(() => rm(stateDir, { recursive: true, force: true }))
     // The edge must know the node's URL before the node can know the edge's.
     const realtimePort = await holdPort()
@@ -97,8 +97,8 @@ export async function startPageStack(options: PageStackOptions): Promise<PageSta
     const edge = await startEdge({
       port,
       stateDir,
+      migrated: true,
       stdio: 'ignore',
-      ...(options.demoUsers !== false && { seedSql: await demoUsersSql() }),
       vars: {
         REALTIME_PUBLIC_URL: realtimeUrl,
         REALTIME_URLS: realtimeUrl,

@@ -6,15 +6,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { createConnection, createServer as createNetServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createClient } from 'redis'
-import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { freePort, startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { startRealtime, type RealtimeProcess } from '../../edge/local/realtime-process.ts'
+import { edgeStateDir } from '../support/edge-state.ts'
 
 /** How long Redis may take to answer PING after it is spawned, ms. */
 const REDIS_START_TIMEOUT_MS = 10_000
@@ -249,13 +247,13 @@ export async function startCluster(n: number, options: ClusterOptions): Promise<
   cleanups.push(() => Promise.all(reserved.map((r) => r.release())).then(() => undefined))
   const urls = reserved.map(({ port }) => `http://127.0.0.1:${port}`)
 
-  const stateDir = await mkdtemp(join(tmpdir(), 'edgegate-cluster-'))
+  const stateDir = await edgeStateDir('edgegate-cluster-')
   cleanups.push(() => rm(stateDir, { recursive: true, force: true }))
   const edge = await startEdge({
     port: 0,
     stateDir,
+    migrated: true,
     stdio,
-    seedSql: await demoUsersSql(),
     vars: {
       REALTIME_URLS:
         typeof options.realtimeUrls === 'function'

@@ -2,12 +2,10 @@
  * A real edge for Node-side tests: `wrangler dev` on a free port with a
  * temporary state directory and the demo users seeded.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { demoUsersSql } from '../../edge/local/demo-users.ts'
+import { rm } from 'node:fs/promises'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import type { TokenResponse } from '../../shared/claims.ts'
+import { edgeStateDir } from './edge-state.ts'
 
 /** A seeded local edge. */
 export interface SeededEdge {
@@ -36,10 +34,9 @@ export async function startSeededEdge(
   vars: Record<string, string> = {},
   options: { port?: number } = {},
 ): Promise<SeededEdge> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'edgegate-test-edge-'))
-  const seedSql = await demoUsersSql()
+  const stateDir = await edgeStateDir('edgegate-test-edge-')
   const start = () =>
-    startEdge({ port: options.port ?? 0, stateDir, stdio: 'ignore', vars, seedSql })
+    startEdge({ port: options.port ?? 0, stateDir, migrated: true, stdio: 'ignore', vars })
   const first = await start()
   const seeded: SeededEdge = {
     process: first,
