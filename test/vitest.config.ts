@@ -21,6 +21,10 @@ Object.assign(process.env, TEST_SECRETS)
 export default defineConfig({
   test: {
     root,
+    // Two files at a time, whatever the machine: the Node-side files each start real processes
+    // (an edge, nodes, Redis, Chromium) and mostly wait on them, so two overlap well even on
+    // 2 cores; more would only crowd the cores. Every test waits on events, never on timing.
+    maxWorkers: 2,
     // Request logs are shown for failing tests only.
     silent: 'passed-only',
     reporters: process.env.CI
@@ -93,7 +97,8 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
+          // One migrated, seeded D1 per run, copied for each edge a file starts.
+          globalSetup: ['test/support/edge-state.ts'],
         },
       },
     ],
