@@ -5,13 +5,13 @@
  */
 import type { Socket } from 'socket.io-client'
 
-/** Resolve once `condition()` holds; reject after `timeoutMs`. */
+/** Resolve once `condition()` holds (it may be async: a metric read, an HTTP probe); reject after `timeoutMs`. */
 export async function until(
-  condition: () => boolean,
+  condition: () => boolean | Promise<boolean>,
   { timeoutMs = 5000, what = 'condition' } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 10))
   }

@@ -10,6 +10,7 @@ import type { SocketMiddleware } from '../../../realtime/admission/handshake.ts'
 import type { RealtimeServer, RealtimeServerOptions } from '../../../realtime/server.ts'
 import type { SocketAuth } from '../../../realtime/identity.ts'
 import { connect, refusal, startServer } from '../support.ts'
+import { until } from '../waits.ts'
 
 /** Both Engine.IO transports; every handshake behaviour holds on each. */
 export const TRANSPORTS = ['websocket', 'polling'] as const
@@ -98,20 +99,13 @@ export function payloadOf(token: string): Record<string, unknown> {
   >
 }
 
-/**
- * Poll `condition` every 20 ms until it holds; fails after `timeoutMs`. Never a fixed wait.
- * Like `until` in ../waits.ts, but the condition may be async (an HTTP probe, a metric read).
- */
-export async function eventually(
+/** `until` in ../waits.ts with a positional `what` and a 10 s deadline, as these tests call it. */
+export function eventually(
   condition: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  return until(condition, { what, timeoutMs })
 }
 
 /** A clock for the server that the test can move forward (tokens are still minted on the real clock). */
