@@ -62,8 +62,9 @@ export class LocalMembers {
     }
     let entry = members.get(sub)
     if (!entry) members.set(sub, (entry = { room, sub, name, connections: 0 }))
-    if (!socket) this.sockets.set(id, (socket = { sub, rooms: [] }))
-    socket.rooms.push(room)
+    // A literal one-room array: `[]` and a push would reserve 17 slots (152 bytes) per socket.
+    if (!socket) this.sockets.set(id, { sub, rooms: [room] })
+    else socket.rooms.push(room)
     entry.connections++
     entry.name = name
     this.grace.cancel(entry)
