@@ -41,8 +41,12 @@ export function createMemoryLog(options: MemoryLogOptions = {}): EventLog & {
   const retentionMs = (options.retentionSeconds ?? DEFAULT_EVENTS_RETENTION_SECONDS) * 1000
   const max = options.maxEntries ?? EVENTS_MEMORY_MAX_ENTRIES
   const boot = randomBytes(6).toString('hex')
-  /** Events in order; `entries[i]` has seq `first + i`. */
-  let entries: LifecycleEvent[] = []
+  /**
+   * Events in order; `entries[i]` has seq `first + i`. Kept as recorded, and given their wire
+   * form (id, offset, data) only when read: up to `maxEntries` of them stay for days, and the
+   * wire form's strings and objects are about three times the size.
+   */
+  let entries: MemoryEntry[] = []
   let head = 0
   let first = 1
   let seq = 0
@@ -62,13 +66,14 @@ export function createMemoryLog(options: MemoryLogOptions = {}): EventLog & {
       head = 0
     }
   }
+  const wire = (entry: MemoryEntry): LifecycleEvent =>
+    toEvent(`${boot}.${entry.seq}`, `evt_${boot}${entry.seq}`, entry.ts, entry.stored)
   const append = (stored: StoredEvent) => {
-    seq++
-    const event = toEvent(`${boot}.${seq}`, `evt_${boot}${seq}`, now(), stored)
-    entries.push(event)
-    counts[event.type] = (counts[event.type] ?? 0) + 1
+    const entry: MemoryEntry = { seq: ++seq, ts: now(), stored }
+    entries.push(entry)
+    counts[stored.type] = (counts[stored.type] ?? 0) + 1
     trim()
-    options.onRecord?.(event)
+    if (options.onRecord) options.onRecord(wire(entry))
   }
   const held = () => entries.length - head
 
@@ -89,7 +94,7 @@ export function createMemoryLog(options: MemoryLogOptions = {}): EventLog & {
       trim()
       const page = (from: number, gap: boolean, empty: string): EventPage => {
         const start = head + Math.max(0, from - first)
-        const events = entries.slice(start, start + limit)
+        const events = entries.slice(start, start + limit).map(wire)
         return { events, next: events.at(-1)?.offset ?? empty, gap }
       }
       if (after === undefined) return page(first, false, '0')
@@ -112,4 +117,11 @@ export function createMemoryLog(options: MemoryLogOptions = {}): EventLog & {
       revoked.clear()
     },
   }
+}
+
+/** An event as this log keeps it: its sequence number, time (ms) and what happened. */
+interface MemoryEntry {
+  seq: number
+  ts: number
+  stored: StoredEvent
 }
