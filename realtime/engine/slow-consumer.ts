@@ -1,4 +1,10 @@
+import { createRequire } from 'node:module'
+import type * as EngineIo from 'engine.io'
 import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io'
+
+// The engine.io Socket.IO itself loads (CommonJS), so the seam reaches its sockets.
+const requireFromSocketIo = createRequire(createRequire(import.meta.url).resolve('socket.io'))
+const { Socket } = requireFromSocketIo('engine.io') as typeof EngineIo
 
 /** Default bound on what a node holds for one connection, bytes (issue 15 item 1; Centrifugo's default). */
 export const MAX_QUEUED_BYTES_PER_SOCKET = 1024 * 1024
@@ -47,28 +53,65 @@ export function guardSlowConsumers(engine: EngineServer, options: SlowConsumerOp
   }
   if (!(settings.maxQueuedBytes > 0))
     throw new TypeError('guardSlowConsumers: maxQueuedBytes must be positive')
-  // Listeners shared by every connection of this engine, called with the
-  // connection as `this`: no closure, and no per-connection copy of the settings.
-  function onPacketCreate(this: EngineSocket, packet: { data?: unknown }): void {
-    const queued = (pending.get(this) ?? 0) + sizeOf(packet.data)
-    pending.set(this, queued)
-    const ws = (this.transport as unknown as { socket?: WsLike }).socket
-    const total = queued + (ws?.bufferedAmount ?? 0)
-    if (total <= settings.maxQueuedBytes) return
-    this.off('packetCreate', onPacketCreate)
-    closeNow(this, ws)
-    settings.onExceeded({ queuedBytes: total, transport: this.transport.name })
+  guarded.set(engine, settings)
+  installSendPacketSeam()
+  // Engine.IO tells its server of every flush: one listener for all connections.
+  engine.on('flush', onFlush)
+}
+
+/** The settings of each guarded Engine.IO server, found from a connection's `server`. */
+const guarded = new WeakMap<EngineServer, Required<SlowConsumerOptions>>()
+
+/** The private parts of engine.io's Socket (6.6) the guard reads. */
+interface EngineSocketInternals {
+  server: EngineServer
+  readyState: string
+  sendPacket(type: string, data?: unknown, options?: unknown, callback?: unknown): void
+}
+
+const PATCHED = Symbol.for('edgegate.engine.slow-consumer')
+
+/**
+ * Count each packet as engine.io's `sendPacket` creates it, before it joins the write
+ * buffer. A prototype seam (once per process, as the heartbeat guard's) rather than a
+ * `packetCreate` listener per connection: two more event names on every connection's
+ * listener table cost about 100 bytes a socket. Sockets of servers not guarded pass through.
+ */
+function installSendPacketSeam(): void {
+  const proto = Socket.prototype as unknown as EngineSocketInternals & { [PATCHED]?: true }
+  if (proto[PATCHED]) return
+  const sendPacket = proto.sendPacket
+  proto.sendPacket = function guardedSendPacket(this: EngineSocketInternals, ...args) {
+    const settings = guarded.get(this.server)
+    // engine.io itself drops packets for a closing or closed connection.
+    const open = this.readyState !== 'closing' && this.readyState !== 'closed'
+    if (settings && open && overBound(this as unknown as EngineSocket, settings, args[1])) return
+    sendPacket.apply(this, args)
   }
-  engine.on('connection', (conn: EngineSocket) => {
-    pending.set(conn, 0)
-    conn.on('packetCreate', onPacketCreate)
-    conn.on('flush', onFlush)
-  })
+  proto[PATCHED] = true
+}
+
+/** Count `data` against the bound; past it, close the connection and say so (true). */
+function overBound(
+  conn: EngineSocket,
+  settings: Required<SlowConsumerOptions>,
+  data: unknown,
+): boolean {
+  const queued = (pending.get(conn) ?? 0) + sizeOf(data)
+  pending.set(conn, queued)
+  const ws = (conn.transport as unknown as { socket?: WsLike }).socket
+  const total = queued + (ws?.bufferedAmount ?? 0)
+  if (total <= settings.maxQueuedBytes) return false
+  // Counted once: nothing this connection is sent from now on can exceed again.
+  pending.set(conn, Number.NEGATIVE_INFINITY)
+  closeNow(conn, ws)
+  settings.onExceeded({ queuedBytes: total, transport: conn.transport.name })
+  return true
 }
 
 /** The write buffer went to the transport: from now on ws counts those bytes. */
-function onFlush(this: EngineSocket): void {
-  pending.set(this, 0)
+function onFlush(conn: EngineSocket): void {
+  if (pending.get(conn) !== Number.NEGATIVE_INFINITY) pending.delete(conn)
 }
 
 function closeNow(conn: EngineSocket, ws: WsLike | undefined): void {

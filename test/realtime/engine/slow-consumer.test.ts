@@ -1,4 +1,6 @@
-import type { Socket as ServerSocket } from 'socket.io'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Server, type Socket as ServerSocket } from 'socket.io'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CHAT_TEXT_MAX_CHARS } from '../../../shared/constants.ts'
 import { cleanup, connect, envelope, startIssuer, startServer } from '../support.ts'
@@ -125,4 +127,42 @@ describe('heartbeat', () => {
     await until(() => pings >= 5, { timeoutMs: 20_000, what: 'five pings' })
     expect(socket.connected).toBe(true)
   }, 30_000)
+})
+
+describe('the guard is per server', () => {
+  it('closes a guarded connection at its bound at once, and leaves an unguarded server in the same process alone', async () => {
+    const issuer = await startIssuer()
+    const { server, url } = await startServer(issuer, { maxQueuedBytesPerSocket: 64 * 1024 })
+    const guardedSide = nextServerSocket(server)
+    const client = await rawConnect(url, { token: await issuer.mint() })
+    await until(() => guardedSide.socket !== undefined)
+    // A plain Socket.IO server beside it: the guard's engine.io seam is process-wide.
+    const http = createServer()
+    const plain = new Server(http)
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    const plainSide = new Promise<ServerSocket>((resolve) => plain.once('connection', resolve))
+    const plainClient = await rawConnect(
+      `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+      {},
+    )
+    try {
+      const unguarded = await plainSide
+      const chunk = 'x'.repeat(40 * 1024)
+      // Each emit is counted as engine.io creates the packet: the second is past 64 KiB.
+      guardedSide.socket!.emit('big', chunk)
+      expect(guardedSide.socket!.conn.readyState).toBe('open')
+      guardedSide.socket!.emit('big', chunk)
+      expect(guardedSide.socket!.conn.readyState).not.toBe('open')
+      for (let i = 0; i < 4; i++) unguarded.emit('big', chunk)
+      expect(unguarded.conn.readyState).toBe('open')
+      const metrics = await server.metrics.registry.getSingleMetricAsString(
+        'realtime_slow_consumer_disconnects_total',
+      )
+      expect(metrics).toContain('realtime_slow_consumer_disconnects_total 1')
+    } finally {
+      client.ws.close()
+      plainClient.ws.close()
+      await new Promise<void>((resolve) => plain.close(() => resolve()))
+    }
+  })
 })
