@@ -2,12 +2,13 @@
  * The stack every demo-page browser test runs against, started one way: a real
  * edge (wrangler dev, serving the built page), a real realtime node that
  * trusts it and allows the page's origin, and Debian's chromium through
- * playwright-core.
+ * playwright-core; with the Demo IdP too where a test signs in through it.
  */
 import { once } from 'node:events'
 import { rm } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { DEMO_IDP_ID, startDemoIdp, type DemoIdp } from '../../edge/local/demo-idp.ts'
 import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
 import { edgeStateDir } from '../support/edge-state.ts'
 import { chatEvents } from '../../realtime/events/chat.ts'
@@ -30,6 +31,11 @@ export interface PageStackOptions {
   vars?: Record<string, string> | ((pageOrigin: string) => Record<string, string>)
   /** Realtime options beyond issuer, origins, chat events and the revocation feed. */
   realtime?: Partial<RealtimeServerOptions>
+  /**
+   * Start the Demo IdP before the edge (its redirect URI names the edge) and trust it as
+   * `npm start` does (edge/local/start.ts): FEDERATION, and the page's return URL. @default false
+   */
+  demoIdp?: boolean
 }
 
 /** A running stack; {@link PageStack.stop} ends everything it started. */
@@ -39,6 +45,8 @@ export interface PageStack {
   browser: Browser
   /** Where the page is served, as the browser opens it. */
   pageOrigin: string
+  /** The Demo IdP, with {@link PageStackOptions.demoIdp}. */
+  idp?: DemoIdp
   /**
    * A page in a fresh browser context (its own cookies and storage: its own
    * session), recording its console errors in `errorsOf(page)`.
@@ -93,6 +101,13 @@ export async function startPageStack(options: PageStackOptions): Promise<PageSta
     const port = options.edgePort ?? edgePort!.port
     const pageOrigin = `http://${options.pageHost ?? '127.0.0.1'}:${port}`
     const realtimeUrl = `http://127.0.0.1:${realtimePort.port}`
+    const idp = options.demoIdp
+      ? await startDemoIdp({
+          port: 0,
+          redirectUris: [`${pageOrigin}/auth/federated/${DEMO_IDP_ID}/callback`],
+        })
+      : undefined
+    if (idp) stops.push(() => idp.close())
     await edgePort?.release()
     const edge = await startEdge({
       port,
@@ -102,6 +117,10 @@ export async function startPageStack(options: PageStackOptions): Promise<PageSta
       vars: {
         REALTIME_PUBLIC_URL: realtimeUrl,
         REALTIME_URLS: realtimeUrl,
+        ...(idp && {
+          FEDERATION: JSON.stringify([idp.federationEntry]),
+          ALLOWED_RETURN_URLS: `${pageOrigin}/?signed_in=federated`,
+        }),
         ...(typeof options.vars === 'function' ? options.vars(pageOrigin) : options.vars),
       },
     })
@@ -133,6 +152,7 @@ export async function startPageStack(options: PageStackOptions): Promise<PageSta
       realtime,
       browser,
       pageOrigin,
+      ...(idp && { idp }),
       async newPage() {
         const context = await browser.newContext()
         contexts.push(context)
