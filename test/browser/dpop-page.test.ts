@@ -5,59 +5,19 @@
  * the session bound, reload (the key survives in IndexedDB, the session
  * resumes with the same key), chat, and find the private key non-extractable.
  */
-import { once } from 'node:events'
-import { rm } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
-import type { Browser, Page, Response } from 'playwright-core'
+import type { Page, Response } from 'playwright-core'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startEdge, type EdgeProcess } from '../../edge/local/edge-process.ts'
-import { chatEvents } from '../../realtime/events/chat.ts'
-import { createRealtimeServer, type RealtimeServer } from '../../realtime/server.ts'
-import { launchChromium, recordErrors } from './chromium.ts'
-import { edgeStateDir } from '../support/edge-state.ts'
+import { openDemoPage, startPageStack, type PageStack } from './page-stack.ts'
 
-let stateDir: string
-let edge: EdgeProcess
-let realtime: RealtimeServer
-let browser: Browser
+let stack: PageStack
 
 beforeAll(async () => {
-  stateDir = await edgeStateDir('edgegate-browser-dpop-')
-  // The node's port is held (listening) until the node takes it, as in demo-page.test.ts.
-  const placeholder = createServer().listen(0, '127.0.0.1').unref()
-  await once(placeholder, 'listening')
-  const realtimePort = (placeholder.address() as AddressInfo).port
-  const realtimeUrl = `http://127.0.0.1:${realtimePort}`
-  edge = await startEdge({
-    port: 0,
-    stateDir,
-    migrated: true,
-    stdio: 'ignore',
-    // The edge asks for nonces too: the page's SDK answers them by itself.
-    vars: { REALTIME_PUBLIC_URL: realtimeUrl, REALTIME_URLS: realtimeUrl, DPOP_NONCE: 'on' },
-  })
-  realtime = createRealtimeServer({
-    issuer: edge.url,
-    allowedOrigins: [edge.url],
-    events: chatEvents,
-    revocationFeed: { edgeUrl: edge.url, token: edge.feedToken, intervalMs: 500 },
-    publicUrl: realtimeUrl,
-  })
-  await new Promise<void>((resolve) => placeholder.close(() => resolve()))
-  await realtime.listen(realtimePort, '127.0.0.1')
-  for (let i = 0; i < 100 && realtime.notReadyReasons().length > 0; i++)
-    await new Promise((r) => setTimeout(r, 100))
-  expect(realtime.notReadyReasons()).toEqual([])
-  browser = await launchChromium()
+  // The edge asks for nonces too: the page's SDK answers them by itself.
+  stack = await startPageStack({ name: 'browser-dpop', vars: { DPOP_NONCE: 'on' } })
 }, 180_000)
 
-afterAll(async () => {
-  await browser?.close()
-  await realtime?.close({ timeoutMs: 2000 })
-  await edge?.stop()
-  await rm(stateDir, { recursive: true, force: true })
-})
+afterAll(() => stack?.stop())
 
 /** The access token's `cnf.jkt` from a token response the page received. */
 async function boundKey(response: Response): Promise<unknown> {
@@ -72,9 +32,8 @@ function connected(page: Page) {
 
 describe('a DPoP-bound session in Chromium', { timeout: 240_000 }, () => {
   it('logs in bound, survives a reload with the same non-extractable key, and chats', async () => {
-    const context = await browser.newContext()
-    const page = await context.newPage()
-    const errors = recordErrors(page)
+    const page = await stack.newPage()
+    const errors = stack.errorsOf(page)
     // The edge's nonce challenges (400 use_dpop_nonce + DPoP-Nonce), which the SDK answers.
     const challenges: Promise<{ error: unknown; nonce: boolean }>[] = []
     page.on('response', (r) => {
@@ -86,7 +45,7 @@ describe('a DPoP-bound session in Chromium', { timeout: 240_000 }, () => {
           })),
         )
     })
-    await page.goto(edge.url)
+    await openDemoPage(page, stack.pageOrigin)
     await page.fill('#username', 'alice')
     await page.fill('#password', 'alice-password-1')
     const login = page.waitForResponse((r) => r.url().endsWith('/auth/login') && r.status() === 200)
@@ -151,6 +110,5 @@ describe('a DPoP-bound session in Chromium', { timeout: 240_000 }, () => {
     const challenge = /status of 400 \(Bad Request\)$/
     expect(errors.filter((e) => !challenge.test(e))).toEqual([])
     expect(errors.filter((e) => challenge.test(e))).toHaveLength(answered.length)
-    await context.close()
   })
 })

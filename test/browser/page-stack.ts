@@ -29,7 +29,7 @@ export interface PageStackOptions {
   demoUsers?: boolean
   /** Edge variables beyond the realtime URLs (which the stack sets); a function is given the page's origin. */
   vars?: Record<string, string> | ((pageOrigin: string) => Record<string, string>)
-  /** Realtime options beyond issuer, origins, chat events and the revocation feed. */
+  /** Realtime options beyond issuer, origins, chat events, the revocation feed and public URL. */
   realtime?: Partial<RealtimeServerOptions>
   /**
    * Start the Demo IdP before the edge (its redirect URI names the edge) and trust it as
@@ -130,6 +130,8 @@ export async function startPageStack(options: PageStackOptions): Promise<PageSta
       allowedOrigins: [pageOrigin],
       events: chatEvents,
       revocationFeed: { edgeUrl: edge.url, token: edge.feedToken, intervalMs: 500 },
+      // The URL the edge gives the page, which DPoP proofs name as their htu.
+      publicUrl: realtimeUrl,
       ...options.realtime,
     })
     await realtimePort.release()
