@@ -200,6 +200,33 @@ async function loginThroughDemo(account = DANA, nav = new Navigator()): Promise<
   return refreshThroughCookie(nav)
 }
 
+/**
+ * Run the callback `back` in `nav`, which holds its flow cookie, then the same redirect with a
+ * copy of that cookie (an attacker who copied both): the first lands, the replay must not.
+ */
+async function expectReplayRefused(nav: Navigator, back: string): Promise<void> {
+  const sealed = nav.cookie(FLOW_COOKIE)!
+  expect((await callback(nav, back)).location.href).toBe(stack.returnTo)
+  const replay = new Navigator()
+  replay.setCookie(FLOW_COOKIE, sealed)
+  expect((await callback(replay, back)).location.href).toBe(`${stack.returnTo}?error=invalid_grant`)
+  expect(replay.cookie(REFRESH_COOKIE)).toBeUndefined()
+}
+
+/** Ask to link `provider` to the user of `accessToken`, from `nav` (which keeps the flow cookie). */
+function requestLink(
+  nav: Navigator,
+  provider: string,
+  accessToken: string,
+  returnTo = stack.returnTo,
+): Promise<Response> {
+  return nav.request(`${stack.edge.url}/auth/federated/${provider}/link`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+    body: JSON.stringify({ return_to: returnTo }),
+  })
+}
+
 function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<
     string,
@@ -298,15 +325,7 @@ describe('federated login through a real oidc-provider', () => {
   it('refuses a replayed callback, and a code replayed into a new flow', async () => {
     const nav = new Navigator()
     const back = await signInAtDemoIdp(nav, await start(nav), DANA)
-    const sealed = nav.cookie(FLOW_COOKIE)!
-    expect((await callback(nav, back)).location.href).toBe(stack.returnTo)
-    // The same redirect with the same cookie (an attacker who copied both).
-    const replay = new Navigator()
-    replay.setCookie(FLOW_COOKIE, sealed)
-    expect((await callback(replay, back)).location.href).toBe(
-      `${stack.returnTo}?error=invalid_grant`,
-    )
-    expect(replay.cookie(REFRESH_COOKIE)).toBeUndefined()
+    await expectReplayRefused(nav, back)
     // The code, under a new flow's state and cookie: the provider refuses a used code.
     const fresh = new Navigator()
     const state = new URL(await start(fresh)).searchParams.get('state')!
@@ -333,14 +352,13 @@ describe('federated login through a real oidc-provider', () => {
       expect(await res.json()).toMatchObject({ error: 'invalid_request' })
       expect(nav.cookie(FLOW_COOKIE)).toBeUndefined()
     }
-    const link = await fetch(`${stack.edge.url}/auth/federated/demo/link`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${(await stack.edge.login('bob')).access_token}`,
-      },
-      body: JSON.stringify({ return_to: 'https://evil.example/' }),
-    })
+    const bob = await stack.edge.login('bob')
+    const link = await requestLink(
+      new Navigator(),
+      'demo',
+      bob.access_token,
+      'https://evil.example/',
+    )
     expect(link.status).toBe(400)
     // Another allowed URL is kept as given.
     const other = await new Navigator().request(startUrl('demo', `${stack.edge.url}/other-page`))
@@ -359,14 +377,7 @@ describe('federated login through a real oidc-provider', () => {
     const alice = await stack.edge.login('alice')
     const aliceSub = claimsOf(alice.access_token).sub
     const nav = new Navigator()
-    const res = await nav.request(`${stack.edge.url}/auth/federated/demo/link`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${alice.access_token}`,
-      },
-      body: JSON.stringify({ return_to: stack.returnTo }),
-    })
+    const res = await requestLink(nav, 'demo', alice.access_token)
     expect(res.status).toBe(200)
     const { url } = (await res.json()) as { url: string }
     expect(new URL(url).origin).toBe(stack.idp.issuer)
@@ -385,11 +396,7 @@ describe('federated login through a real oidc-provider', () => {
     await loginThroughDemo(ERIN)
     const bob = await stack.edge.login('bob')
     const nav = new Navigator()
-    const res = await nav.request(`${stack.edge.url}/auth/federated/demo/link`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${bob.access_token}` },
-      body: JSON.stringify({ return_to: stack.returnTo }),
-    })
+    const res = await requestLink(nav, 'demo', bob.access_token)
     const { url } = (await res.json()) as { url: string }
     const done = await callback(nav, await signInAtDemoIdp(nav, url, ERIN))
     expect(done.location.href).toBe(`${stack.returnTo}?error=conflict`)
@@ -398,11 +405,7 @@ describe('federated login through a real oidc-provider', () => {
   })
 
   it('refuses a link request without a valid access token', async () => {
-    const res = await fetch(`${stack.edge.url}/auth/federated/demo/link`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer not-a-token' },
-      body: JSON.stringify({ return_to: stack.returnTo }),
-    })
+    const res = await requestLink(new Navigator(), 'demo', 'not-a-token')
     expect(res.status).toBe(401)
     expect(res.headers.getSetCookie()).toEqual([])
   })
@@ -446,15 +449,7 @@ describe('federated login through a real oidc-provider', () => {
   it('refuses a replayed callback even when the provider would accept its code twice', async () => {
     hostile.sub = 'hostile-replay'
     const nav = new Navigator()
-    const back = await hostileCallback(nav)
-    const sealed = nav.cookie(FLOW_COOKIE)!
-    expect((await callback(nav, back)).location.href).toBe(stack.returnTo)
-    const replay = new Navigator()
-    replay.setCookie(FLOW_COOKIE, sealed)
-    expect((await callback(replay, back)).location.href).toBe(
-      `${stack.returnTo}?error=invalid_grant`,
-    )
-    expect(replay.cookie(REFRESH_COOKIE)).toBeUndefined()
+    await expectReplayRefused(nav, await hostileCallback(nav))
   })
 
   it('gives up on a provider that does not answer: 503 at start, unavailable at the callback', async () => {
@@ -481,14 +476,7 @@ describe('federated login through a real oidc-provider', () => {
     // carol links that upstream account explicitly; from then on it logs in as carol.
     const carol = await stack.edge.login('carol')
     const linking = new Navigator()
-    const res = await linking.request(`${stack.edge.url}/auth/federated/closed/link`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${carol.access_token}`,
-      },
-      body: JSON.stringify({ return_to: stack.returnTo }),
-    })
+    const res = await requestLink(linking, 'closed', carol.access_token)
     const { url } = (await res.json()) as { url: string }
     const authorized = await fetch(url, { redirect: 'manual' })
     const linked = await callback(linking, authorized.headers.get('location')!)
