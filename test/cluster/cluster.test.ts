@@ -12,6 +12,7 @@ import type { TokenResponse } from '../../shared/claims.ts'
 import { freePort } from '../../edge/local/edge-process.ts'
 import { cleanup as closeSockets, connect, envelope, next, refusal } from '../realtime/support.ts'
 import { record, request } from '../realtime/waits.ts'
+import { login } from '../support/edge.ts'
 import {
   cleanup,
   startCapture,
@@ -43,13 +44,13 @@ describe('a three-node cluster with one edge and one Redis', () => {
   it('delivers a chat message sent on node 1 to room members connected to nodes 2 and 3', async () => {
     const [sender, onTwo, onThree] = await Promise.all([
       connect(cluster.nodes[0]!.url, {
-        auth: { token: (await login(cluster, 'alice')).access_token },
+        auth: { token: (await login(cluster.edge.url, 'alice')).access_token },
       }),
       connect(cluster.nodes[1]!.url, {
-        auth: { token: (await login(cluster, 'bob')).access_token },
+        auth: { token: (await login(cluster.edge.url, 'bob')).access_token },
       }),
       connect(cluster.nodes[2]!.url, {
-        auth: { token: (await login(cluster, 'carol')).access_token },
+        auth: { token: (await login(cluster.edge.url, 'carol')).access_token },
       }),
     ])
     for (const socket of [sender!, onTwo!, onThree!]) {
@@ -76,12 +77,12 @@ describe('a three-node cluster with one edge and one Redis', () => {
   })
 
   it('disconnects a logged-out session on all three nodes while another session of the same user stays connected', async () => {
-    const keeper = await login(cluster, 'alice')
+    const keeper = await login(cluster.edge.url, 'alice')
     const kept = await connectEverywhere(cluster, keeper.access_token)
     const latencies: number[] = []
     const sinceRequest: number[] = []
     for (let i = 0; i < LOGOUTS; i++) {
-      const session = await login(cluster, 'alice')
+      const session = await login(cluster.edge.url, 'alice')
       const sockets = await connectEverywhere(cluster, session.access_token)
       const revoked = sockets.map((socket) => revocation(socket))
       const sentAt = performance.now()
@@ -118,7 +119,10 @@ describe('a three-node cluster with one edge and one Redis', () => {
   })
 
   it('disconnects every session of a disabled user on every node and refuses their tokens afterwards', async () => {
-    const sessions = [await login(cluster, 'carol'), await login(cluster, 'carol')]
+    const sessions = [
+      await login(cluster.edge.url, 'carol'),
+      await login(cluster.edge.url, 'carol'),
+    ]
     const sockets = (
       await Promise.all(sessions.map((s) => connectEverywhere(cluster, s.access_token)))
     ).flat()
@@ -138,7 +142,7 @@ describe('a three-node cluster with one edge and one Redis', () => {
   })
 
   it('disconnects a session on every node when its spent refresh token is presented again, and refuses its newer access token', async () => {
-    const first = await login(cluster, 'bob')
+    const first = await login(cluster.edge.url, 'bob')
     const sockets = await connectEverywhere(cluster, first.access_token)
     const rotated = await fetch(
       `${cluster.edge.url}/auth/refresh`,
@@ -165,7 +169,7 @@ describe('a three-node cluster with one edge and one Redis', () => {
   })
 
   it('refuses a token revoked while a node was killed, once that node is back on the same port', async () => {
-    const session = await login(cluster, 'alice')
+    const session = await login(cluster.edge.url, 'alice')
     const sockets = await connectEverywhere(cluster, session.access_token)
     const revoked = sockets.slice(0, 2).map((socket) => revocation(socket))
     const lost = new Promise<string>((resolve) => sockets[2]!.once('disconnect', resolve))
@@ -186,13 +190,13 @@ describe('a three-node cluster with one edge and one Redis', () => {
     })
     // Not refusing everyone: a fresh session of the same user is let in.
     const fresh = await connect(restarted.url, {
-      auth: { token: (await login(cluster, 'alice')).access_token },
+      auth: { token: (await login(cluster.edge.url, 'alice')).access_token },
     })
     expect(fresh.connected).toBe(true)
   })
 
   it('revokes through a Redis restart, reports Redis in /readyz while it is down, and resumes broadcasts afterwards', async () => {
-    const session = await login(cluster, 'alice')
+    const session = await login(cluster.edge.url, 'alice')
     const sockets = await connectEverywhere(cluster, session.access_token)
     const revoked = sockets.map((socket) => revocation(socket, RECOVERY_BOUND_MS))
 
@@ -210,10 +214,10 @@ describe('a three-node cluster with one edge and one Redis', () => {
     // Degraded, not stalled: a node keeps serving its own rooms while Redis is away.
     const [speaker, listener] = [
       await connect(cluster.nodes[0]!.url, {
-        auth: { token: (await login(cluster, 'alice')).access_token },
+        auth: { token: (await login(cluster.edge.url, 'alice')).access_token },
       }),
       await connect(cluster.nodes[0]!.url, {
-        auth: { token: (await login(cluster, 'bob')).access_token },
+        auth: { token: (await login(cluster.edge.url, 'bob')).access_token },
       }),
     ]
     for (const socket of [speaker, listener]) {
@@ -249,9 +253,9 @@ describe('a three-node cluster with one edge and one Redis', () => {
       }, `node ${node.port} ready again`)
     }
 
-    const bob = (await login(cluster, 'bob')).access_token
+    const bob = (await login(cluster.edge.url, 'bob')).access_token
     const sender = await connect(cluster.nodes[0]!.url, {
-      auth: { token: (await login(cluster, 'alice')).access_token },
+      auth: { token: (await login(cluster.edge.url, 'alice')).access_token },
     })
     const receivers = [
       await connect(cluster.nodes[1]!.url, { auth: { token: bob } }),
@@ -301,7 +305,7 @@ describe('a three-node cluster the edge cannot push to', () => {
   afterAll(cleanup, 60_000)
 
   it('revokes a logged-out session on every node by pulling the feed alone', async () => {
-    const session = await login(cluster, 'alice')
+    const session = await login(cluster.edge.url, 'alice')
     const sockets = await connectEverywhere(cluster, session.access_token)
     const revoked = sockets.map((socket) => revocation(socket))
     const res = await fetch(
@@ -319,7 +323,7 @@ describe('a three-node cluster the edge cannot push to', () => {
   })
 
   it('refuses a captured push from the edge when it is replayed to a node', async () => {
-    const session = await login(cluster, 'bob')
+    const session = await login(cluster.edge.url, 'bob')
     const { sid } = decodeJwt(session.access_token)
     const res = await fetch(
       `${cluster.edge.url}/auth/logout`,
@@ -372,7 +376,7 @@ describe('two nodes that only receive pushes, behind a push target that hangs', 
   afterAll(cleanup, 60_000)
 
   it('revokes on every node by push alone, without waiting for a push target that hangs', async () => {
-    const session = await login(cluster, 'alice')
+    const session = await login(cluster.edge.url, 'alice')
     const sockets = await connectEverywhere(cluster, session.access_token)
     const revoked = sockets.map((socket) => revocation(socket))
     const res = await fetch(
@@ -387,22 +391,6 @@ describe('two nodes that only receive pushes, behind a push target that hangs', 
     expect(stalled.abandoned).toBe(0)
   })
 })
-
-const PASSWORDS: Record<string, string> = {
-  alice: 'alice-password-1',
-  bob: 'bob-password-1',
-  carol: 'carol-password-1',
-}
-
-/** Log a demo user in at the edge: a new session. */
-async function login(cluster: Cluster, username: string): Promise<TokenResponse> {
-  const res = await fetch(
-    `${cluster.edge.url}/auth/login`,
-    json({ username, password: PASSWORDS[username] }),
-  )
-  if (res.status !== 200) throw new Error(`login ${username}: HTTP ${res.status}`)
-  return (await res.json()) as TokenResponse
-}
 
 /** A JSON POST. */
 function json(body: unknown): RequestInit {
