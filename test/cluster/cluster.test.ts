@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { TokenResponse } from '../../shared/claims.ts'
 import { freePort } from '../../edge/local/edge-process.ts'
 import { cleanup as closeSockets, connect, envelope, next, refusal } from '../realtime/support.ts'
-import { record, request } from '../realtime/waits.ts'
+import { record, request, untilPasses } from '../realtime/waits.ts'
 import { login } from '../support/edge.ts'
 import {
   cleanup,
@@ -202,13 +202,16 @@ describe('a three-node cluster with one edge and one Redis', () => {
 
     await redis.stop()
     for (const node of cluster.nodes) {
-      const body = await eventually(async () => {
-        const res = await fetch(`${node.url}/readyz`)
-        expect(res.status).toBe(503)
-        const body = (await res.json()) as { ready: boolean; reasons: string[] }
-        expect(body.reasons.some((reason) => /redis/i.test(reason))).toBe(true)
-        return body
-      }, `node ${node.port} /readyz reporting redis`)
+      const body = await untilPasses(
+        async () => {
+          const res = await fetch(`${node.url}/readyz`)
+          expect(res.status).toBe(503)
+          const body = (await res.json()) as { ready: boolean; reasons: string[] }
+          expect(body.reasons.some((reason) => /redis/i.test(reason))).toBe(true)
+          return body
+        },
+        { what: `node ${node.port} /readyz reporting redis`, timeoutMs: RECOVERY_BOUND_MS },
+      )
       expect(body.ready).toBe(false)
     }
     // Degraded, not stalled: a node keeps serving its own rooms while Redis is away.
@@ -246,11 +249,14 @@ describe('a three-node cluster with one edge and one Redis', () => {
 
     await redis.restart()
     for (const node of cluster.nodes) {
-      await eventually(async () => {
-        const res = await fetch(`${node.url}/readyz`)
-        expect(res.status).toBe(200)
-        expect(await res.json()).toEqual({ ready: true })
-      }, `node ${node.port} ready again`)
+      await untilPasses(
+        async () => {
+          const res = await fetch(`${node.url}/readyz`)
+          expect(res.status).toBe(200)
+          expect(await res.json()).toEqual({ ready: true })
+        },
+        { what: `node ${node.port} ready again`, timeoutMs: RECOVERY_BOUND_MS },
+      )
     }
 
     const bob = (await login(cluster.edge.url, 'bob')).access_token
@@ -269,16 +275,19 @@ describe('a three-node cluster with one edge and one Redis', () => {
     }
     const inboxes = receivers.map((socket) => record<{ text: string }>(socket, 'chat:message'))
     // The streams reader reconnects on its own schedule: keep sending until both nodes have seen one.
-    await eventually(async () => {
-      const ack = await request(
-        sender,
-        'chat:send',
-        envelope({ room: 'lobby', text: 'after the restart' }),
-      )
-      expect(ack).toMatchObject({ ok: true })
-      await new Promise((r) => setTimeout(r, 200))
-      for (const inbox of inboxes) expect(inbox.length).toBeGreaterThan(0)
-    }, 'a broadcast reaching nodes 2 and 3')
+    await untilPasses(
+      async () => {
+        const ack = await request(
+          sender,
+          'chat:send',
+          envelope({ room: 'lobby', text: 'after the restart' }),
+        )
+        expect(ack).toMatchObject({ ok: true })
+        await new Promise((r) => setTimeout(r, 200))
+        for (const inbox of inboxes) expect(inbox.length).toBeGreaterThan(0)
+      },
+      { what: 'a broadcast reaching nodes 2 and 3', timeoutMs: RECOVERY_BOUND_MS },
+    )
     for (const inbox of inboxes) expect(inbox[0]).toMatchObject({ text: 'after the restart' })
 
     for (const node of cluster.nodes) {
@@ -330,15 +339,18 @@ describe('a three-node cluster the edge cannot push to', () => {
       json({ refresh_token: session.refresh_token }),
     )
     expect(res.status).toBe(204)
-    const body = await eventually(async () => {
-      const found = capture.bodies.find((text) => {
-        const { token } = JSON.parse(text) as { token: string }
-        const { events } = decodeJwt(token) as { events: { kind: string; id: string }[] }
-        return events.some((event) => event.kind === 'session' && event.id === sid)
-      })
-      expect(found).toBeDefined()
-      return found!
-    }, 'a push carrying the logout')
+    const body = await untilPasses(
+      async () => {
+        const found = capture.bodies.find((text) => {
+          const { token } = JSON.parse(text) as { token: string }
+          const { events } = decodeJwt(token) as { events: { kind: string; id: string }[] }
+          return events.some((event) => event.kind === 'session' && event.id === sid)
+        })
+        expect(found).toBeDefined()
+        return found!
+      },
+      { what: 'a push carrying the logout', timeoutMs: RECOVERY_BOUND_MS },
+    )
 
     const first = await fetch(`${cluster.nodes[0]!.url}/internal/revocations`, {
       method: 'POST',
@@ -438,24 +450,6 @@ function revocation(
   // A test that fails before awaiting it must not also report an unhandled rejection.
   outcome.catch(() => undefined)
   return outcome
-}
-
-/** Retry `check` until it stops throwing; rethrow its last failure after `timeoutMs`. */
-async function eventually<T>(
-  check: () => Promise<T>,
-  what: string,
-  timeoutMs = RECOVERY_BOUND_MS,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(`${what}: not within ${timeoutMs} ms`, { cause: err })
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
 }
 
 /** Nearest-rank percentile. */

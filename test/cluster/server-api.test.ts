@@ -11,7 +11,7 @@ import { decodeJwt } from 'jose'
 import type { Socket } from 'socket.io-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cleanup as closeSockets, connect, envelope, next, refusal } from '../realtime/support.ts'
-import { disconnection, record, request, timeline } from '../realtime/waits.ts'
+import { disconnection, record, request, timeline, untilPasses } from '../realtime/waits.ts'
 import { login } from '../support/edge.ts'
 import { cleanup, startCluster, startRedis, type Cluster } from './support.ts'
 
@@ -220,11 +220,14 @@ describe('the server API on a three-node cluster', () => {
     })
     expect(res.status).toBe(204)
     for (const node of cluster.nodes) {
-      await eventually(async () => {
-        const refused = await publishAt(node.url)
-        expect(refused.status).toBe(401)
-        expect(await refused.json()).toMatchObject({ error: 'token_revoked' })
-      })
+      await untilPasses(
+        async () => {
+          const refused = await publishAt(node.url)
+          expect(refused.status).toBe(401)
+          expect(await refused.json()).toMatchObject({ error: 'token_revoked' })
+        },
+        { what: `node ${node.url} refusing the disabled client`, timeoutMs: FAN_OUT_BOUND_MS },
+      )
     }
   })
 })
@@ -306,17 +309,4 @@ async function serviceToken(client: {
   })
   if (res.status !== 200) throw new Error(`POST /auth/token: HTTP ${res.status}`)
   return (await res.json()) as { access_token: string }
-}
-
-/** Retry `check` until it stops throwing; rethrow its last failure after the bound. */
-async function eventually(check: () => Promise<void>, timeoutMs = FAN_OUT_BOUND_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
 }

@@ -1,7 +1,8 @@
 /**
  * Bounded waits and recorders for realtime tests, on top of `support.ts`:
- * poll a condition instead of sleeping, capture a disconnect reason, record
- * every occurrence of an event, and send an envelope expecting its ack.
+ * poll a condition or retry an assertion instead of sleeping, capture a
+ * disconnect reason, record every occurrence of an event, and send an
+ * envelope expecting its ack.
  */
 import type { Socket } from 'socket.io-client'
 
@@ -14,6 +15,26 @@ export async function until(
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/**
+ * Resolve with `check()`'s value once it stops throwing (it may hold `expect`s);
+ * after `timeoutMs`, reject naming `what`, with the last failure as the cause.
+ */
+export async function untilPasses<T>(
+  check: () => T | Promise<T>,
+  { timeoutMs = 5000, what = 'check' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await check()
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(`${what} not met within ${timeoutMs} ms`, { cause: err })
+      await new Promise((r) => setTimeout(r, 100))
+    }
   }
 }
 
