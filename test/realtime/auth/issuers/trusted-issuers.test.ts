@@ -41,6 +41,22 @@ function trusted(issuer: TestIssuer, extra: Partial<TrustedIssuer> = {}): Truste
   }
 }
 
+/** An edge room grant for doc:1 from client c-1, with no sid, and `claims` over that. */
+function edgeGrant(edge: TestIssuer, claims: Record<string, unknown> = {}) {
+  return edge.mint(
+    {
+      sid: undefined,
+      name: undefined,
+      scope: undefined,
+      nbf: undefined,
+      rooms: ['doc:1'],
+      client_id: 'c-1',
+      ...claims,
+    },
+    { header: { typ: 'room+jwt' } },
+  )
+}
+
 /** A token of the other issuer: no sid, scopes as a list, rooms under a namespaced claim. */
 function foreignToken(issuer: TestIssuer, claims: Record<string, unknown> = {}, options = {}) {
   return issuer.mint(
@@ -247,17 +263,7 @@ describe('tokens of another trusted issuer', () => {
     const socket = await connect(url, {
       auth: { token: await foreignToken(other, { sub: 'user-1' }) },
     })
-    const grant = await edge.mint(
-      {
-        sid: undefined,
-        name: undefined,
-        scope: undefined,
-        nbf: undefined,
-        rooms: ['doc:1'],
-        client_id: 'c-1',
-      },
-      { header: { typ: 'room+jwt' } },
-    )
+    const grant = await edgeGrant(edge)
     expect(await request(socket, 'rt:join', envelope({ room: 'doc:1', grant }))).toEqual(
       refused('token_mismatch'),
     )
@@ -276,18 +282,7 @@ describe('tokens of another trusted issuer', () => {
       at: now,
       until: now + 900,
     })
-    const grant = await edge.mint(
-      {
-        sub: 'user-g',
-        sid: undefined,
-        name: undefined,
-        scope: undefined,
-        nbf: undefined,
-        rooms: ['doc:1'],
-        client_id: 'c-1',
-      },
-      { header: { typ: 'room+jwt' } },
-    )
+    const grant = await edgeGrant(edge, { sub: 'user-g' })
     // The connection is another issuer's, so the grant names someone else; the
     // edge's session event for the same string does not make it token_revoked.
     expect(await request(socket, 'rt:join', envelope({ room: 'doc:1', grant }))).toEqual(
