@@ -38,6 +38,32 @@ export async function untilPasses<T>(
   }
 }
 
+/**
+ * For tests that nothing keeps the process alive after cleanup: wait until no
+ * TCP server or socket is open (earlier tests' connections finish closing in
+ * the background), note the pending timers, and return counters of what is
+ * open since and `gone()`, which waits until every server, socket and timer
+ * beyond those is gone.
+ */
+export async function leakProbe(): Promise<{
+  network: () => number
+  newTimers: () => number
+  gone: () => Promise<void>
+}> {
+  const count = (kind: string) => process.getActiveResourcesInfo().filter((a) => a === kind).length
+  const network = () => count('TCPServerWrap') + count('TCPSocketWrap')
+  await until(() => network() === 0, { what: 'no server or socket open' })
+  const timers = count('Timeout')
+  return {
+    network,
+    newTimers: () => count('Timeout') - timers,
+    gone: () =>
+      until(() => network() === 0 && count('Timeout') <= timers, {
+        what: 'every server, socket and timer gone',
+      }),
+  }
+}
+
 /** Wait `ms`, for the few assertions that something did NOT happen. */
 export function settle(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
