@@ -82,17 +82,7 @@ describe('a three-node cluster with one edge and one Redis', () => {
     const latencies: number[] = []
     const sinceRequest: number[] = []
     for (let i = 0; i < LOGOUTS; i++) {
-      const session = await login(cluster.edge.url, 'alice')
-      const sockets = await connectEverywhere(cluster, session.access_token)
-      const revoked = sockets.map((socket) => revocation(socket))
-      const sentAt = performance.now()
-      const res = await fetch(
-        `${cluster.edge.url}/auth/logout`,
-        json({ refresh_token: session.refresh_token }),
-      )
-      const answeredAt = performance.now()
-      expect(res.status).toBe(204)
-      const outcomes = await Promise.all(revoked)
+      const { sentAt, answeredAt, outcomes } = await logoutEverywhere(cluster, 'alice')
       for (const outcome of outcomes)
         expect(outcome).toEqual({
           code: 'token_revoked',
@@ -314,16 +304,7 @@ describe('a three-node cluster the edge cannot push to', () => {
   afterAll(cleanup, 60_000)
 
   it('revokes a logged-out session on every node by pulling the feed alone', async () => {
-    const session = await login(cluster.edge.url, 'alice')
-    const sockets = await connectEverywhere(cluster, session.access_token)
-    const revoked = sockets.map((socket) => revocation(socket))
-    const res = await fetch(
-      `${cluster.edge.url}/auth/logout`,
-      json({ refresh_token: session.refresh_token }),
-    )
-    const answeredAt = performance.now()
-    expect(res.status).toBe(204)
-    const outcomes = await Promise.all(revoked)
+    const { answeredAt, outcomes } = await logoutEverywhere(cluster, 'alice')
     for (const outcome of outcomes)
       expect(outcome).toMatchObject({ code: 'token_revoked', reason: 'io server disconnect' })
     console.log(
@@ -388,15 +369,8 @@ describe('two nodes that only receive pushes, behind a push target that hangs', 
   afterAll(cleanup, 60_000)
 
   it('revokes on every node by push alone, without waiting for a push target that hangs', async () => {
-    const session = await login(cluster.edge.url, 'alice')
-    const sockets = await connectEverywhere(cluster, session.access_token)
-    const revoked = sockets.map((socket) => revocation(socket))
-    const res = await fetch(
-      `${cluster.edge.url}/auth/logout`,
-      json({ refresh_token: session.refresh_token }),
-    )
-    expect(res.status).toBe(204)
-    for (const outcome of await Promise.all(revoked)) {
+    const { outcomes } = await logoutEverywhere(cluster, 'alice')
+    for (const outcome of outcomes) {
       expect(outcome).toMatchObject({ code: 'token_revoked', reason: 'io server disconnect' })
     }
     // The stalled target's push is still unanswered: the nodes' pushes did not wait for it to time out.
@@ -416,6 +390,32 @@ function json(body: unknown): RequestInit {
 /** One socket per node, all with `token`. */
 function connectEverywhere(cluster: Cluster, token: string): Promise<Socket[]> {
   return Promise.all(cluster.nodes.map((node) => connect(node.url, { auth: { token } })))
+}
+
+/**
+ * Log `username` in, connect that session to every node and log it out at the
+ * edge (204): when the logout was sent and answered (`performance.now()`), and
+ * each socket's {@link revocation}.
+ */
+async function logoutEverywhere(
+  cluster: Cluster,
+  username: string,
+): Promise<{
+  sentAt: number
+  answeredAt: number
+  outcomes: { code: string; reason: string; at: number }[]
+}> {
+  const session = await login(cluster.edge.url, username)
+  const sockets = await connectEverywhere(cluster, session.access_token)
+  const revoked = sockets.map((socket) => revocation(socket))
+  const sentAt = performance.now()
+  const res = await fetch(
+    `${cluster.edge.url}/auth/logout`,
+    json({ refresh_token: session.refresh_token }),
+  )
+  const answeredAt = performance.now()
+  expect(res.status).toBe(204)
+  return { sentAt, answeredAt, outcomes: await Promise.all(revoked) }
 }
 
 /**
