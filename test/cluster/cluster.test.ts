@@ -11,7 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { TokenResponse } from '../../shared/claims.ts'
 import { freePort } from '../../edge/local/edge-process.ts'
 import { cleanup as closeSockets, connect, envelope, next, refusal } from '../realtime/support.ts'
-import { record, request } from '../realtime/waits.ts'
+import { record, request, untilPasses } from '../realtime/waits.ts'
+import { login } from '../support/edge.ts'
 import {
   cleanup,
   startCapture,
@@ -43,13 +44,13 @@ describe('a three-node cluster with one edge and one Redis', () => {
   it('delivers a chat message sent on node 1 to room members connected to nodes 2 and 3', async () => {
     const [sender, onTwo, onThree] = await Promise.all([
       connect(cluster.nodes[0]!.url, {
-        auth: { token: (await login(cluster, 'alice')).access_token },
+        auth: { token: (await login(cluster.edge.url, 'alice')).access_token },
       }),
       connect(cluster.nodes[1]!.url, {
-        auth: { token: (await login(cluster, 'bob')).access_token },
+        auth: { token: (await login(cluster.edge.url, 'bob')).access_token },
       }),
       connect(cluster.nodes[2]!.url, {
-        auth: { token: (await login(cluster, 'carol')).access_token },
+        auth: { token: (await login(cluster.edge.url, 'carol')).access_token },
       }),
     ])
     for (const socket of [sender!, onTwo!, onThree!]) {
@@ -76,22 +77,12 @@ describe('a three-node cluster with one edge and one Redis', () => {
   })
 
   it('disconnects a logged-out session on all three nodes while another session of the same user stays connected', async () => {
-    const keeper = await login(cluster, 'alice')
+    const keeper = await login(cluster.edge.url, 'alice')
     const kept = await connectEverywhere(cluster, keeper.access_token)
     const latencies: number[] = []
     const sinceRequest: number[] = []
     for (let i = 0; i < LOGOUTS; i++) {
-      const session = await login(cluster, 'alice')
-      const sockets = await connectEverywhere(cluster, session.access_token)
-      const revoked = sockets.map((socket) => revocation(socket))
-      const sentAt = performance.now()
-      const res = await fetch(
-        `${cluster.edge.url}/auth/logout`,
-        json({ refresh_token: session.refresh_token }),
-      )
-      const answeredAt = performance.now()
-      expect(res.status).toBe(204)
-      const outcomes = await Promise.all(revoked)
+      const { sentAt, answeredAt, outcomes } = await logoutEverywhere(cluster, 'alice')
       for (const outcome of outcomes)
         expect(outcome).toEqual({
           code: 'token_revoked',
@@ -118,7 +109,10 @@ describe('a three-node cluster with one edge and one Redis', () => {
   })
 
   it('disconnects every session of a disabled user on every node and refuses their tokens afterwards', async () => {
-    const sessions = [await login(cluster, 'carol'), await login(cluster, 'carol')]
+    const sessions = [
+      await login(cluster.edge.url, 'carol'),
+      await login(cluster.edge.url, 'carol'),
+    ]
     const sockets = (
       await Promise.all(sessions.map((s) => connectEverywhere(cluster, s.access_token)))
     ).flat()
@@ -138,7 +132,7 @@ describe('a three-node cluster with one edge and one Redis', () => {
   })
 
   it('disconnects a session on every node when its spent refresh token is presented again, and refuses its newer access token', async () => {
-    const first = await login(cluster, 'bob')
+    const first = await login(cluster.edge.url, 'bob')
     const sockets = await connectEverywhere(cluster, first.access_token)
     const rotated = await fetch(
       `${cluster.edge.url}/auth/refresh`,
@@ -165,7 +159,7 @@ describe('a three-node cluster with one edge and one Redis', () => {
   })
 
   it('refuses a token revoked while a node was killed, once that node is back on the same port', async () => {
-    const session = await login(cluster, 'alice')
+    const session = await login(cluster.edge.url, 'alice')
     const sockets = await connectEverywhere(cluster, session.access_token)
     const revoked = sockets.slice(0, 2).map((socket) => revocation(socket))
     const lost = new Promise<string>((resolve) => sockets[2]!.once('disconnect', resolve))
@@ -186,34 +180,37 @@ describe('a three-node cluster with one edge and one Redis', () => {
     })
     // Not refusing everyone: a fresh session of the same user is let in.
     const fresh = await connect(restarted.url, {
-      auth: { token: (await login(cluster, 'alice')).access_token },
+      auth: { token: (await login(cluster.edge.url, 'alice')).access_token },
     })
     expect(fresh.connected).toBe(true)
   })
 
   it('revokes through a Redis restart, reports Redis in /readyz while it is down, and resumes broadcasts afterwards', async () => {
-    const session = await login(cluster, 'alice')
+    const session = await login(cluster.edge.url, 'alice')
     const sockets = await connectEverywhere(cluster, session.access_token)
     const revoked = sockets.map((socket) => revocation(socket, RECOVERY_BOUND_MS))
 
     await redis.stop()
     for (const node of cluster.nodes) {
-      const body = await eventually(async () => {
-        const res = await fetch(`${node.url}/readyz`)
-        expect(res.status).toBe(503)
-        const body = (await res.json()) as { ready: boolean; reasons: string[] }
-        expect(body.reasons.some((reason) => /redis/i.test(reason))).toBe(true)
-        return body
-      }, `node ${node.port} /readyz reporting redis`)
+      const body = await untilPasses(
+        async () => {
+          const res = await fetch(`${node.url}/readyz`)
+          expect(res.status).toBe(503)
+          const body = (await res.json()) as { ready: boolean; reasons: string[] }
+          expect(body.reasons.some((reason) => /redis/i.test(reason))).toBe(true)
+          return body
+        },
+        { what: `node ${node.port} /readyz reporting redis`, timeoutMs: RECOVERY_BOUND_MS },
+      )
       expect(body.ready).toBe(false)
     }
     // Degraded, not stalled: a node keeps serving its own rooms while Redis is away.
     const [speaker, listener] = [
       await connect(cluster.nodes[0]!.url, {
-        auth: { token: (await login(cluster, 'alice')).access_token },
+        auth: { token: (await login(cluster.edge.url, 'alice')).access_token },
       }),
       await connect(cluster.nodes[0]!.url, {
-        auth: { token: (await login(cluster, 'bob')).access_token },
+        auth: { token: (await login(cluster.edge.url, 'bob')).access_token },
       }),
     ]
     for (const socket of [speaker, listener]) {
@@ -242,16 +239,19 @@ describe('a three-node cluster with one edge and one Redis', () => {
 
     await redis.restart()
     for (const node of cluster.nodes) {
-      await eventually(async () => {
-        const res = await fetch(`${node.url}/readyz`)
-        expect(res.status).toBe(200)
-        expect(await res.json()).toEqual({ ready: true })
-      }, `node ${node.port} ready again`)
+      await untilPasses(
+        async () => {
+          const res = await fetch(`${node.url}/readyz`)
+          expect(res.status).toBe(200)
+          expect(await res.json()).toEqual({ ready: true })
+        },
+        { what: `node ${node.port} ready again`, timeoutMs: RECOVERY_BOUND_MS },
+      )
     }
 
-    const bob = (await login(cluster, 'bob')).access_token
+    const bob = (await login(cluster.edge.url, 'bob')).access_token
     const sender = await connect(cluster.nodes[0]!.url, {
-      auth: { token: (await login(cluster, 'alice')).access_token },
+      auth: { token: (await login(cluster.edge.url, 'alice')).access_token },
     })
     const receivers = [
       await connect(cluster.nodes[1]!.url, { auth: { token: bob } }),
@@ -265,16 +265,19 @@ describe('a three-node cluster with one edge and one Redis', () => {
     }
     const inboxes = receivers.map((socket) => record<{ text: string }>(socket, 'chat:message'))
     // The streams reader reconnects on its own schedule: keep sending until both nodes have seen one.
-    await eventually(async () => {
-      const ack = await request(
-        sender,
-        'chat:send',
-        envelope({ room: 'lobby', text: 'after the restart' }),
-      )
-      expect(ack).toMatchObject({ ok: true })
-      await new Promise((r) => setTimeout(r, 200))
-      for (const inbox of inboxes) expect(inbox.length).toBeGreaterThan(0)
-    }, 'a broadcast reaching nodes 2 and 3')
+    await untilPasses(
+      async () => {
+        const ack = await request(
+          sender,
+          'chat:send',
+          envelope({ room: 'lobby', text: 'after the restart' }),
+        )
+        expect(ack).toMatchObject({ ok: true })
+        await new Promise((r) => setTimeout(r, 200))
+        for (const inbox of inboxes) expect(inbox.length).toBeGreaterThan(0)
+      },
+      { what: 'a broadcast reaching nodes 2 and 3', timeoutMs: RECOVERY_BOUND_MS },
+    )
     for (const inbox of inboxes) expect(inbox[0]).toMatchObject({ text: 'after the restart' })
 
     for (const node of cluster.nodes) {
@@ -301,16 +304,7 @@ describe('a three-node cluster the edge cannot push to', () => {
   afterAll(cleanup, 60_000)
 
   it('revokes a logged-out session on every node by pulling the feed alone', async () => {
-    const session = await login(cluster, 'alice')
-    const sockets = await connectEverywhere(cluster, session.access_token)
-    const revoked = sockets.map((socket) => revocation(socket))
-    const res = await fetch(
-      `${cluster.edge.url}/auth/logout`,
-      json({ refresh_token: session.refresh_token }),
-    )
-    const answeredAt = performance.now()
-    expect(res.status).toBe(204)
-    const outcomes = await Promise.all(revoked)
+    const { answeredAt, outcomes } = await logoutEverywhere(cluster, 'alice')
     for (const outcome of outcomes)
       expect(outcome).toMatchObject({ code: 'token_revoked', reason: 'io server disconnect' })
     console.log(
@@ -319,22 +313,25 @@ describe('a three-node cluster the edge cannot push to', () => {
   })
 
   it('refuses a captured push from the edge when it is replayed to a node', async () => {
-    const session = await login(cluster, 'bob')
+    const session = await login(cluster.edge.url, 'bob')
     const { sid } = decodeJwt(session.access_token)
     const res = await fetch(
       `${cluster.edge.url}/auth/logout`,
       json({ refresh_token: session.refresh_token }),
     )
     expect(res.status).toBe(204)
-    const body = await eventually(async () => {
-      const found = capture.bodies.find((text) => {
-        const { token } = JSON.parse(text) as { token: string }
-        const { events } = decodeJwt(token) as { events: { kind: string; id: string }[] }
-        return events.some((event) => event.kind === 'session' && event.id === sid)
-      })
-      expect(found).toBeDefined()
-      return found!
-    }, 'a push carrying the logout')
+    const body = await untilPasses(
+      async () => {
+        const found = capture.bodies.find((text) => {
+          const { token } = JSON.parse(text) as { token: string }
+          const { events } = decodeJwt(token) as { events: { kind: string; id: string }[] }
+          return events.some((event) => event.kind === 'session' && event.id === sid)
+        })
+        expect(found).toBeDefined()
+        return found!
+      },
+      { what: 'a push carrying the logout', timeoutMs: RECOVERY_BOUND_MS },
+    )
 
     const first = await fetch(`${cluster.nodes[0]!.url}/internal/revocations`, {
       method: 'POST',
@@ -372,37 +369,14 @@ describe('two nodes that only receive pushes, behind a push target that hangs', 
   afterAll(cleanup, 60_000)
 
   it('revokes on every node by push alone, without waiting for a push target that hangs', async () => {
-    const session = await login(cluster, 'alice')
-    const sockets = await connectEverywhere(cluster, session.access_token)
-    const revoked = sockets.map((socket) => revocation(socket))
-    const res = await fetch(
-      `${cluster.edge.url}/auth/logout`,
-      json({ refresh_token: session.refresh_token }),
-    )
-    expect(res.status).toBe(204)
-    for (const outcome of await Promise.all(revoked)) {
+    const { outcomes } = await logoutEverywhere(cluster, 'alice')
+    for (const outcome of outcomes) {
       expect(outcome).toMatchObject({ code: 'token_revoked', reason: 'io server disconnect' })
     }
     // The stalled target's push is still unanswered: the nodes' pushes did not wait for it to time out.
     expect(stalled.abandoned).toBe(0)
   })
 })
-
-const PASSWORDS: Record<string, string> = {
-  alice: 'alice-password-1',
-  bob: 'bob-password-1',
-  carol: 'carol-password-1',
-}
-
-/** Log a demo user in at the edge: a new session. */
-async function login(cluster: Cluster, username: string): Promise<TokenResponse> {
-  const res = await fetch(
-    `${cluster.edge.url}/auth/login`,
-    json({ username, password: PASSWORDS[username] }),
-  )
-  if (res.status !== 200) throw new Error(`login ${username}: HTTP ${res.status}`)
-  return (await res.json()) as TokenResponse
-}
 
 /** A JSON POST. */
 function json(body: unknown): RequestInit {
@@ -416,6 +390,32 @@ function json(body: unknown): RequestInit {
 /** One socket per node, all with `token`. */
 function connectEverywhere(cluster: Cluster, token: string): Promise<Socket[]> {
   return Promise.all(cluster.nodes.map((node) => connect(node.url, { auth: { token } })))
+}
+
+/**
+ * Log `username` in, connect that session to every node and log it out at the
+ * edge (204): when the logout was sent and answered (`performance.now()`), and
+ * each socket's {@link revocation}.
+ */
+async function logoutEverywhere(
+  cluster: Cluster,
+  username: string,
+): Promise<{
+  sentAt: number
+  answeredAt: number
+  outcomes: { code: string; reason: string; at: number }[]
+}> {
+  const session = await login(cluster.edge.url, username)
+  const sockets = await connectEverywhere(cluster, session.access_token)
+  const revoked = sockets.map((socket) => revocation(socket))
+  const sentAt = performance.now()
+  const res = await fetch(
+    `${cluster.edge.url}/auth/logout`,
+    json({ refresh_token: session.refresh_token }),
+  )
+  const answeredAt = performance.now()
+  expect(res.status).toBe(204)
+  return { sentAt, answeredAt, outcomes: await Promise.all(revoked) }
 }
 
 /**
@@ -450,24 +450,6 @@ function revocation(
   // A test that fails before awaiting it must not also report an unhandled rejection.
   outcome.catch(() => undefined)
   return outcome
-}
-
-/** Retry `check` until it stops throwing; rethrow its last failure after `timeoutMs`. */
-async function eventually<T>(
-  check: () => Promise<T>,
-  what: string,
-  timeoutMs = RECOVERY_BOUND_MS,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(`${what}: not within ${timeoutMs} ms`, { cause: err })
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
 }
 
 /** Nearest-rank percentile. */

@@ -9,11 +9,11 @@
 import { decodeJwt } from 'jose'
 import type { Socket } from 'socket.io-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { TokenResponse } from '../../shared/claims.ts'
 import { endpointId } from '../../realtime/lifecycle/webhooks/endpoints.ts'
 import { startReceiver, type Delivery, type Receiver } from '../realtime/lifecycle/receiver.ts'
 import { cleanup as closeSockets, connect } from '../realtime/support.ts'
 import { settle, until } from '../realtime/waits.ts'
+import { login } from '../support/edge.ts'
 import { cleanup, startCluster, startRedis, type Cluster } from './support.ts'
 
 /** The contract's default grace (docs/protocol.md §10). */
@@ -22,12 +22,6 @@ const GRACE_MS = 5000
 const DEAD_NODE_BOUND_MS = GRACE_MS + 15_000
 /** How long an event held by a dead node waits before another claims it, in this test. */
 const CLAIM_IDLE_MS = 3000
-const PASSWORDS: Record<string, string> = {
-  alice: 'alice-password-1',
-  bob: 'bob-password-1',
-  carol: 'carol-password-1',
-}
-
 let cluster: Cluster
 let receiver: Receiver
 let reader: string
@@ -183,20 +177,11 @@ async function eventsOf(sub: string, n: number, timeoutMs = 20_000): Promise<str
   }
 }
 
-async function login(username: string): Promise<TokenResponse> {
-  const res = await fetch(`${cluster.edge.url}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password: PASSWORDS[username] }),
-  })
-  if (res.status !== 200) throw new Error(`login ${username}: HTTP ${res.status}`)
-  return (await res.json()) as TokenResponse
-}
 async function subOf(username: string): Promise<string> {
-  return String(decodeJwt((await login(username)).access_token).sub)
+  return String(decodeJwt((await login(cluster.edge.url, username)).access_token).sub)
 }
 async function tab(username: string, i: number): Promise<Socket> {
-  const { access_token } = await login(username)
+  const { access_token } = await login(cluster.edge.url, username)
   return connect(cluster.nodes[i]!.url, { auth: { token: access_token } })
 }
 async function serviceToken(scope: string): Promise<string> {

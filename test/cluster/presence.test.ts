@@ -8,21 +8,15 @@
 import { decodeJwt } from 'jose'
 import type { Socket } from 'socket.io-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { TokenResponse } from '../../shared/claims.ts'
 import { cleanup as closeSockets, connect, envelope } from '../realtime/support.ts'
 import { record, request, until } from '../realtime/waits.ts'
+import { login } from '../support/edge.ts'
 import { cleanup, startCluster, startRedis, type Cluster, type TestRedis } from './support.ts'
 
 /** The contract's default grace (docs/protocol.md §10), which the dead-node bound is stated against. */
 const GRACE_MS = 5000
 /** §10: a dead node's members leave within the grace period plus 15 s. */
 const DEAD_NODE_BOUND_MS = GRACE_MS + 15_000
-const PASSWORDS: Record<string, string> = {
-  alice: 'alice-password-1',
-  bob: 'bob-password-1',
-  carol: 'carol-password-1',
-}
-
 afterEach(closeSockets)
 
 describe('presence on a three-node cluster', () => {
@@ -39,12 +33,7 @@ describe('presence on a three-node cluster', () => {
 
   /** Log `username` in, connect to node `i` and join the lobby. */
   const join = async (username: string, i: number): Promise<{ socket: Socket; sub: string }> => {
-    const res = await fetch(`${cluster.edge.url}/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username, password: PASSWORDS[username] }),
-    })
-    const { access_token } = (await res.json()) as TokenResponse
+    const { access_token } = await login(cluster.edge.url, username)
     const socket = await connect(cluster.nodes[i]!.url, { auth: { token: access_token } })
     expect(await request(socket, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
       ok: true,

@@ -10,21 +10,15 @@ import { fileURLToPath } from 'node:url'
 import { decodeJwt } from 'jose'
 import type { Socket } from 'socket.io-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { TokenResponse } from '../../shared/claims.ts'
 import { cleanup as closeSockets, connect, envelope, next, refusal } from '../realtime/support.ts'
-import { disconnection, record, request, timeline } from '../realtime/waits.ts'
+import { disconnection, record, request, timeline, untilPasses } from '../realtime/waits.ts'
+import { login } from '../support/edge.ts'
 import { cleanup, startCluster, startRedis, type Cluster } from './support.ts'
 
 /** Bound on a disconnect or a client revocation reaching every node (docs/protocol.md §8 asks for 1 s; this only catches a hang). */
 const FAN_OUT_BOUND_MS = 5000
 
 const PUBLISHER = fileURLToPath(new URL('./fixtures/publish.ts', import.meta.url))
-const PASSWORDS: Record<string, string> = {
-  alice: 'alice-password-1',
-  bob: 'bob-password-1',
-  carol: 'carol-password-1',
-  mallory: 'mallory-password-1',
-}
 
 let cluster: Cluster
 let service: { client_id: string; client_secret: string }
@@ -39,7 +33,7 @@ describe('the server API on a three-node cluster', () => {
     service = await createServiceClient('publish disconnect')
     subs = {}
     for (const name of ['alice', 'bob', 'carol'])
-      subs[name] = String(decodeJwt((await login(name)).access_token).sub)
+      subs[name] = String(decodeJwt((await login(cluster.edge.url, name)).access_token).sub)
   }, 180_000)
   afterAll(cleanup, 60_000)
 
@@ -145,7 +139,7 @@ describe('the server API on a three-node cluster', () => {
   })
 
   it('closes every socket of a session on every node with rt:error disconnected, and the session may connect again', async () => {
-    const session = await login('alice')
+    const session = await login(cluster.edge.url, 'alice')
     const sockets = await Promise.all(
       cluster.nodes.map((node) => connect(node.url, { auth: { token: session.access_token } })),
     )
@@ -174,7 +168,7 @@ describe('the server API on a three-node cluster', () => {
       },
       body: JSON.stringify({
         username: 'mallory',
-        password: PASSWORDS.mallory,
+        password: 'mallory-password-1',
         scope: 'chat:read',
         rooms: ['*'],
       }),
@@ -202,7 +196,7 @@ describe('the server API on a three-node cluster', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        authorization: `Bearer ${(await login('alice')).access_token}`,
+        authorization: `Bearer ${(await login(cluster.edge.url, 'alice')).access_token}`,
       },
       body: JSON.stringify({ to: { user: subs.alice }, event: 'note', data: null }),
     })
@@ -226,18 +220,23 @@ describe('the server API on a three-node cluster', () => {
     })
     expect(res.status).toBe(204)
     for (const node of cluster.nodes) {
-      await eventually(async () => {
-        const refused = await publishAt(node.url)
-        expect(refused.status).toBe(401)
-        expect(await refused.json()).toMatchObject({ error: 'token_revoked' })
-      })
+      await untilPasses(
+        async () => {
+          const refused = await publishAt(node.url)
+          expect(refused.status).toBe(401)
+          expect(await refused.json()).toMatchObject({ error: 'token_revoked' })
+        },
+        { what: `node ${node.url} refusing the disabled client`, timeoutMs: FAN_OUT_BOUND_MS },
+      )
     }
   })
 })
 
 /** A socket of a new session of `username` on node `i`. */
 async function userSocket(username: string, i: number): Promise<Socket> {
-  return connect(cluster.nodes[i]!.url, { auth: { token: (await login(username)).access_token } })
+  return connect(cluster.nodes[i]!.url, {
+    auth: { token: (await login(cluster.edge.url, username)).access_token },
+  })
 }
 
 /** Publish a marker to each socket's user and wait for it there: everything published before it has arrived. */
@@ -310,27 +309,4 @@ async function serviceToken(client: {
   })
   if (res.status !== 200) throw new Error(`POST /auth/token: HTTP ${res.status}`)
   return (await res.json()) as { access_token: string }
-}
-
-async function login(username: string): Promise<TokenResponse> {
-  const res = await fetch(`${cluster.edge.url}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password: PASSWORDS[username] }),
-  })
-  if (res.status !== 200) throw new Error(`login ${username}: HTTP ${res.status}`)
-  return (await res.json()) as TokenResponse
-}
-
-/** Retry `check` until it stops throwing; rethrow its last failure after the bound. */
-async function eventually(check: () => Promise<void>, timeoutMs = FAN_OUT_BOUND_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
 }

@@ -14,7 +14,6 @@ import type { TrustedIssuer } from '../../realtime/auth/issuers/schema.ts'
 import { cleanup, connect, envelope, next, refusal, startIssuer } from '../realtime/support.ts'
 import { post, serviceToken } from '../realtime/api/service.ts'
 import {
-  eventually,
   movableClock,
   refusedWith,
   startRecordingServer,
@@ -135,10 +134,10 @@ async function start(options: { now?: () => number } = {}) {
   // The edge (a test issuer, closed with the server after each test) stays the default issuer.
   const edge = await startIssuer()
   const started = await startRecordingServer(edge, { trustedIssuers: [trusted()], ...options })
-  await eventually(
-    () => started.server.notReadyReasons().length === 0,
-    "the provider's keys loaded",
-  )
+  await until(() => started.server.notReadyReasons().length === 0, {
+    what: "the provider's keys loaded",
+    timeoutMs: 10_000,
+  })
   return { ...started, edge }
 }
 

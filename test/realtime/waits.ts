@@ -1,7 +1,8 @@
 /**
  * Bounded waits and recorders for realtime tests, on top of `support.ts`:
- * poll a condition instead of sleeping, capture a disconnect reason, record
- * every occurrence of an event, and send an envelope expecting its ack.
+ * poll a condition or retry an assertion instead of sleeping, capture a
+ * disconnect reason, record every occurrence of an event, and send an
+ * envelope expecting its ack.
  */
 import type { Socket } from 'socket.io-client'
 
@@ -14,6 +15,52 @@ export async function until(
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/**
+ * Resolve with `check()`'s value once it stops throwing (it may hold `expect`s);
+ * after `timeoutMs`, reject naming `what`, with the last failure as the cause.
+ */
+export async function untilPasses<T>(
+  check: () => T | Promise<T>,
+  { timeoutMs = 5000, what = 'check' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await check()
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(`${what} not met within ${timeoutMs} ms`, { cause: err })
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+/**
+ * For tests that nothing keeps the process alive after cleanup: wait until no
+ * TCP server or socket is open (earlier tests' connections finish closing in
+ * the background), note the pending timers, and return counters of what is
+ * open since and `gone()`, which waits until every server, socket and timer
+ * beyond those is gone.
+ */
+export async function leakProbe(): Promise<{
+  network: () => number
+  newTimers: () => number
+  gone: () => Promise<void>
+}> {
+  const count = (kind: string) => process.getActiveResourcesInfo().filter((a) => a === kind).length
+  const network = () => count('TCPServerWrap') + count('TCPSocketWrap')
+  await until(() => network() === 0, { what: 'no server or socket open' })
+  const timers = count('Timeout')
+  return {
+    network,
+    newTimers: () => count('Timeout') - timers,
+    gone: () =>
+      until(() => network() === 0 && count('Timeout') <= timers, {
+        what: 'every server, socket and timer gone',
+      }),
   }
 }
 

@@ -49,15 +49,7 @@ export async function startSeededEdge(
     get feedToken() {
       return seeded.process.feedToken
     },
-    async login(username, password = `${username}-password-1`) {
-      const res = await fetch(`${seeded.url}/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username, password }),
-      })
-      if (res.status !== 200) throw new Error(`login ${username}: HTTP ${res.status}`)
-      return (await res.json()) as TokenResponse
-    },
+    login: (username, password) => login(seeded.url, username, password),
     async restart() {
       await seeded.process.stop()
       seeded.process = await start()
@@ -68,4 +60,22 @@ export async function startSeededEdge(
     },
   }
   return seeded
+}
+
+/**
+ * Log `username` in at the edge at `edgeUrl` (a new session); the password
+ * defaults to the demo users' pattern, `<username>-password-1`. Throws unless 200.
+ */
+export async function login(
+  edgeUrl: string,
+  username: string,
+  password = `${username}-password-1`,
+): Promise<TokenResponse> {
+  const res = await fetch(`${edgeUrl}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  })
+  if (res.status !== 200) throw new Error(`login ${username}: HTTP ${res.status}`)
+  return (await res.json()) as TokenResponse
 }

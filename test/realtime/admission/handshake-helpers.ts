@@ -10,7 +10,6 @@ import type { SocketMiddleware } from '../../../realtime/admission/handshake.ts'
 import type { RealtimeServer, RealtimeServerOptions } from '../../../realtime/server.ts'
 import type { SocketAuth } from '../../../realtime/identity.ts'
 import { connect, refusal, startServer } from '../support.ts'
-import { until } from '../waits.ts'
 
 /** Both Engine.IO transports; every handshake behaviour holds on each. */
 export const TRANSPORTS = ['websocket', 'polling'] as const
@@ -97,15 +96,6 @@ export function payloadOf(token: string): Record<string, unknown> {
     string,
     unknown
   >
-}
-
-/** `until` in ../waits.ts with a positional `what` and a 10 s deadline, as these tests call it. */
-export function eventually(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  return until(condition, { what, timeoutMs })
 }
 
 /** A clock for the server that the test can move forward (tokens are still minted on the real clock). */

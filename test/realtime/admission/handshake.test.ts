@@ -17,9 +17,9 @@ import {
   startRecordingServer,
   TRANSPORTS,
   overTransport,
-  eventually,
   type ClientOptions,
 } from './handshake-helpers.ts'
+import { until } from '../waits.ts'
 
 afterEach(cleanup)
 
@@ -467,10 +467,10 @@ describe.each(TRANSPORTS)('the handshake over %s', (transport) => {
       })
       await open(url, { auth: { token: await issuer.mint({ sub: 'u-2', sid: 's-3' }) } })
       first.close()
-      await eventually(
-        () => server.io.of('/').adapter.rooms.get('user:u-1') === undefined,
-        'the server to see u-1 leave',
-      )
+      await until(() => server.io.of('/').adapter.rooms.get('user:u-1') === undefined, {
+        what: 'the server to see u-1 leave',
+        timeoutMs: 10_000,
+      })
       await open(url, { auth: { token: await issuer.mint({ sub: 'u-1', sid: 's-4' }) } })
       expect(passed.map((a) => a.sid)).toEqual(['s-1', 's-3', 's-4'])
     })
@@ -516,7 +516,10 @@ describe.each(TRANSPORTS)('the handshake over %s', (transport) => {
           ),
         ),
       )
-      await eventually(() => verifying === 6, 'six handshakes inside verification')
+      await until(() => verifying === 6, {
+        what: 'six handshakes inside verification',
+        timeoutMs: 10_000,
+      })
       release()
       expect((await outcomes).sort()).toEqual([
         'connected',

@@ -21,7 +21,7 @@ import {
   startIssuer,
   startServer,
 } from '../support.ts'
-import { disconnection, request, settle, timeline, until } from '../waits.ts'
+import { disconnection, leakProbe, request, settle, timeline, until } from '../waits.ts'
 
 afterEach(cleanup)
 
@@ -354,19 +354,13 @@ describe('the socketio-jwt compat mode', () => {
 
 describe('after cleanup', () => {
   it('no pending timer, server or socket of the compat mode keeps the process alive', async () => {
-    const count = (kind: string) =>
-      process.getActiveResourcesInfo().filter((a) => a === kind).length
-    const network = () => count('TCPServerWrap') + count('TCPSocketWrap')
-    await until(() => network() === 0, { what: 'no server or socket open' })
-    const timers = count('Timeout')
+    const probe = await leakProbe()
     const issuer = await startIssuer()
     const { url } = await startServer(issuer, { socketioJwtCompat: { timeoutMs: 60_000 } })
     const pending = [client(url), client(url, { transports: ['polling'] })]
     await Promise.all(pending.map((s) => next(s, 'connect')))
-    expect(count('Timeout')).toBeGreaterThan(timers)
+    expect(probe.newTimers()).toBeGreaterThan(0)
     await cleanup()
-    await until(() => network() === 0 && count('Timeout') <= timers, {
-      what: 'every server, socket and timer gone',
-    })
+    await probe.gone()
   })
 })

@@ -15,8 +15,8 @@ import {
   startRecordingServer,
   TRANSPORTS,
   overTransport,
-  eventually,
 } from '../admission/handshake-helpers.ts'
+import { until } from '../waits.ts'
 
 afterEach(cleanup)
 
@@ -40,10 +40,10 @@ describe('GET /readyz', () => {
     })
     issuer.down = false
     // The server retries loading every 2 s.
-    await eventually(
-      async () => (await fetch(`${url}/readyz`)).status === 200,
-      'readyz to turn 200',
-    )
+    await until(async () => (await fetch(`${url}/readyz`)).status === 200, {
+      what: 'readyz to turn 200',
+      timeoutMs: 10_000,
+    })
     expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ ready: true })
   })
 
@@ -60,10 +60,10 @@ describe('GET /readyz', () => {
     clock.advance(60_000)
     expect(server.notReadyReasons()).toEqual(['signing keys not loaded from the edge'])
     // A load balancer sends no handshakes to a node that is not ready; its probes are all it gets.
-    await eventually(
-      async () => (await fetch(`${url}/readyz`)).status === 200,
-      'readyz to turn 200',
-    )
+    await until(async () => (await fetch(`${url}/readyz`)).status === 200, {
+      what: 'readyz to turn 200',
+      timeoutMs: 10_000,
+    })
     expect(issuer.fetches).toBeGreaterThan(fetchesBefore)
   })
 })
@@ -81,7 +81,10 @@ describe.each(TRANSPORTS)('the key set behind the handshake over %s', (transport
       )
       expect(passed).toEqual([])
       issuer.down = false
-      await eventually(() => server.notReadyReasons().length === 0, 'the keys to load')
+      await until(() => server.notReadyReasons().length === 0, {
+        what: 'the keys to load',
+        timeoutMs: 10_000,
+      })
       await open(url, { auth: { token: await issuer.mint() } })
       expect(passed).toHaveLength(1)
     })
@@ -153,11 +156,14 @@ describe.each(TRANSPORTS)('the key set behind the handshake over %s', (transport
       const fetchesBefore = issuer.fetches
       await open(url, { auth: { token: await issuer.mint({ sid: 's-stale-1' }) } })
       // The expired keys were revalidated in the background, and the issuer refused.
-      await eventually(() => issuer.fetches > fetchesBefore, 'a revalidation attempt')
-      await eventually(
-        async () => (await jwksFetches(server, 'error')) >= 1,
-        'the failed fetch to be counted',
-      )
+      await until(() => issuer.fetches > fetchesBefore, {
+        what: 'a revalidation attempt',
+        timeoutMs: 10_000,
+      })
+      await until(async () => (await jwksFetches(server, 'error')) >= 1, {
+        what: 'the failed fetch to be counted',
+        timeoutMs: 10_000,
+      })
       await open(url, { auth: { token: await issuer.mint({ sid: 's-stale-2' }) } })
       expect(passed.map((a) => a.sid)).toEqual(['s-stale-1', 's-stale-2'])
       expect(server.notReadyReasons()).toEqual([])
@@ -240,10 +246,10 @@ describe('with the real edge under wrangler dev as the issuer', () => {
     clock.advance(600_000)
     const errorsBefore = await jwksFetches(server, 'error')
     await connect(url, { transports: ['websocket'], auth: { token: later[0] } })
-    await eventually(
-      async () => (await jwksFetches(server, 'error')) > errorsBefore,
-      'a failed revalidation against the stopped edge',
-    )
+    await until(async () => (await jwksFetches(server, 'error')) > errorsBefore, {
+      what: 'a failed revalidation against the stopped edge',
+      timeoutMs: 10_000,
+    })
     await connect(url, { transports: ['polling'], auth: { token: later[1] } })
     expect(passed.map((a) => a.name)).toEqual(['bob', 'bob', 'carol'])
     expect(server.notReadyReasons()).toEqual([])

@@ -6,29 +6,23 @@
  */
 import { randomUUID } from 'node:crypto'
 import { Registry } from 'prom-client'
-import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createLifecycle, type Lifecycle } from '../../../realtime/lifecycle/lifecycle.ts'
 import { endpointId } from '../../../realtime/lifecycle/webhooks/endpoints.ts'
 import { silentLogger } from '../../../realtime/log.ts'
-import { cleanup as stopRedis, startRedis } from '../../cluster/support.ts'
+import { cleanup as stopRedis, connectRedis, type TestRedisClient } from '../../cluster/support.ts'
 import { until } from '../waits.ts'
 import { startReceiver, type Receiver } from './receiver.ts'
 
-let client: ReturnType<typeof createClient>
+let client: TestRedisClient
 const closers: (() => Promise<void> | void)[] = []
 beforeAll(async () => {
-  const redis = await startRedis()
-  client = createClient({ url: redis.url })
-  await client.connect()
+  ;({ client } = await connectRedis())
 }, 30_000)
 afterEach(async () => {
   while (closers.length) await closers.pop()!()
 })
-afterAll(async () => {
-  client.destroy()
-  await stopRedis()
-})
+afterAll(stopRedis)
 
 /** A node's lifecycle on `prefix`, delivering to `receiver` unless `deliver` is false. */
 function node(prefix: string, receiver: Receiver, deliver: boolean): Lifecycle {

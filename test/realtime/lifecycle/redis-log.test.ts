@@ -7,7 +7,6 @@
  */
 import { randomUUID } from 'node:crypto'
 import { Registry } from 'prom-client'
-import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ONLINE_ROOM } from '../../../realtime/constants.ts'
 import { createRedisLog } from '../../../realtime/lifecycle/redis-log.ts'
@@ -17,19 +16,15 @@ import { luaScript } from '../../../realtime/presence/redis-eval.ts'
 import { SWEEP } from '../../../realtime/presence/redis-scripts.ts'
 import { createRedisStore } from '../../../realtime/presence/redis-store.ts'
 import type { PresenceStore } from '../../../realtime/presence/types.ts'
-import { cleanup as stopRedis, startRedis, type TestRedis } from '../../cluster/support.ts'
+import { cleanup as stopRedis, connectRedis, type TestRedisClient } from '../../cluster/support.ts'
 
-let redis: TestRedis
-let client: ReturnType<typeof createClient>
+let client: TestRedisClient
 const opened: { close(): unknown }[] = []
 beforeAll(async () => {
-  redis = await startRedis()
-  client = createClient({ url: redis.url })
-  await client.connect()
+  ;({ client } = await connectRedis())
 }, 30_000)
 afterAll(async () => {
   for (const o of opened) await o.close()
-  client.destroy()
   await stopRedis()
 })
 

@@ -5,7 +5,6 @@
  * clock, so those tests use a batch of 0 ms.
  */
 import { Registry } from 'prom-client'
-import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../../realtime/log.ts'
 import { ONLINE_ROOM } from '../../../realtime/constants.ts'
@@ -14,19 +13,15 @@ import { createPresenceMetrics } from '../../../realtime/presence/metrics.ts'
 import type { StoreContext } from '../../../realtime/presence/presence.ts'
 import { createRedisStore } from '../../../realtime/presence/redis-store.ts'
 import type { PresenceStore } from '../../../realtime/presence/types.ts'
-import { cleanup as stopRedis, startRedis, type TestRedis } from '../../cluster/support.ts'
+import { cleanup as stopRedis, connectRedis, type TestRedisClient } from '../../cluster/support.ts'
 
-let redis: TestRedis
-let client: ReturnType<typeof createClient>
+let client: TestRedisClient
 const opened: PresenceStore[] = []
 beforeAll(async () => {
-  redis = await startRedis()
-  client = createClient({ url: redis.url })
-  await client.connect()
+  ;({ client } = await connectRedis())
 }, 30_000)
 afterAll(async () => {
   for (const store of opened) await store.close()
-  client.destroy()
   await stopRedis()
 })
 

@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FeedPoller } from '../../../realtime/revocations/feed-poller.ts'
 import { cleanup, connect, refusal, startIssuer, startServer } from '../support.ts'
+import { until } from '../waits.ts'
 
 afterEach(cleanup)
 
@@ -37,14 +38,7 @@ async function feedServer(
   return { url, requests, close: () => new Promise<void>((r) => server.close(() => r())) }
 }
 
-const until = () => Math.floor(Date.now() / 1000) + 600
-const eventually = async (check: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const inTenMinutes = () => Math.floor(Date.now() / 1000) + 600
 
 describe('FeedPoller', () => {
   it('reads from cursor 0 with the bearer token, follows next, and is synced at the end of the feed', async () => {
@@ -53,13 +47,13 @@ describe('FeedPoller', () => {
       after === 0
         ? {
             status: 200,
-            events: [{ cursor: 1, kind: 'session', id: 's1', at: 1, until: until() }],
+            events: [{ cursor: 1, kind: 'session', id: 's1', at: 1, until: inTenMinutes() }],
             next: 1,
           }
         : after === 1
           ? {
               status: 200,
-              events: [{ cursor: 2, kind: 'user', id: 'u1', at: 1, until: until() }],
+              events: [{ cursor: 2, kind: 'user', id: 'u1', at: 1, until: inTenMinutes() }],
               next: 2,
             }
           : { status: 200, events: [], next: 2 },
@@ -71,7 +65,7 @@ describe('FeedPoller', () => {
       apply: (e) => applied.push(...e.map((x) => x.id)),
     })
     poller.start()
-    await eventually(() => poller.synced())
+    await until(() => poller.synced())
     poller.stop()
     await feed.close()
     expect(applied).toEqual(['s1', 'u1'])
@@ -92,11 +86,11 @@ describe('FeedPoller', () => {
       apply: () => {},
     })
     poller.start()
-    await eventually(() => feed.requests.length >= 3)
+    await until(() => feed.requests.length >= 3)
     expect(poller.synced()).toBe(false)
     expect(poller.position()).toBe(0)
     failing = false
-    await eventually(() => poller.synced())
+    await until(() => poller.synced())
     poller.stop()
     await feed.close()
     expect(poller.position()).toBe(7)
@@ -116,7 +110,7 @@ describe('FeedPoller', () => {
       apply: (e) => applied.push(...e),
     })
     poller.start()
-    await eventually(() => feed.requests.length >= 2)
+    await until(() => feed.requests.length >= 2)
     poller.stop()
     await feed.close()
     expect(applied).toEqual([])
@@ -133,7 +127,9 @@ describe('the revocation feed gate', () => {
       up
         ? {
             status: 200,
-            events: [{ cursor: 1, kind: 'session', id: 'revoked-sid', at: 1, until: until() }],
+            events: [
+              { cursor: 1, kind: 'session', id: 'revoked-sid', at: 1, until: inTenMinutes() },
+            ],
             next: 1,
           }
         : { status: 503 },
@@ -152,7 +148,7 @@ describe('the revocation feed gate', () => {
       'revocation feed not yet read',
     )
     up = true
-    await eventually(() => server.notReadyReasons().length === 0)
+    await until(() => server.notReadyReasons().length === 0)
     await expect(connect(url, { auth: { token } })).resolves.toBeTruthy()
     expect(
       (await refusal(url, { auth: { token: await issuer.mint({ sid: 'revoked-sid' }) } })).message,

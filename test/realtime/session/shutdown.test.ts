@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanup, connect, envelope, refusal, startIssuer, startServer } from '../support.ts'
-import { disconnection, request, timeline, until } from '../waits.ts'
+import { disconnection, leakProbe, request, timeline, until } from '../waits.ts'
 
 afterEach(cleanup)
 
@@ -78,12 +78,7 @@ describe('clean-up', () => {
 
 describe('after cleanup', () => {
   it('no server, socket or timer of the test keeps the process alive', async () => {
-    const count = (kind: string) =>
-      process.getActiveResourcesInfo().filter((a) => a === kind).length
-    const network = () => count('TCPServerWrap') + count('TCPSocketWrap')
-    // Earlier tests' connections finish closing in the background.
-    await until(() => network() === 0, { what: 'no server or socket open' })
-    const timers = count('Timeout')
+    const probe = await leakProbe()
     const issuer = await startIssuer()
     const { url } = await startServer(issuer, {
       connectionStateRecovery: { maxDisconnectionDurationMs: 60_000 },
@@ -96,10 +91,8 @@ describe('after cleanup', () => {
     expect(await request(sockets[0]!, 'rt:join', envelope({ room: 'lobby' }))).toMatchObject({
       ok: true,
     })
-    expect(network()).toBeGreaterThan(0)
+    expect(probe.network()).toBeGreaterThan(0)
     await cleanup()
-    await until(() => network() === 0 && count('Timeout') <= timers, {
-      what: 'every server, socket and timer gone',
-    })
+    await probe.gone()
   })
 })

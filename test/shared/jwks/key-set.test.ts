@@ -110,6 +110,22 @@ function keySetFor(e = edge, options: Partial<KeySetOptions> = {}): KeySet {
   return createKeySet({ jwksUrl: JWKS_URL, issuer: ISSUER, fetch: e.fetch, now, ...options })
 }
 
+/** The edge publishes k2 beside k1, under a new ETag. */
+function publishK2(): void {
+  edge.keys = [k1.jwk, k2.jwk]
+  edge.etag = '"v2"'
+}
+
+/**
+ * At T0 + 1, ask for an unknown `kid`: its refetch (the edge's second call)
+ * finds nothing, it is token_invalid, and the unknown-kid cooldown runs from then.
+ */
+async function missAtT0Plus1(keySet: KeySet, kid = 'nope'): Promise<void> {
+  t = T0 + 1
+  await expect(keyFor(keySet, { alg: 'ES256', kid })).rejects.toEqual(code('token_invalid'))
+  expect(edge.calls).toHaveLength(2)
+}
+
 beforeAll(async () => {
   ;[k1, k2, attacker] = await Promise.all([es256('k1'), es256('k2'), es256('k1')])
 })
@@ -335,8 +351,7 @@ describe('caching and revalidation', () => {
     const first = await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
     expect(first).toBeInstanceOf(CryptoKey)
     expect(await keyFor(keySet, { alg: 'ES256', kid: 'k1' })).toBe(first)
-    edge.keys = [k1.jwk, k2.jwk]
-    edge.etag = '"v2"'
+    publishK2()
     await keySet.load()
     expect(await keyFor(keySet, { alg: 'ES256', kid: 'k1' })).toBe(first)
     edge.keys = [{ ...attacker.jwk, kid: 'k1' }]
@@ -386,8 +401,7 @@ describe('unknown kids', () => {
   it('a key published since the last fetch is learnt at its first use, even right after a routine fetch', async () => {
     const keySet = keySetFor()
     await keySet.load()
-    edge.keys = [k1.jwk, k2.jwk]
-    edge.etag = '"v2"'
+    publishK2()
     t = T0 + 10_000
     await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).resolves.toBeInstanceOf(CryptoKey)
     expect(edge.calls).toHaveLength(2)
@@ -397,13 +411,8 @@ describe('unknown kids', () => {
   it('after an unknown-kid refetch, the next one waits out the cooldown', async () => {
     const keySet = keySetFor()
     await keySet.load()
-    t = T0 + 1
-    await expect(keyFor(keySet, { alg: 'ES256', kid: 'nope' })).rejects.toEqual(
-      code('token_invalid'),
-    )
-    expect(edge.calls).toHaveLength(2)
-    edge.keys = [k1.jwk, k2.jwk]
-    edge.etag = '"v2"'
+    await missAtT0Plus1(keySet)
+    publishK2()
     t = T0 + 10_000
     await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).rejects.toEqual(code('token_invalid'))
     expect(edge.calls).toHaveLength(2)
@@ -459,8 +468,7 @@ describe('rotation (issue 14: a short max-age, routine refetches, key events)', 
     await keyFor(keySet, { alg: 'ES256', kid: 'k1' })
     expect(edge.calls).toHaveLength(2)
     await new Promise((resolve) => setImmediate(resolve)) // let the background revalidation finish
-    edge.keys = [k1.jwk, k2.jwk]
-    edge.etag = '"v2"'
+    publishK2()
     t = T0 + 6_000
     await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).resolves.toBeInstanceOf(CryptoKey)
     expect(edge.calls).toHaveLength(3)
@@ -470,8 +478,7 @@ describe('rotation (issue 14: a short max-age, routine refetches, key events)', 
     edge.cacheControl = 'public, max-age=2'
     const keySet = keySetFor()
     await keySet.load()
-    edge.keys = [k1.jwk, k2.jwk]
-    edge.etag = '"v2"'
+    publishK2()
     t = T0 + 2_000
     expect(keySet.peek('k1')).toBeDefined() // serves k1 and revalidates in the background
     expect(edge.calls).toHaveLength(2)
@@ -482,11 +489,7 @@ describe('rotation (issue 14: a short max-age, routine refetches, key events)', 
   it('refetch() fetches at once, inside every cooldown, and calls during a fetch in flight share one fetch after it', async () => {
     const keySet = keySetFor()
     await keySet.load()
-    t = T0 + 1
-    await expect(keyFor(keySet, { alg: 'ES256', kid: 'nope' })).rejects.toEqual(
-      code('token_invalid'),
-    )
-    expect(edge.calls).toHaveLength(2)
+    await missAtT0Plus1(keySet)
     edge.keys = [k2.jwk]
     edge.etag = '"v2"'
     const gate = deferred<void>()
@@ -513,13 +516,8 @@ describe('rotation (issue 14: a short max-age, routine refetches, key events)', 
     const keySet = keySetFor()
     const push = keySet.resolver({ cooldownMs: 1_000 })
     await keySet.load()
-    t = T0 + 1
-    await expect(keyFor(keySet, { alg: 'ES256', kid: 'made-up' })).rejects.toEqual(
-      code('token_invalid'),
-    )
-    expect(edge.calls).toHaveLength(2)
-    edge.keys = [k1.jwk, k2.jwk]
-    edge.etag = '"v2"'
+    await missAtT0Plus1(keySet, 'made-up')
+    publishK2()
     t = T0 + 2
     await expect(keyFor(keySet, { alg: 'ES256', kid: 'k2' })).rejects.toEqual(code('token_invalid'))
     await expect(push({ alg: 'ES256', kid: 'k2' }, TOKEN)).resolves.toBeInstanceOf(CryptoKey)

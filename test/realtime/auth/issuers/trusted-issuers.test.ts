@@ -18,9 +18,9 @@ import {
   testKey,
   type TestIssuer,
 } from '../../support.ts'
-import { eventually, refusedWith, startRecordingServer } from '../../admission/handshake-helpers.ts'
+import { refusedWith, startRecordingServer } from '../../admission/handshake-helpers.ts'
 import { foreignSessionId } from '../../../../realtime/auth/issuers/foreign-claims.ts'
-import { disconnection, request, settle } from '../../waits.ts'
+import { disconnection, request, settle, until } from '../../waits.ts'
 import { post, serviceToken } from '../../api/service.ts'
 
 afterEach(cleanup)
@@ -39,6 +39,22 @@ function trusted(issuer: TestIssuer, extra: Partial<TrustedIssuer> = {}): Truste
     roomsClaim: 'https://example.com/rooms',
     ...extra,
   }
+}
+
+/** An edge room grant for doc:1 from client c-1, with no sid, and `claims` over that. */
+function edgeGrant(edge: TestIssuer, claims: Record<string, unknown> = {}) {
+  return edge.mint(
+    {
+      sid: undefined,
+      name: undefined,
+      scope: undefined,
+      nbf: undefined,
+      rooms: ['doc:1'],
+      client_id: 'c-1',
+      ...claims,
+    },
+    { header: { typ: 'room+jwt' } },
+  )
 }
 
 /** A token of the other issuer: no sid, scopes as a list, rooms under a namespaced claim. */
@@ -65,7 +81,10 @@ async function setUp() {
   const { server, url, passed } = await startRecordingServer(edge, {
     trustedIssuers: [trusted(other)],
   })
-  await eventually(() => server.notReadyReasons().length === 0, 'the other issuer loaded')
+  await until(() => server.notReadyReasons().length === 0, {
+    what: 'the other issuer loaded',
+    timeoutMs: 10_000,
+  })
   return { edge, other, server, url, passed }
 }
 
@@ -127,7 +146,10 @@ describe('tokens of another trusted issuer', () => {
     edge.keys = [await testKey('ES256', shared)]
     other.keys = [await testKey('ES256', shared)]
     const { server, url } = await startServer(edge, { trustedIssuers: [trusted(other)] })
-    await eventually(() => server.notReadyReasons().length === 0, 'the other issuer loaded')
+    await until(() => server.notReadyReasons().length === 0, {
+      what: 'the other issuer loaded',
+      timeoutMs: 10_000,
+    })
 
     // Each issuer's own key under the shared kid: accepted.
     await connect(url, { auth: { token: await edge.mint({}, { key: edge.keys[0] }) } })
@@ -241,17 +263,7 @@ describe('tokens of another trusted issuer', () => {
     const socket = await connect(url, {
       auth: { token: await foreignToken(other, { sub: 'user-1' }) },
     })
-    const grant = await edge.mint(
-      {
-        sid: undefined,
-        name: undefined,
-        scope: undefined,
-        nbf: undefined,
-        rooms: ['doc:1'],
-        client_id: 'c-1',
-      },
-      { header: { typ: 'room+jwt' } },
-    )
+    const grant = await edgeGrant(edge)
     expect(await request(socket, 'rt:join', envelope({ room: 'doc:1', grant }))).toEqual(
       refused('token_mismatch'),
     )
@@ -270,18 +282,7 @@ describe('tokens of another trusted issuer', () => {
       at: now,
       until: now + 900,
     })
-    const grant = await edge.mint(
-      {
-        sub: 'user-g',
-        sid: undefined,
-        name: undefined,
-        scope: undefined,
-        nbf: undefined,
-        rooms: ['doc:1'],
-        client_id: 'c-1',
-      },
-      { header: { typ: 'room+jwt' } },
-    )
+    const grant = await edgeGrant(edge, { sub: 'user-g' })
     // The connection is another issuer's, so the grant names someone else; the
     // edge's session event for the same string does not make it token_revoked.
     expect(await request(socket, 'rt:join', envelope({ room: 'doc:1', grant }))).toEqual(
@@ -305,10 +306,13 @@ describe('an issuer whose discovery is down at start', () => {
     const missing = new RegExp(
       `^issuer ${third.url}: discovery not loaded \\(\\d+ attempts failed; next in \\d+ s\\)$`,
     )
-    await eventually(() => {
-      const reasons = server.notReadyReasons()
-      return reasons.length === 1 && missing.test(reasons[0]!)
-    }, 'the edge and the second issuer loaded')
+    await until(
+      () => {
+        const reasons = server.notReadyReasons()
+        return reasons.length === 1 && missing.test(reasons[0]!)
+      },
+      { what: 'the edge and the second issuer loaded', timeoutMs: 10_000 },
+    )
     // docs/protocol.md §5: /readyz is 503 with reasons until every trusted issuer's keys are loaded.
     const readyz = await fetch(`${url}/readyz`)
     expect(readyz.status).toBe(503)
@@ -332,7 +336,10 @@ describe('an issuer whose discovery is down at start', () => {
     )
 
     third.down = false
-    await eventually(() => server.notReadyReasons().length === 0, 'the third issuer loaded', 20_000)
+    await until(() => server.notReadyReasons().length === 0, {
+      what: 'the third issuer loaded',
+      timeoutMs: 20_000,
+    })
     expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ ready: true })
     await connect(url, { auth: { token } })
   })
@@ -346,9 +353,9 @@ describe('an issuer whose discovery is down at start', () => {
       jwks: { cooldownMs: 100 },
       issuerRetry: { minMs: 100, maxMs: 400 },
     })
-    await eventually(
+    await until(
       () => !server.notReadyReasons().some((reason) => reason.startsWith('signing keys')),
-      'the edge loaded',
+      { what: 'the edge loaded', timeoutMs: 10_000 },
     )
     expect(server.notReadyReasons()).toEqual([
       expect.stringMatching(new RegExp(`^issuer ${other.url}: keys not loaded`)),
@@ -356,7 +363,10 @@ describe('an issuer whose discovery is down at start', () => {
     const token = await foreignToken(other)
     expect(await refusal(url, { auth: { token } })).toEqual(refusedWith('unavailable'))
     other.down = false
-    await eventually(() => server.notReadyReasons().length === 0, 'the issuer loaded', 20_000)
+    await until(() => server.notReadyReasons().length === 0, {
+      what: 'the issuer loaded',
+      timeoutMs: 20_000,
+    })
     await connect(url, { auth: { token } })
   })
 })

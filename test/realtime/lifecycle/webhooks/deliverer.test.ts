@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { LifecycleMetrics } from '../../../../realtime/lifecycle/metrics.ts'
 import { createMemoryLog } from '../../../../realtime/lifecycle/memory-log.ts'
@@ -26,7 +25,11 @@ import {
 import { memorySource } from '../../../../realtime/lifecycle/webhooks/memory-source.ts'
 import { redisSource } from '../../../../realtime/lifecycle/webhooks/redis-source.ts'
 import { silentLogger, type Logger } from '../../../../realtime/log.ts'
-import { cleanup as stopRedis, startRedis, type TestRedis } from '../../../cluster/support.ts'
+import {
+  cleanup as stopRedis,
+  connectRedis,
+  type TestRedisClient,
+} from '../../../cluster/support.ts'
 import { until } from '../../waits.ts'
 import {
   memoryDeliverer,
@@ -36,21 +39,15 @@ import {
   type Receiver,
 } from '../receiver.ts'
 
-let redis: TestRedis
-let client: ReturnType<typeof createClient>
+let client: TestRedisClient
 const closers: (() => Promise<void> | void)[] = []
 beforeAll(async () => {
-  redis = await startRedis()
-  client = createClient({ url: redis.url })
-  await client.connect()
+  ;({ client } = await connectRedis())
 }, 30_000)
 afterEach(async () => {
   while (closers.length) await closers.pop()!()
 })
-afterAll(async () => {
-  client.destroy()
-  await stopRedis()
-})
+afterAll(stopRedis)
 
 const endpointOf = (receiver: Receiver, extra: Partial<WebhookEndpoint> = {}): WebhookEndpoint => ({
   id: endpointId(receiver.url),
@@ -104,17 +101,6 @@ function clustered(prefix: string) {
     },
   }
 }
-/** Resolve once the async `condition` holds; reject after `timeoutMs`. */
-async function eventually(
-  condition: () => Promise<boolean>,
-  { timeoutMs = 10_000, what = 'condition' } = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 const prefix = () => `test:lifecycle:${randomUUID()}:`
 
 describe('webhook delivery', () => {
@@ -159,8 +145,9 @@ describe('webhook delivery', () => {
     await until(() => d.queued().size === 2)
     await node.record()
     await until(() => gone.deliveries.length === 1 && ok.deliveries.length === 1)
-    await eventually(async () => (await count(m, { outcome: 'gone' })) === 1, {
+    await until(async () => (await count(m, { outcome: 'gone' })) === 1, {
       what: 'gone counted',
+      timeoutMs: 10_000,
     })
     // A second node starting now sees the endpoint disabled too.
     const other = node.deliverer([endpointOf(gone)], { claimIntervalMs: 10 })
@@ -276,10 +263,16 @@ describe('the request', () => {
     const d = node.deliverer([endpoint], { metrics: m, schedule: { firstRetryMs: 50 } })
     await until(() => d.queued().size === 1)
     await node.record()
-    await eventually(async () => (await count(m, { outcome: 'ok' })) === 1, { what: 'the retry' })
+    await until(async () => (await count(m, { outcome: 'ok' })) === 1, {
+      what: 'the retry',
+      timeoutMs: 10_000,
+    })
     expect(await count(m, { outcome: 'http_error' })).toBe(1)
     await node.record()
-    await eventually(async () => (await count(m, { outcome: 'ok' })) === 2, { what: 'the next' })
+    await until(async () => (await count(m, { outcome: 'ok' })) === 2, {
+      what: 'the next',
+      timeoutMs: 10_000,
+    })
     expect(seen.map((x) => `${x.method} ${x.url}`)).toEqual(Array(3).fill('POST /hook'))
     expect(seen[1]!.id).toBe(seen[0]!.id)
     expect(seen[2]!.id).not.toBe(seen[0]!.id)
@@ -295,7 +288,7 @@ describe('the request', () => {
     await until(() => d.queued().size === 1)
     await node.record()
     await until(() => r.deliveries.length === 2, { what: 'the retry' })
-    await eventually(async () => (await count(m, { outcome: 'ok' })) === 1)
+    await until(async () => (await count(m, { outcome: 'ok' })) === 1, { timeoutMs: 10_000 })
     expect(await count(m, { outcome: 'timeout' })).toBe(1)
     expect(r.deliveries[1]!.id).toBe(r.deliveries[0]!.id)
   })
@@ -315,7 +308,7 @@ describe('the request', () => {
     await until(() => d.queued().size === 1)
     await node.record()
     await until(() => r.deliveries.length === 2, { what: 'two attempts' })
-    await eventually(async () => (await count(m, { outcome: 'ok' })) === 1)
+    await until(async () => (await count(m, { outcome: 'ok' })) === 1, { timeoutMs: 10_000 })
     expect(await count(m, { outcome: 'http_error' })).toBe(1)
     expect(seen[0]).toMatchObject({ method: 'POST', redirect: 'manual' })
   })
@@ -339,7 +332,10 @@ describe('the retry schedule on a driven clock', () => {
       await d.tick()
       settled++
       const total = async () => (await m.deliveries.get()).values.reduce((s, v) => s + v.value, 0)
-      await eventually(async () => (await total()) >= settled, { what: `attempt ${settled}` })
+      await until(async () => (await total()) >= settled, {
+        what: `attempt ${settled}`,
+        timeoutMs: 10_000,
+      })
     }
     return {
       log,
