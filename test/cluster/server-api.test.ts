@@ -15,8 +15,12 @@ import { disconnection, record, request, timeline, untilPasses } from '../realti
 import { login } from '../support/edge.ts'
 import { cleanup, startCluster, startRedis, type Cluster } from './support.ts'
 
-/** Bound on a disconnect or a client revocation reaching every node (docs/protocol.md §8 asks for 1 s; this only catches a hang). */
-const FAN_OUT_BOUND_MS = 5000
+/**
+ * Bound on a disconnect or a client revocation reaching every node. docs/protocol.md §8 asks
+ * for 1 s, which the bench measures; this only catches a hang, and its clock also runs while
+ * the publisher (a separate Node process) starts, seconds on a loaded machine.
+ */
+const FAN_OUT_BOUND_MS = 30_000
 
 const PUBLISHER = fileURLToPath(new URL('./fixtures/publish.ts', import.meta.url))
 
