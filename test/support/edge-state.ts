@@ -11,7 +11,6 @@ import { cp, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
-import { inject } from 'vitest'
 import { demoUsersSql } from '../../edge/local/demo-users.ts'
 import { prepareEdgeState } from '../../edge/local/edge-process.ts'
 
@@ -44,26 +43,47 @@ export async function edgeStateDir(
   prefix: string,
   options: { demoUsers?: boolean } = {},
 ): Promise<string> {
-  const template = await preparedTemplate(options.demoUsers === false ? 'empty' : 'demo-users')
+  const demoUsers = options.demoUsers !== false
   const stateDir = await mkdtemp(join(tmpdir(), prefix))
-  await cp(template, stateDir, { recursive: true })
+  const root = await templatesRoot()
+  if (root === undefined) await prepare(stateDir, demoUsers)
+  else await cp(await preparedTemplate(root, demoUsers), stateDir, { recursive: true })
   return stateDir
 }
 
-async function preparedTemplate(kind: 'empty' | 'demo-users'): Promise<string> {
-  // Outside this config's global setup (a file run with another config), a template of its own.
-  const root = inject('edgeStateTemplates') ?? (await mkdtemp(join(tmpdir(), 'edgegate-edge-')))
+/**
+ * This run's template directory, from the global setup; none outside vitest (the bench's
+ * cluster section starts its edge through test/cluster/support.ts), where importing vitest
+ * throws: such a caller's directory is prepared in place.
+ */
+async function templatesRoot(): Promise<string | undefined> {
+  if (!process.env.VITEST) return undefined
+  try {
+    const { inject } = await import('vitest')
+    return inject('edgeStateTemplates')
+  } catch {
+    // A child process that inherited VITEST but is no test worker.
+    return undefined
+  }
+}
+
+async function preparedTemplate(root: string, demoUsers: boolean): Promise<string> {
+  const kind = demoUsers ? 'demo-users' : 'empty'
   const dir = join(root, kind)
   if (await exists(dir)) return dir
   await mkdir(root, { recursive: true })
   const building = await mkdtemp(join(root, `${kind}-building-`))
-  await prepareEdgeState(building, {
-    stdio: 'ignore',
-    ...(kind === 'demo-users' && { seedSql: await demoUsersSql() }),
-  })
+  await prepare(building, demoUsers)
   // Another file may have finished first: its template is as good, and ours goes.
   await rename(building, dir).catch(() => rm(building, { recursive: true, force: true }))
   return dir
+}
+
+async function prepare(stateDir: string, demoUsers: boolean): Promise<void> {
+  await prepareEdgeState(stateDir, {
+    stdio: 'ignore',
+    ...(demoUsers && { seedSql: await demoUsersSql() }),
+  })
 }
 
 async function exists(path: string): Promise<boolean> {
