@@ -1,9 +1,4 @@
-import { createRequire } from 'node:module'
-import type * as EngineIo from 'engine.io'
-
-// The engine.io Socket.IO itself loads (CommonJS), so the patch reaches its sockets.
-const requireFromSocketIo = createRequire(createRequire(import.meta.url).resolve('socket.io'))
-const { Socket } = requireFromSocketIo('engine.io') as typeof EngineIo
+import { EngineSocketClass as Socket } from './engine-socket.ts'
 
 /** The private parts of engine.io's Socket (6.6) the heartbeat rule reads. */
 interface EngineSocketInternals {

@@ -1,10 +1,5 @@
-import { createRequire } from 'node:module'
-import type * as EngineIo from 'engine.io'
 import type { Server as EngineServer, Socket as EngineSocket } from 'engine.io'
-
-// The engine.io Socket.IO itself loads (CommonJS), so the seam reaches its sockets.
-const requireFromSocketIo = createRequire(createRequire(import.meta.url).resolve('socket.io'))
-const { Socket } = requireFromSocketIo('engine.io') as typeof EngineIo
+import { EngineSocketClass as Socket } from './engine-socket.ts'
 
 /** Default bound on what a node holds for one connection, bytes (issue 15 item 1; Centrifugo's default). */
 export const MAX_QUEUED_BYTES_PER_SOCKET = 1024 * 1024
