@@ -88,18 +88,24 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
       options.onAccepted?.(socket, verified)
       next()
     }
-    options.verifier.verify(token).then(
-      (verified) => {
-        // A bound token (docs/protocol.md §15) costs one proof check; a bearer one nothing more.
-        const bound = verified.claims.cnf?.jkt
-        if (bound === undefined || !options.dpop) return admit(verified)
-        options.dpop.handshake(socket.handshake, verified.token, bound).then(
-          (jkt) => admit(verified, jkt),
-          (err) => refuse(next, err),
-        )
-      },
-      (err) => refuse(next, err),
-    )
+    const verified = (verified: VerifiedToken) => {
+      // A bound token (docs/protocol.md §15) costs one proof check; a bearer one nothing more.
+      const bound = verified.claims.cnf?.jkt
+      if (bound === undefined || !options.dpop) return admit(verified)
+      options.dpop.handshake(socket.handshake, verified.token, bound).then(
+        (jkt) => admit(verified, jkt),
+        (err) => refuse(next, err),
+      )
+    }
+    // A token seen recently (a reconnect) is admitted in this tick; a new one waits for its signature check.
+    let recalled: VerifiedToken | undefined
+    try {
+      recalled = options.verifier.recall(token)
+    } catch (err) {
+      return refuse(next, err)
+    }
+    if (recalled) return verified(recalled)
+    options.verifier.verify(token).then(verified, (err) => refuse(next, err))
   }
 
   return [originGuard, connectionRate, verifyToken]

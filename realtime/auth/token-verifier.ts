@@ -7,6 +7,7 @@ import { assertNotRevoked } from '../revocations/check.ts'
 import type { RevocationSet } from '../revocations/revocation-set.ts'
 import type { KeySet } from '../../shared/jwks/key-set.ts'
 import { peekIssuer, type TrustedIssuers } from './issuers/trusted-issuers.ts'
+import { RecentCache } from './recent-cache.ts'
 
 /** A token that passed every check. */
 export interface VerifiedToken {
@@ -35,7 +36,7 @@ export interface TokenVerifierOptions {
   /** Seconds of leeway on `exp`/`nbf`. @default 5 */
   clockToleranceSeconds?: number
   /**
-   * Tokens whose signature check is remembered. The cache is for tokens seen
+   * Tokens whose signature check is remembered (0 remembers none). The cache is for tokens seen
    * again soon (a reconnect, a second tab, one in-band token on several
    * sockets), not one entry per open connection: about 250 bytes each.
    * @default 1024
@@ -53,12 +54,12 @@ export interface TokenVerifierOptions {
  * Verifies access tokens for the realtime service: the checks of
  * `verifyAccessToken`, made natively with node:crypto against the edge's key
  * set, then revocation. The
- * signature check of a token already seen is remembered (an LRU keyed by the
- * exact token string, so a forged token can never hit), but the time and
+ * signature check of a token already seen is remembered (a
+ * {@link RecentCache} keyed by the exact token string, so a forged token can never hit), but the time and
  * revocation checks run on every call.
  */
 export class TokenVerifier {
-  private readonly cache = new Map<string, CachedToken>()
+  private readonly cache: RecentCache<string, CachedToken>
   private readonly options: Required<
     Omit<TokenVerifierOptions, 'onVerified' | 'onSignatureCheck' | 'trustedIssuers'>
   > &
@@ -71,6 +72,7 @@ export class TokenVerifier {
       now: Date.now,
       ...options,
     }
+    this.cache = new RecentCache(this.options.cacheSize)
   }
 
   /**
@@ -79,28 +81,50 @@ export class TokenVerifier {
    * @throws AppError with a realtime code
    */
   async verify(token: string): Promise<VerifiedToken> {
-    const { now, clockToleranceSeconds: tolerance } = this.options
-    const nowMs = now()
-    let verified = this.cache.get(token)
-    if (verified) {
-      // Refresh its LRU position.
-      this.cache.delete(token)
-      this.cache.set(token, verified)
-      const seconds = nowMs / 1000
-      if (verified.claims.exp + tolerance <= seconds)
-        throw new AppError('token_expired', '"exp" claim check failed')
-      if (verified.claims.nbf - tolerance > seconds)
-        throw new AppError('token_invalid', '"nbf" claim check failed')
-    } else {
-      const { claims, kid, issuer } = await this.verifySignature(token, nowMs)
-      // The identity this token is about to be given, built once per token:
-      // a token seen again is checked against revocations with no allocation.
-      const identity = { auth: { sub: claims.sub, sid: claims.sid, kid }, iat: claims.iat, issuer }
-      verified = { token, claims, kid, ...(issuer !== undefined && { issuer }), identity }
-      this.cache.set(token, verified)
-      if (this.cache.size > this.options.cacheSize)
-        this.cache.delete(this.cache.keys().next().value!)
+    const nowMs = this.options.now()
+    const recalled = this.recallAt(token, nowMs)
+    if (recalled) return recalled
+    const { claims, kid, issuer } = await this.verifySignature(token, nowMs)
+    // The identity this token is about to be given, built once per token:
+    // a token seen again is checked against revocations with no allocation.
+    const identity = { auth: { sub: claims.sub, sid: claims.sid, kid }, iat: claims.iat, issuer }
+    const verified: CachedToken = {
+      token,
+      claims,
+      kid,
+      ...(issuer !== undefined && { issuer }),
+      identity,
     }
+    this.cache.set(token, verified)
+    return this.admit(verified, nowMs)
+  }
+
+  /**
+   * Verify a token whose signature was checked recently, synchronously: the
+   * time and revocation checks of {@link TokenVerifier.verify}, without the
+   * promise and the tick a reconnect would otherwise pay.
+   *
+   * @returns the verified token, or undefined when its signature is not remembered (call `verify`)
+   * @throws AppError with a realtime code, as `verify`
+   */
+  recall(token: string): VerifiedToken | undefined {
+    return this.recallAt(token, this.options.now())
+  }
+
+  private recallAt(token: string, nowMs: number): VerifiedToken | undefined {
+    const verified = this.cache.get(token)
+    if (!verified) return undefined
+    const seconds = nowMs / 1000
+    const tolerance = this.options.clockToleranceSeconds
+    if (verified.claims.exp + tolerance <= seconds)
+      throw new AppError('token_expired', '"exp" claim check failed')
+    if (verified.claims.nbf - tolerance > seconds)
+      throw new AppError('token_invalid', '"nbf" claim check failed')
+    return this.admit(verified, nowMs)
+  }
+
+  /** The checks every call makes, cached or not: revocation, then the per-key count. */
+  private admit(verified: CachedToken, nowMs: number): VerifiedToken {
     // Checked before the identity is written, on every call (events arrive at any time).
     assertNotRevoked(this.options.revocations, verified.identity, nowMs / 1000)
     this.options.onVerified?.(verified.kid)

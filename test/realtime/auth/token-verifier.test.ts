@@ -79,6 +79,26 @@ describe('TokenVerifier', () => {
     expect(checks).toEqual(['ES256'])
   })
 
+  it('recall answers in the same tick for a remembered token, with every check but the signature', async () => {
+    const verifier = await verifierFor([key], { importNative: importNativeKey })
+    const token = mint()
+    expect(verifier.recall(token)).toBeUndefined()
+    const first = await verifier.verify(token)
+    expect(verifier.recall(token)).toBe(first)
+    // A forged neighbour of a remembered token is not remembered.
+    expect(
+      verifier.recall(token.slice(0, -2) + (token.at(-2) === 'A' ? 'B' : 'A') + token.at(-1)),
+    ).toBeUndefined()
+    revocations.add({ kind: 'user', id: 'u-1', at: T0 / 1000, until: T0 / 1000 + 3600 }, T0 / 1000)
+    expect(() => verifier.recall(token)).toThrow(expect.objectContaining({ code: 'token_revoked' }))
+    revocations = new RevocationSet()
+    const fresh = await verifierFor([key], { importNative: importNativeKey })
+    await fresh.verify(token)
+    t += 66_000
+    expect(() => fresh.recall(token)).toThrow(expect.objectContaining({ code: 'token_expired' }))
+    expect(checks).toEqual(['ES256', 'ES256'])
+  })
+
   it('the cache holds cacheSize tokens: the oldest one is checked again', async () => {
     const verifier = await verifierFor([key], { importNative: importNativeKey }, 2)
     const [a, b, c] = [mint(), mint(), mint()]
