@@ -6,7 +6,7 @@
  * with BENCH_ISSUER, BENCH_JWKS_URL and BENCH_PUBLIC_PEM in the environment.
  * Every variant serves the same `bench` and `fanout` events (ack `{ ok: true }`) on
  * 127.0.0.1, port 0, and answers the parent over IPC: `ready` with its port,
- * then `mem` (RSS after gc), `cpu` (CPU time used, µs), `signature-checks` (edgegate's count), `fds` (descriptors open), `loop-start`/`loop-stop` (event-loop delay and
+ * then `mem` (RSS after gc), `cpu` (CPU time used, µs), `main-cpu` (the main thread's), `signature-checks` (edgegate's count), `fds` (descriptors open), `loop-start`/`loop-stop` (event-loop delay and
  * CPU over a window), `count` (connected sockets) and `shutdown`.
  */
 import { readdirSync } from 'node:fs'
@@ -229,6 +229,11 @@ const commands: Record<string, () => Promise<unknown> | unknown> = {
   clock: () => monotonicUs(),
   cpu: () => {
     const { user, system } = process.cpuUsage()
+    return user + system
+  },
+  /** CPU time of the main thread alone (µs): JavaScript, without V8's compiler and GC helper threads. */
+  'main-cpu': () => {
+    const { user, system } = process.threadCpuUsage()
     return user + system
   },
   fds: () => readdirSync('/proc/self/fd').length,

@@ -28,6 +28,8 @@ export interface SpawnOptions {
   env?: Record<string, string>
   /** Time the child has to send its first message, ms. @default 30_000 */
   startTimeoutMs?: number
+  /** What runs the script (a wrapper such as test/bench/instructions.ts's callgrind). @default process.execPath */
+  execPath?: string
 }
 
 /**
@@ -35,7 +37,7 @@ export interface SpawnOptions {
  */
 export async function spawnChild(script: string, options: SpawnOptions = {}): Promise<Child> {
   const child = fork(fileURLToPath(new URL(`../${script}`, import.meta.url)), options.args ?? [], {
-    execPath: process.execPath,
+    execPath: options.execPath ?? process.execPath,
     execArgv: ['--no-warnings', ...(options.execArgv ?? [])],
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -102,6 +104,7 @@ export async function spawnServer(
   variant: string,
   env: Record<string, string>,
   execArgv: string[] = [],
+  spawn: Pick<SpawnOptions, 'execPath' | 'startTimeoutMs'> = {},
 ): Promise<{ child: Child; url: string }> {
   // BENCH_SERVER_FLAGS: extra node flags for every server (diagnosis, e.g. --trace-gc).
   const extra = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []
@@ -109,6 +112,7 @@ export async function spawnServer(
     args: [variant],
     env,
     execArgv: ['--expose-gc', ...extra, ...execArgv],
+    ...spawn,
   })
   return { child, url: `http://127.0.0.1:${(child.hello as { port: number }).port}` }
 }
