@@ -88,7 +88,7 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
       options.onAccepted?.(socket, verified)
       next()
     }
-    const verified = (verified: VerifiedToken) => {
+    const proceed = (verified: VerifiedToken) => {
       // A bound token (docs/protocol.md §15) costs one proof check; a bearer one nothing more.
       const bound = verified.claims.cnf?.jkt
       if (bound === undefined || !options.dpop) return admit(verified)
@@ -104,8 +104,8 @@ export function handshakeChain(options: HandshakeOptions): SocketMiddleware[] {
     } catch (err) {
       return refuse(next, err)
     }
-    if (recalled) return verified(recalled)
-    options.verifier.verify(token).then(verified, (err) => refuse(next, err))
+    if (recalled) return proceed(recalled)
+    options.verifier.verify(token).then(proceed, (err) => refuse(next, err))
   }
 
   return [originGuard, connectionRate, verifyToken]

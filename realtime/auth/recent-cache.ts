@@ -28,7 +28,7 @@ export class RecentCache<K, V> {
     if (value !== undefined) return value
     const old = this.previous.get(key)
     if (old === undefined) return undefined
-    this.previous.delete(key)
+    // Moved forward: `set` takes it out of the previous generation.
     this.set(key, old)
     return old
   }
