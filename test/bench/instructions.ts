@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startBenchIssuer } from './lib/issuer.ts'
 import { spawnServer } from './lib/procs.ts'
+import { median } from './lib/stats.ts'
 import { handshakes } from './sections/handshakes.ts'
 
 type Tokens = 'fresh' | 'recent' | 'rs256'
@@ -136,7 +137,6 @@ try {
           const totals = dumpTotals(pid, `${spec.replace(':', '-')}-${b + 1}`)
           blocks.push({ main: totals.main / count, all: totals.all / count })
         }
-        const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
         const row = {
           spec,
           main: median(blocks.map((b) => b.main)),

@@ -6,7 +6,7 @@
  * with BENCH_ISSUER, BENCH_JWKS_URL and BENCH_PUBLIC_PEM in the environment.
  * Every variant serves the same `bench` and `fanout` events (ack `{ ok: true }`) on
  * 127.0.0.1, port 0, and answers the parent over IPC: `ready` with its port,
- * then `mem` (RSS after gc), `cpu` (CPU time used, µs), `main-cpu` (the main thread's), `signature-checks` (edgegate's count), `fds` (descriptors open), `loop-start`/`loop-stop` (event-loop delay and
+ * then `mem` (RSS after gc), `cpu` (CPU time used, µs), `cpus` (the process's and its main thread's), `signature-checks` (edgegate's count), `fds` (descriptors open), `loop-start`/`loop-stop` (event-loop delay and
  * CPU over a window), `count` (connected sockets) and `shutdown`.
  */
 import { readdirSync } from 'node:fs'
@@ -231,10 +231,11 @@ const commands: Record<string, () => Promise<unknown> | unknown> = {
     const { user, system } = process.cpuUsage()
     return user + system
   },
-  /** CPU time of the main thread alone (µs): JavaScript, without V8's compiler and GC helper threads. */
-  'main-cpu': () => {
-    const { user, system } = process.threadCpuUsage()
-    return user + system
+  /** CPU time used (µs) by the process and by its main thread alone (JavaScript, without V8's compiler and GC helpers), read together. */
+  cpus: () => {
+    const all = process.cpuUsage()
+    const main = process.threadCpuUsage()
+    return { process: all.user + all.system, main: main.user + main.system }
   },
   fds: () => readdirSync('/proc/self/fd').length,
   'loop-start'() {
