@@ -452,9 +452,11 @@ describe('RealtimeClient: queueing and reconnects', () => {
   })
 
   it('backs off when the handshake is refused with rate_limited and connects by itself, no sooner than retryAfterMs', async () => {
-    const { url } = await startRealtime({ limits: { ratePerSecond: 1, burst: 1 } })
+    // One handshake per 4 s: alice's takes the token, and bob's is refused unless it comes 4 s
+    // later (at 1 per second, alice's join round trip on a loaded machine could take that second).
+    const { url } = await startRealtime({ limits: { ratePerSecond: 0.25, burst: 1 } })
     // Bob logs in first: a login (a real scrypt hash at the edge) between the two handshakes
-    // could take the second the bucket needs to refill, and bob would not be refused at all.
+    // could take the seconds the bucket needs to refill, and bob would not be refused at all.
     const bobAuth = await signIn('bob')
     await inLobby(url, 'alice')
     // random() = 0: the jittered delay is 0, so only retryAfterMs keeps the retry from coming too soon.
