@@ -6,16 +6,24 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { cleanup, connect, startIssuer, startServer } from '../support.ts'
-import { settle } from '../waits.ts'
+import { settle, until } from '../waits.ts'
 import { serviceToken } from '../api/service.ts'
 
 afterEach(cleanup)
 
 const GRACE_MS = 300
+/** Real time that lets a grace that were not kept (deadlines tick every 250 ms) show; never needed to pass. */
+const SHOW_MS = 1000
 
-async function setUp() {
+/** A node with a short grace, or `graceMs`; its clock runs real time plus what `clock.advance` adds. */
+async function setUp(graceMs = GRACE_MS) {
   const issuer = await startIssuer()
-  const { url, server } = await startServer(issuer, { presence: { graceMs: GRACE_MS } })
+  let offset = 0
+  const clock = { advance: (ms: number) => void (offset += ms) }
+  const { url, server } = await startServer(issuer, {
+    now: () => Date.now() + offset,
+    presence: { graceMs },
+  })
   const reader = await serviceToken(issuer, { scope: 'events:read' })
   const get = async (path: string, token: string | undefined = reader) => {
     const res = await fetch(`${url}${path}`, {
@@ -37,7 +45,7 @@ async function setUp() {
   }
   const tab = async (sub: string, sid = `s-${Math.random()}`) =>
     connect(url, { auth: { token: await issuer.mint({ sub, name: sub, sid }) } })
-  return { issuer, server, get, all, atLeast, tab }
+  return { issuer, server, get, all, atLeast, tab, clock }
 }
 const brief = (events: any[]) => events.map((e) => `${e.type} ${Object.values(e.data).join(' ')}`)
 
@@ -58,12 +66,21 @@ describe('lifecycle events on one node', () => {
   })
 
   it('records nothing for a reload inside the grace', async () => {
-    const { all, tab } = await setUp()
+    // A grace far longer than the reload takes (at 300 ms, a handshake on a loaded machine could
+    // outlast it), which the test then moves the node's clock past.
+    const { all, atLeast, tab, server, clock } = await setUp(60_000)
     const first = await tab('carol')
     first.close()
-    await tab('carol')
-    await settle(GRACE_MS * 3)
+    await until(() => server.io.of('/').sockets.size === 0, { what: 'the first tab gone' })
+    const second = await tab('carol')
+    clock.advance(120_000)
+    await settle(SHOW_MS)
     expect(brief(await all())).toEqual(['user.online carol'])
+    // Her leave as the marker: nothing the reload caused comes after it.
+    second.close()
+    await until(() => server.io.of('/').sockets.size === 0, { what: 'the second tab gone' })
+    clock.advance(120_000)
+    expect(brief(await atLeast(2))).toEqual(['user.online carol', 'user.offline carol'])
   })
 
   it('records session.revoked for a revocation applied', async () => {
