@@ -4,6 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { CoalescingWebSocketServer } from '../../../realtime/engine/coalescing-ws.ts'
 
+/** expect.poll's bound: its 1 s default is short for a loaded machine; this only catches a hang. */
+const POLL = { timeout: 10_000 }
+
 let server: Server | undefined
 afterEach(async () => {
   server?.closeAllConnections()
@@ -50,7 +53,7 @@ describe('CoalescingWebSocketServer', () => {
     for (let i = 0; i < 10; i++) ws.send(`m${i}`, () => callbacks++)
     await new Promise((resolve) => setImmediate(resolve))
     expect(counts).toEqual({ writes: 0, writevs: 1 })
-    await expect.poll(() => received.length).toBe(10)
+    await expect.poll(() => received.length, POLL).toBe(10)
     expect(received).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`))
     expect(callbacks).toBe(10)
     client.close()
@@ -88,12 +91,12 @@ describe('CoalescingWebSocketServer', () => {
       await Promise.all(
         clients.map((client) => new Promise((resolve) => client.once('open', resolve))),
       )
-      await expect.poll(() => accepted.length).toBe(3)
+      await expect.poll(() => accepted.length, POLL).toBe(3)
       const counts = accepted.map(({ raw }) => countWrites(raw))
       for (let i = 0; i < 4; i++) for (const { ws } of accepted) ws.send(`b${i}`)
       await new Promise((resolve) => setImmediate(resolve))
       expect(counts).toEqual(accepted.map(() => ({ writes: 0, writevs: 1 })))
-      for (const list of received) await expect.poll(() => list.length).toBe(4)
+      for (const list of received) await expect.poll(() => list.length, POLL).toBe(4)
       expect(received).toEqual(accepted.map(() => ['b0', 'b1', 'b2', 'b3']))
       // A later tick corks again: one more system call per connection.
       for (const { ws } of accepted) ws.send('later')
