@@ -482,7 +482,8 @@ describe('rotation (issue 14: a short max-age, routine refetches, key events)', 
     t = T0 + 2_000
     expect(keySet.peek('k1')).toBeDefined() // serves k1 and revalidates in the background
     expect(edge.calls).toHaveLength(2)
-    await vi.waitFor(() => expect(keySet.peek('k2')?.alg).toBe('ES256'))
+    // Bounded generously (vi.waitFor's default is 1 s): the background revalidation imports the keys.
+    await vi.waitFor(() => expect(keySet.peek('k2')?.alg).toBe('ES256'), { timeout: 10_000 })
     expect(edge.calls).toHaveLength(2)
   })
 
