@@ -349,8 +349,10 @@ describe('server API refusals (docs/protocol.md §8)', () => {
   })
 
   it('answers 429 rate_limited with Retry-After per client, leaving other clients alone', async () => {
+    // One request per 20 s past the burst: at 1/s, five requests taking a second on a loaded
+    // machine would refill a token and the fourth would pass.
     const { issuer, server, url, token } = await setUp({
-      serverApi: { rate: { perSecond: 1, burst: 3 } },
+      serverApi: { rate: { perSecond: 0.05, burst: 3 } },
     })
     const statuses = []
     for (let i = 0; i < 4; i++)
