@@ -159,7 +159,11 @@ describe('createPublisher', () => {
   })
 
   it('waits out a 429 for its Retry-After, then succeeds', async () => {
-    const { make } = await setUp({ server: { serverApi: { rate: { perSecond: 1, burst: 1 } } } })
+    // One request per 4 s: at 1/s, a second on a loaded machine between the two publishes would
+    // refill the bucket, and there would be no 429 to wait out.
+    const { make } = await setUp({
+      server: { serverApi: { rate: { perSecond: 0.25, burst: 1 } } },
+    })
     const waits: number[] = []
     const publisher = make({
       sleep: (ms) => (waits.push(ms), new Promise((r) => setTimeout(r, ms))),
