@@ -111,7 +111,9 @@ describe('webhook delivery', () => {
     // No jitter: the delays are 500, 1000 and 2000 ms, so a gap only fails to exceed the last if
     // that one's retry was held up 500 ms more than its own (with jitter, 250 ms could do it).
     const d = node.deliverer([endpointOf(r)], {
-      ...{ metrics: m, schedule: { firstRetryMs: 500 }, random: () => 0 },
+      metrics: m,
+      schedule: { firstRetryMs: 500 },
+      random: () => 0,
     })
     await until(() => d.queued().size === 1)
     await node.record()
