@@ -25,19 +25,18 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startBenchIssuer } from './lib/issuer.ts'
+import { handshakeTokens, startBenchIssuer, type HandshakeTokens } from './lib/issuer.ts'
 import { spawnServer } from './lib/procs.ts'
 import { median } from './lib/stats.ts'
 import { handshakes } from './sections/handshakes.ts'
 
-type Tokens = 'fresh' | 'recent' | 'rs256'
 const count = Number(process.argv[2] ?? 400)
 const cases = (
   process.argv.length > 3
     ? process.argv.slice(3)
     : ['plain:recent', 'edgegate:recent', 'plain:fresh', 'edgegate:fresh', 'socketio-jwt:fresh']
 ).map((spec) => {
-  const [variant, tokens = 'fresh'] = spec.split(':') as [string, Tokens]
+  const [variant, tokens = 'fresh'] = spec.split(':') as [string, HandshakeTokens]
   return { spec, variant, tokens }
 })
 // Well within the callgrind slow-down: a handshake takes tens of ms there.
@@ -66,18 +65,9 @@ const env = {
   BENCH_JWKS_URL: issuer.jwksUrl,
   BENCH_PUBLIC_PEM: issuer.publicPem,
 }
-let serial = 0
-const identity = () => ({ sub: `ins-u${++serial}`, sid: `ins-s${serial}`, ttlSeconds: 3600 })
 // Recently seen tokens: one pool, shown to the server in the warmup.
-const pool = Array.from({ length: 100 }, () => issuer.mint(identity()))
-const tokens = (kind: Tokens, n: number) =>
-  Array.from({ length: n }, (_, i) =>
-    kind === 'recent'
-      ? pool[i % pool.length]!
-      : kind === 'rs256'
-        ? issuer.mintRs256(identity())
-        : issuer.mint(identity()),
-  )
+const POOL_SIZE = 100
+const { tokens } = handshakeTokens(issuer, 'ins', POOL_SIZE)
 
 /**
  * The instructions counted since the last zeroing, from a fresh dump of
@@ -125,7 +115,7 @@ try {
         await handshakes(
           url,
           variant,
-          tokens(kind, 2 * pool.length),
+          tokens(kind, 2 * POOL_SIZE),
           CONCURRENCY,
           HANDSHAKE_TIMEOUT_MS,
         )

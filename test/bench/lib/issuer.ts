@@ -91,6 +91,34 @@ export function forge(token: string): string {
   return token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1)
 }
 
+/** Where a handshake's token comes from: a new ES256 or RS256 one, or one recently seen. */
+export type HandshakeTokens = 'fresh' | 'recent' | 'rs256'
+
+/**
+ * Tokens for handshakes, minted before any clock starts (the load generator's signing is not
+ * measured): `fresh` and `rs256` ones each for a new user and session (`<prefix>-u<n>`), and
+ * `recent` ones taken in turn from one pool of `poolSize`, which a server is shown first so
+ * that they are reconnects.
+ */
+export function handshakeTokens(issuer: BenchIssuer, prefix: string, poolSize: number) {
+  let serial = 0
+  const identity = () => {
+    const i = ++serial
+    return { sub: `${prefix}-u${i}`, sid: `${prefix}-s${i}`, ttlSeconds: 3600 }
+  }
+  const pool = Array.from({ length: poolSize }, () => issuer.mint(identity()))
+  let cursor = 0
+  const tokens = (kind: HandshakeTokens, n: number): string[] =>
+    Array.from({ length: n }, () =>
+      kind === 'recent'
+        ? pool[cursor++ % poolSize]!
+        : kind === 'rs256'
+          ? issuer.mintRs256(identity())
+          : issuer.mint(identity()),
+    )
+  return { identity, tokens }
+}
+
 /** A running bench issuer. */
 export interface BenchIssuer {
   url: string

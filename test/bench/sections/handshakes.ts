@@ -12,7 +12,7 @@
  */
 import { rotate, serverFlags, type BenchContext, type SectionResult } from '../lib/context.ts'
 import { benchDpopKey } from '../lib/dpop.ts'
-import { forge } from '../lib/issuer.ts'
+import { forge, handshakeTokens, type HandshakeTokens } from '../lib/issuer.ts'
 import { spawnServer } from '../lib/procs.ts'
 import { ConnectRefused, connectSio, nextLocalAddress } from '../lib/sio-client.ts'
 import { figure } from '../lib/stats.ts'
@@ -20,7 +20,7 @@ import { figure } from '../lib/stats.ts'
 const VARIANTS = ['edgegate', 'plain', 'socketio-jwt', 'tutorial'] as const
 type Variant = (typeof VARIANTS)[number]
 /** Where a case's tokens come from. */
-type Tokens = 'fresh' | 'recent' | 'rs256' | 'dpop'
+type Tokens = HandshakeTokens | 'dpop'
 /** The server's CPU time so far, µs: the process's and its main thread's (test/bench/server.ts `cpus`). */
 type Cpus = { process: number; main: number }
 /** A handshake's credentials: a token, or a DPoP-bound token with its proof. */
@@ -75,23 +75,8 @@ export async function benchHandshakes(ctx: BenchContext): Promise<SectionResult>
   const cpuPer: Record<string, number[]> = {}
   const mainCpuPer: Record<string, number[]> = {}
   const profileWindows: { fromUs: number; toUs: number }[] = []
-  let serial = 0
-  const identity = () => {
-    const i = ++serial
-    return { sub: `hs-u${i}`, sid: `hs-s${i}`, ttlSeconds: 3600 }
-  }
   // The reconnecting sockets' tokens: one pool for both variants, seen by edgegate in the warmup.
-  const pool = Array.from({ length: poolSize }, () => ctx.issuer.mint(identity()))
-  let cursor = 0
-  // Minted before the clock starts: the load generator's signing is not measured.
-  const tokens = (kind: Tokens, n: number): string[] =>
-    Array.from({ length: n }, () =>
-      kind === 'recent'
-        ? pool[cursor++ % poolSize]!
-        : kind === 'rs256'
-          ? ctx.issuer.mintRs256(identity())
-          : ctx.issuer.mint(identity()),
-    )
+  const { identity, tokens } = handshakeTokens(ctx.issuer, 'hs', poolSize)
   // One client key, as one browser holds one: a fresh bound token and a fresh proof per handshake.
   const dpopKey = await benchDpopKey()
   const credentials = (kind: Tokens, url: string, n: number): Credential[] => {
